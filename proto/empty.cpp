@@ -1,0 +1,1 @@
+// Keeps amber_proto a valid library while proto/ is being filled.

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what amber needs to build and test (Debian 12 packages), only what is missing.
+set -euo pipefail
+pkgs=(
+  g++ cmake ninja-build pkg-config
+  protobuf-compiler libprotobuf-dev
+  libcli11-dev libfmt-dev libxxhash-dev libzstd-dev
+  libgtest-dev libbenchmark-dev
+  busybox-static python3
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  if [ "$(id -u)" != 0 ]; then echo "setup: run as root to install packages" >&2; exit 1; fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

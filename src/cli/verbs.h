@@ -1,0 +1,30 @@
+// One file per verb: each adds its CLI11 subcommand and returns the action to
+// run when that subcommand was given. The action returns the exit status.
+#pragma once
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+#include "base/log.h"
+
+namespace amber::cli {
+
+// What every verb gets: the logger configured from the global options.
+struct Context {
+  Log& log;
+};
+
+using Action = std::function<int(Context&)>;
+
+// Reports `e` as one line on stderr ("amber: <verb>: <message>") and returns its exit status.
+int report(Context& ctx, const Error& e);
+
+Action add_run(CLI::App& app);
+Action add_ps(CLI::App& app);
+Action add_exec(CLI::App& app);
+Action add_kill(CLI::App& app);
+Action add_logs(CLI::App& app);
+Action add_thaw(CLI::App& app);
+Action add_show(CLI::App& app);
+
+}  // namespace amber::cli
