@@ -1,1 +1,0 @@
-// Keeps amber_proto a valid library while proto/ is being filled.
