@@ -96,7 +96,8 @@ Result<std::vector<MountInfo>> read_mountinfo(pid_t pid);
 inline constexpr std::array<const char*, 8> kNsTypes = {"cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"};
 Result<uint64_t> parse_ns_link(std::string_view link, std::string_view type);
 Result<uint64_t> read_ns_inode(pid_t pid, std::string_view type);
-// Every type in kNsTypes that exists for pid -> inode.
+// Every type in kNsTypes that this kernel has (listed in /proc/PID/ns) -> inode.
+// A vanished pid is an error (ENOENT kept), never an empty map.
 Result<std::map<std::string, uint64_t>> read_ns_inodes(pid_t pid);
 
 // /proc/PID/cgroup: "HIER:CONTROLLERS:PATH" lines (hierarchy 0 = cgroup v2).
@@ -105,13 +106,15 @@ struct CgroupEntry {
   std::vector<std::string> controllers;  // empty for v2 and named hierarchies without controllers
   std::string name;                      // "name=systemd" style named hierarchy, else ""
   std::string path;
+  bool deleted = false;  // v2 only: the cgroup was removed (" (deleted)" suffix removed from path)
 };
 Result<std::vector<CgroupEntry>> parse_cgroup(std::string_view text);
 Result<std::vector<CgroupEntry>> read_cgroup(pid_t pid);
 // The v2 path from parsed entries (hierarchy 0), or error if there is none.
 Result<std::string> cgroup_v2_path(const std::vector<CgroupEntry>& entries);
 
-// Pids in /proc (processes), tids in /proc/PID/task, fds in /proc/PID/fd.
+// Pids in /proc (processes), tids in /proc/PID/task, fds in /proc/PID/fd; sorted.
+// A vanished pid gives an error whose sys_errno is ENOENT or ESRCH.
 Result<std::vector<pid_t>> list_pids();
 Result<std::vector<pid_t>> list_tids(pid_t pid);
 Result<std::vector<int>> list_fds(pid_t pid);
