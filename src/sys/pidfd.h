@@ -1,9 +1,5 @@
 // pidfd and kcmp: thin wrappers returning Result. No logging, no policy.
 #pragma once
-// With -I src this file shadows glibc's <sys/pidfd.h>: pull that one in too, so
-// code that includes <sys/pidfd.h> still gets ::pidfd_open & co. Ours live in
-// amber::sys and win unqualified lookup there; ::pidfd_open is glibc's.
-#include_next <sys/pidfd.h>
 #include <sys/types.h>
 
 #include <cstdint>
