@@ -1,0 +1,242 @@
+#include "kinds/ns/fs_tree.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+#include <map>
+#include <vector>
+
+#include "base/files.h"
+#include "base/unique_fd.h"
+
+namespace amber::kinds {
+namespace {
+
+constexpr size_t kCopyBuf = 1 << 20;
+
+int64_t ns_of(const timespec& t) { return int64_t{t.tv_sec} * 1000000000 + t.tv_nsec; }
+timespec ts_of(int64_t ns) { return timespec{ns / 1000000000, ns % 1000000000}; }
+
+struct Walker {
+  int data_fd;
+  uint64_t* offset;
+  img::FsTree* tree;
+  std::map<std::pair<dev_t, ino_t>, std::string> inodes;  // hard links: first path seen
+  std::vector<char> buf = std::vector<char>(kCopyBuf);
+
+  Status copy_file(int fd, const std::string& rel, img::FsEntry& e) {
+    XXH3_state_t* st = XXH3_createState();
+    XXH3_64bits_reset(st);
+    uint64_t total = 0;
+    for (;;) {
+      ssize_t n = ::read(fd, buf.data(), buf.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        XXH3_freeState(st);
+        return sys_fail("read {}", rel);
+      }
+      if (n == 0) break;
+      XXH3_64bits_update(st, buf.data(), static_cast<size_t>(n));
+      if (::pwrite(data_fd, buf.data(), static_cast<size_t>(n), static_cast<off_t>(*offset + total)) != n) {
+        XXH3_freeState(st);
+        return sys_fail("write data of {}", rel);
+      }
+      total += static_cast<uint64_t>(n);
+    }
+    e.set_data_offset(*offset);
+    e.set_size(total);
+    e.set_xxh3(XXH3_64bits_digest(st));
+    XXH3_freeState(st);
+    *offset += total;
+    return {};
+  }
+
+  // `dirfd` is the open directory holding `name`; `rel` the entry's path.
+  Status visit(int dirfd, const char* name, const std::string& rel) {
+    struct stat st {};
+    if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return sys_fail("stat {}", rel);
+    img::FsEntry& e = *tree->add_entries();
+    e.set_path(rel);
+    e.set_mode(st.st_mode);
+    e.set_uid(st.st_uid);
+    e.set_gid(st.st_gid);
+    e.set_atime_ns(ns_of(st.st_atim));
+    e.set_mtime_ns(ns_of(st.st_mtim));
+    if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+      auto [it, fresh] = inodes.try_emplace({st.st_dev, st.st_ino}, rel);
+      if (!fresh) {
+        e.set_hardlink_to(it->second);
+        return {};
+      }
+    }
+    switch (st.st_mode & S_IFMT) {
+      case S_IFREG: {
+        int fd = ::openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+        if (fd < 0 && errno == EPERM) fd = ::openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) return sys_fail("open {}", rel);
+        UniqueFd f(fd);
+        return copy_file(f.get(), rel, e);
+      }
+      case S_IFDIR: {
+        int fd = rel.empty() ? ::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                             : ::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) return sys_fail("open directory {}", rel.empty() ? "/" : rel);
+        DIR* d = ::fdopendir(fd);
+        if (!d) {
+          ::close(fd);
+          return sys_fail("opendir {}", rel);
+        }
+        std::vector<std::string> names;
+        while (dirent* de = ::readdir(d)) {
+          if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) names.emplace_back(de->d_name);
+        }
+        std::sort(names.begin(), names.end());
+        Status r;
+        for (auto& n : names) {
+          r = visit(::dirfd(d), n.c_str(), rel.empty() ? n : rel + "/" + n);
+          if (!r) break;
+        }
+        ::closedir(d);
+        return r;
+      }
+      case S_IFLNK: {
+        char target[PATH_MAX + 1];
+        ssize_t n = ::readlinkat(dirfd, name, target, PATH_MAX);
+        if (n < 0) return sys_fail("readlink {}", rel);
+        e.set_link(std::string(target, static_cast<size_t>(n)));
+        return {};
+      }
+      case S_IFIFO:
+        return {};
+      case S_IFCHR:
+      case S_IFBLK:
+        e.set_rdev(st.st_rdev);
+        return {};
+      default:
+        return unsupported("{}: a socket file in a container filesystem is not supported yet", rel);
+    }
+  }
+};
+
+}  // namespace
+
+Result<img::FsTree> dump_fs_tree(const std::string& src, int data_fd, uint64_t* data_offset) {
+  img::FsTree tree;
+  Walker w{data_fd, data_offset, &tree};
+  TRY_CTX(w.visit(AT_FDCWD, src.c_str(), ""), "dump content of {}", src);
+  return tree;
+}
+
+namespace {
+
+Status check_path(const std::string& p) {
+  // The image is input: no absolute paths, no "..", no empty components.
+  if (p.empty()) return {};
+  if (p.front() == '/') return bad_input("entry '{}': absolute path", p);
+  for (auto part : split(p, '/'))
+    if (part.empty() || part == "." || part == "..") return bad_input("entry '{}': bad path", p);
+  return {};
+}
+
+Status restore_file(int root, const img::FsEntry& e, int data_fd, std::vector<char>& buf) {
+  const std::string& p = e.path();
+  int fd = ::openat(root, p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return sys_fail("create {}", p);
+  UniqueFd f(fd);
+  XXH3_state_t* st = XXH3_createState();
+  XXH3_64bits_reset(st);
+  uint64_t done = 0;
+  Status r;
+  while (done < e.size()) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), e.size() - done));
+    ssize_t got = ::pread(data_fd, buf.data(), n, static_cast<off_t>(e.data_offset() + done));
+    if (got <= 0) {
+      r = got < 0 ? Status(sys_fail("read data of {}", p)) : Status(bad_input("data of {}: truncated", p));
+      break;
+    }
+    XXH3_64bits_update(st, buf.data(), static_cast<size_t>(got));
+    if (auto w = write_all(f.get(), buf.data(), static_cast<size_t>(got)); !w) {
+      r = context(std::move(w), p);
+      break;
+    }
+    done += static_cast<uint64_t>(got);
+  }
+  uint64_t h = XXH3_64bits_digest(st);
+  XXH3_freeState(st);
+  if (!r) return r;
+  if (h != e.xxh3()) return bad_input("data of {}: checksum mismatch (corrupt image)", p);
+  return {};
+}
+
+}  // namespace
+
+Status restore_fs_tree(const img::FsTree& tree, int data_fd, const std::string& dst) {
+  int rootfd = ::open(dst.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0) return sys_fail("open {}", dst);
+  UniqueFd root(rootfd);
+  std::vector<char> buf(kCopyBuf);
+  for (const auto& e : tree.entries()) {
+    const std::string& p = e.path();
+    TRY(check_path(p));
+    TRY(check_path(e.hardlink_to()));
+    const char* at = p.empty() ? "." : p.c_str();
+    if (!e.hardlink_to().empty()) {
+      if (::linkat(root.get(), e.hardlink_to().c_str(), root.get(), p.c_str(), 0) != 0)
+        return sys_fail("link {} to {}", p, e.hardlink_to());
+      continue;
+    }
+    mode_t type = e.mode() & S_IFMT;
+    switch (type) {
+      case S_IFDIR:
+        if (!p.empty() && ::mkdirat(root.get(), at, 0700) != 0) return sys_fail("mkdir {}", p);
+        break;
+      case S_IFREG:
+        TRY(restore_file(root.get(), e, data_fd, buf));
+        break;
+      case S_IFLNK:
+        if (::symlinkat(e.link().c_str(), root.get(), at) != 0) return sys_fail("symlink {}", p);
+        break;
+      case S_IFIFO:
+      case S_IFCHR:
+      case S_IFBLK:
+        if (::mknodat(root.get(), at, type | 0600, static_cast<dev_t>(e.rdev())) != 0)
+          return sys_fail("mknod {}", p);
+        break;
+      default:
+        return bad_input("entry '{}': unknown file type {:o}", p, type);
+    }
+    if (::fchownat(root.get(), at, e.uid(), e.gid(), AT_SYMLINK_NOFOLLOW) != 0) return sys_fail("chown {}", p);
+    if (type != S_IFLNK && ::fchmodat(root.get(), at, e.mode() & 07777, 0) != 0) return sys_fail("chmod {}", p);
+  }
+  // Times last, children before parents: creating an entry changes its
+  // directory's mtime.
+  for (int i = tree.entries_size() - 1; i >= 0; i--) {
+    const auto& e = tree.entries(i);
+    timespec t[2] = {ts_of(e.atime_ns()), ts_of(e.mtime_ns())};
+    const char* at = e.path().empty() ? "." : e.path().c_str();
+    if (::utimensat(root.get(), at, t, AT_SYMLINK_NOFOLLOW) != 0) return sys_fail("set times of {}", e.path());
+  }
+  return {};
+}
+
+std::string tmpfs_mount_data(const std::string& super_options) {
+  std::string out;
+  for (auto opt : split(super_options, ',')) {
+    for (const char* keep : {"size=", "nr_inodes=", "mode=", "uid=", "gid=", "huge=", "nr_blocks="}) {
+      if (starts_with(opt, keep)) {
+        if (!out.empty()) out += ',';
+        out += opt;
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace amber::kinds

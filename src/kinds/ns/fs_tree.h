@@ -1,0 +1,27 @@
+// Content of a filesystem the container owns (its tmpfs /tmp, /dev/shm):
+// dumped entry by entry into an img::FsTree plus a raw data file, recreated
+// inside the restored container before any fd is opened.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "base/result.h"
+#include "fs.pb.h"
+
+namespace amber::kinds {
+
+// Walks `src` (e.g. "/proc/PID/root/tmp": the container's view) without
+// following any symlink (the container controls them), appending file data to
+// `data_fd` at `*data_offset`. Sockets are refused (Exit::Unsupported).
+Result<img::FsTree> dump_fs_tree(const std::string& src, int data_fd, uint64_t* data_offset);
+
+// Recreates `tree` under the empty directory `dst`: files with their data
+// (each checked against its xxh3: a mismatch is Exit::BadInput), directories,
+// symlinks, fifos, device nodes, hard links; modes, owners and times.
+Status restore_fs_tree(const img::FsTree& tree, int data_fd, const std::string& dst);
+
+// The tmpfs mount data worth keeping from mountinfo's super options
+// ("rw,size=1024k,nr_inodes=..,mode=1777,uid=0" -> "size=1024k,...").
+std::string tmpfs_mount_data(const std::string& super_options);
+
+}  // namespace amber::kinds

@@ -1,0 +1,105 @@
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "base/files.h"
+#include "kinds/ns/fs_tree.h"
+
+using namespace amber;
+
+namespace {
+
+std::string make_tmp() {
+  char t[] = "/tmp/amber-fstree-XXXXXX";
+  EXPECT_NE(mkdtemp(t), nullptr);
+  return t;
+}
+
+struct Tree {
+  std::string src = make_tmp(), dst = make_tmp(), data = src + ".data";
+  ~Tree() {
+    (void)remove_tree(src);
+    (void)remove_tree(dst);
+    ::unlink(data.c_str());
+  }
+};
+
+}  // namespace
+
+TEST(FsTree, RoundTripKeepsContentTypesModesOwnersTimesLinks) {
+  Tree t;
+  ASSERT_TRUE(make_dirs(t.src + "/sub/deeper"));
+  std::string big(3 << 20, 'x');
+  for (size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<char>(i / 4096);
+  ASSERT_TRUE(write_new_file(t.src + "/sub/big", big, 0640));
+  ASSERT_TRUE(write_new_file(t.src + "/empty", "", 0600));
+  ASSERT_TRUE(write_new_file(t.src + "/sub/deeper/f", "hello", 0755));
+  ASSERT_EQ(::chown((t.src + "/sub/deeper/f").c_str(), 1000, 1001), 0);
+  ASSERT_EQ(::symlink("/etc/passwd", (t.src + "/abs-link").c_str()), 0);  // must not be followed
+  ASSERT_EQ(::symlink("sub/big", (t.src + "/rel-link").c_str()), 0);
+  ASSERT_EQ(::link((t.src + "/sub/deeper/f").c_str(), (t.src + "/hard").c_str()), 0);
+  ASSERT_EQ(::mkfifo((t.src + "/fifo").c_str(), 0600), 0);
+  ASSERT_EQ(::chmod((t.src + "/fifo").c_str(), 0620), 0);
+  ASSERT_EQ(::chmod((t.src + "/sub").c_str(), 01777), 0);
+  timespec times[2] = {{1000000, 5}, {2000000, 7}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (t.src + "/sub").c_str(), times, 0), 0);
+
+  UniqueFd data(::open(t.data.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  uint64_t off = 0;
+  auto tree = kinds::dump_fs_tree(t.src, data.get(), &off);
+  ASSERT_TRUE(tree) << tree.error().message;
+  EXPECT_EQ(off, big.size() + 5);  // the hard link's data is stored once
+  ASSERT_TRUE(kinds::restore_fs_tree(*tree, data.get(), t.dst));
+
+  EXPECT_EQ(*read_file(t.dst + "/sub/big"), big);
+  EXPECT_EQ(*read_file(t.dst + "/sub/deeper/f"), "hello");
+  EXPECT_EQ(*read_file(t.dst + "/empty"), "");
+  EXPECT_EQ(*read_link(t.dst + "/abs-link"), "/etc/passwd");
+  EXPECT_EQ(*read_link(t.dst + "/rel-link"), "sub/big");
+  struct stat a {}, b {};
+  ASSERT_EQ(::stat((t.dst + "/hard").c_str(), &a), 0);
+  ASSERT_EQ(::stat((t.dst + "/sub/deeper/f").c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);
+  EXPECT_EQ(b.st_uid, 1000u);
+  EXPECT_EQ(b.st_gid, 1001u);
+  EXPECT_EQ(b.st_mode & 07777, 0755u);
+  ASSERT_EQ(::stat((t.dst + "/fifo").c_str(), &a), 0);
+  EXPECT_TRUE(S_ISFIFO(a.st_mode));
+  EXPECT_EQ(a.st_mode & 07777, 0620u);
+  ASSERT_EQ(::stat((t.dst + "/sub").c_str(), &a), 0);
+  EXPECT_EQ(a.st_mode & 07777, 01777u);
+  EXPECT_EQ(a.st_mtim.tv_sec, 2000000);
+  EXPECT_EQ(a.st_mtim.tv_nsec, 7);
+}
+
+TEST(FsTree, CorruptDataIsRefused) {
+  Tree t;
+  ASSERT_TRUE(write_new_file(t.src + "/f", "some content"));
+  UniqueFd data(::open(t.data.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  uint64_t off = 0;
+  auto tree = kinds::dump_fs_tree(t.src, data.get(), &off);
+  ASSERT_TRUE(tree);
+  ASSERT_EQ(::pwrite(data.get(), "X", 1, 2), 1);
+  auto r = kinds::restore_fs_tree(*tree, data.get(), t.dst);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().exit, Exit::BadInput);
+  EXPECT_NE(r.error().message.find("checksum"), std::string::npos) << r.error().message;
+}
+
+TEST(FsTree, PathsEscapingTheRootAreRefused) {
+  Tree t;
+  amber::img::FsTree tree;
+  auto* e = tree.add_entries();
+  e->set_path("../escape");
+  e->set_mode(S_IFDIR | 0755);
+  auto r = kinds::restore_fs_tree(tree, -1, t.dst);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().exit, Exit::BadInput);
+}
+
+TEST(FsTree, TmpfsMountData) {
+  EXPECT_EQ(kinds::tmpfs_mount_data("rw,seclabel,size=1024k,nr_inodes=10,mode=1777,uid=0,gid=0,inode64"),
+            "size=1024k,nr_inodes=10,mode=1777,uid=0,gid=0");
+}
