@@ -1,0 +1,17 @@
+// UTS namespace: hostname and domainname.
+#pragma once
+#include <sys/types.h>
+
+#include "base/result.h"
+#include "ns.pb.h"
+
+namespace amber::kinds {
+
+// Reads the names of `pid`'s uts namespace (from a short-lived child that
+// joins it: a process can only ask its own uts namespace).
+Result<img::Uts> dump_uts(pid_t pid);
+
+// Sets them in the calling process's (the restored init's) uts namespace.
+Status restore_uts(const img::Uts& uts);
+
+}  // namespace amber::kinds
