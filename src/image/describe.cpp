@@ -1,0 +1,332 @@
+#include "image/describe.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/user.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include <google/protobuf/util/json_util.h>
+
+#include "container.pb.h"
+#include "files.pb.h"
+#include "image/layout.h"
+#include "image/pages.h"
+#include "mm.pb.h"
+#include "task.pb.h"
+
+namespace amber::image {
+
+std::string printable(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') out += static_cast<char>(c);
+    else out += fmt::format("\\x{:02x}", c);
+  }
+  return out;
+}
+
+namespace {
+
+class Text {
+ public:
+  template <class... A>
+  void line(int indent, fmt::format_string<A...> f, A&&... a) {
+    out_.append(static_cast<size_t>(2 * std::min(indent, 24)), ' ');
+    out_ += fmt::format(f, std::forward<A>(a)...);
+    out_ += '\n';
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+// "FD_UNIX_SOCKET" -> "unix-socket".
+std::string enum_word(const std::string& name, std::string_view prefix) {
+  std::string s = name.substr(std::min(prefix.size(), name.size()));
+  for (char& c : s) c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string human_size(uint64_t n) {
+  if (n < 1024) return fmt::format("{} B", n);
+  const char* units[] = {"KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = -1;
+  while (v >= 1024 && u < 3) v /= 1024, u++;
+  return fmt::format("{:.1f} {}", v, units[u]);
+}
+
+std::string time_utc(const google::protobuf::Timestamp& t) {
+  time_t secs = static_cast<time_t>(t.seconds());
+  struct tm tm {};
+  if (!::gmtime_r(&secs, &tm)) return "?";
+  char buf[64];
+  ::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
+std::string signal_name(uint32_t signo) {
+  const char* abbrev = signo < 65 ? ::sigabbrev_np(static_cast<int>(signo)) : nullptr;
+  return abbrev ? fmt::format("SIG{}", abbrev) : fmt::format("signal {}", signo);
+}
+
+std::string prot_string(const img::VmArea& a) {
+  std::string s = "---p";
+  if (a.prot() & PROT_READ) s[0] = 'r';
+  if (a.prot() & PROT_WRITE) s[1] = 'w';
+  if (a.prot() & PROT_EXEC) s[2] = 'x';
+  if (a.flags() & img::VMA_SHARED) s[3] = 's';
+  return s;
+}
+
+std::string vma_flags(uint32_t flags) {
+  std::string s;
+  for (uint32_t bit = 1; bit != 0 && bit <= flags; bit <<= 1) {
+    if (!(flags & bit) || bit == img::VMA_PRIVATE || bit == img::VMA_SHARED) continue;
+    if (!s.empty()) s += ',';
+    s += img::VmaFlag_IsValid(static_cast<int>(bit)) ? enum_word(img::VmaFlag_Name(static_cast<img::VmaFlag>(bit)), "VMA_")
+                                                     : fmt::format("0x{:x}", bit);
+  }
+  return s;
+}
+
+// Pages of the store inside [start, end); runs are ascending.
+uint64_t pages_in(const img::PagesIndex* ix, uint64_t start, uint64_t end) {
+  if (!ix) return 0;
+  auto& runs = ix->runs();
+  auto it = std::partition_point(runs.begin(), runs.end(), [&](const img::PageRun& r) {
+    return r.vaddr() + r.nr_pages() * kPageSize <= start;
+  });
+  uint64_t n = 0;
+  for (; it != runs.end() && it->vaddr() < end; ++it) {
+    uint64_t s = std::max(start, it->vaddr()), e = std::min(end, it->vaddr() + it->nr_pages() * kPageSize);
+    if (e > s) n += (e - s) / kPageSize;
+  }
+  return n;
+}
+
+void describe_unsupported(Text& t, int indent, const img::Unsupported& u) {
+  t.line(indent, "UNSUPPORTED {}: {}{}", u.what(), u.reason(), u.raw().empty() ? "" : fmt::format(" ({} raw bytes)", u.raw().size()));
+}
+
+void describe_namespaces(Text& t, const img::Namespaces& ns) {
+  auto ref = [](std::string_view name, const img::NsRef& r) {
+    return fmt::format("{} {}{}", name, r.inode(), r.external() ? " (external)" : "");
+  };
+  t.line(1, "uts: hostname '{}', domainname '{}'", printable(ns.uts().hostname()), printable(ns.uts().domainname()));
+  t.line(1, "namespaces: {}, {}, {}, {}, {}, {}, {}", ref("pid", ns.pid()), ref("ipc", ns.ipc()), ref("net", ns.net()),
+         ref("mnt", ns.mnt()), ref("cgroup", ns.cgroup()), ref("user", ns.user()), ref("time", ns.time()));
+  t.line(1, "mounts ({}):", ns.mounts_size());
+  for (const img::Mount& m : ns.mounts()) {
+    std::string prop;
+    if (m.shared_group()) prop += fmt::format(" shared:{}", m.shared_group());
+    if (m.master_group()) prop += fmt::format(" master:{}", m.master_group());
+    t.line(2, "{} (parent {}) {} type {} from {} root {} {}{}{}", m.mount_id(), m.parent_id(), printable(m.mountpoint()),
+           printable(m.fstype()), printable(m.source()), printable(m.root()), printable(m.mount_options()), prop,
+           m.external_bind() ? " external-bind" : "");
+  }
+}
+
+void describe_thread(Text& t, int indent, const img::Thread& th) {
+  std::string where;
+  if (th.regs().size() == sizeof(user_regs_struct)) {
+    user_regs_struct regs;
+    std::memcpy(&regs, th.regs().data(), sizeof regs);
+    where = fmt::format(" ip 0x{:x} sp 0x{:x}", regs.rip, regs.rsp);
+  } else {
+    where = fmt::format(" ({} bytes of registers)", th.regs().size());
+  }
+  std::string sc = th.syscall().in_syscall()
+                       ? fmt::format(", in syscall {} (ret {})", th.syscall().nr(), th.syscall().ret())
+                       : "";
+  std::string rseq = th.rseq().ptr() ? fmt::format(", rseq 0x{:x}", th.rseq().ptr()) : "";
+  t.line(indent, "thread {} '{}'{}{}, sigmask 0x{:x}{}, xstate {} bytes", th.tid(), printable(th.comm()), where, sc,
+         th.blocked(), rseq, th.xstate().size());
+}
+
+Status describe_mm(Text& t, int indent, const ImageReader& image, const img::Mm& mm) {
+  std::optional<img::PagesIndex> ix;
+  if (!mm.pages_index().empty()) ix = TRY(image.read<img::PagesIndex>(mm.pages_index(), img::KIND_PAGES_INDEX));
+  uint64_t stored = ix ? ix->total_size() / kPageSize : 0;
+  t.line(indent, "memory: {} areas, {} pages in the store ({}), exe {}", mm.areas_size(), stored,
+         human_size(stored * kPageSize), printable(mm.exe_path()));
+  t.line(indent + 1, "code 0x{:x}-0x{:x} data 0x{:x}-0x{:x} brk 0x{:x}-0x{:x} stack 0x{:x}", mm.start_code(),
+         mm.end_code(), mm.start_data(), mm.end_data(), mm.start_brk(), mm.brk(), mm.start_stack());
+  for (const img::VmArea& a : mm.areas()) {
+    std::string what = !a.name().empty() ? printable(a.name()) : printable(a.path());
+    if (!a.path().empty() && !a.name().empty()) what += " " + printable(a.path());
+    if (a.flags() & img::VMA_FILE) what += fmt::format(" @0x{:x}", a.offset());
+    t.line(indent + 1, "0x{:x}-0x{:x} {} {:>8} pages {:>8} stored  {} {}", a.start(), a.end(), prot_string(a),
+           (a.end() - a.start()) / kPageSize, pages_in(ix ? &*ix : nullptr, a.start(), a.end()),
+           vma_flags(a.flags()), what);
+    if (a.has_unsupported()) describe_unsupported(t, indent + 2, a.unsupported());
+  }
+  return {};
+}
+
+void describe_files(Text& t, int indent, const img::Files& files) {
+  t.line(indent, "fds ({}):", files.fds_size());
+  for (const img::Fd& fd : files.fds()) {
+    t.line(indent + 1, "{:>3} {} {} flags 0{:o} pos {}{}{}", fd.fd(), enum_word(img::FdKind_Name(fd.kind()), "FD_"),
+           printable(fd.path()), fd.flags(), fd.pos(), fd.cloexec() ? " cloexec" : "",
+           fd.ofd_id() ? fmt::format(" ofd {}", fd.ofd_id()) : "");
+    if (fd.has_unsupported()) describe_unsupported(t, indent + 2, fd.unsupported());
+  }
+}
+
+Status describe_task(Text& t, int indent, const ImageReader& image, pid_t pid) {
+  img::Task task = TRY(image.read<img::Task>(task_path(pid), img::KIND_TASK));
+  if (task.pid() != pid)
+    return bad_input("{}: corrupt: holds task {}, not {}", image.path(task_path(pid)), task.pid(), pid);
+  t.line(indent, "{} '{}': ppid {} pgid {} sid {}, {}{}", pid, printable(task.comm()), task.ppid(), task.pgid(),
+         task.sid(), enum_word(img::TaskState_Name(task.state()), "TASK_"),
+         task.state() == img::TASK_ZOMBIE ? fmt::format(" (exit status {})", task.exit_code()) : "");
+  int in = indent + 1;
+  for (const img::Thread& th : task.threads()) describe_thread(t, in, th);
+  t.line(in, "cwd {}, root {}, umask {:03o}, {} rlimits", printable(task.cwd()), printable(task.root()), task.umask(),
+         task.rlimits_size());
+  std::string handlers;
+  for (const img::SigAction& sa : task.sigactions()) {
+    if (!handlers.empty()) handlers += ", ";
+    handlers += signal_name(sa.signo());
+    handlers += sa.handler() == 1 ? " ignored" : fmt::format(" -> 0x{:x}", sa.handler());
+  }
+  if (!handlers.empty()) t.line(in, "signal handlers: {}", handlers);
+
+  if (task.mm_shared_with()) {
+    t.line(in, "memory: shared with task {}", task.mm_shared_with());
+  } else if (image.find(mm_path(pid))) {
+    img::Mm mm = TRY(image.read<img::Mm>(mm_path(pid), img::KIND_MM));
+    TRY(describe_mm(t, in, image, mm));
+  }
+  if (task.files_shared_with()) {
+    t.line(in, "fds: shared with task {}", task.files_shared_with());
+  } else if (image.find(files_path(pid))) {
+    img::Files files = TRY(image.read<img::Files>(files_path(pid), img::KIND_FILES));
+    describe_files(t, in, files);
+  }
+  for (const img::Unsupported& u : task.unsupported()) describe_unsupported(t, in, u);
+  return {};
+}
+
+// Parents before children, children indented under their parent. Iterative:
+// a process chain may be deeper than the stack likes.
+Status describe_tree(Text& t, const ImageReader& image, const img::ProcessTree& tree) {
+  std::map<int32_t, std::vector<int32_t>> children;
+  std::vector<int32_t> roots;
+  std::map<int32_t, bool> listed;
+  for (const img::TaskRef& r : tree.tasks()) listed[r.pid()] = true;
+  for (const img::TaskRef& r : tree.tasks()) {
+    if (r.ppid() != 0 && listed.contains(r.ppid()) && r.ppid() != r.pid()) children[r.ppid()].push_back(r.pid());
+    else roots.push_back(r.pid());
+  }
+  t.line(0, "process tree ({} tasks, init {}):", tree.tasks_size(), tree.init_pid());
+  std::vector<std::pair<int32_t, int>> stack;
+  for (auto it = roots.rbegin(); it != roots.rend(); ++it) stack.emplace_back(*it, 1);
+  std::map<int32_t, bool> done;
+  while (!stack.empty()) {
+    auto [pid, depth] = stack.back();
+    stack.pop_back();
+    if (done[pid]) return bad_input("{}: corrupt: task {} appears twice in the process tree", image.path(container_path()), pid);
+    done[pid] = true;
+    TRY(describe_task(t, depth, image, pid));
+    auto& kids = children[pid];
+    for (auto it = kids.rbegin(); it != kids.rend(); ++it) stack.emplace_back(*it, depth + 1);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::string> describe_text(const ImageReader& image) {
+  Text t;
+  const img::Inventory& inv = image.inventory();
+  uint64_t page_bytes = 0;
+  for (const img::FileEntry& f : inv.files())
+    if (f.kind() == img::KIND_PAGES_DATA) page_bytes += f.size();
+  t.line(0, "image {}", image.dir());
+  t.line(1, "amber {}, created {}, kernel {}, page size {}", inv.amber_version(), time_utc(inv.created()),
+         inv.kernel_release(), inv.page_size());
+  t.line(1, "{} files besides the inventory, {} of page data", inv.files_size(), human_size(page_bytes));
+
+  if (image.find(container_path())) {
+    img::Container c = TRY(image.read<img::Container>(container_path(), img::KIND_CONTAINER));
+    std::string cmd;
+    for (const std::string& arg : c.command()) cmd += (cmd.empty() ? "" : " ") + printable(arg);
+    t.line(0, "container '{}'", c.name());
+    t.line(1, "command: {}", cmd);
+    if (!c.cgroup().empty()) t.line(1, "cgroup: {}", printable(c.cgroup()));
+    describe_namespaces(t, c.namespaces());
+    for (const img::Unsupported& u : c.unsupported()) describe_unsupported(t, 1, u);
+    TRY(describe_tree(t, image, c.tree()));
+  } else {
+    // No container (a partial image, or one made by a test): every task flat.
+    for (const img::FileEntry& f : inv.files()) {
+      if (f.kind() != img::KIND_TASK) continue;
+      img::Task task = TRY(image.read<img::Task>(f.path(), img::KIND_TASK));
+      if (f.path() != task_path(task.pid())) {
+        t.line(0, "task file {} (task {})", f.path(), task.pid());
+        continue;
+      }
+      TRY(describe_task(t, 0, image, task.pid()));
+    }
+  }
+  t.line(0, "files:");
+  for (const img::FileEntry& f : inv.files())
+    t.line(1, "{:<12} {:>12}  {}", kind_name(f.kind()), f.size(), f.path());
+  return t.take();
+}
+
+namespace {
+
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') out += {'\\', static_cast<char>(c)};
+    else if (c < 0x20) out += fmt::format("\\u{:04x}", c);
+    else out += static_cast<char>(c);
+  }
+  return out + '"';
+}
+
+Result<std::string> to_json(const google::protobuf::Message& msg, const std::string& what) {
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.preserve_proto_field_names = true;
+  opts.always_print_primitive_fields = true;
+  std::string out;
+  auto st = google::protobuf::util::MessageToJsonString(msg, &out, opts);
+  if (!st.ok()) return failf("{}: cannot render as JSON: {}", what, st.ToString());
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> describe_json(const ImageReader& image) {
+  std::string out = "{\"inventory\":";
+  out += TRY(to_json(image.inventory(), image.path(kInventoryFile)));
+  out += ",\"files\":{";
+  bool first = true;
+  for (const img::FileEntry& f : image.inventory().files()) {
+    std::unique_ptr<google::protobuf::Message> msg = new_message(f.kind());
+    if (!msg) continue;  // raw page data, or a kind validate() refuses
+    TRY(image.read_message(f.path(), f.kind(), *msg));
+    if (!first) out += ',';
+    first = false;
+    out += json_string(f.path());
+    out += ':';
+    out += TRY(to_json(*msg, image.path(f.path())));
+  }
+  out += "}}\n";
+  return out;
+}
+
+}  // namespace amber::image

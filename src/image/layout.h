@@ -1,0 +1,21 @@
+// Where each file lives inside an image directory (docs/image-format.md).
+// Dump and restore name files only through these helpers.
+#pragma once
+#include <sys/types.h>
+
+#include <string>
+
+#include <fmt/format.h>
+
+namespace amber::image {
+
+inline std::string container_path() { return "container.img"; }
+// Everything of one task sits in tasks/PID/, PID in the container's pid ns.
+inline std::string task_dir(pid_t pid) { return fmt::format("tasks/{}", pid); }
+inline std::string task_path(pid_t pid) { return fmt::format("tasks/{}/task.img", pid); }
+inline std::string mm_path(pid_t pid) { return fmt::format("tasks/{}/mm.img", pid); }
+inline std::string files_path(pid_t pid) { return fmt::format("tasks/{}/files.img", pid); }
+inline std::string pages_index_path(pid_t pid) { return fmt::format("tasks/{}/pages-{}.img", pid, pid); }
+inline std::string pages_data_path(pid_t pid) { return fmt::format("tasks/{}/pages-{}.bin", pid, pid); }
+
+}  // namespace amber::image

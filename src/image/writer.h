@@ -1,0 +1,59 @@
+// ImageWriter: builds a NEW image directory. Everything goes into a temporary
+// sibling (DIR.tmp-PID); commit() writes the inventory and renames it to DIR,
+// so a half-written image never looks complete. Without commit() the
+// destructor removes the temporary directory.
+#pragma once
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <google/protobuf/message.h>
+
+#include "base/result.h"
+#include "base/unique_fd.h"
+#include "image/format.h"
+
+namespace amber::image {
+
+class ImageWriter {
+ public:
+  // Refuses an existing DIR (bad input: "image directory exists"); the
+  // parent directory must exist.
+  static Result<ImageWriter> create(std::string dir);
+
+  ImageWriter(ImageWriter&& o) noexcept;
+  ImageWriter& operator=(ImageWriter&&) = delete;
+  ImageWriter(const ImageWriter&) = delete;
+  ~ImageWriter();
+
+  // Writes header + serialized `msg` to `relpath` (parent dirs made as needed).
+  Status write(std::string_view relpath, Kind kind, const google::protobuf::Message& msg);
+  // A headerless file (page data); listed in the inventory with its size at
+  // commit time.
+  Result<UniqueFd> create_raw(std::string_view relpath, Kind kind);
+  // Writes inventory.img, renames the temporary directory to DIR
+  // (RENAME_NOREPLACE: a DIR created meanwhile is not replaced).
+  Status commit();
+
+  const std::string& dir() const { return dir_; }
+  const std::string& tmp_dir() const { return tmp_; }
+  bool committed() const { return committed_; }
+
+ private:
+  ImageWriter(std::string dir, std::string tmp) : dir_(std::move(dir)), tmp_(std::move(tmp)) {}
+  Result<UniqueFd> create_file(std::string_view relpath, Kind kind, bool raw);
+
+  struct Entry {
+    std::string path;
+    Kind kind;
+    uint64_t size;
+    bool raw;
+  };
+  std::string dir_, tmp_;
+  std::vector<Entry> entries_;
+  std::set<std::string, std::less<>> made_dirs_;
+  bool committed_ = false;
+};
+
+}  // namespace amber::image

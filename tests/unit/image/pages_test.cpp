@@ -1,0 +1,359 @@
+// Page store: round trips (multi-run, merged appends, runs over 1 MiB and
+// over the reader's buffer), and refusal of truncated or corrupt page data by
+// validate_size(), the streaming reader and verify_all().
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <vector>
+
+#include "image/layout.h"
+#include "image/pages.h"
+#include "image/reader.h"
+#include "image/writer.h"
+#include "image_test_util.h"
+
+using namespace amber;
+using namespace amber::image;
+using namespace amber::image::testing;
+
+namespace {
+
+// Pseudo-random page contents, different for every page of every run.
+std::vector<std::byte> pattern(size_t pages, uint32_t seed) {
+  std::vector<std::byte> v(pages * kPageSize);
+  std::mt19937 rng(seed);
+  for (size_t i = 0; i < v.size(); i += 4) {
+    uint32_t x = rng();
+    std::memcpy(&v[i], &x, 4);
+  }
+  return v;
+}
+
+struct Append {
+  uint64_t vaddr;
+  std::vector<std::byte> data;
+};
+
+class Pages : public ScratchDir {
+ protected:
+  // Writes `appends` as task 1's page store of image `dir`.
+  void write_store(const std::string& dir, const std::vector<Append>& appends) {
+    auto w = ImageWriter::create(dir);
+    ASSERT_TRUE(w) << w.error().message;
+    auto pw = PageWriter::create(*w, pages_index_path(1), pages_data_path(1));
+    ASSERT_TRUE(pw) << pw.error().message;
+    for (const Append& a : appends) {
+      auto st = pw->append(a.vaddr, a.data);
+      ASSERT_TRUE(st) << st.error().message;
+    }
+    ASSERT_TRUE(pw->finish());
+    ASSERT_TRUE(w->commit());
+  }
+
+  Result<PageReader> open_store(const std::string& dir) {
+    auto r = ImageReader::open(dir);
+    if (!r) return std::unexpected(r.error());
+    reader_.emplace(std::move(*r));
+    return PageReader::open(*reader_, pages_index_path(1));
+  }
+
+  // Memory as the streaming reader rebuilds it: vaddr of each page -> bytes.
+  static Result<std::map<uint64_t, std::vector<std::byte>>> stream(PageReader& p, size_t* pieces = nullptr) {
+    std::map<uint64_t, std::vector<std::byte>> mem;
+    size_t n = 0;
+    auto st = p.for_each_run([&](uint64_t vaddr, std::span<const std::byte> data) -> Status {
+      EXPECT_EQ(vaddr % kPageSize, 0u);
+      EXPECT_EQ(data.size() % kPageSize, 0u);
+      EXPECT_LE(data.size(), kReadBuffer);
+      for (size_t off = 0; off < data.size(); off += kPageSize)
+        mem[vaddr + off].assign(data.begin() + off, data.begin() + off + kPageSize);
+      n++;
+      return {};
+    });
+    if (!st) return std::unexpected(st.error());
+    if (pieces) *pieces = n;
+    return mem;
+  }
+
+  static std::map<uint64_t, std::vector<std::byte>> expected(const std::vector<Append>& appends) {
+    std::map<uint64_t, std::vector<std::byte>> mem;
+    for (const Append& a : appends)
+      for (size_t off = 0; off < a.data.size(); off += kPageSize)
+        mem[a.vaddr + off].assign(a.data.begin() + off, a.data.begin() + off + kPageSize);
+    return mem;
+  }
+
+  std::optional<ImageReader> reader_;
+};
+
+TEST_F(Pages, RoundTripMultiRunWithMerges) {
+  const uint64_t M = 1 << 20;
+  std::vector<Append> appends = {
+      {0x10000, pattern(1, 1)},
+      {0x11000, pattern(2, 2)},                  // contiguous: merged into run 0
+      {0x20000, pattern(3, 3)},                  // gap: run 1
+      {0x40000000, pattern((3 * M) / kPageSize + 5, 4)},  // > 1 MiB, not chunk-aligned: run 2
+      {0x40000000 + 3 * M + 5 * kPageSize, pattern(7, 5)},  // merged into run 2
+      {0x7f0000000000, pattern(1, 6)},           // run 3
+  };
+  std::string dir = path("img");
+  write_store(dir, appends);
+
+  auto p = open_store(dir);
+  ASSERT_TRUE(p) << p.error().message;
+  const img::PagesIndex& ix = p->index();
+  ASSERT_EQ(ix.runs_size(), 4);
+  EXPECT_EQ(ix.runs(0).vaddr(), 0x10000u);
+  EXPECT_EQ(ix.runs(0).nr_pages(), 3u);
+  EXPECT_EQ(ix.runs(1).vaddr(), 0x20000u);
+  EXPECT_EQ(ix.runs(1).file_offset(), 3 * kPageSize);
+  EXPECT_EQ(ix.runs(2).nr_pages(), 3 * M / kPageSize + 12);
+  EXPECT_EQ(ix.runs(3).nr_pages(), 1u);
+  uint64_t total = 0;
+  for (const Append& a : appends) total += a.data.size();
+  EXPECT_EQ(ix.total_size(), total);
+  EXPECT_EQ(p->nr_pages(), total / kPageSize);
+  EXPECT_EQ(static_cast<uint64_t>(ix.chunk_xxh3_size()), (total + kChunkSize - 1) / kChunkSize);
+  EXPECT_EQ(file_size(dir + "/" + pages_data_path(1)), static_cast<off_t>(total)) << "page data only, no headers";
+  ASSERT_TRUE(p->validate_size());
+
+  auto mem = stream(*p);
+  ASSERT_TRUE(mem) << mem.error().message;
+  EXPECT_EQ(*mem, expected(appends));
+
+  ASSERT_TRUE(p->map());
+  ASSERT_TRUE(p->verify_all());
+  // The mapping holds each run's pages where the index says.
+  auto exp = expected(appends);
+  for (int i = 0; i < ix.runs_size(); i++) {
+    auto data = p->run_data(i);
+    ASSERT_EQ(data.size(), ix.runs(i).nr_pages() * kPageSize);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(data.data()) % kPageSize, 0u) << "run " << i << " not page-aligned";
+    for (uint64_t pg = 0; pg < ix.runs(i).nr_pages(); pg++) {
+      std::vector<std::byte> got(data.begin() + pg * kPageSize, data.begin() + (pg + 1) * kPageSize);
+      ASSERT_EQ(got, exp[ix.runs(i).vaddr() + pg * kPageSize]) << "run " << i << " page " << pg;
+    }
+  }
+
+  auto r = ImageReader::open(dir);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->validate());
+}
+
+// One run bigger than the reader's buffer arrives in several pieces, in order.
+TEST_F(Pages, RunLargerThanReadBuffer) {
+  size_t pages = (kReadBuffer + 3 * kChunkSize) / kPageSize + 1;
+  std::vector<Append> appends = {{0x100000000, pattern(pages, 7)}};
+  std::string dir = path("img");
+  write_store(dir, appends);
+  auto p = open_store(dir);
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->index().runs_size(), 1);
+  size_t pieces = 0;
+  auto mem = stream(*p, &pieces);
+  ASSERT_TRUE(mem) << mem.error().message;
+  EXPECT_EQ(pieces, 2u);
+  EXPECT_EQ(*mem, expected(appends));
+  // The buffer is reused: a second pass gives the same.
+  auto again = stream(*p);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, *mem);
+  EXPECT_TRUE(p->verify_all());
+}
+
+TEST_F(Pages, EmptyStore) {
+  std::string dir = path("img");
+  write_store(dir, {});
+  auto p = open_store(dir);
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->index().runs_size(), 0);
+  EXPECT_EQ(p->index().total_size(), 0u);
+  auto mem = stream(*p);
+  ASSERT_TRUE(mem);
+  EXPECT_TRUE(mem->empty());
+  EXPECT_TRUE(p->verify_all());
+}
+
+TEST_F(Pages, AppendRefusesMisuse) {
+  auto w = ImageWriter::create(path("img"));
+  ASSERT_TRUE(w);
+  auto pw = PageWriter::create(*w, pages_index_path(1), pages_data_path(1));
+  ASSERT_TRUE(pw);
+  auto page = pattern(2, 1);
+  EXPECT_FALSE(pw->append(0x1001, page)) << "unaligned address";
+  EXPECT_FALSE(pw->append(0x1000, std::span(page).first(100))) << "partial page";
+  ASSERT_TRUE(pw->append(0x10000, page));
+  EXPECT_FALSE(pw->append(0x10000, page)) << "overlap";
+  EXPECT_FALSE(pw->append(0x1000, page)) << "descending";
+  EXPECT_FALSE(pw->append(~uint64_t{0} & ~uint64_t{0xfff}, page)) << "wraps";
+  EXPECT_TRUE(pw->append(0x12000, {})) << "empty append is a no-op";
+  ASSERT_TRUE(pw->finish());
+  EXPECT_FALSE(pw->append(0x20000, page)) << "after finish";
+  EXPECT_FALSE(pw->finish());
+  EXPECT_EQ(pw->index().runs_size(), 1);
+}
+
+TEST_F(Pages, TruncatedDataRefusedUpFront) {
+  std::vector<Append> appends = {{0x10000, pattern(300, 1)}, {0x400000, pattern(5, 2)}};
+  std::string dir = path("img");
+  write_store(dir, appends);
+  std::string data = dir + "/" + pages_data_path(1);
+  off_t size = file_size(data);
+  truncate_by(data, kPageSize);
+
+  auto r = ImageReader::open(dir);
+  ASSERT_TRUE(r);
+  auto v = r->validate();
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().exit, Exit::BadInput);
+  EXPECT_EQ(v.error().message,
+            fmt::format("{}: truncated: {} bytes, the inventory says {}", data, size - kPageSize, size));
+
+  auto p = open_store(dir);
+  ASSERT_TRUE(p) << p.error().message;
+  auto s = p->validate_size();
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().exit, Exit::BadInput);
+  EXPECT_EQ(s.error().message, fmt::format("{}: truncated: {} bytes, the index says {}", data, size - kPageSize, size));
+  bool called = false;
+  auto st = p->for_each_run([&](uint64_t, std::span<const std::byte>) -> Status {
+    called = true;
+    return {};
+  });
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().exit, Exit::BadInput);
+  EXPECT_FALSE(called) << "data handed out from a truncated store";
+  auto m = p->map();
+  ASSERT_FALSE(m) << "mapping a truncated file would SIGBUS later";
+  EXPECT_EQ(m.error().exit, Exit::BadInput);
+}
+
+TEST_F(Pages, FlippedByteInPageData) {
+  // 3 chunks and a bit; corrupt a byte in chunk 2.
+  std::vector<Append> appends = {{0x10000, pattern(3 * kChunkSize / kPageSize + 10, 9)}};
+  std::string dir = path("img");
+  write_store(dir, appends);
+  std::string data = dir + "/" + pages_data_path(1);
+  flip_byte(data, 2 * kChunkSize + 12345);
+
+  // Sizes are right: the up-front check passes, the data check does not.
+  auto r = ImageReader::open(dir);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->validate());
+
+  std::string expect = fmt::format("{}: corrupt: chunk 2 (bytes {}..{}) checksum mismatch", data, 2 * kChunkSize,
+                                   3 * kChunkSize);
+  auto p = open_store(dir);
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->validate_size());
+  uint64_t handed_out = 0;
+  auto st = p->for_each_run([&](uint64_t, std::span<const std::byte> d) -> Status {
+    handed_out += d.size();
+    return {};
+  });
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().exit, Exit::BadInput);
+  EXPECT_EQ(st.error().message, expect);
+  EXPECT_EQ(handed_out, 0u) << "pages of a corrupt slice were handed out";
+
+  auto p2 = open_store(dir);
+  ASSERT_TRUE(p2);
+  auto va = p2->verify_all();
+  ASSERT_FALSE(va);
+  EXPECT_EQ(va.error().exit, Exit::BadInput);
+  EXPECT_EQ(va.error().message, expect);
+}
+
+// Corruption in a later slice of a long stream: the earlier, good slices
+// were handed out, the bad one is not.
+TEST_F(Pages, CorruptionMidStreamStopsAtTheBadSlice) {
+  size_t pages = 2 * kReadBuffer / kPageSize + 3;
+  std::vector<Append> appends = {{0x10000, pattern(pages, 11)}};
+  std::string dir = path("img");
+  write_store(dir, appends);
+  std::string data = dir + "/" + pages_data_path(1);
+  uint64_t bad = kReadBuffer + 5 * kChunkSize + 1;
+  flip_byte(data, static_cast<off_t>(bad));
+  auto p = open_store(dir);
+  ASSERT_TRUE(p);
+  uint64_t handed_out = 0;
+  auto st = p->for_each_run([&](uint64_t, std::span<const std::byte> d) -> Status {
+    handed_out += d.size();
+    return {};
+  });
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("chunk 13 "), std::string::npos) << st.error().message;
+  EXPECT_EQ(handed_out, kReadBuffer);
+}
+
+TEST_F(Pages, SinkErrorStopsTheWalk) {
+  std::string dir = path("img");
+  write_store(dir, {{0x10000, pattern(1, 1)}, {0x30000, pattern(1, 2)}});
+  auto p = open_store(dir);
+  ASSERT_TRUE(p);
+  int calls = 0;
+  auto st = p->for_each_run([&](uint64_t vaddr, std::span<const std::byte>) -> Status {
+    calls++;
+    return failf("restore: mmap 0x{:x}: Cannot allocate memory", vaddr);
+  });
+  ASSERT_FALSE(st);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(st.error().message, "restore: mmap 0x10000: Cannot allocate memory");
+}
+
+TEST_F(Pages, InconsistentIndexRefused) {
+  // An index whose runs overlap, written as a well-formed file.
+  std::string dir = path("img");
+  {
+    auto w = ImageWriter::create(dir);
+    ASSERT_TRUE(w);
+    auto raw = w->create_raw(pages_data_path(1), img::KIND_PAGES_DATA);
+    ASSERT_TRUE(raw);
+    auto data = pattern(2, 1);
+    ASSERT_TRUE(write_all(raw->get(), data.data(), data.size()));
+    img::PagesIndex ix;
+    ix.set_data_file(pages_data_path(1));
+    ix.set_page_size(kPageSize);
+    ix.set_chunk_size(kChunkSize);
+    ix.set_total_size(2 * kPageSize);
+    ix.add_chunk_xxh3(xxh3(std::span<const std::byte>(data)));
+    auto* a = ix.add_runs();
+    a->set_vaddr(0x10000);
+    a->set_nr_pages(1);
+    auto* b = ix.add_runs();
+    b->set_vaddr(0x10000);
+    b->set_nr_pages(1);
+    b->set_file_offset(kPageSize);
+    ASSERT_TRUE(w->write(pages_index_path(1), img::KIND_PAGES_INDEX, ix));
+    ASSERT_TRUE(w->commit());
+  }
+  auto p = open_store(dir);
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error().exit, Exit::BadInput);
+  EXPECT_EQ(p.error().message, dir + "/" + pages_index_path(1) +
+                                   ": corrupt: run 1 at 0x10000 overlaps or precedes the previous run");
+  auto r = ImageReader::open(dir);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->validate());
+}
+
+// A data file whose PageWriter never finished has no index: not an image.
+TEST_F(Pages, UnfinishedStoreRefused) {
+  std::string dir = path("img");
+  {
+    auto w = ImageWriter::create(dir);
+    ASSERT_TRUE(w);
+    auto pw = PageWriter::create(*w, pages_index_path(1), pages_data_path(1));
+    ASSERT_TRUE(pw);
+    ASSERT_TRUE(pw->append(0x1000, pattern(1, 1)));
+    ASSERT_TRUE(w->commit());
+  }
+  auto r = ImageReader::open(dir);
+  ASSERT_TRUE(r);
+  auto v = r->validate();
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().message, dir + "/" + pages_data_path(1) + ": corrupt: page data without an index");
+}
+
+}  // namespace
