@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
     verbs.emplace_back(app.get_subcommands(all).at(before), std::move(a));
   };
   // (verbs are added here as they land)
+  add(cli::add_show);
 
   try {
     app.parse(argc, argv);
