@@ -4,7 +4,7 @@ set -euo pipefail
 pkgs=(
   g++ cmake ninja-build pkg-config
   protobuf-compiler libprotobuf-dev
-  libcli11-dev libfmt-dev libxxhash-dev libzstd-dev
+  libcli11-dev libfmt-dev libxxhash-dev libzstd-dev nlohmann-json3-dev
   libgtest-dev libbenchmark-dev
   busybox-static python3
 )

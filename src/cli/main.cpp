@@ -32,6 +32,12 @@ int main(int argc, char** argv) {
   };
   // (verbs are added here as they land)
   add(cli::add_show);
+  add(cli::add_run);
+  add(cli::add_ps);
+  add(cli::add_exec);
+  add(cli::add_kill);
+  add(cli::add_logs);
+  add(cli::add_thaw);
 
   try {
     app.parse(argc, argv);

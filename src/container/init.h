@@ -1,0 +1,26 @@
+// The init of a container started by `amber run`: runs as the InitFn of
+// spawn_init, inside the new namespaces, and ends by exec'ing the command.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace amber::container {
+
+struct InitConfig {
+  std::string hostname;
+  std::string rootfs;  // absolute; "" = keep the host's tree (with own /proc, /dev, /tmp)
+  int log_fd = -1;     // O_APPEND description of <state dir>/log: becomes stdout and stderr
+  // Read end of `amber run`'s go pipe: one byte once the state is recorded
+  // (the init must not exit before amber run has read its namespaces);
+  // end-of-file means amber run gave up.
+  int go_fd = -1;
+  std::vector<std::string> argv;
+  std::vector<std::string> env;  // complete environment (see command_env)
+};
+
+// Returns only on failure, with the step that failed in the message.
+Status run_init(const InitConfig& c);
+
+}  // namespace amber::container

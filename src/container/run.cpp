@@ -1,0 +1,150 @@
+#include "container/run.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <ctime>
+
+#include "base/files.h"
+#include "container/command.h"
+#include "container/init.h"
+#include "container/paths.h"
+#include "container/spawn.h"
+#include "container/state.h"
+#include "sys/cgroup.h"
+
+namespace amber::container {
+
+namespace {
+
+// Everything a run made so far; undone by the destructor unless the run succeeded.
+struct Made {
+  Log& log;
+  std::string state_dir;
+  std::string cgroup;
+  UniqueFd cgroup_fd;
+  std::optional<Spawned> spawned;
+  bool keep = false;
+
+  ~Made() {
+    if (keep) return;
+    if (spawned) abort_spawned(*spawned, cgroup_fd.get());
+    cgroup_fd.reset();
+    if (!cgroup.empty())
+      if (auto r = sys::cgroup_remove(cgroup); !r) log.warn("cleanup: {}", r.error().message);
+    if (!state_dir.empty())
+      if (auto r = remove_tree(state_dir); !r) log.warn("cleanup: {}", r.error().message);
+  }
+};
+
+Result<RunOptions> validate(RunOptions o) {
+  if (o.name.empty()) o.name = generate_name();
+  TRY(check_name(o.name));
+  if (o.hostname.empty()) o.hostname = o.name;
+  if (o.hostname.size() > 64) return bad_input("hostname '{}' is longer than 64 bytes", o.hostname);
+  if (o.argv.empty()) return bad_input("no command given (amber run [options] -- CMD [ARGS...])");
+  for (const auto& kv : o.env) TRY(check_env_entry(kv));
+  if (!o.rootfs.empty()) {
+    char real[PATH_MAX];
+    struct stat st {};
+    if (!::realpath(o.rootfs.c_str(), real) || ::stat(real, &st) != 0)
+      return fail(Exit::BadInput, fmt::format("rootfs {}: {}", o.rootfs, std::strerror(errno)), errno);
+    if (!S_ISDIR(st.st_mode)) return bad_input("rootfs {}: not a directory", o.rootfs);
+    o.rootfs = real;
+    if (o.rootfs == "/") o.rootfs.clear();  // the host's tree, then
+  }
+  return o;
+}
+
+// <cgroup root>/NAME. The state directory already reserved the name, so an
+// existing, empty cgroup of that name is a leftover of a crash: reuse the name.
+Result<std::string> make_cgroup(const std::string& root, const std::string& name) {
+  TRY(make_dirs(root));
+  std::string cg = root + "/" + name;
+  auto r = sys::cgroup_create(cg);
+  if (!r && r.error().sys_errno == EEXIST) {
+    auto populated = sys::cgroup_populated(cg);
+    if (populated && !*populated && sys::cgroup_remove(cg)) r = sys::cgroup_create(cg);
+  }
+  if (!r) return std::unexpected(std::move(r.error()));
+  return cg;
+}
+
+Result<UniqueFd> open_log(const std::string& dir) {
+  return open_fd(log_file(dir), O_WRONLY | O_CREAT | O_APPEND, 0640);
+}
+
+struct GoPipe {
+  UniqueFd read, write;
+};
+Result<GoPipe> make_go_pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return sys_fail("pipe");
+  return GoPipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+std::string now_rfc3339() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Result<ContainerState> describe(const RunOptions& o, const Spawned& sp, const std::string& cgroup) {
+  ContainerState s;
+  s.name = o.name;
+  s.init = TRY_CTX(proc_ref(sp.init_pid), "init");
+  s.shim = TRY_CTX(proc_ref(sp.shim_pid), "shim");
+  s.cgroup = cgroup;
+  s.namespaces = TRY(container_ns_inodes(sp.init_pid));
+  s.command = o.argv;
+  s.env = o.env;
+  s.hostname = o.hostname;
+  s.rootfs = o.rootfs;
+  s.created = now_rfc3339();
+  return s;
+}
+
+Status release(UniqueFd& go_write) {
+  TRY(write_all(go_write.get(), "g", 1));
+  go_write.reset();
+  return {};
+}
+
+}  // namespace
+
+Result<std::string> run_container(const RunOptions& opts, Log& log) {
+  RunOptions o = TRY(validate(opts));
+  std::string cg_root = TRY(cgroup_root());
+  std::string what = fmt::format("container {}", o.name);
+
+  Made made{log};
+  made.state_dir = TRY(reserve_state_dir(o.name));
+  made.cgroup = TRY_CTX(make_cgroup(cg_root, o.name), "{}", what);
+  made.cgroup_fd = TRY_CTX(sys::cgroup_open(made.cgroup), "{}", what);
+  UniqueFd log_fd = TRY_CTX(open_log(made.state_dir), "{}", what);
+  GoPipe go = TRY_CTX(make_go_pipe(), "{}", what);
+
+  InitConfig ic{o.hostname, o.rootfs, log_fd.get(), go.read.get(), o.argv, command_env(o.env)};
+  SpawnSpec spec{kContainerNsFlags, {}, made.cgroup_fd.get(), exit_file(made.state_dir),
+                 {log_fd.get(), go.read.get()}};
+  made.spawned = TRY_CTX(spawn_init(spec, [&ic](int) { return run_init(ic); }), "{}", what);
+  log.debug("{}: shim {}, init {}", what, made.spawned->shim_pid, made.spawned->init_pid);
+  // amber keeps no copy of the container's log or of its end of the go pipe.
+  log_fd.reset();
+  go.read.reset();
+
+  ContainerState st = TRY_CTX(describe(o, *made.spawned, made.cgroup), "{}", what);
+  TRY_CTX(write_state(made.state_dir, st), "{}", what);
+  TRY_CTX(release(go.write), "{}: start init", what);
+  TRY_CTX(wait_init_started(*made.spawned), "{}", what);
+  made.keep = true;
+  return o.name;
+}
+
+}  // namespace amber::container

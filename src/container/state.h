@@ -1,0 +1,59 @@
+// A container's state directory <state root>/NAME (docs/containers.md):
+//   state.json  what `amber run` started (written atomically, JSON)
+//   exit        how the init ended, written by the shim ("exit N" / "signal N")
+//   log         the init's stdout and stderr
+// Creating the directory is the name reservation.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "container/proc_ref.h"
+#include "container/spawn.h"
+
+namespace amber::container {
+
+inline constexpr int kStateVersion = 1;
+
+struct ContainerState {
+  std::string name;
+  ProcRef init;   // host pid of the container's init
+  ProcRef shim;
+  std::string cgroup;                           // absolute v2 cgroup directory
+  std::map<std::string, uint64_t> namespaces;   // "pid", "uts", "ipc", "net", "mnt", "cgroup" -> inode
+  std::vector<std::string> command;
+  std::vector<std::string> env;                 // the --env K=V entries given to run
+  std::string hostname;
+  std::string rootfs;                           // "" when the container shares the host's tree
+  std::string created;                          // RFC 3339 UTC, e.g. 2024-05-01T12:00:00Z
+};
+
+std::string state_to_json(const ContainerState& s);
+Result<ContainerState> parse_state(std::string_view json);  // exit 2 on malformed input
+
+// mkdir <state root>/NAME (making the root if needed): EEXIST is exit 2
+// "container NAME already exists". Returns the directory.
+Result<std::string> reserve_state_dir(const std::string& name);
+Status write_state(const std::string& dir, const ContainerState& s);
+// Unknown NAME: exit 2 "no container named NAME". A directory without
+// state.json (a run in progress, or one killed half-way): error with ENOENT.
+Result<ContainerState> load_state(const std::string& name);
+// The names of every state directory, sorted.
+Result<std::vector<std::string>> list_containers();
+// The shim's record, if it wrote one.
+std::optional<ExitStatus> read_exit_status(const std::string& dir);
+
+// What a container is doing now.
+struct LiveStatus {
+  enum class Kind { Running, Frozen, Stopped } kind = Kind::Stopped;
+  std::optional<ExitStatus> exit;  // Stopped: how the init ended, if known
+  // "running", "frozen", "stopped (exit 7)", "stopped (signal 9)", "stopped"
+  std::string text() const;
+};
+LiveStatus live_status(const ContainerState& s);
+
+}  // namespace amber::container
