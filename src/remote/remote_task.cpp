@@ -1,0 +1,417 @@
+// RemoteTask: seize, stop handling, remote syscalls through [vdso], release.
+// The executor (batches) is in executor.cpp.
+#include "remote/remote_task.h"
+
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <cstring>
+
+#include "base/files.h"
+
+namespace amber::remote {
+
+namespace {
+
+// The kernel ignores the SIGKILL and SIGSTOP bits of a mask.
+constexpr uint64_t kAllSignals = ~0ull;
+constexpr unsigned long long kTrapFlag = 0x100;
+constexpr unsigned long long kUserCs64 = 0x33;
+constexpr int kMaxRestarts = 1000;
+
+// -ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK:
+// seen only when a job-control stop cut a syscall we single-stepped.
+bool is_restart(long r) { return r == -512 || r == -513 || r == -514 || r == -516; }
+
+bool is_fault_signal(int sig) {
+  return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGSYS || sig == SIGTRAP;
+}
+
+uint64_t now_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
+}
+
+void sleep_us(long us) {
+  timespec ts{0, us * 1000};
+  nanosleep(&ts, nullptr);
+}
+
+Result<pid_t> read_tgid(pid_t tid) {
+  std::string text = TRY(read_file(fmt::format("/proc/{}/status", tid)));
+  for (auto line : split(text, '\n')) {
+    if (!starts_with(line, "Tgid:")) continue;
+    auto v = parse_int(trim(line.substr(5)));
+    if (v) return static_cast<pid_t>(*v);
+  }
+  return failf("/proc/{}/status: no Tgid line", tid);
+}
+
+// "Seccomp:" of /proc/TID/status (0 none, 1 strict, 2 filter).
+int seccomp_mode(pid_t tid) {
+  auto text = read_file(fmt::format("/proc/{}/status", tid));
+  if (!text) return -1;
+  for (auto line : split(*text, '\n'))
+    if (starts_with(line, "Seccomp:")) return static_cast<int>(parse_int(trim(line.substr(8))).value_or(-1));
+  return -1;
+}
+
+std::string describe_end(const sys::Stop& s) {
+  if (s.kind == sys::Stop::Kind::Exited) return fmt::format("exited with status {}", s.code);
+  return fmt::format("was killed by signal {} ({})", s.sig, strsignal(s.sig));
+}
+
+}  // namespace
+
+Result<uint64_t> check_syscall(long ret, std::string_view what) {
+  if (ret < 0 && ret >= -4095) return sys_fail_errno(static_cast<int>(-ret), "{}", what);
+  return static_cast<uint64_t>(ret);
+}
+
+Result<RemoteTask> RemoteTask::seize(pid_t tid) {
+  RemoteTask t = TRY(attach(tid));
+  Progress p = TRY(t.wait_stop());
+  if (p == Progress::Gone) return failf("task {} ended while being seized", tid);
+  return t;
+}
+
+Result<RemoteTask> RemoteTask::attach(pid_t tid, pid_t tgid) {
+  if (tgid == 0) tgid = TRY(read_tgid(tid));
+  Status seized = sys::ptrace_seize(tid, kSeizeOptions);
+  // SUSPEND_SECCOMP needs CAP_SYS_ADMIN and a tracer not itself under
+  // seccomp; a task without filters does not need it.
+  if (!seized && seized.error().sys_errno == EPERM && seccomp_mode(tid) == 0)
+    seized = sys::ptrace_seize(tid, kSeizeOptions & ~static_cast<unsigned long>(PTRACE_O_SUSPEND_SECCOMP));
+  TRY(std::move(seized));
+  RemoteTask t(tid, tgid);
+  t.state_ = State::Running;
+  if (auto r = sys::ptrace_interrupt(tid); !r) {
+    // ESRCH: it died right after the seize; nothing else can fail here.
+    t.state_ = State::Gone;
+    t.reap();
+    return std::unexpected(std::move(r.error()));
+  }
+  return t;
+}
+
+RemoteTask::RemoteTask(RemoteTask&& o) noexcept { *this = std::move(o); }
+
+RemoteTask& RemoteTask::operator=(RemoteTask&& o) noexcept {
+  if (this == &o) return *this;
+  (void)release();
+  tid_ = o.tid_;
+  tgid_ = o.tgid_;
+  state_ = o.state_;
+  group_stop_ = o.group_stop_;
+  regs_dirty_ = o.regs_dirty_;
+  mask_dirty_ = o.mask_dirty_;
+  mask_saved_ = o.mask_saved_;
+  signals_blocked_ = o.signals_blocked_;
+  saved_regs_ = o.saved_regs_;
+  saved_mask_ = o.saved_mask_;
+  syscall_insn_ = o.syscall_insn_;
+  exec_base_ = o.exec_base_;
+  exec_size_ = o.exec_size_;
+  table_addr_ = o.table_addr_;
+  table_calls_ = o.table_calls_;
+  scratch_addr_ = o.scratch_addr_;
+  scratch_size_ = o.scratch_size_;
+  o.state_ = State::Detached;
+  return *this;
+}
+
+RemoteTask::~RemoteTask() { (void)release(); }
+
+Result<RemoteTask::Progress> RemoteTask::on_hold_stop(const sys::Stop& s) {
+  using K = sys::Stop::Kind;
+  switch (s.kind) {
+    case K::None:
+      return Progress::Pending;
+    case K::Exited:
+    case K::Killed:
+      state_ = State::Detached;  // the wait that reported it reaped it
+      return Progress::Gone;
+    case K::Interrupt:
+    case K::GroupStop:
+      group_stop_ = s.kind == K::GroupStop;
+      saved_regs_ = TRY(sys::get_regs(tid_));
+      if (!mask_saved_) {
+        saved_mask_ = TRY(sys::get_sigmask(tid_));
+        mask_saved_ = true;
+      }
+      state_ = State::Stopped;
+      return Progress::Stopped;
+    case K::SignalDelivery:
+      // The thread dequeued a signal before our trap. Handed back while
+      // blocked, the kernel requeues it with its siginfo (ptrace_signal());
+      // the restored mask lets it through after release. SIGSTOP cannot be
+      // blocked: it starts the group-stop it asked for.
+      TRY(block_signals());
+      TRY(sys::ptrace_cont(tid_, s.sig));
+      return Progress::Pending;
+    case K::Event:
+    case K::Syscall:
+      TRY(sys::ptrace_cont(tid_, 0));
+      return Progress::Pending;
+  }
+  return Progress::Pending;
+}
+
+Result<RemoteTask::Progress> RemoteTask::poll_stop() {
+  for (;;) {
+    if (state_ == State::Stopped) return Progress::Stopped;
+    if (state_ != State::Running) return Progress::Gone;
+    sys::Stop s = TRY(sys::wait_stop(tid_, /*nohang=*/true));
+    if (s.kind == sys::Stop::Kind::None) return Progress::Pending;
+    TRY(on_hold_stop(s));
+  }
+}
+
+Result<RemoteTask::Progress> RemoteTask::wait_stop() {
+  for (;;) {
+    if (state_ == State::Stopped) return Progress::Stopped;
+    if (state_ != State::Running) return Progress::Gone;
+    sys::Stop s = TRY(sys::wait_stop(tid_));
+    TRY(on_hold_stop(s));
+  }
+}
+
+void RemoteTask::set_saved_regs(const user_regs_struct& regs) {
+  saved_regs_ = regs;
+  regs_dirty_ = true;
+}
+
+void RemoteTask::set_saved_sigmask(uint64_t mask) {
+  saved_mask_ = mask;
+  mask_saved_ = true;
+  mask_dirty_ = true;
+}
+
+Status RemoteTask::block_signals() {
+  if (signals_blocked_) return {};
+  if (!mask_saved_) {
+    saved_mask_ = TRY(sys::get_sigmask(tid_));
+    mask_saved_ = true;
+  }
+  TRY(sys::set_sigmask(tid_, kAllSignals));
+  signals_blocked_ = mask_dirty_ = true;
+  return {};
+}
+
+Status RemoteTask::prepare_run() {
+  if (state_ != State::Stopped) return failf("task {} is not held in a ptrace stop", tid_);
+  if (saved_regs_.cs != kUserCs64)
+    return unsupported("task {} runs 32-bit code (cs {:#x}): remote syscalls need x86-64", tid_, saved_regs_.cs);
+  // Blocked from the first remote instruction until release.
+  return block_signals();
+}
+
+Result<user_regs_struct> RemoteTask::run_until_trap(uint64_t trap_rip, bool step) {
+  using K = sys::Stop::Kind;
+  int inject = 0;
+  for (;;) {
+    TRY(step ? sys::ptrace_singlestep(tid_, inject) : sys::ptrace_cont(tid_, inject));
+    inject = 0;
+    sys::Stop s = TRY(sys::wait_stop(tid_));
+    switch (s.kind) {
+      case K::Exited:
+      case K::Killed:
+        state_ = State::Detached;  // reaped by that wait
+        return failf("task {} {} while running remote code", tid_, describe_end(s));
+      case K::SignalDelivery: {
+        siginfo_t si = TRY(sys::get_siginfo(tid_));
+        bool from_kernel = si.si_code > 0;  // SI_USER, SI_TKILL, SI_QUEUE are <= 0
+        if (s.sig == SIGTRAP && from_kernel) {
+          user_regs_struct regs = TRY(sys::get_regs(tid_));
+          if (regs.rip == trap_rip) return regs;
+          return failf("task {}: unexpected trap at {:#x} (expected {:#x})", tid_, regs.rip, trap_rip);
+        }
+        if (is_fault_signal(s.sig) && from_kernel) {
+          // Ours: the task stays in this stop; the next resume discards it.
+          user_regs_struct regs = TRY(sys::get_regs(tid_));
+          return failf("task {}: remote code got {} at {:#x} (address {})", tid_, strsignal(s.sig), regs.rip,
+                       si.si_addr);
+        }
+        // Sent by someone else while all signals are blocked: only SIGSTOP
+        // gets here. Injected, it starts the group-stop it asked for.
+        inject = s.sig;
+        continue;
+      }
+      case K::GroupStop:
+        // PTRACE_CONT overrides a job-control stop of a seized task; the
+        // kernel puts the thread back into it at detach.
+        group_stop_ = true;
+        continue;
+      case K::None:
+      case K::Interrupt:
+      case K::Event:
+      case K::Syscall:
+        continue;
+    }
+  }
+}
+
+Result<long> RemoteTask::run_one(uint64_t insn, bool step, long nr, const std::array<uint64_t, 6>& a) {
+  user_regs_struct r = saved_regs_;
+  r.rip = insn;
+  r.rax = static_cast<unsigned long long>(nr);
+  // orig_rax -1: no syscall restart logic applies to our registers.
+  r.orig_rax = ~0ull;
+  r.rdi = a[0];
+  r.rsi = a[1];
+  r.rdx = a[2];
+  r.r10 = a[3];
+  r.r8 = a[4];
+  r.r9 = a[5];
+  r.eflags &= ~kTrapFlag;
+  TRY(sys::set_regs(tid_, r));
+  regs_dirty_ = true;
+  // After `syscall` (2 bytes) when single-stepping; after `syscall; int3`
+  // (3 bytes) in the executor.
+  user_regs_struct out = TRY(run_until_trap(insn + (step ? 2 : 3), step));
+  return static_cast<long>(out.rax);
+}
+
+Result<long> RemoteTask::raw_syscall(bool via_vdso, long nr, const std::array<uint64_t, 6>& args) {
+  TRY(prepare_run());
+  uint64_t insn = via_vdso ? TRY(syscall_insn()) : exec_base_;
+  long r = 0;
+  for (int i = 0; i < kMaxRestarts; ++i) {
+    r = TRY(run_one(insn, via_vdso, nr, args));
+    if (!is_restart(r)) break;
+  }
+  return r;
+}
+
+Result<long> RemoteTask::syscall(long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,
+                                 uint64_t a6) {
+  return raw_syscall(!has_executor(), nr, {a1, a2, a3, a4, a5, a6});
+}
+
+Result<uint64_t> RemoteTask::syscall_checked(std::string_view what, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
+                                             uint64_t a4, uint64_t a5, uint64_t a6) {
+  long r = TRY_CTX(syscall(nr, a1, a2, a3, a4, a5, a6), "task {}: {}", tid_, what);
+  return check_syscall(r, fmt::format("task {}: {}", tid_, what));
+}
+
+Result<uint64_t> RemoteTask::syscall_insn() {
+  if (syscall_insn_ == 0) TRY(refresh_syscall_insn());
+  return syscall_insn_;
+}
+
+Status RemoteTask::refresh_syscall_insn() {
+  syscall_insn_ = 0;
+  std::string maps = TRY(read_file(fmt::format("/proc/{}/maps", tid_)));
+  for (auto line : split(maps, '\n')) {
+    auto fields = split_ws(line);
+    if (fields.size() < 6 || fields[5] != "[vdso]") continue;
+    auto range = split(fields[0], '-');
+    uint64_t start = 0, end = 0;
+    if (range.size() == 2) {
+      start = parse_uint(range[0], 16).value_or(0);
+      end = parse_uint(range[1], 16).value_or(0);
+    }
+    if (end <= start) return failf("task {}: bad [vdso] line in maps: {}", tid_, line);
+    std::vector<std::byte> text(end - start);
+    TRY_CTX(sys::read_memory(tid_, start, text), "task {}: read [vdso]", tid_);
+    // Any 0f 05 pair decodes as `syscall` when jumped to directly, whatever
+    // instruction it belongs to in the vdso's own code.
+    for (size_t i = 0; i + 1 < text.size(); ++i) {
+      if (text[i] == std::byte{0x0f} && text[i + 1] == std::byte{0x05}) {
+        syscall_insn_ = start + i;
+        return {};
+      }
+    }
+    return failf("task {}: no syscall instruction in [vdso]", tid_);
+  }
+  return failf("task {} has no [vdso] (needed to run a remote syscall without an executor)", tid_);
+}
+
+Status RemoteTask::read(uint64_t addr, std::span<std::byte> out) const {
+  return sys::read_memory(tid_, addr, out);
+}
+
+Status RemoteTask::write(uint64_t addr, std::span<const std::byte> data) const {
+  return sys::write_memory(tid_, addr, data);
+}
+
+void RemoteTask::reap() {
+  // A traced thread that died stays a zombie until its tracer waits for it.
+  for (int i = 0; i < 1000; ++i) {
+    auto s = sys::wait_stop(tid_, /*nohang=*/true);
+    if (!s || s->gone()) break;
+    if (s->stopped()) (void)sys::ptrace_cont(tid_, 0);
+    sleep_us(1000);
+  }
+  state_ = State::Detached;
+}
+
+Status RemoteTask::release() {
+  if (state_ == State::Detached) return {};
+  if (state_ == State::Gone) {
+    reap();
+    return {};
+  }
+  if (state_ == State::Running) {
+    // Seized and interrupted, stop not collected yet: a tracee can only be
+    // detached from a stop.
+    uint64_t deadline = now_ms() + 10000;
+    for (;;) {
+      Progress p = TRY_CTX(poll_stop(), "release task {}", tid_);
+      if (p == Progress::Gone) return {};
+      if (p == Progress::Stopped) break;
+      if (now_ms() > deadline)
+        return failf("release task {}: it did not reach its ptrace stop in 10 s (left seized)", tid_);
+      sleep_us(200);
+    }
+  }
+  auto restore = [&]() -> Status {
+    if (regs_dirty_) TRY(sys::set_regs(tid_, saved_regs_));
+    if (mask_dirty_) TRY(sys::set_sigmask(tid_, saved_mask_));
+    return sys::ptrace_detach(tid_, 0);
+  };
+  Status st = restore();
+  if (!st && st.error().sys_errno == ESRCH) {
+    // Killed while held (SIGKILL ends even a ptrace stop): collect it.
+    reap();
+    return {};
+  }
+  if (!st) return context(std::move(st), fmt::format("release task {}", tid_));
+  state_ = State::Detached;
+  regs_dirty_ = mask_dirty_ = signals_blocked_ = false;
+  return {};
+}
+
+Status RemoteTask::send_kill() {
+  if (!attached()) return {};
+  if (::kill(tgid_, SIGKILL) < 0 && errno != ESRCH) return sys_fail("kill {} (thread {})", tgid_, tid_);
+  return {};
+}
+
+Status RemoteTask::wait_gone() {
+  uint64_t deadline = now_ms() + 30000;
+  while (state_ != State::Detached) {
+    auto s = sys::wait_stop(tid_, /*nohang=*/true);
+    if (!s && s.error().sys_errno == ECHILD) break;  // reaped already
+    if (!s) return failf("kill task {}: {}", tid_, s.error().message);
+    if (s->gone()) break;
+    if (s->stopped()) {
+      (void)sys::ptrace_cont(tid_, 0);
+      continue;
+    }
+    if (now_ms() > deadline) return failf("kill task {}: still there after 30 s", tid_);
+    sleep_us(200);
+  }
+  state_ = State::Detached;
+  return {};
+}
+
+Status RemoteTask::kill() {
+  TRY(send_kill());
+  return wait_gone();
+}
+
+}  // namespace amber::remote

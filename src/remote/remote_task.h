@@ -1,0 +1,203 @@
+// RemoteTask: one seized, stopped thread, and code run inside it.
+//
+// Life of a RemoteTask:
+//   seize(tid)        PTRACE_SEIZE (TRACESYSGOOD | SUSPEND_SECCOMP) + INTERRUPT,
+//                     wait for the stop, remember registers and signal mask.
+//                     (attach() + poll_stop() are the two halves, for holding
+//                     many tasks at once: see seal/hold.h.)
+//   syscall(...)      one remote syscall; the task's own text is never written.
+//   map_executor()    maps a small executor in the task (one remote mmap);
+//   run_batch(calls)  then runs a whole table of syscalls in one ptrace stop.
+//   release()         puts registers and signal mask back and detaches: the
+//                     task carries on exactly where it was (a nanosleep or a
+//                     read it was blocked in restarts; no EINTR). Also done by
+//                     the destructor when still attached.
+//   kill()            SIGKILL while seized (end of a dump).
+//
+// How code runs in the task without touching its pages:
+//   - Without an executor, a `syscall` instruction found in the task's
+//     [vdso] is single-stepped (rip set there, PTRACE_SINGLESTEP, the kernel
+//     reports the trap right after the syscall returns). Writing a
+//     `syscall; int3` into the task's text instead (POKETEXT) would turn that
+//     page of a private file mapping anonymous for ever.
+//   - With an executor (code page r-x + data area rw-, private anonymous),
+//     a tiny position-independent stub runs N syscalls from a table written
+//     with process_vm_writev, then hits int3; the results come back with one
+//     process_vm_readv. One ptrace stop per batch, not per syscall.
+//
+// Signals: before the first remote instruction runs, every signal of the
+// thread is blocked (PTRACE_SETSIGMASK) and the real mask is kept in
+// saved_sigmask(). A signal sent to the task meanwhile stays pending and is
+// delivered, with its siginfo, after release() restores the mask: it can
+// neither be lost nor run a handler on top of our stub. A signal the task had
+// already dequeued when we stopped it (a signal-delivery-stop) is handed back
+// to the kernel while blocked, which requeues it with its siginfo
+// (ptrace_signal()). SIGSTOP cannot be blocked: it is let through, the group
+// stops, the tracer's PTRACE_CONT overrides the stop while we work and the
+// kernel re-enters it at detach. Synchronous faults in our own code
+// (SIGSEGV, SIGBUS, ...) are reported as errors and never delivered.
+//
+// All calls must come from the thread that seized the task (ptrace links the
+// tracee to the tracer thread). x86-64 tasks only.
+#pragma once
+#include <sys/ptrace.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "base/result.h"
+#include "sys/ptrace.h"
+
+namespace amber::remote {
+
+// One syscall of a batch.
+struct Call {
+  long nr = 0;
+  std::array<uint64_t, 6> args{};
+  bool stop_on_error = false;  // a failure (-errno) ends the batch here
+  // Filled by run_batch:
+  long result = 0;   // raw kernel return: a value, or -errno
+  bool ran = false;  // false for calls after a stop_on_error failure
+  bool failed() const { return ran && result < 0 && result >= -4095; }
+};
+template <class... A>
+Call make_call(long nr, A... a) {
+  static_assert(sizeof...(A) <= 6, "a syscall has at most 6 arguments");
+  return Call{nr, {static_cast<uint64_t>(a)...}};
+}
+
+// A raw kernel return turned into a value, or an Error "what: strerror"
+// carrying the errno.
+Result<uint64_t> check_syscall(long ret, std::string_view what);
+
+class RemoteTask {
+ public:
+  // PTRACE_O_SUSPEND_SECCOMP: a seccomp-filtered task would be killed (or
+  // see ENOSYS) on the first remote syscall its filter forbids.
+  static constexpr unsigned long kSeizeOptions = PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP;
+  // Default executor: room for this many calls per stop, and scratch memory
+  // for their arguments (paths, structs, buffers).
+  static constexpr size_t kDefaultTableCalls = 2048;
+  static constexpr size_t kDefaultScratchBytes = 128 * 1024;
+
+  // Seizes the thread, interrupts it and waits for the stop.
+  static Result<RemoteTask> seize(pid_t tid);
+  // Seizes and interrupts without waiting. tgid 0: read from /proc.
+  static Result<RemoteTask> attach(pid_t tid, pid_t tgid = 0);
+
+  enum class Progress { Pending, Stopped, Gone };
+  // Collects the stop after attach() without blocking. Gone: the thread
+  // exited before it stopped (nothing left to release).
+  Result<Progress> poll_stop();
+  // Blocks until the stop (or the thread's end).
+  Result<Progress> wait_stop();
+
+  RemoteTask(RemoteTask&& o) noexcept;
+  RemoteTask& operator=(RemoteTask&& o) noexcept;
+  RemoteTask(const RemoteTask&) = delete;
+  RemoteTask& operator=(const RemoteTask&) = delete;
+  ~RemoteTask();
+
+  pid_t tid() const { return tid_; }
+  pid_t tgid() const { return tgid_; }
+  bool attached() const { return state_ == State::Running || state_ == State::Stopped; }
+  bool stopped() const { return state_ == State::Stopped; }
+  // The task was in a job-control stop (or entered one while held); the
+  // kernel puts it back there at detach.
+  bool group_stopped() const { return group_stop_; }
+
+  // Registers and signal mask as they were at the stop; release() puts
+  // these back, so a restore sets the final values here.
+  const user_regs_struct& saved_regs() const { return saved_regs_; }
+  void set_saved_regs(const user_regs_struct& regs);
+  uint64_t saved_sigmask() const { return saved_mask_; }
+  void set_saved_sigmask(uint64_t mask);
+
+  // One remote syscall; returns the raw kernel return (value or -errno).
+  // Runs through the executor when one is mapped, else through [vdso].
+  Result<long> syscall(long nr, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0,
+                       uint64_t a5 = 0, uint64_t a6 = 0);
+  // Same, with -errno turned into an Error "what: strerror".
+  Result<uint64_t> syscall_checked(std::string_view what, long nr, uint64_t a1 = 0, uint64_t a2 = 0,
+                                   uint64_t a3 = 0, uint64_t a4 = 0, uint64_t a5 = 0, uint64_t a6 = 0);
+
+  // Maps the executor: one code page (r-x) followed by the call table and
+  // scratch area (rw-), private anonymous. addr 0: anywhere, else exactly
+  // there (MAP_FIXED_NOREPLACE; EEXIST if taken).
+  Status map_executor(uint64_t addr = 0, size_t table_calls = kDefaultTableCalls,
+                      size_t scratch_bytes = kDefaultScratchBytes);
+  // Runs the calls in order, table_calls per ptrace stop, and fills their
+  // result/ran. An error means the batch could not run, or a stop_on_error
+  // call failed (message names its index, number and errno).
+  Status run_batch(std::span<Call> calls);
+  // Removes the executor (its munmap runs through [vdso]'s syscall).
+  Status unmap_executor();
+  bool has_executor() const { return exec_base_ != 0; }
+  uint64_t executor_base() const { return exec_base_; }
+  size_t executor_size() const { return exec_size_; }
+  // Memory in the executor free for the callers' syscall arguments.
+  uint64_t scratch_addr() const { return scratch_addr_; }
+  size_t scratch_size() const { return scratch_size_; }
+
+  // The `syscall` instruction used without an executor: found in [vdso]
+  // on first use. Call refresh after moving or re-creating the vdso.
+  Result<uint64_t> syscall_insn();
+  Status refresh_syscall_insn();
+
+  // The task's memory (process_vm_readv/writev; writable areas only).
+  Status read(uint64_t addr, std::span<std::byte> out) const;
+  Status write(uint64_t addr, std::span<const std::byte> data) const;
+
+  // Puts registers and signal mask back and detaches. If the thread died
+  // meanwhile, its exit is collected and this succeeds.
+  Status release();
+  // SIGKILL to the whole thread group, then waits for this thread's end.
+  // For a multi-threaded process kill its other threads' RemoteTasks first
+  // (or use send_kill() on all, then wait_gone() on non-leaders first): the
+  // kernel reports a group leader's end only after its threads are reaped.
+  Status kill();
+  Status send_kill();
+  Status wait_gone();
+
+ private:
+  enum class State { Detached, Running, Stopped, Gone };
+  RemoteTask(pid_t tid, pid_t tgid) : tid_(tid), tgid_(tgid) {}
+  // Handles one wait result while waiting for the hold stop.
+  Result<Progress> on_hold_stop(const sys::Stop& s);
+  Status block_signals();
+  Status prepare_run();
+  // Resumes (CONT or SINGLESTEP) until the trap at trap_rip; returns the
+  // registers there. Other stops are handled as the header comment says.
+  Result<user_regs_struct> run_until_trap(uint64_t trap_rip, bool step);
+  Result<long> run_one(uint64_t insn, bool step, long nr, const std::array<uint64_t, 6>& args);
+  // One syscall through [vdso] (via_vdso) or the executor, issued again if
+  // a job-control stop of the group cut it (-ERESTART*).
+  Result<long> raw_syscall(bool via_vdso, long nr, const std::array<uint64_t, 6>& args);
+  Status run_chunk(std::span<Call> calls, size_t first_index);
+  void reap();
+
+  pid_t tid_ = 0;
+  pid_t tgid_ = 0;
+  State state_ = State::Detached;
+  bool group_stop_ = false;
+  bool regs_dirty_ = false;  // registers were changed: put saved_regs_ back at release
+  bool mask_dirty_ = false;  // signal mask was changed: put saved_mask_ back
+  bool mask_saved_ = false;
+  bool signals_blocked_ = false;  // the thread runs with every signal blocked
+  user_regs_struct saved_regs_{};
+  uint64_t saved_mask_ = 0;
+  uint64_t syscall_insn_ = 0;
+  uint64_t exec_base_ = 0;
+  size_t exec_size_ = 0;
+  uint64_t table_addr_ = 0;
+  size_t table_calls_ = 0;
+  uint64_t scratch_addr_ = 0;
+  size_t scratch_size_ = 0;
+};
+
+}  // namespace amber::remote
