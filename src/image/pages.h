@@ -41,7 +41,8 @@ inline constexpr size_t kReadBuffer = size_t{8} << 20;
 class PageWriter {
  public:
   // Creates the data file `data_relpath` in `image`; finish() writes the
-  // index to `index_relpath`. `image` must outlive the PageWriter.
+  // index to `index_relpath`. `image` must outlive the PageWriter and stay
+  // where it is (the PageWriter keeps its address).
   static Result<PageWriter> create(ImageWriter& image, std::string index_relpath, std::string data_relpath);
 
   PageWriter(PageWriter&&) noexcept;
