@@ -1,0 +1,439 @@
+// Holding whole process trees with real processes: by cgroup v2 (freeze,
+// seize, thaw) and by pid namespace (ptrace only), and releasing them so
+// they carry on untraced.
+#include "seal/hold.h"
+
+#include <gtest/gtest.h>
+#include <linux/magic.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+
+#include <array>
+#include <atomic>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "../remote/child.h"
+#include "base/files.h"
+
+using namespace amber;
+using namespace amber::testing;
+using seal::Hold;
+
+namespace {
+
+// A v2 cgroup of its own under <v2 root>/amber-test (scripts/clean-test-cgroups.sh
+// removes leftovers). Its tasks are killed and it is removed at the end.
+class TestCgroup {
+ public:
+  TestCgroup() {
+    if (geteuid() != 0) {
+      skip_ = "needs root to create cgroups";
+      return;
+    }
+    std::string root;
+    for (const char* p : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"}) {
+      struct statfs fs {};
+      if (::statfs(p, &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC) {
+        root = p;
+        break;
+      }
+    }
+    if (root.empty()) {
+      skip_ = "no cgroup2 hierarchy mounted";
+      return;
+    }
+    static int counter = 0;
+    ::mkdir((root + "/amber-test").c_str(), 0755);
+    path_ = fmt::format("{}/amber-test/remote-hold-{}-{}", root, getpid(), counter++);
+    if (::mkdir(path_.c_str(), 0755) != 0) {
+      skip_ = fmt::format("cannot create {}: {}", path_, std::strerror(errno));
+      path_.clear();
+    }
+  }
+  ~TestCgroup() {
+    if (path_.empty()) return;
+    (void)write_file(path_ + "/cgroup.freeze", "0");
+    (void)write_file(path_ + "/cgroup.kill", "1");
+    wait_until([&] { return read_file(path_ + "/cgroup.events").value_or("").find("populated 0") != std::string::npos; });
+    wait_until([&] { return ::rmdir(path_.c_str()) == 0; });
+  }
+  const std::string& skip_reason() const { return skip_; }
+  const std::string& path() const { return path_; }
+  std::string file(const char* name) const {
+    std::string text = read_file(path_ + "/" + name).value_or("");
+    return std::string(trim(text));
+  }
+  bool frozen() const { return file("cgroup.events").find("frozen 1") != std::string::npos; }
+  std::vector<pid_t> threads() const {
+    std::vector<pid_t> out;
+    const std::string text = file("cgroup.threads");
+    for (auto l : split(text, '\n'))
+      if (auto v = parse_int(trim(l))) out.push_back(static_cast<pid_t>(*v));
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+ private:
+  std::string path_;
+  std::string skip_;
+};
+
+constexpr int kThreadsPer = 3;
+
+// Process i counts in counters[i]; its extra threads in counters[32 + 3i + k].
+struct Tree {
+  std::atomic<long> ready{0};
+  std::atomic<long> pids[32];
+  std::atomic<long> counters[128];
+  int nprocs = 0;
+  bool multi(int i) const { return i % 4 == 1; }
+};
+
+void nap() {
+  timespec ts{0, 1000000};
+  ::nanosleep(&ts, nullptr);
+}
+
+[[noreturn]] void run_member(Tree* t, int i, const char* name = nullptr) {
+  if (name) ::prctl(PR_SET_NAME, name);
+  if (t->multi(i))
+    for (int k = 0; k < kThreadsPer; ++k)
+      std::thread([t, i, k] {
+        for (;;) {
+          nap();
+          t->counters[32 + kThreadsPer * i + k]++;
+        }
+      }).detach();
+  t->pids[i] = getpid();
+  t->ready++;
+  if (i % 4 == 2)
+    for (;;) t->counters[i]++;  // busy
+  for (;;) {
+    nap();
+    t->counters[i]++;
+  }
+}
+
+// A leader that moves itself into `cg`, then forks n-1 members. Member 2 is
+// named "traced-one".
+void spawn_tree(Tree* t, const TestCgroup& cg, int n) {
+  t->nprocs = n;
+  if (!write_file(cg.path() + "/cgroup.procs", "0")) ::_exit(9);
+  for (int i = 1; i < n; ++i)
+    if (::fork() == 0) run_member(t, i, i == 2 ? "traced-one" : nullptr);
+  run_member(t, 0);
+}
+
+std::vector<long> snapshot(const Tree* t) {
+  std::vector<long> v;
+  for (int i = 0; i < t->nprocs; ++i) {
+    v.push_back(t->counters[i]);
+    if (t->multi(i))
+      for (int k = 0; k < kThreadsPer; ++k) v.push_back(t->counters[32 + kThreadsPer * i + k]);
+  }
+  return v;
+}
+
+// Every process and thread of the tree counts again.
+bool all_advance(const Tree* t) {
+  auto before = snapshot(t);
+  return wait_until([&] {
+    auto now = snapshot(t);
+    for (size_t i = 0; i < now.size(); ++i)
+      if (now[i] <= before[i]) return false;
+    return true;
+  });
+}
+
+bool none_traced(const std::vector<pid_t>& tids) {
+  for (pid_t tid : tids) {
+    std::string tracer = status_field(tid, "TracerPid");
+    if (!tracer.empty() && tracer != "0") return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST(Hold, CgroupTreeOfTwentyIsHeldAndReleased) {
+  TestCgroup cg;
+  if (!cg.skip_reason().empty()) GTEST_SKIP() << cg.skip_reason();
+  auto* tree = shared_new<Tree>();
+  Child leader([&] { spawn_tree(tree, cg, 20); });
+  ASSERT_TRUE(wait_until([&] { return tree->ready.load() == 20; }));
+  const std::vector<pid_t> listed = cg.threads();
+  ASSERT_EQ(listed.size(), 20u + 5 * kThreadsPer);
+
+  auto hold = Hold::by_cgroup(cg.path());
+  ASSERT_TRUE(hold) << hold.error().message;
+  EXPECT_EQ(hold->all_threads(), listed);
+  std::set<pid_t> expected;
+  for (int i = 0; i < 20; ++i) expected.insert(static_cast<pid_t>(tree->pids[i].load()));
+  auto procs = hold->processes();
+  EXPECT_EQ(std::set<pid_t>(procs.begin(), procs.end()), expected);
+  EXPECT_EQ(hold->threads(static_cast<pid_t>(tree->pids[1].load())).size(), 1u + kThreadsPer);
+  for (pid_t tid : listed) {
+    EXPECT_EQ(proc_state(tid), 't') << "thread " << tid;
+    EXPECT_EQ(status_field(tid, "TracerPid"), std::to_string(getpid())) << "thread " << tid;
+  }
+  // Held by ptrace stops, not by the freezer.
+  EXPECT_EQ(cg.file("cgroup.freeze"), "0");
+  EXPECT_FALSE(cg.frozen());
+  auto before = snapshot(tree);
+  sleep_ms(50);
+  EXPECT_EQ(snapshot(tree), before);
+  for (pid_t pid : procs) {
+    auto r = hold->task(pid)->syscall(SYS_getpid);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(*r, pid);
+  }
+
+  ASSERT_TRUE(hold->release());
+  EXPECT_EQ(hold->size(), 0u);
+  EXPECT_TRUE(none_traced(listed));
+  EXPECT_TRUE(all_advance(tree));
+  EXPECT_EQ(cg.file("cgroup.freeze"), "0");
+  EXPECT_FALSE(cg.frozen());
+  EXPECT_EQ(cg.threads(), listed);
+  shared_delete(tree);
+}
+
+TEST(Hold, CgroupFrozenByItsOwnerIsFrozenAgainAtRelease) {
+  TestCgroup cg;
+  if (!cg.skip_reason().empty()) GTEST_SKIP() << cg.skip_reason();
+  auto* tree = shared_new<Tree>();
+  Child leader([&] { spawn_tree(tree, cg, 4); });
+  ASSERT_TRUE(wait_until([&] { return tree->ready.load() == 4; }));
+  ASSERT_TRUE(write_file(cg.path() + "/cgroup.freeze", "1"));
+  ASSERT_TRUE(wait_until([&] { return cg.frozen(); }));
+  {
+    auto hold = Hold::by_cgroup(cg.path());
+    ASSERT_TRUE(hold) << hold.error().message;
+    // Thawed while held, so remote code runs.
+    auto r = hold->task(leader.pid())->syscall(SYS_getppid);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(*r, getpid());
+  }  // the destructor releases
+  EXPECT_EQ(cg.file("cgroup.freeze"), "1");
+  EXPECT_TRUE(wait_until([&] { return cg.frozen(); }));
+  EXPECT_TRUE(none_traced(cg.threads()));
+  auto before = snapshot(tree);
+  sleep_ms(30);
+  EXPECT_EQ(snapshot(tree), before);
+  ASSERT_TRUE(write_file(cg.path() + "/cgroup.freeze", "0"));
+  EXPECT_TRUE(all_advance(tree));
+  shared_delete(tree);
+}
+
+TEST(Hold, RefusesATaskTracedBySomeoneElse) {
+  TestCgroup cg;
+  if (!cg.skip_reason().empty()) GTEST_SKIP() << cg.skip_reason();
+  auto* tree = shared_new<Tree>();
+  Child leader([&] { spawn_tree(tree, cg, 4); });
+  ASSERT_TRUE(wait_until([&] { return tree->ready.load() == 4; }));
+  const pid_t victim = static_cast<pid_t>(tree->pids[2].load());
+  Child tracer([&] {
+    if (::ptrace(PTRACE_SEIZE, victim, 0, 0) != 0) ::_exit(1);
+    for (;;) ::pause();
+  });
+  ASSERT_TRUE(wait_until([&] { return status_field(victim, "TracerPid") == std::to_string(tracer.pid()); }));
+  const std::vector<pid_t> listed = cg.threads();
+
+  auto hold = Hold::by_cgroup(cg.path());
+  ASSERT_FALSE(hold);
+  EXPECT_EQ(hold.error().exit, Exit::NotSealed);
+  EXPECT_NE(hold.error().message.find(fmt::format("task {} (traced-one) is traced by pid {}", victim, tracer.pid())),
+            std::string::npos)
+      << hold.error().message;
+  // Everything else as it was.
+  for (pid_t tid : listed) {
+    if (tid != victim) EXPECT_EQ(status_field(tid, "TracerPid"), "0") << tid;
+  }
+  EXPECT_EQ(status_field(victim, "TracerPid"), std::to_string(tracer.pid()));
+  EXPECT_EQ(cg.file("cgroup.freeze"), "0");
+  EXPECT_FALSE(cg.frozen());
+  EXPECT_TRUE(all_advance(tree));
+  shared_delete(tree);
+}
+
+TEST(Hold, InterruptedHoldReleasesEverything) {
+  TestCgroup cg;
+  if (!cg.skip_reason().empty()) GTEST_SKIP() << cg.skip_reason();
+  auto* tree = shared_new<Tree>();
+  Child leader([&] { spawn_tree(tree, cg, 6); });
+  ASSERT_TRUE(wait_until([&] { return tree->ready.load() == 6; }));
+  const std::vector<pid_t> listed = cg.threads();
+  {
+    auto guard = seal::InterruptGuard::block();
+    ASSERT_TRUE(guard) << guard.error().message;
+    EXPECT_TRUE(guard->check());
+    // As if the user pressed ^C: SIGINT to this thread, blocked, seen by the hold.
+    ASSERT_EQ(::syscall(SYS_tgkill, getpid(), gettid(), SIGINT), 0);
+    seal::HoldOptions opts;
+    opts.guard = &*guard;
+    auto hold = Hold::by_cgroup(cg.path(), opts);
+    ASSERT_FALSE(hold);
+    EXPECT_EQ(hold.error().message, "interrupted by SIGINT");
+    EXPECT_EQ(guard->caught(), SIGINT);
+  }
+  EXPECT_TRUE(none_traced(listed));
+  EXPECT_EQ(cg.file("cgroup.freeze"), "0");
+  EXPECT_FALSE(cg.frozen());
+  EXPECT_TRUE(all_advance(tree));
+  shared_delete(tree);
+}
+
+TEST(Hold, KillWhileHeld) {
+  TestCgroup cg;
+  if (!cg.skip_reason().empty()) GTEST_SKIP() << cg.skip_reason();
+  auto* tree = shared_new<Tree>();
+  Child leader([&] { spawn_tree(tree, cg, 8); });
+  ASSERT_TRUE(wait_until([&] { return tree->ready.load() == 8; }));
+  auto hold = Hold::by_cgroup(cg.path());
+  ASSERT_TRUE(hold) << hold.error().message;
+  ASSERT_TRUE(hold->kill());
+  EXPECT_EQ(hold->size(), 0u);
+  EXPECT_TRUE(wait_until([&] { return cg.file("cgroup.events").find("populated 0") != std::string::npos; }));
+  // Gone, or zombies waiting for their real parent (pid 1 here, the leader died).
+  for (int i = 0; i < 8; ++i) {
+    char state = proc_state(static_cast<pid_t>(tree->pids[i].load()));
+    EXPECT_TRUE(state == '?' || state == 'Z') << i << " " << state;
+  }
+  shared_delete(tree);
+}
+
+namespace {
+struct NsTree {
+  std::atomic<long> init_pid{0};
+  std::atomic<long> ready{0};
+  std::atomic<long> counters[16];
+};
+
+[[noreturn]] void ns_member(NsTree* t, int i, int threads = 0) {
+  for (int k = 0; k < threads; ++k)
+    std::thread([t, k] {
+      for (;;) {
+        nap();
+        t->counters[8 + k]++;
+      }
+    }).detach();
+  t->ready++;
+  for (;;) {
+    nap();
+    t->counters[i]++;
+  }
+}
+
+// outer (host pid ns) → init (pid 1 of a new ns) → c1 (forks short-lived
+// children all the time), c2 (2 threads), c3 → g (pid 1 of a nested ns).
+void spawn_ns_tree(NsTree* t) {
+  if (::unshare(CLONE_NEWPID) != 0) ::_exit(5);
+  pid_t init = ::fork();
+  if (init == 0) {
+    ::signal(SIGCHLD, SIG_IGN);  // reap the forker's children automatically
+    if (::fork() == 0) {
+      t->ready++;
+      for (;;) {
+        pid_t c = ::fork();
+        if (c == 0) ::_exit(0);
+        t->counters[1]++;
+        nap();
+      }
+    }
+    if (::fork() == 0) ns_member(t, 2, 2);
+    if (::fork() == 0) {
+      if (::unshare(CLONE_NEWPID) != 0) ::_exit(5);
+      if (::fork() == 0) ns_member(t, 4);
+      ns_member(t, 3);
+    }
+    ns_member(t, 0);
+  }
+  t->init_pid = init;
+  for (;;) ::pause();
+}
+}  // namespace
+
+TEST(Hold, PidNamespaceIsHeldWithPtraceOnly) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root for a new pid namespace";
+  auto* t = shared_new<NsTree>();
+  Child outer([&] { spawn_ns_tree(t); });
+  struct KillNs {
+    NsTree* t;
+    ~KillNs() {
+      if (t->init_pid) ::kill(static_cast<pid_t>(t->init_pid.load()), SIGKILL);  // ends the whole namespace
+      shared_delete(t);
+    }
+  } kill_ns{t};
+  ASSERT_TRUE(wait_until([&] { return t->ready.load() == 5 && t->init_pid.load() != 0; }));
+  const pid_t init = static_cast<pid_t>(t->init_pid.load());
+
+  auto hold = Hold::by_pidns(init);
+  ASSERT_TRUE(hold) << hold.error().message;
+  auto procs = hold->processes();
+  // init, forker, c2, c3, g, plus whatever short-lived children of the
+  // forker were caught alive.
+  EXPECT_GE(procs.size(), 5u);
+  EXPECT_TRUE(std::count(procs.begin(), procs.end(), init));
+  EXPECT_FALSE(std::count(procs.begin(), procs.end(), outer.pid()));
+  std::set<long> nspids;  // innermost pid of each held process
+  for (pid_t pid : procs) {
+    const std::string nspid = status_field(pid, "NSpid");
+    auto ns = split_ws(nspid);
+    ASSERT_GE(ns.size(), 2u) << pid;
+    nspids.insert(parse_int(ns[1]).value_or(-1));
+  }
+  EXPECT_TRUE(nspids.count(1));
+  size_t threads = 0;
+  for (pid_t tid : hold->all_threads()) {
+    EXPECT_EQ(proc_state(tid), 't') << tid;
+    ++threads;
+  }
+  EXPECT_GE(threads, procs.size() + 2);
+  std::array<long, 16> before{};
+  for (int i = 0; i < 16; ++i) before[i] = t->counters[i];
+  sleep_ms(30);
+  for (int i = 0; i < 16; ++i) EXPECT_EQ(t->counters[i].load(), before[i]) << i;
+
+  const auto held = hold->all_threads();
+  ASSERT_TRUE(hold->release());
+  for (pid_t tid : held) {
+    std::string tracer = status_field(tid, "TracerPid");
+    EXPECT_TRUE(tracer.empty() || tracer == "0") << tid;
+  }
+  EXPECT_TRUE(wait_until([&] {
+    for (int i : {0, 1, 2, 3, 4, 8, 9})
+      if (t->counters[i].load() <= before[i]) return false;
+    return true;
+  }));
+}
+
+TEST(Hold, RefusesAmbersOwnPidNamespace) {
+  auto hold = Hold::by_pidns(getpid());
+  ASSERT_FALSE(hold);
+  EXPECT_EQ(hold.error().exit, Exit::BadInput);
+  EXPECT_NE(hold.error().message.find("amber's own pid namespace"), std::string::npos) << hold.error().message;
+}
+
+TEST(Hold, RefusesAmbersOwnCgroup) {
+  TestCgroup cg;
+  if (!cg.skip_reason().empty()) GTEST_SKIP() << cg.skip_reason();
+  // A child moves itself into the cgroup and tries to hold it: it would
+  // freeze itself.
+  Child self_holder([&] {
+    if (!write_file(cg.path() + "/cgroup.procs", "0")) ::_exit(9);
+    auto hold = Hold::by_cgroup(cg.path());
+    ::_exit(!hold && hold.error().exit == Exit::BadInput &&
+                    hold.error().message.find("contains amber itself") != std::string::npos
+                ? 0
+                : 1);
+  });
+  int st = self_holder.wait();
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
+  EXPECT_FALSE(cg.frozen());
+}
