@@ -110,6 +110,7 @@ RemoteTask& RemoteTask::operator=(RemoteTask&& o) noexcept {
   mask_dirty_ = o.mask_dirty_;
   mask_saved_ = o.mask_saved_;
   signals_blocked_ = o.signals_blocked_;
+  rseq_checked_ = o.rseq_checked_;
   saved_regs_ = o.saved_regs_;
   saved_mask_ = o.saved_mask_;
   syscall_insn_ = o.syscall_insn_;
@@ -201,10 +202,42 @@ Status RemoteTask::block_signals() {
   return {};
 }
 
+Status RemoteTask::fixup_rseq() {
+  if (rseq_checked_) return {};
+  auto conf = sys::get_rseq_configuration(tid_);
+  // An error: a kernel without the request, so no rseq to care about.
+  if (!conf || conf->rseq_abi_pointer == 0) {
+    rseq_checked_ = true;
+    return {};
+  }
+  // struct rseq: u32 cpu_id_start, u32 cpu_id, u64 rseq_cs, ...
+  const uint64_t cs_field = conf->rseq_abi_pointer + 8;
+  uint64_t cs_ptr = 0;
+  TRY_CTX(read(cs_field, std::as_writable_bytes(std::span(&cs_ptr, 1))), "task {}: read rseq area", tid_);
+  if (cs_ptr != 0) {
+    // struct rseq_cs: u32 version, u32 flags, u64 start_ip, u64 post_commit_offset, u64 abort_ip.
+    struct {
+      uint32_t version, flags;
+      uint64_t start_ip, post_commit_offset, abort_ip;
+    } cs{};
+    TRY_CTX(read(cs_ptr, std::as_writable_bytes(std::span(&cs, 1))), "task {}: read rseq_cs at {:#x}", tid_, cs_ptr);
+    if (saved_regs_.rip - cs.start_ip < cs.post_commit_offset) {
+      // The kernel's abort: ip to the handler, rseq_cs cleared.
+      saved_regs_.rip = cs.abort_ip;
+      regs_dirty_ = true;
+      const uint64_t zero = 0;
+      TRY_CTX(write(cs_field, std::as_bytes(std::span(&zero, 1))), "task {}: clear rseq_cs", tid_);
+    }
+  }
+  rseq_checked_ = true;
+  return {};
+}
+
 Status RemoteTask::prepare_run() {
   if (state_ != State::Stopped) return failf("task {} is not held in a ptrace stop", tid_);
   if (saved_regs_.cs != kUserCs64)
     return unsupported("task {} runs 32-bit code (cs {:#x}): remote syscalls need x86-64", tid_, saved_regs_.cs);
+  TRY(fixup_rseq());
   // Blocked from the first remote instruction until release.
   return block_signals();
 }
@@ -381,7 +414,7 @@ Status RemoteTask::release() {
   }
   if (!st) return context(std::move(st), fmt::format("release task {}", tid_));
   state_ = State::Detached;
-  regs_dirty_ = mask_dirty_ = signals_blocked_ = false;
+  regs_dirty_ = mask_dirty_ = signals_blocked_ = rseq_checked_ = false;
   return {};
 }
 

@@ -37,6 +37,12 @@
 // kernel re-enters it at detach. Synchronous faults in our own code
 // (SIGSEGV, SIGBUS, ...) are reported as errors and never delivered.
 //
+// rseq: a thread stopped inside a restartable-sequence critical section
+// has its ip moved to the section's abort handler before our code runs,
+// exactly what the kernel does when it preempts one. Otherwise the kernel,
+// seeing our ip outside the section, would clear rseq_cs, and the thread
+// would resume mid-section unprotected.
+//
 // All calls must come from the thread that seized the task (ptrace links the
 // tracee to the tracer thread). x86-64 tasks only.
 #pragma once
@@ -170,6 +176,7 @@ class RemoteTask {
   // Handles one wait result while waiting for the hold stop.
   Result<Progress> on_hold_stop(const sys::Stop& s);
   Status block_signals();
+  Status fixup_rseq();
   Status prepare_run();
   // Resumes (CONT or SINGLESTEP) until the trap at trap_rip; returns the
   // registers there. Other stops are handled as the header comment says.
@@ -189,6 +196,7 @@ class RemoteTask {
   bool mask_dirty_ = false;  // signal mask was changed: put saved_mask_ back
   bool mask_saved_ = false;
   bool signals_blocked_ = false;  // the thread runs with every signal blocked
+  bool rseq_checked_ = false;
   user_regs_struct saved_regs_{};
   uint64_t saved_mask_ = 0;
   uint64_t syscall_insn_ = 0;

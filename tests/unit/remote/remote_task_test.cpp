@@ -9,6 +9,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
+#include <sys/rseq.h>
 #include <sys/syscall.h>
 
 #include <atomic>
@@ -557,4 +558,72 @@ TEST(RemoteTask, FaultInRemoteCodeIsAnErrorAndNotDelivered) {
   EXPECT_EQ(::kill(child.pid(), 0), 0);
   EXPECT_NE(proc_state(child.pid()), 'Z');
   shared_delete(log);
+}
+
+// A thread spinning inside an rseq critical section whose abort handler
+// re-arms it. Inside the section it checks rseq_cs is still armed: finding
+// it cleared means it was resumed mid-section unprotected.
+asm(R"(
+  .pushsection .text
+  .globl amber_test_rseq_spin
+  .type amber_test_rseq_spin, @function
+amber_test_rseq_spin:           # rdi = struct rseq, rsi = struct rseq_cs, rdx = &aborts, rcx = &lost
+  lea 2f(%rip), %rax
+  mov %rax, 8(%rsi)
+  lea 3f(%rip), %r8
+  sub %rax, %r8
+  mov %r8, 16(%rsi)
+  lea 4f(%rip), %rax
+  mov %rax, 24(%rsi)
+  movq $0, 0(%rsi)
+1:
+  mov %rsi, 8(%rdi)
+2:
+  cmpq $0, 8(%rdi)
+  je 5f
+  jmp 2b
+3:
+  .long 0x53053053
+4:
+  lock incq (%rdx)
+  jmp 1b
+5:
+  lock incq (%rcx)
+  jmp 1b
+  .popsection
+)");
+extern "C" [[noreturn]] void amber_test_rseq_spin(void* rseq, void* cs, long* aborts, long* lost);
+
+TEST(RemoteTask, ThreadInsideAnRseqSectionIsAbortedNotResumedUnprotected) {
+  if (__rseq_size == 0) GTEST_SKIP() << "glibc did not register rseq (disabled by tunable?)";
+  struct Shared {
+    long aborts = 0;
+    long lost = 0;
+    alignas(32) unsigned char cs[32] = {};
+  };
+  auto* sh = shared_new<Shared>();
+  Child child([sh] {
+    void* area = static_cast<char*>(__builtin_thread_pointer()) + __rseq_offset;
+    amber_test_rseq_spin(area, sh->cs, &sh->aborts, &sh->lost);
+  });
+  sleep_ms(20);
+  int inside = 0;
+  for (int round = 0; round < 30; ++round) {
+    auto t = RemoteTask::seize(child.pid());
+    ASSERT_TRUE(t) << t.error().message;
+    uint64_t start = 0, len = 0;
+    std::memcpy(&start, sh->cs + 8, 8);
+    std::memcpy(&len, sh->cs + 16, 8);
+    inside += t->saved_regs().rip - start < len;
+    ASSERT_EQ(*t->syscall(SYS_getpid), child.pid());
+    ASSERT_TRUE(t->release());
+    sleep_ms(2);
+  }
+  std::printf("[ remote   ] stopped inside the rseq section %d times of 30; %ld aborts\n", inside,
+              __atomic_load_n(&sh->aborts, __ATOMIC_SEQ_CST));
+  EXPECT_GT(inside, 0) << "never caught inside the section: the test proves nothing";
+  sleep_ms(20);
+  EXPECT_EQ(__atomic_load_n(&sh->lost, __ATOMIC_SEQ_CST), 0);
+  EXPECT_EQ(::kill(child.pid(), 0), 0);
+  shared_delete(sh);
 }

@@ -231,6 +231,33 @@ TEST(Hold, CgroupFrozenByItsOwnerIsFrozenAgainAtRelease) {
   shared_delete(tree);
 }
 
+TEST(Hold, StoppedTaskInTheCgroupStaysStopped) {
+  TestCgroup cg;
+  if (!cg.skip_reason().empty()) GTEST_SKIP() << cg.skip_reason();
+  auto* tree = shared_new<Tree>();
+  Child leader([&] { spawn_tree(tree, cg, 4); });
+  ASSERT_TRUE(wait_until([&] { return tree->ready.load() == 4; }));
+  const pid_t stopped = static_cast<pid_t>(tree->pids[3].load());
+  ASSERT_EQ(::kill(stopped, SIGSTOP), 0);
+  ASSERT_TRUE(wait_until([&] { return proc_state(stopped) == 'T'; }));
+  {
+    auto hold = Hold::by_cgroup(cg.path());
+    ASSERT_TRUE(hold) << hold.error().message;
+    EXPECT_TRUE(hold->task(stopped)->group_stopped());
+    auto r = hold->task(stopped)->syscall(SYS_getpid);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(*r, stopped);
+  }
+  sleep_ms(20);
+  EXPECT_EQ(proc_state(stopped), 'T');
+  long before = tree->counters[3];
+  sleep_ms(20);
+  EXPECT_EQ(tree->counters[3].load(), before);
+  ASSERT_EQ(::kill(stopped, SIGCONT), 0);
+  EXPECT_TRUE(all_advance(tree));
+  shared_delete(tree);
+}
+
 TEST(Hold, RefusesATaskTracedBySomeoneElse) {
   TestCgroup cg;
   if (!cg.skip_reason().empty()) GTEST_SKIP() << cg.skip_reason();
