@@ -1,0 +1,70 @@
+// Process-wide fs context and name (see task_misc.h).
+#include "kinds/task_misc.h"
+
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/files.h"
+#include "sys/procfs.h"
+
+namespace amber::kinds {
+
+namespace {
+
+constexpr std::string_view kDeleted = " (deleted)";
+
+Result<std::string> read_comm(pid_t pid) {
+  std::string comm = TRY(read_file(fmt::format("/proc/{}/comm", pid)));
+  if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+  return comm;
+}
+
+}  // namespace
+
+Result<std::string> path_in_root(std::string_view link, std::string_view root) {
+  if (link.empty() || link.front() != '/') return unsupported("{}: not a path", link);
+  // d_path appends " (deleted)" to an unlinked file's name; a file really
+  // named so is indistinguishable here and refused too.
+  if (link.ends_with(kDeleted)) return unsupported("{}: deleted", link);
+  if (root.empty() || root.front() != '/') return failf("root {}: not a path", root);
+  while (root.size() > 1 && root.back() == '/') root.remove_suffix(1);
+  if (root == "/") return std::string(link);
+  if (link == root) return std::string("/");
+  if (link.size() > root.size() && link.starts_with(root) && link[root.size()] == '/')
+    return std::string(link.substr(root.size()));
+  return unsupported("{}: outside the task's root {}", link, root);
+}
+
+Result<std::string> read_root_link(pid_t pid) { return read_link(fmt::format("/proc/{}/root", pid)); }
+
+Status dump_fs_context(pid_t pid, std::string_view container_root, img::Task& out) {
+  out.set_comm(TRY_CTX(read_comm(pid), "task {}: comm", out.pid()));
+  std::string root = TRY_CTX(read_root_link(pid), "task {}", out.pid());
+  out.set_root(TRY_CTX(path_in_root(root, container_root), "task {}: root", out.pid()));
+  std::string cwd = TRY_CTX(read_link(fmt::format("/proc/{}/cwd", pid)), "task {}", out.pid());
+  out.set_cwd(TRY_CTX(path_in_root(cwd, root), "task {}: cwd", out.pid()));
+  sys::ProcStatus st = TRY_CTX(sys::read_status(pid), "task {}", out.pid());
+  out.set_umask(st.umask);
+  return {};
+}
+
+Status apply_fs_context_in_child(const img::Task& task) {
+  const std::string& root = task.root();
+  const std::string& cwd = task.cwd();
+  if (task.umask() > 0777) return bad_input("task {}: umask {:o} is not a mode", task.pid(), task.umask());
+  if (!root.empty() && root != "/") {
+    if (::chroot(root.c_str()) != 0) return sys_fail("task {}: chroot {}", task.pid(), root);
+  }
+  if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) return sys_fail("task {}: chdir {}", task.pid(), cwd);
+  ::umask(static_cast<mode_t>(task.umask()));
+  const std::string& comm = task.comm();
+  if (!comm.empty()) {
+    // PR_SET_NAME truncates to 15 bytes, as the kernel's own comm does.
+    std::string name = comm.substr(0, 15);
+    if (::prctl(PR_SET_NAME, name.c_str()) != 0) return sys_fail("task {}: prctl(PR_SET_NAME)", task.pid());
+  }
+  return {};
+}
+
+}  // namespace amber::kinds
