@@ -1,0 +1,297 @@
+// The fd table: walk, shared descriptions, dispatch to the kinds; restore
+// inside the task (see fdtable.h).
+#include "kinds/files/fdtable.h"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "base/files.h"
+#include "kinds/files/fd_kinds.h"
+#include "sys/pidfd.h"
+
+namespace amber::kinds {
+
+using files::FdProbe;
+
+namespace {
+
+// An fd number beyond any RLIMIT_NOFILE the kernel allows (fs/nr_open max).
+constexpr int kMaxFdNumber = 1 << 30;
+
+Result<FdProbe> probe_fd(pid_t pid, int fd) {
+  FdProbe p;
+  p.fd = fd;
+  const std::string link_path = fmt::format("/proc/{}/fd/{}", pid, fd);
+  p.link = TRY(read_link(link_path));
+  // stat() follows the magic link to the open file itself, even for pipes,
+  // sockets and anonymous inodes.
+  if (::stat(link_path.c_str(), &p.st) != 0) return sys_fail("stat {}", link_path);
+  p.info = TRY(sys::read_fdinfo(pid, fd));
+  return p;
+}
+
+std::string socket_kind(int pidfd, int fd) {
+  auto copy = sys::pidfd_getfd(pidfd, fd);
+  if (!copy) return "socket";
+  int domain = 0, type = 0;
+  socklen_t len = sizeof domain;
+  if (::getsockopt(copy->get(), SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) return "socket";
+  len = sizeof type;
+  if (::getsockopt(copy->get(), SOL_SOCKET, SO_TYPE, &type, &len) != 0) return "socket";
+  const char* d = domain == AF_UNIX      ? "unix"
+                  : domain == AF_INET    ? "inet"
+                  : domain == AF_INET6   ? "inet6"
+                  : domain == AF_NETLINK ? "netlink"
+                  : domain == AF_PACKET  ? "packet"
+                                         : nullptr;
+  const char* t = type == SOCK_STREAM      ? "stream"
+                  : type == SOCK_DGRAM     ? "dgram"
+                  : type == SOCK_SEQPACKET ? "seqpacket"
+                  : type == SOCK_RAW       ? "raw"
+                                           : nullptr;
+  return fmt::format("{} {} socket", d ? d : fmt::format("family {}", domain).c_str(),
+                     t ? t : fmt::format("type {}", type).c_str());
+}
+
+// What an fd no kind handles is, in words for the refusal.
+std::string describe_unsupported(const FdProbe& p, int pidfd) {
+  const mode_t type = p.st.st_mode & S_IFMT;
+  if (p.link.starts_with("socket:")) return socket_kind(pidfd, p.fd);
+  if (p.link.starts_with("anon_inode:")) {
+    std::string_view name = std::string_view(p.link).substr(11);
+    if (name.starts_with('[') && name.ends_with(']')) name = name.substr(1, name.size() - 2);
+    return std::string(name);
+  }
+  if (p.link.starts_with("/memfd:")) return "memfd";
+  if (type == S_IFREG && p.link.ends_with(" (deleted)")) return "deleted file";
+  if (type == S_IFIFO) return "named FIFO";
+  if (type == S_IFCHR) return fmt::format("character device {}:{}", major(p.st.st_rdev), minor(p.st.st_rdev));
+  if (type == S_IFBLK) return fmt::format("block device {}:{}", major(p.st.st_rdev), minor(p.st.st_rdev));
+  if (type == S_IFLNK) return "symbolic link (O_PATH)";
+  if (type == S_IFSOCK) return "socket";
+  return fmt::format("file type {:#o}", type);
+}
+
+// Equal inode and position prove nothing: two opens of one file can sit at
+// the same offset. kcmp(KCMP_FILE) compares the descriptions themselves;
+// only fds on the same inode can share one, so only those are compared.
+Status assign_ofd_ids(const FdDumpContext& ctx, const std::vector<FdProbe>& probes, img::Files& out) {
+  std::map<std::pair<dev_t, ino_t>, std::vector<int>> reps;  // inode -> one fd per description
+  for (size_t i = 0; i < probes.size(); ++i) {
+    const FdProbe& p = probes[i];
+    auto& list = reps[{p.st.st_dev, p.st.st_ino}];
+    int same = -1;
+    for (int rep : list) {
+      int r = TRY_CTX(sys::kcmp(ctx.pid, ctx.pid, sys::KcmpType::File, static_cast<unsigned long>(p.fd),
+                                static_cast<unsigned long>(rep)),
+                      "task {}: fd {}", ctx.vpid, p.fd);
+      if (r == 0) {
+        same = rep;
+        break;
+      }
+    }
+    if (same < 0) {
+      list.push_back(p.fd);
+      same = p.fd;  // fds ascend: the first fd of a description is its lowest
+    }
+    out.mutable_fds(static_cast<int>(i))
+        ->set_ofd_id((static_cast<uint64_t>(static_cast<uint32_t>(ctx.vpid)) << 32) |
+                     (static_cast<uint64_t>(same) + 1));
+  }
+  return {};
+}
+
+bool supported_kind(img::FdKind k) {
+  return k == img::FD_REGULAR || k == img::FD_DIRECTORY || k == img::FD_CHARDEV || k == img::FD_PIPE;
+}
+
+// Everything checked before the first fd is closed.
+Status validate(const img::Files& files, const FdRestoreContext& ctx) {
+  std::set<uint64_t> pipe_ids;
+  for (const img::Pipe& p : files.pipes()) pipe_ids.insert(p.id());
+  std::map<uint64_t, const img::Fd*> first_of;
+  int prev = -1;
+  for (const img::Fd& fd : files.fds()) {
+    if (fd.fd() <= prev || fd.fd() >= kMaxFdNumber)
+      return bad_input("task {}: fd {}: not ascending or out of range", ctx.vpid, fd.fd());
+    prev = fd.fd();
+    if (!supported_kind(fd.kind()))
+      return unsupported("task {}: fd {}: {} fds are not supported yet", ctx.vpid, fd.fd(),
+                         img::FdKind_Name(fd.kind()));
+    if (fd.kind() == img::FD_PIPE && !pipe_ids.contains(fd.pipe().pipe_id()))
+      return bad_input("task {}: fd {}: pipe {} is not in the image", ctx.vpid, fd.fd(), fd.pipe().pipe_id());
+    if (fd.container_log() && ctx.log_fd < 0)
+      return failf("task {}: fd {}: the container's log is needed but none was given", ctx.vpid, fd.fd());
+    if (fd.ofd_id() == 0) continue;
+    auto [it, fresh] = first_of.emplace(fd.ofd_id(), &fd);
+    const img::Fd& first = *it->second;
+    if (!fresh && (first.kind() != fd.kind() || first.container_log() != fd.container_log() ||
+                   first.pipe().pipe_id() != fd.pipe().pipe_id() ||
+                   first.pipe().write_end() != fd.pipe().write_end()))
+      return bad_input("task {}: fds {} and {} share description {:#x} but differ", ctx.vpid, first.fd(), fd.fd(),
+                       fd.ofd_id());
+  }
+  return {};
+}
+
+// Moves a kept fd above `top`, keeping its close-on-exec flag.
+Result<int> move_above(int fd, int top) {
+  if (fd > top) return fd;
+  int fl = ::fcntl(fd, F_GETFD);
+  if (fl < 0) return sys_fail("fd {} to keep", fd);
+  int moved = ::fcntl(fd, (fl & FD_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD, top + 1);
+  if (moved < 0) return sys_fail("move fd {} above {}", fd, top);
+  UniqueFd old(fd);  // closes the original number
+  return moved;
+}
+
+// Closes every fd but `survivors`.
+Status close_all_but(std::vector<int> survivors) {
+  std::sort(survivors.begin(), survivors.end());
+  unsigned from = 0;
+  for (int s : survivors) {
+    if (static_cast<unsigned>(s) > from && ::syscall(SYS_close_range, from, static_cast<unsigned>(s) - 1, 0) != 0)
+      return sys_fail("close_range {}..{}", from, s - 1);
+    from = static_cast<unsigned>(s) + 1;
+  }
+  if (::syscall(SYS_close_range, from, ~0u, 0) != 0) return sys_fail("close_range {}..", from);
+  return {};
+}
+
+// fd numbers at or above the soft RLIMIT_NOFILE cannot be installed; the
+// image's own limits are set later from outside (rlimits.h), so the soft
+// limit only needs to be high enough now.
+Status make_room_for(int top) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return sys_fail("getrlimit RLIMIT_NOFILE");
+  if (static_cast<rlim_t>(top) < lim.rlim_cur) return {};
+  if (static_cast<rlim_t>(top) >= lim.rlim_max)
+    return failf("fd {} is above the hard RLIMIT_NOFILE {}", top, lim.rlim_max);
+  lim.rlim_cur = lim.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) return sys_fail("setrlimit RLIMIT_NOFILE {}", lim.rlim_cur);
+  return {};
+}
+
+// The new container's log for one dumped description of the old one: the
+// given description the first time, a new open of it for the others (so
+// separately opened stdout and stderr stay separate).
+Result<UniqueFd> open_log(int log_fd, bool& used) {
+  if (!used) {
+    used = true;
+    int d = ::fcntl(log_fd, F_DUPFD_CLOEXEC, 0);
+    if (d < 0) return sys_fail("dup container log");
+    return UniqueFd(d);
+  }
+  return open_fd(fmt::format("/proc/self/fd/{}", log_fd), O_WRONLY | O_APPEND | O_CLOEXEC);
+}
+
+}  // namespace
+
+namespace files {
+
+uint32_t description_flags(const FdProbe& p) { return p.info.flags & ~static_cast<uint32_t>(O_CLOEXEC); }
+
+Result<UniqueFd> lift_fd(UniqueFd fd, int floor) {
+  if (fd.get() > floor) return fd;
+  int lifted = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, floor + 1);
+  if (lifted < 0) return sys_fail("move fd {} above {}", fd.get(), floor);
+  return UniqueFd(lifted);
+}
+
+}  // namespace files
+
+Result<img::Files> dump_fds(const FdDumpContext& ctx) {
+  std::vector<int> numbers = TRY_CTX(sys::list_fds(ctx.pid), "task {}", ctx.vpid);
+  std::vector<FdProbe> probes;
+  for (int fd : numbers) probes.push_back(TRY_CTX(probe_fd(ctx.pid, fd), "task {}: fd {}", ctx.vpid, fd));
+  UniqueFd pidfd = TRY_CTX(sys::pidfd_open(ctx.pid), "task {}", ctx.vpid);
+
+  img::Files out;
+  for (const FdProbe& p : probes) {
+    img::Fd* f = out.add_fds();
+    f->set_fd(p.fd);
+    f->set_flags(files::description_flags(p));
+    f->set_cloexec((p.info.flags & O_CLOEXEC) != 0);
+    f->set_pos(static_cast<int64_t>(p.info.pos));
+    if (files::is_pipe(p)) {
+      f->set_kind(img::FD_PIPE);  // the ends are matched up by dump_pipes
+    } else if (files::is_regular_kind(p)) {
+      TRY_CTX(files::dump_regular(p, ctx, *f), "task {}: fd {}", ctx.vpid, p.fd);
+    } else if (files::is_supported_chardev(p)) {
+      TRY_CTX(files::dump_chardev(p, ctx, *f), "task {}: fd {}", ctx.vpid, p.fd);
+    } else {
+      return unsupported("task {}: fd {}: {} ({}): not supported yet", ctx.vpid, p.fd, p.link,
+                         describe_unsupported(p, pidfd.get()));
+    }
+  }
+  TRY(files::dump_pipes(probes, ctx, pidfd.get(), out));
+  TRY(assign_ofd_ids(ctx, probes, out));
+  return out;
+}
+
+Status open_fds_in_child(const img::Files& files, const FdRestoreContext& ctx) {
+  TRY(validate(files, ctx));
+  const int top = files.fds().empty() ? -1 : files.fds(files.fds_size() - 1).fd();
+  TRY_CTX(make_room_for(top), "task {}", ctx.vpid);
+
+  // Kept fds (and the log) out of the way of the image's numbers.
+  int log_fd = ctx.log_fd;
+  bool log_kept = false;
+  std::vector<int> survivors;
+  for (int& k : ctx.keep) {
+    const int before = k;
+    k = TRY_CTX(move_above(k, top), "task {}", ctx.vpid);
+    if (before == log_fd) {
+      log_fd = k;
+      log_kept = true;
+    }
+    survivors.push_back(k);
+  }
+  if (log_fd >= 0 && !log_kept) {
+    log_fd = TRY_CTX(move_above(log_fd, top), "task {}: container log", ctx.vpid);
+    survivors.push_back(log_fd);
+  }
+  UniqueFd log_owner(log_kept ? -1 : log_fd);  // closed at the end unless kept
+  TRY_CTX(close_all_but(survivors), "task {}", ctx.vpid);
+
+  files::PipeSet pipes = TRY(files::PipeSet::create(files, ctx.vpid, top));
+  std::map<uint64_t, UniqueFd> descriptions;  // ofd_id -> one open of it
+  std::vector<UniqueFd> lone;                  // descriptions of unknown sharing (ofd_id 0)
+  bool log_used = false;
+  for (const img::Fd& fd : files.fds()) {
+    int src = -1;
+    if (auto it = descriptions.find(fd.ofd_id()); fd.ofd_id() != 0 && it != descriptions.end()) {
+      src = it->second.get();
+    } else {
+      UniqueFd opened;
+      if (fd.container_log())
+        opened = TRY_CTX(open_log(log_fd, log_used), "task {}: fd {}", ctx.vpid, fd.fd());
+      else if (fd.kind() == img::FD_PIPE)
+        opened = TRY_CTX(pipes.open_end(fd), "task {}: fd {}", ctx.vpid, fd.fd());
+      else if (fd.kind() == img::FD_CHARDEV)
+        opened = TRY_CTX(files::open_chardev(fd), "task {}: fd {}", ctx.vpid, fd.fd());
+      else
+        opened = TRY_CTX(files::open_regular(fd), "task {}: fd {}", ctx.vpid, fd.fd());
+      opened = TRY_CTX(files::lift_fd(std::move(opened), top), "task {}: fd {}", ctx.vpid, fd.fd());
+      src = opened.get();
+      if (fd.ofd_id() != 0)
+        descriptions[fd.ofd_id()] = std::move(opened);
+      else
+        lone.push_back(std::move(opened));
+    }
+    if (::dup3(src, fd.fd(), fd.cloexec() ? O_CLOEXEC : 0) < 0)
+      return sys_fail("task {}: install fd {}", ctx.vpid, fd.fd());
+  }
+  return {};
+}
+
+}  // namespace amber::kinds

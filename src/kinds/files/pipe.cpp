@@ -1,0 +1,163 @@
+// Pipes whose both ends are fds of the task: size and unread data.
+//
+// Dump peeks the data without consuming it: a pidfd_getfd copy of a read
+// end (the same description) is tee()d into a pipe of our own of the same
+// size, which is then read. Restore creates the pipe, sets its size
+// (F_SETPIPE_SZ; above fs/pipe-max-size needs CAP_SYS_RESOURCE) and writes
+// the data back before any fd of the task can see it.
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <climits>
+
+#include "base/files.h"
+#include "kinds/files/fd_kinds.h"
+#include "sys/pidfd.h"
+
+namespace amber::kinds::files {
+
+namespace {
+
+// Description flags F_SETFL can set on a pipe end.
+constexpr int kSettable = O_NONBLOCK | O_DIRECT | O_APPEND;
+
+std::string pipe_max_size() {
+  auto text = read_file("/proc/sys/fs/pipe-max-size");
+  return text ? std::string(trim(*text)) : std::string("?");
+}
+
+struct Peeked {
+  uint32_t size = 0;
+  std::string data;
+};
+
+// Size and unread data of the pipe behind `read_copy` (our copy of a read end).
+Result<Peeked> peek_pipe(int read_copy) {
+  Peeked out;
+  int size = ::fcntl(read_copy, F_GETPIPE_SZ);
+  if (size < 0) return sys_fail("F_GETPIPE_SZ");
+  out.size = static_cast<uint32_t>(size);
+  int queued = 0;
+  if (::ioctl(read_copy, FIONREAD, &queued) != 0) return sys_fail("FIONREAD");
+  if (queued == 0) return out;
+
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) return sys_fail("pipe2");
+  UniqueFd our_read(p[0]), our_write(p[1]);
+  // As many buffer slots as the source: tee() copies buffers, not bytes, and
+  // stops when the destination has no free slot.
+  if (::fcntl(our_write.get(), F_SETPIPE_SZ, size) < 0)
+    return sys_fail("F_SETPIPE_SZ {} for the peek pipe", size);
+  ssize_t n = ::tee(read_copy, our_write.get(), static_cast<size_t>(queued), SPLICE_F_NONBLOCK);
+  if (n < 0) return sys_fail("tee");
+  // tee() always starts at the head of the source: a short copy cannot be
+  // completed by a second call.
+  if (n != queued) return failf("tee copied {} of {} queued bytes", n, queued);
+  out.data.resize(static_cast<size_t>(queued));
+  TRY(read_exact(our_read.get(), out.data.data(), out.data.size()));
+  return out;
+}
+
+}  // namespace
+
+bool is_pipe(const FdProbe& p) { return S_ISFIFO(p.st.st_mode) && p.link.starts_with("pipe:["); }
+
+Status dump_pipes(const std::vector<FdProbe>& probes, const FdDumpContext& ctx, int pidfd, img::Files& out) {
+  struct Found {
+    int read_fd = -1, write_fd = -1;
+    bool packet = false;  // O_DIRECT: message boundaries that a byte copy loses
+  };
+  std::map<uint64_t, Found> pipes;  // by inode
+  for (size_t i = 0; i < probes.size(); ++i) {
+    const FdProbe& p = probes[i];
+    if (!is_pipe(p)) continue;
+    const uint64_t id = p.st.st_ino;
+    const int acc = static_cast<int>(p.info.flags) & O_ACCMODE;
+    // A pipe end re-opened O_RDWR through /proc/PID/fd/N reads and writes.
+    if (acc != O_RDONLY && acc != O_WRONLY)
+      return unsupported("task {}: fd {}: {} (pipe opened read-write): not supported yet", ctx.vpid, p.fd, p.link);
+    Found& f = pipes[id];
+    int& end = acc == O_RDONLY ? f.read_fd : f.write_fd;
+    if (end < 0) end = p.fd;
+    f.packet |= (p.info.flags & O_DIRECT) != 0;
+    img::Fd* fd = out.mutable_fds(static_cast<int>(i));
+    fd->set_kind(img::FD_PIPE);
+    fd->mutable_pipe()->set_pipe_id(id);
+    fd->mutable_pipe()->set_write_end(acc == O_WRONLY);
+  }
+  for (const auto& [id, f] : pipes) {
+    // The other end may be in another task of the container (process trees
+    // come later) or outside it (a leak the seal check reports).
+    if (f.read_fd < 0 || f.write_fd < 0)
+      return unsupported("task {}: fd {}: pipe:[{}] (its {} end is not in this task): not supported yet", ctx.vpid,
+                         f.read_fd < 0 ? f.write_fd : f.read_fd, id, f.read_fd < 0 ? "read" : "write");
+    UniqueFd copy = TRY_CTX(sys::pidfd_getfd(pidfd, f.read_fd), "task {}: fd {}: pipe:[{}]", ctx.vpid, f.read_fd, id);
+    Peeked peeked = TRY_CTX(peek_pipe(copy.get()), "task {}: fd {}: pipe:[{}]", ctx.vpid, f.read_fd, id);
+    if (f.packet && !peeked.data.empty())
+      return unsupported("task {}: fd {}: pipe:[{}] (packet-mode pipe with {} unread bytes): not supported yet",
+                         ctx.vpid, f.read_fd, id, peeked.data.size());
+    img::Pipe* p = out.add_pipes();
+    p->set_id(id);
+    p->set_size(peeked.size);
+    p->set_data(std::move(peeked.data));
+  }
+  return {};
+}
+
+Result<PipeSet> PipeSet::create(const img::Files& files, pid_t vpid, int floor) {
+  PipeSet set;
+  set.floor_ = floor;
+  for (const img::Pipe& p : files.pipes()) {
+    int raw[2];
+    // Non-blocking while filled: a write that does not fit must fail, not
+    // hang the restoring task. Each end's real flags come with open_end().
+    if (::pipe2(raw, O_CLOEXEC | O_NONBLOCK) != 0) return sys_fail("task {}: pipe:[{}]: pipe2", vpid, p.id());
+    Ends ends;
+    ends.read = TRY_CTX(lift_fd(UniqueFd(raw[0]), floor), "task {}: pipe:[{}]", vpid, p.id());
+    ends.write = TRY_CTX(lift_fd(UniqueFd(raw[1]), floor), "task {}: pipe:[{}]", vpid, p.id());
+    if (p.size() != 0 && p.size() > INT_MAX) return bad_input("task {}: pipe:[{}]: size {}", vpid, p.id(), p.size());
+    if (p.size() != 0 && ::fcntl(ends.write.get(), F_SETPIPE_SZ, static_cast<int>(p.size())) < 0)
+      return sys_fail("task {}: pipe:[{}]: F_SETPIPE_SZ {} (fs/pipe-max-size {})", vpid, p.id(), p.size(),
+                      pipe_max_size());
+    if (!p.data().empty()) {
+      if (::fcntl(ends.write.get(), F_GETPIPE_SZ) < static_cast<int>(p.data().size()))
+        return bad_input("task {}: pipe:[{}]: {} bytes of data do not fit its size {}", vpid, p.id(),
+                         p.data().size(), p.size());
+      TRY_CTX(write_all(ends.write.get(), p.data().data(), p.data().size()), "task {}: pipe:[{}]: write data", vpid,
+              p.id());
+    }
+    if (!set.pipes_.emplace(p.id(), std::move(ends)).second)
+      return bad_input("task {}: pipe:[{}] listed twice", vpid, p.id());
+  }
+  return set;
+}
+
+Result<UniqueFd> PipeSet::open_end(const img::Fd& fd) {
+  auto it = pipes_.find(fd.pipe().pipe_id());
+  if (it == pipes_.end()) return bad_input("pipe:[{}] is not in the image", fd.pipe().pipe_id());
+  Ends& ends = it->second;
+  const bool write = fd.pipe().write_end();
+  UniqueFd& end = write ? ends.write : ends.read;
+  bool& used = write ? ends.write_used : ends.read_used;
+  const int flags = static_cast<int>(fd.flags()) & kSettable;
+  UniqueFd out;
+  if (!used) {
+    // The pipe's own description of that end.
+    used = true;
+    if (::fcntl(end.get(), F_SETFL, flags) != 0) return sys_fail("pipe:[{}]: F_SETFL {:#o}", it->first, flags);
+    int d = ::fcntl(end.get(), F_DUPFD_CLOEXEC, floor_ + 1);
+    if (d < 0) return sys_fail("pipe:[{}]: dup", it->first);
+    out = UniqueFd(d);
+  } else {
+    // Another description of the same end (the task re-opened it through
+    // /proc/PID/fd/N): so do we.
+    out = TRY_CTX(open_fd(fmt::format("/proc/self/fd/{}", end.get()),
+                          (write ? O_WRONLY : O_RDONLY) | flags | O_CLOEXEC),
+                  "pipe:[{}]: another description of its {} end", it->first, write ? "write" : "read");
+  }
+  return out;
+}
+
+}  // namespace amber::kinds::files

@@ -1,0 +1,320 @@
+// Fd table kind: a child's fds (files, shared descriptions, devices, a pipe
+// with unread data, the container's log) dumped from outside, re-created
+// inside another child, compared through fdinfo, kcmp and the pipe's data.
+#include "kinds/files/fdtable.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+
+#include <cstring>
+#include <map>
+
+#include "kinds_test_util.h"
+#include "sys/pidfd.h"
+#include "sys/procfs.h"
+
+using namespace amber;
+using amber::kinds_test::Forked;
+
+namespace {
+
+constexpr int kReadyFd = 100;
+constexpr int kPipeSize = 128 * 1024;
+constexpr std::string_view kPipeData = "hello pipe";
+
+struct TempTree {
+  std::string root;
+  TempTree() {
+    char tmpl[] = "/tmp/amber-fds-XXXXXX";
+    root = ::mkdtemp(tmpl) ? tmpl : "";
+  }
+  ~TempTree() {
+    if (!root.empty()) (void)remove_tree(root);
+  }
+  std::string path(const char* name) const { return root + "/" + name; }
+};
+
+// In the child: the ready fd at kReadyFd and nothing else open (a test
+// runner's stdio may be anything: a tty, pipes to ctest).
+int only_ready_fd(int& ready) {
+  if (ready != kReadyFd) {
+    if (::dup3(ready, kReadyFd, O_CLOEXEC) < 0) return 10;
+    ready = kReadyFd;
+  }
+  if (::syscall(SYS_close_range, 0, kReadyFd - 1, 0) != 0) return 11;
+  if (::syscall(SYS_close_range, kReadyFd + 1, ~0u, 0) != 0) return 12;
+  return 0;
+}
+
+// open() at a fixed number.
+bool open_at(int want, const std::string& path, int flags, mode_t mode = 0644) {
+  int fd = ::open(path.c_str(), flags, mode);
+  if (fd < 0) return false;
+  if (fd == want) return true;
+  bool ok = ::dup3(fd, want, flags & O_CLOEXEC) == want;
+  ::close(fd);
+  return ok;
+}
+
+bool dup_at(int from, int want, bool cloexec = false) {
+  if (from == want) return ::fcntl(want, F_SETFD, cloexec ? FD_CLOEXEC : 0) == 0;
+  return ::dup3(from, want, cloexec ? O_CLOEXEC : 0) == want;
+}
+
+// dup_at, then the original number closed.
+bool move_to(int from, int want) {
+  if (from < 0 || !dup_at(from, want)) return false;
+  return from == want || ::close(from) == 0;
+}
+
+// The child closes its ready fd right after reporting: a dump must not race
+// with that (a real dump holds the task still).
+bool ready_fd_closed(pid_t pid) {
+  return kinds_test::wait_until([&] { return !path_exists(fmt::format("/proc/{}/fd/{}", pid, kReadyFd)); });
+}
+
+// Child A's table. 11 is left free on purpose.
+int build_table(const TempTree& t, int& ready) {
+  if (int rc = only_ready_fd(ready)) return rc;
+  if (!open_at(0, "/dev/null", O_RDONLY)) return 20;
+  if (!open_at(1, t.path("old.log"), O_WRONLY | O_APPEND | O_CREAT, 0640) || !dup_at(1, 2)) return 21;
+  if (!open_at(3, t.path("data"), O_RDWR) || ::lseek(3, 5, SEEK_SET) != 5 || !dup_at(3, 4)) return 22;
+  if (!open_at(5, t.path("data"), O_RDONLY) || ::lseek(5, 2, SEEK_SET) != 2) return 23;
+  if (!open_at(6, "/dev/urandom", O_RDONLY | O_CLOEXEC)) return 24;
+  if (!open_at(7, t.path("dir"), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) return 25;
+  int p[2];
+  if (::pipe(p) != 0 || !dup_at(p[0], 8) || !dup_at(p[1], 9)) return 26;
+  if (p[0] != 8 && p[0] != 9) ::close(p[0]);
+  if (p[1] != 8 && p[1] != 9) ::close(p[1]);
+  if (::fcntl(9, F_SETPIPE_SZ, kPipeSize) != kPipeSize) return 27;
+  if (::fcntl(9, F_SETFL, O_NONBLOCK) != 0) return 28;
+  if (::write(9, kPipeData.data(), kPipeData.size()) != static_cast<ssize_t>(kPipeData.size())) return 29;
+  if (!open_at(10, "/dev/zero", O_RDWR)) return 30;
+  if (!dup_at(8, 12)) return 31;
+  return 0;
+}
+
+const img::Fd* find_fd(const img::Files& files, int n) {
+  for (const auto& f : files.fds())
+    if (f.fd() == n) return &f;
+  return nullptr;
+}
+
+bool same_description(pid_t pid, int a, int b) {
+  auto r = sys::kcmp(pid, pid, sys::KcmpType::File, static_cast<unsigned long>(a), static_cast<unsigned long>(b));
+  return r && *r == 0;
+}
+
+struct stat stat_fd(pid_t pid, int fd) {
+  struct stat st {};
+  ::stat(fmt::format("/proc/{}/fd/{}", pid, fd).c_str(), &st);
+  return st;
+}
+
+kinds::FdDumpContext dump_ctx(pid_t pid, const std::string& log_path = "") {
+  kinds::FdDumpContext ctx;
+  ctx.pid = pid;
+  ctx.vpid = 1;
+  ctx.root = read_link(fmt::format("/proc/{}/root", pid)).value_or("/");
+  ctx.log_path = log_path;
+  return ctx;
+}
+
+// Dumps a child whose setup adds one odd fd at 5 and expects a refusal.
+void expect_refused(const std::function<bool()>& make_fd5, const std::vector<std::string>& words) {
+  Forked a([&](int& ready) {
+    if (int rc = only_ready_fd(ready)) return rc;
+    return make_fd5() ? 0 : 40;
+  });
+  ASSERT_TRUE(a.ok()) << "setup exit status " << a.wait();
+  ASSERT_TRUE(ready_fd_closed(a.pid()));
+  auto files = kinds::dump_fds(dump_ctx(a.pid()));
+  ASSERT_FALSE(files) << "dumped an fd that is not supported";
+  EXPECT_EQ(files.error().exit, Exit::Unsupported);
+  EXPECT_EQ(files.error().exit_code(), 4);
+  for (const auto& w : words) EXPECT_NE(files.error().message.find(w), std::string::npos) << files.error().message;
+}
+
+}  // namespace
+
+TEST(FilesKind, TableRestoredInAnotherChild) {
+  TempTree t;
+  ASSERT_FALSE(t.root.empty());
+  ASSERT_TRUE(write_new_file(t.path("data"), "0123456789"));
+  ASSERT_EQ(::mkdir(t.path("dir").c_str(), 0755), 0);
+
+  Forked a([&](int& ready) { return build_table(t, ready); });
+  ASSERT_TRUE(a.ok()) << "setup exit status " << a.wait();
+  ASSERT_TRUE(ready_fd_closed(a.pid()));
+  auto dumped = kinds::dump_fds(dump_ctx(a.pid(), t.path("old.log")));
+  ASSERT_TRUE(dumped) << dumped.error().message;
+  const img::Files& image = *dumped;
+
+  // The image as expected.
+  std::vector<int> numbers;
+  for (const auto& f : image.fds()) numbers.push_back(f.fd());
+  EXPECT_EQ(numbers, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12}));
+  const img::Fd* fd1 = find_fd(image, 1);
+  ASSERT_TRUE(fd1);
+  EXPECT_TRUE(fd1->container_log());
+  EXPECT_EQ(find_fd(image, 3)->kind(), img::FD_REGULAR);
+  EXPECT_EQ(find_fd(image, 3)->path(), t.path("data"));
+  EXPECT_EQ(find_fd(image, 3)->pos(), 5);
+  EXPECT_EQ(find_fd(image, 3)->flags() & O_ACCMODE, static_cast<uint32_t>(O_RDWR));
+  EXPECT_EQ(find_fd(image, 5)->pos(), 2);
+  EXPECT_EQ(find_fd(image, 3)->ofd_id(), find_fd(image, 4)->ofd_id());
+  EXPECT_NE(find_fd(image, 3)->ofd_id(), find_fd(image, 5)->ofd_id()) << "same file and inode, other description";
+  EXPECT_EQ(find_fd(image, 1)->ofd_id(), find_fd(image, 2)->ofd_id());
+  EXPECT_EQ(find_fd(image, 8)->ofd_id(), find_fd(image, 12)->ofd_id());
+  EXPECT_NE(find_fd(image, 8)->ofd_id(), find_fd(image, 9)->ofd_id());
+  EXPECT_TRUE(find_fd(image, 6)->cloexec());
+  EXPECT_FALSE(find_fd(image, 6)->flags() & O_CLOEXEC) << "close-on-exec is per fd, not in the flags";
+  EXPECT_FALSE(find_fd(image, 3)->cloexec());
+  EXPECT_EQ(find_fd(image, 0)->kind(), img::FD_CHARDEV);
+  EXPECT_EQ(find_fd(image, 0)->rdev(), makedev(1, 3));
+  EXPECT_EQ(find_fd(image, 7)->kind(), img::FD_DIRECTORY);
+  EXPECT_EQ(find_fd(image, 8)->kind(), img::FD_PIPE);
+  EXPECT_FALSE(find_fd(image, 8)->pipe().write_end());
+  EXPECT_TRUE(find_fd(image, 9)->pipe().write_end());
+  EXPECT_TRUE(find_fd(image, 9)->flags() & O_NONBLOCK);
+  ASSERT_EQ(image.pipes_size(), 1);
+  EXPECT_EQ(image.pipes(0).id(), find_fd(image, 8)->pipe().pipe_id());
+  EXPECT_EQ(image.pipes(0).size(), static_cast<uint32_t>(kPipeSize));
+  EXPECT_EQ(image.pipes(0).data(), kPipeData);
+
+  // The dump peeked the pipe: A's data is still there.
+  auto pidfd_a = sys::pidfd_open(a.pid());
+  ASSERT_TRUE(pidfd_a);
+  auto a_read = sys::pidfd_getfd(pidfd_a->get(), 8);
+  ASSERT_TRUE(a_read);
+  int queued = 0;
+  ASSERT_EQ(::ioctl(a_read->get(), FIONREAD, &queued), 0);
+  EXPECT_EQ(queued, static_cast<int>(kPipeData.size()));
+
+  // B: stray fds (some at the image's numbers), its ready fd at 5 and the new
+  // log at 8, both in the image's way.
+  const std::string err_file = t.path("restore.err");
+  Forked b([&](int& ready) {
+    if (ready != 5) {
+      if (!dup_at(ready, 5, true)) return 50;
+      ::close(ready);
+      ready = 5;
+    }
+    if (!open_at(11, "/dev/null", O_RDONLY) || !open_at(20, "/dev/null", O_RDONLY)) return 51;
+    if (!open_at(8, t.path("new.log"), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) return 52;
+    int keep[] = {ready};
+    kinds::FdRestoreContext ctx;
+    ctx.vpid = 1;
+    ctx.keep = keep;
+    ctx.log_fd = 8;
+    auto st = kinds::open_fds_in_child(image, ctx);
+    if (!st) {
+      (void)write_new_file(err_file, st.error().message);
+      return 53;
+    }
+    ready = keep[0];
+    return 0;
+  });
+  ASSERT_TRUE(b.ok()) << read_file(err_file).value_or("");
+  const pid_t pb = b.pid();
+  ASSERT_TRUE(kinds_test::wait_until([&] {
+    auto fds = sys::list_fds(pb);
+    return fds && fds->size() == numbers.size();
+  })) << "B closes its (moved) ready fd after reporting";
+
+  auto listed = sys::list_fds(pb);
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(*listed, numbers) << "strays and the log's old number closed, ready fd closed after use";
+  for (const auto& f : image.fds()) {
+    auto info = sys::read_fdinfo(pb, f.fd());
+    ASSERT_TRUE(info) << f.fd();
+    EXPECT_EQ(info->flags, f.flags() | (f.cloexec() ? O_CLOEXEC : 0)) << "fd " << f.fd();
+    if (f.kind() == img::FD_REGULAR && !f.container_log()) {
+      EXPECT_EQ(info->pos, static_cast<uint64_t>(f.pos())) << "fd " << f.fd();
+    }
+  }
+  EXPECT_TRUE(same_description(pb, 3, 4));
+  EXPECT_FALSE(same_description(pb, 3, 5));
+  EXPECT_TRUE(same_description(pb, 1, 2));
+  EXPECT_TRUE(same_description(pb, 8, 12));
+  EXPECT_FALSE(same_description(pb, 8, 9));
+
+  struct stat new_log {};
+  ASSERT_EQ(::stat(t.path("new.log").c_str(), &new_log), 0);
+  EXPECT_EQ(stat_fd(pb, 1).st_ino, new_log.st_ino) << "stdout is the new container's log";
+  EXPECT_EQ(stat_fd(pb, 0).st_rdev, makedev(1, 3));
+  EXPECT_EQ(stat_fd(pb, 6).st_rdev, makedev(1, 9));
+  EXPECT_EQ(stat_fd(pb, 10).st_rdev, makedev(1, 5));
+  EXPECT_EQ(read_link(fmt::format("/proc/{}/fd/7", pb)).value_or(""), t.path("dir"));
+  EXPECT_EQ(read_link(fmt::format("/proc/{}/fd/3", pb)).value_or(""), t.path("data"));
+
+  auto pidfd_b = sys::pidfd_open(pb);
+  ASSERT_TRUE(pidfd_b);
+  auto b_read = sys::pidfd_getfd(pidfd_b->get(), 8);
+  ASSERT_TRUE(b_read);
+  EXPECT_EQ(::fcntl(b_read->get(), F_GETPIPE_SZ), kPipeSize);
+  ASSERT_EQ(::ioctl(b_read->get(), FIONREAD, &queued), 0);
+  ASSERT_EQ(queued, static_cast<int>(kPipeData.size()));
+  std::string got(kPipeData.size(), '\0');
+  ASSERT_EQ(::read(b_read->get(), got.data(), got.size()), static_cast<ssize_t>(got.size()));
+  EXPECT_EQ(got, kPipeData);
+  // Its own write end (B's fd 9) reaches the same pipe.
+  auto b_write = sys::pidfd_getfd(pidfd_b->get(), 9);
+  ASSERT_TRUE(b_write);
+  ASSERT_EQ(::write(b_write->get(), "x", 1), 1);
+  char c = 0;
+  ASSERT_EQ(::read(b_read->get(), &c, 1), 1);
+  EXPECT_EQ(c, 'x');
+}
+
+TEST(FilesKind, SocketIsRefusedByName) {
+  expect_refused(
+      [] {
+        int sv[2];
+        return ::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0 && move_to(sv[0], 5) && move_to(sv[1], 6);
+      },
+      {"task 1: fd 5: socket:[", "(unix stream socket): not supported yet"});
+}
+
+TEST(FilesKind, EventfdIsRefusedByName) {
+  expect_refused([] { return move_to(::eventfd(0, 0), 5); }, {"task 1: fd 5: anon_inode:[eventfd] (eventfd)"});
+}
+
+TEST(FilesKind, DeletedFileIsRefused) {
+  TempTree t;
+  ASSERT_FALSE(t.root.empty());
+  const std::string path = t.path("gone");
+  expect_refused([&] { return open_at(5, path, O_RDWR | O_CREAT) && ::unlink(path.c_str()) == 0; },
+                 {"task 1: fd 5", "deleted file"});
+}
+
+TEST(FilesKind, PipeWithAnEndElsewhereIsRefused) {
+  expect_refused(
+      [] {
+        int p[2];
+        return ::pipe(p) == 0 && move_to(p[0], 5) && ::close(p[1]) == 0;
+      },
+      {"task 1: fd 5: pipe:[", "write end is not in this task"});
+}
+
+TEST(FilesKind, RestoreRefusesAnUnknownKindBeforeClosingAnything) {
+  img::Files files;
+  auto* f = files.add_fds();
+  f->set_fd(3);
+  f->set_kind(img::FD_EPOLL);
+  const int keep_me = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(keep_me, 0);
+  kinds::FdRestoreContext ctx;
+  auto st = kinds::open_fds_in_child(files, ctx);  // in this process: must fail before touching anything
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().exit, Exit::Unsupported);
+  EXPECT_NE(st.error().message.find("fd 3"), std::string::npos) << st.error().message;
+  EXPECT_EQ(::fcntl(keep_me, F_GETFD), FD_CLOEXEC);
+  ::close(keep_me);
+}
