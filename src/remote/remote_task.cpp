@@ -20,6 +20,7 @@ constexpr uint64_t kAllSignals = ~0ull;
 constexpr unsigned long long kTrapFlag = 0x100;
 constexpr unsigned long long kUserCs64 = 0x33;
 constexpr int kMaxRestarts = 1000;
+constexpr uint64_t kStopTimeoutMs = 10000;
 
 // -ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK:
 // seen only when a job-control stop cut a syscall we single-stepped.
@@ -73,9 +74,16 @@ Result<uint64_t> check_syscall(long ret, std::string_view what) {
 
 Result<RemoteTask> RemoteTask::seize(pid_t tid) {
   RemoteTask t = TRY(attach(tid));
-  Progress p = TRY(t.wait_stop());
-  if (p == Progress::Gone) return failf("task {} ended while being seized", tid);
-  return t;
+  // Polled, not blocking: a task in uninterruptible sleep (or a vfork
+  // parent) stops only when that ends.
+  const uint64_t deadline = now_ms() + kStopTimeoutMs;
+  for (;;) {
+    Progress p = TRY(t.poll_stop());
+    if (p == Progress::Stopped) return t;
+    if (p == Progress::Gone) return failf("task {} ended while being seized", tid);
+    if (now_ms() > deadline) return failf("task {} did not stop within {} ms of PTRACE_INTERRUPT", tid, kStopTimeoutMs);
+    sleep_us(50);
+  }
 }
 
 Result<RemoteTask> RemoteTask::attach(pid_t tid, pid_t tgid) {
@@ -391,13 +399,15 @@ Status RemoteTask::release() {
   if (state_ == State::Running) {
     // Seized and interrupted, stop not collected yet: a tracee can only be
     // detached from a stop.
-    uint64_t deadline = now_ms() + 10000;
+    const uint64_t deadline = now_ms() + kStopTimeoutMs;
     for (;;) {
       Progress p = TRY_CTX(poll_stop(), "release task {}", tid_);
       if (p == Progress::Gone) return {};
       if (p == Progress::Stopped) break;
       if (now_ms() > deadline)
-        return failf("release task {}: it did not reach its ptrace stop in 10 s (left seized)", tid_);
+        return failf("release task {}: no ptrace stop within {} ms (left seized; the kernel detaches it when amber "
+                     "exits)",
+                     tid_, kStopTimeoutMs);
       sleep_us(200);
     }
   }

@@ -91,7 +91,7 @@ class RemoteTask {
   static constexpr size_t kDefaultTableCalls = 2048;
   static constexpr size_t kDefaultScratchBytes = 128 * 1024;
 
-  // Seizes the thread, interrupts it and waits for the stop.
+  // Seizes the thread, interrupts it and waits (up to 10 s) for the stop.
   static Result<RemoteTask> seize(pid_t tid);
   // Seizes and interrupts without waiting. tgid 0: read from /proc.
   static Result<RemoteTask> attach(pid_t tid, pid_t tgid = 0);

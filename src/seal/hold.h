@@ -47,8 +47,10 @@
 
 namespace amber::seal {
 
-// Blocks SIGINT, SIGTERM, SIGHUP and SIGQUIT in the calling thread (threads
-// created later inherit that) and receives them on a signalfd instead.
+// Blocks SIGINT, SIGTERM, SIGHUP and SIGQUIT in the calling thread and
+// receives them on a signalfd instead. Create it before amber starts other
+// threads (they inherit the mask): a thread that does not block them would
+// take the default action and end amber mid-hold.
 class InterruptGuard {
  public:
   static Result<InterruptGuard> block();

@@ -280,7 +280,8 @@ TEST(Hold, RefusesATaskTracedBySomeoneElse) {
       << hold.error().message;
   // Everything else as it was.
   for (pid_t tid : listed) {
-    if (tid != victim) EXPECT_EQ(status_field(tid, "TracerPid"), "0") << tid;
+    if (tid == victim) continue;
+    EXPECT_EQ(status_field(tid, "TracerPid"), "0") << tid;
   }
   EXPECT_EQ(status_field(victim, "TracerPid"), std::to_string(tracer.pid()));
   EXPECT_EQ(cg.file("cgroup.freeze"), "0");
