@@ -51,7 +51,9 @@ Status kill_container(const std::string& name, Log& log) {
 
 Result<bool> thaw_container(const std::string& name, Log& log) {
   ContainerState st = TRY(load_state(name));
-  if (!sys::cgroup_exists(st.cgroup)) return bad_input("container {} is stopped (its cgroup is gone)", name);
+  LiveStatus live = live_status(st);
+  if (live.kind == LiveStatus::Kind::Stopped || !sys::cgroup_exists(st.cgroup))
+    return bad_input("container {} is {}: nothing to thaw", name, live.text());
   bool requested = TRY_CTX(sys::cgroup_freeze_requested(st.cgroup), "container {}", name);
   auto frozen = sys::cgroup_frozen(st.cgroup);
   bool was = requested || (frozen && *frozen);

@@ -122,18 +122,6 @@ Status set_hostname(const std::string& h) {
   return {};
 }
 
-// A new net namespace has only "lo", and it is down.
-Status loopback_up() {
-  UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  if (!s) return sys_fail("socket");
-  ifreq ifr{};
-  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-  if (::ioctl(s.get(), SIOCGIFFLAGS, &ifr) != 0) return sys_fail("get flags of lo");
-  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
-  if (::ioctl(s.get(), SIOCSIFFLAGS, &ifr) != 0) return sys_fail("bring lo up");
-  return {};
-}
-
 // stdin: a fresh open of (the container's) /dev/null; stdout and stderr: one
 // description of the log, so their writes interleave in order.
 Status set_stdio(int log_fd) {
@@ -146,22 +134,39 @@ Status set_stdio(int log_fd) {
 
 }  // namespace
 
-Status run_init(const InitConfig& c) {
-  TRY(wait_for_go(c.go_fd));
-  reset_signals();
-  if (::setsid() < 0) return sys_fail("setsid");
+Status setup_container_fs(const std::string& rootfs) {
   TRY(make_mounts_private());
-  const std::string& root = c.rootfs;  // "" → the paths below are the host's
+  const std::string& root = rootfs;  // "" → the paths below are the host's
   if (!root.empty()) TRY(bind_rootfs(root));
   TRY(mount_proc(root + "/proc"));
   TRY(mount_dev(root + "/dev"));
   TRY(mount_tmp(root + "/tmp"));
   if (!root.empty()) TRY(enter_rootfs(root));
+  return {};
+}
+
+Status run_init(const InitConfig& c) {
+  TRY(wait_for_go(c.go_fd));
+  reset_signals();
+  if (::setsid() < 0) return sys_fail("setsid");
+  TRY(setup_container_fs(c.rootfs));
   TRY(set_hostname(c.hostname));
   TRY(loopback_up());
   if (::chdir("/") != 0) return sys_fail("chdir /");
   TRY(set_stdio(c.log_fd));
   return std::unexpected(exec_command(c.argv, c.env));
+}
+
+// A new net namespace has only "lo", and it is down.
+Status loopback_up() {
+  UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!s) return sys_fail("socket");
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (::ioctl(s.get(), SIOCGIFFLAGS, &ifr) != 0) return sys_fail("get flags of lo");
+  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+  if (::ioctl(s.get(), SIOCSIFFLAGS, &ifr) != 0) return sys_fail("bring lo up");
+  return {};
 }
 
 }  // namespace amber::container

@@ -23,4 +23,12 @@ struct InitConfig {
 // Returns only on failure, with the step that failed in the message.
 Status run_init(const InitConfig& c);
 
+// The file system every amber container gets, in a fresh mount namespace:
+// mounts made private first, own /proc, minimal /dev (+ /dev/pts, /dev/shm),
+// tmpfs /tmp; with a rootfs, the same inside it, then pivot_root into it.
+// Shared by `amber run` and `amber restore`.
+Status setup_container_fs(const std::string& rootfs);
+// Brings "lo" up (a new net namespace has it down).
+Status loopback_up();
+
 }  // namespace amber::container

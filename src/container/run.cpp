@@ -18,6 +18,33 @@
 
 namespace amber::container {
 
+// <cgroup root>/NAME. The state directory already reserved the name, so an
+// existing, empty cgroup of that name is a leftover of a crash: reuse the name.
+Result<std::string> make_container_cgroup(const std::string& root, const std::string& name) {
+  TRY(make_dirs(root));
+  std::string cg = root + "/" + name;
+  auto r = sys::cgroup_create(cg);
+  if (!r && r.error().sys_errno == EEXIST) {
+    auto populated = sys::cgroup_populated(cg);
+    if (populated && !*populated && sys::cgroup_remove(cg)) r = sys::cgroup_create(cg);
+  }
+  if (!r) return std::unexpected(std::move(r.error()));
+  return cg;
+}
+
+Result<UniqueFd> open_container_log(const std::string& dir) {
+  return open_fd(log_file(dir), O_WRONLY | O_CREAT | O_APPEND, 0640);
+}
+
+std::string now_rfc3339() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 namespace {
 
 // Everything a run made so far; undone by the destructor unless the run succeeded.
@@ -50,8 +77,10 @@ Result<RunOptions> validate(RunOptions o) {
   if (!o.rootfs.empty()) {
     char real[PATH_MAX];
     struct stat st {};
-    if (!::realpath(o.rootfs.c_str(), real) || ::stat(real, &st) != 0)
-      return fail(Exit::BadInput, fmt::format("rootfs {}: {}", o.rootfs, std::strerror(errno)), errno);
+    if (!::realpath(o.rootfs.c_str(), real) || ::stat(real, &st) != 0) {
+      int e = errno;
+      return fail(Exit::BadInput, fmt::format("rootfs {}: {}", o.rootfs, std::strerror(e)), e);
+    }
     if (!S_ISDIR(st.st_mode)) return bad_input("rootfs {}: not a directory", o.rootfs);
     o.rootfs = real;
     if (o.rootfs == "/") o.rootfs.clear();  // the host's tree, then
@@ -59,23 +88,7 @@ Result<RunOptions> validate(RunOptions o) {
   return o;
 }
 
-// <cgroup root>/NAME. The state directory already reserved the name, so an
-// existing, empty cgroup of that name is a leftover of a crash: reuse the name.
-Result<std::string> make_cgroup(const std::string& root, const std::string& name) {
-  TRY(make_dirs(root));
-  std::string cg = root + "/" + name;
-  auto r = sys::cgroup_create(cg);
-  if (!r && r.error().sys_errno == EEXIST) {
-    auto populated = sys::cgroup_populated(cg);
-    if (populated && !*populated && sys::cgroup_remove(cg)) r = sys::cgroup_create(cg);
-  }
-  if (!r) return std::unexpected(std::move(r.error()));
-  return cg;
-}
 
-Result<UniqueFd> open_log(const std::string& dir) {
-  return open_fd(log_file(dir), O_WRONLY | O_CREAT | O_APPEND, 0640);
-}
 
 struct GoPipe {
   UniqueFd read, write;
@@ -86,14 +99,6 @@ Result<GoPipe> make_go_pipe() {
   return GoPipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
-std::string now_rfc3339() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 Result<ContainerState> describe(const RunOptions& o, const Spawned& sp, const std::string& cgroup) {
   ContainerState s;
@@ -125,9 +130,9 @@ Result<std::string> run_container(const RunOptions& opts, Log& log) {
 
   Made made{log};
   made.state_dir = TRY(reserve_state_dir(o.name));
-  made.cgroup = TRY_CTX(make_cgroup(cg_root, o.name), "{}", what);
+  made.cgroup = TRY_CTX(make_container_cgroup(cg_root, o.name), "{}", what);
   made.cgroup_fd = TRY_CTX(sys::cgroup_open(made.cgroup), "{}", what);
-  UniqueFd log_fd = TRY_CTX(open_log(made.state_dir), "{}", what);
+  UniqueFd log_fd = TRY_CTX(open_container_log(made.state_dir), "{}", what);
   GoPipe go = TRY_CTX(make_go_pipe(), "{}", what);
 
   InitConfig ic{o.hostname, o.rootfs, log_fd.get(), go.read.get(), o.argv, command_env(o.env)};

@@ -5,6 +5,7 @@
 
 #include "base/log.h"
 #include "base/result.h"
+#include "base/unique_fd.h"
 
 namespace amber::container {
 
@@ -20,5 +21,12 @@ struct RunOptions {
 // failure nothing is left: no process, cgroup, mount or state directory.
 // A missing rootfs or command is exit 2, a name in use too.
 Result<std::string> run_container(const RunOptions& opts, Log& log);
+
+// Pieces `amber restore` shares with `amber run`:
+// <cgroup root>/NAME, made (an empty leftover of a crash is reused).
+Result<std::string> make_container_cgroup(const std::string& root, const std::string& name);
+// <state dir>/log, O_WRONLY | O_APPEND: the init's stdout and stderr.
+Result<UniqueFd> open_container_log(const std::string& state_dir);
+std::string now_rfc3339();
 
 }  // namespace amber::container

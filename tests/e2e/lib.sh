@@ -1,0 +1,162 @@
+# Shared helpers for the end-to-end scenarios. A scenario starts with
+#   . "$E2E_LIB"
+# and gets: a temporary AMBER_STATE_DIR of its own, AMBER_CGROUP_ROOT under
+# <cgroup v2>/amber-test (scripts/clean-test-cgroups.sh removes leftovers),
+# unique container names (e2e_name), a trap that kills every container the
+# scenario started, and small assertions. Exit 77 (skip) with the reason when
+# not root or without cgroup v2.
+set -euo pipefail
+
+e2e_skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+note() { echo "--- $*"; }
+
+[ "$(id -u)" = 0 ] || e2e_skip "needs root (namespaces, cgroups, mounts)"
+: "${AMBER:?AMBER must be the path of the amber binary}"
+[ -x "$AMBER" ] || fail "AMBER=$AMBER is not executable"
+
+E2E_V2=""
+for d in /sys/fs/cgroup/unified /sys/fs/cgroup; do
+  if [ "$(stat -f -c %T "$d" 2>/dev/null)" = cgroup2fs ]; then E2E_V2=$d; break; fi
+done
+[ -n "$E2E_V2" ] || e2e_skip "no cgroup v2 hierarchy at /sys/fs/cgroup/unified or /sys/fs/cgroup"
+
+export AMBER_CGROUP_ROOT="$E2E_V2/amber-test"
+E2E_TMP=$(mktemp -d /tmp/amber-e2e.XXXXXX)
+export AMBER_STATE_DIR="$E2E_TMP/state"
+# Every container name of this scenario starts with this (unique per run).
+E2E_PREFIX="$(basename "$0" .sh | tr -c 'A-Za-z0-9_.\n-' _)-$$-"
+
+# e2e_name SUFFIX: a container name unique to this scenario run.
+e2e_name() { echo "${E2E_PREFIX}$1"; }
+
+e2e_cleanup() {
+  local rc=$?
+  set +e
+  if [ -d "$AMBER_STATE_DIR" ]; then
+    for d in "$AMBER_STATE_DIR"/*/; do
+      [ -d "$d" ] && "$AMBER" kill "$(basename "$d")" >/dev/null 2>&1
+    done
+  fi
+  # Whatever amber could not clean up: kill and remove our cgroups by hand.
+  for cg in "$AMBER_CGROUP_ROOT/$E2E_PREFIX"*/; do
+    [ -d "$cg" ] || continue
+    echo 0 >"$cg/cgroup.freeze" 2>/dev/null
+    echo 1 >"$cg/cgroup.kill" 2>/dev/null
+    for _ in $(seq 50); do rmdir "$cg" 2>/dev/null && break; sleep 0.1; done
+  done
+  rm -rf "$E2E_TMP"
+  if [ "$rc" = 0 ]; then echo "PASS: $(basename "$0" .sh)"; fi
+  exit "$rc"
+}
+trap e2e_cleanup EXIT
+
+# run_cmd CMD...: runs CMD without stopping the scenario; sets STATUS, OUT, ERR.
+run_cmd() {
+  set +e
+  "$@" >"$E2E_TMP/out" 2>"$E2E_TMP/err"
+  STATUS=$?
+  set -e
+  OUT=$(cat "$E2E_TMP/out")
+  ERR=$(cat "$E2E_TMP/err")
+}
+
+assert_eq() {  # EXPECTED ACTUAL WHAT
+  [ "$1" = "$2" ] || fail "$3: expected '$1', got '$2'"
+}
+assert_ne() {  # UNEXPECTED ACTUAL WHAT
+  [ "$1" != "$2" ] || fail "$3: got '$2', which it must not be"
+}
+assert_contains() {  # HAYSTACK NEEDLE WHAT
+  case "$1" in *"$2"*) ;; *) fail "$3: '$2' not in: $1" ;; esac
+}
+assert_not_contains() {  # HAYSTACK NEEDLE WHAT
+  case "$1" in *"$2"*) fail "$3: '$2' found in: $1" ;; *) ;; esac
+}
+# assert_fails STATUS MESSAGE-PART CMD...: CMD exits STATUS with a one-line
+# error on stderr that contains MESSAGE-PART.
+assert_fails() {
+  local want=$1 msg=$2
+  shift 2
+  run_cmd "$@"
+  [ "$STATUS" = "$want" ] || fail "'$*': expected exit $want, got $STATUS (stderr: $ERR)"
+  [ "$(printf '%s\n' "$ERR" | wc -l)" = 1 ] && [ -n "$ERR" ] || fail "'$*': expected one line on stderr, got: $ERR"
+  assert_contains "$ERR" "$msg" "'$*' error message"
+}
+
+# wait_until SECONDS CMD...: polls CMD every 0.1 s until it succeeds.
+wait_until() {
+  local deadline=$(($(date +%s%N) / 1000000 + $1 * 1000))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    [ $(($(date +%s%N) / 1000000)) -lt "$deadline" ] || fail "timed out waiting for: $*"
+    sleep 0.1
+  done
+}
+
+# ps_field NAME COLUMN: a column of `amber ps` for NAME, cut at the header's
+# column positions (values may contain spaces: "stopped (exit 3)").
+ps_field() {
+  "$AMBER" ps | awk -v name="$1" -v col="$2" '
+    NR == 1 { for (i = 1; i <= NF; i++) start[$i] = index($0, $i); next }
+    $1 == name {
+      s = start[col]; e = 0
+      if (col == "NAME") e = start["PID"]; else if (col == "PID") e = start["STATE"];
+      else if (col == "STATE") e = start["COMMAND"]
+      v = e ? substr($0, s, e - s) : substr($0, s)
+      sub(/ +$/, "", v); print v; found = 1
+    }
+    END { if (!found) exit 1 }'
+}
+init_pid() { ps_field "$1" PID; }
+ps_state() { ps_field "$1" STATE; }
+ps_state_is() { [ "$(ps_state "$1")" = "$2" ]; }
+
+# proc_alive PID: the process exists and is not a zombie (a zombie has
+# exited; here the sandbox's pid 1 reaps orphans a moment later).
+proc_alive() {
+  local st
+  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+# live_shims NAME: pids of running amber-shim processes started for NAME
+# (their command line is amber's own: "... run --name NAME ...").
+live_shims() {
+  local c p
+  for c in $(grep -lsx amber-shim /proc/[0-9]*/comm); do
+    p=${c%/comm}
+    if tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qxF -- "$1"; then echo "${p#/proc/}"; fi
+  done
+  return 0
+}
+
+# assert_nothing_left NAME [PID...]: no state directory, no cgroup, no shim,
+# and none of the PIDs still running.
+assert_nothing_left() {
+  local name=$1 p
+  shift
+  [ ! -e "$AMBER_STATE_DIR/$name" ] || fail "$name: state directory left: $(ls -A "$AMBER_STATE_DIR/$name")"
+  [ ! -e "$AMBER_CGROUP_ROOT/$name" ] || fail "$name: cgroup left: $AMBER_CGROUP_ROOT/$name"
+  [ -z "$(live_shims "$name")" ] || fail "$name: shim still running: $(live_shims "$name")"
+  for p in "$@"; do
+    if proc_alive "$p"; then fail "$name: process $p still running ($(cat /proc/$p/comm))"; fi
+  done
+  if "$AMBER" ps | awk 'NR > 1 { print $1 }' | grep -qxF -- "$name"; then fail "$name: still in amber ps"; fi
+}
+
+# make_busybox_rootfs DIR: a minimal root filesystem with busybox-static.
+# The applet links are made inside a chroot so they point at /bin/busybox
+# of the rootfs, not at the host path of DIR.
+make_busybox_rootfs() {
+  local bb
+  bb=$(command -v busybox || true)
+  [ -n "$bb" ] || e2e_skip "busybox (busybox-static) is not installed"
+  case "$(ldd "$bb" 2>&1 || true)" in
+    *"not a dynamic"*) ;;
+    *) e2e_skip "$bb is not statically linked (install busybox-static)" ;;
+  esac
+  mkdir -p "$1/bin"
+  cp "$bb" "$1/bin/busybox"
+  chroot "$1" /bin/busybox --install -s /bin
+}
