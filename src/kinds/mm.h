@@ -1,0 +1,70 @@
+// A task's address space: dump (areas, mm fields, page contents) and restore
+// (the controller rebuilds it inside a stopped task through remote syscalls).
+//
+// Dump (mm_dump.cpp): /proc/PID/maps + smaps VmFlags classify every area.
+// Private anonymous areas and private file mappings are supported; only the
+// anonymous (written) pages of a file mapping go to the page store, the rest
+// comes from the file again at restore. [vvar], [vvar_vclock] and [vdso] are
+// recorded (layout and an xxh3 of the vdso code), not filled; [vsyscall] is
+// left alone. Anything shared (MAP_SHARED files, shared anonymous memory,
+// SysV shm, memfd), io_uring rings, memfd_secret, device mappings, hugetlb,
+// userfaultfd-registered areas, shadow stacks and guard regions are refused
+// with Exit::Unsupported naming the area. Pages: PAGEMAP_SCAN finds present
+// and swapped pages (holes and the zero page are skipped), then
+// process_vm_readv with up to IOV_MAX iovecs fills one reused 16 MiB buffer
+// (/proc/PID/mem for areas without PROT_READ).
+//
+// Restore (mm_restore.cpp), in a task that is a fork of amber with the
+// executor mapped (see pick_executor_addr):
+//   validate the image (areas, runs, page checksums) and check the vdso of
+//   this kernel is the dumping kernel's — all before the task is touched;
+//   unregister rseq; unmap everything but the executor and [vsyscall];
+//   place the vdso (ARCH_MAP_VDSO_64); PR_SET_MM_MAP (mm fields, auxv, exe);
+//   map every saved area (areas with pages writable while being filled);
+//   the task populates the pages itself (MADV_POPULATE_WRITE), then
+//   process_vm_writev copies them from the mapped page store in big
+//   batches; mprotect to the saved protection; mseal what was sealed.
+// A failure after the teardown leaves the task unusable: the caller kills it.
+#pragma once
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "base/result.h"
+#include "image/pages.h"
+#include "mm.pb.h"
+#include "remote/remote_task.h"
+#include "sys/procfs.h"
+
+namespace amber::kinds {
+
+// Dumps the address space of the stopped task into `mm` and `pages` (the
+// caller finishes the PageWriter and sets mm.pages_index to its index path).
+// The task's own executor, if one is mapped, is not part of the dump.
+Result<img::Mm> dump_mm(remote::RemoteTask& task, image::PageWriter& pages);
+
+// An address where `size` bytes are free both in the image's layout and in
+// the task's current layout (with a margin on each side, so the executor
+// neither merges with a neighbour nor sits in a stack's guard gap). 0 if
+// there is none. `size` may be an upper bound of the executor's size.
+uint64_t pick_executor_addr(const img::Mm& saved, const std::vector<sys::VmArea>& current, size_t size);
+
+// Checks the image's description of an address space against itself and its
+// page store (areas ordered and inside user space, every page run inside an
+// area that holds pages, nothing unsupported): Exit::BadInput or
+// Exit::Unsupported. Touches no task; restore_mm calls it first.
+Status validate_mm(const img::Mm& mm, const image::PageReader& pages);
+
+// Rebuilds `mm` in the task (see the header comment). The task must have an
+// executor mapped at an address free in `mm`.
+Status restore_mm(remote::RemoteTask& task, const img::Mm& mm, image::PageReader& pages);
+
+// The rebuilt /proc/PID/maps equals the image's areas (addresses, perms,
+// paths and names), ignoring [executor_base, executor_base+executor_size).
+// Adjacent areas the kernel merges when they are mapped again are compared
+// merged on both sides.
+Status verify_mm(pid_t pid, const img::Mm& mm, uint64_t executor_base, uint64_t executor_size);
+
+}  // namespace amber::kinds
