@@ -273,6 +273,74 @@ TEST(FilesKind, TableRestoredInAnotherChild) {
   EXPECT_EQ(c, 'x');
 }
 
+TEST(FilesKind, SeparateDescriptionsOfTheLogAndOfAPipeEndStaySeparate) {
+  TempTree t;
+  ASSERT_FALSE(t.root.empty());
+  // stdout and stderr opened apart (two descriptions of the log); a pipe's
+  // read end re-opened through /proc (two descriptions of one end).
+  Forked a([&](int& ready) {
+    if (int rc = only_ready_fd(ready)) return rc;
+    if (!open_at(1, t.path("old.log"), O_WRONLY | O_APPEND | O_CREAT, 0640)) return 20;
+    if (!open_at(2, t.path("old.log"), O_WRONLY | O_APPEND)) return 21;
+    int p[2];
+    if (::pipe(p) != 0) return 22;
+    // Out of the way first: pipe() may have returned 0 and 3.
+    const int r = ::fcntl(p[0], F_DUPFD, 60), w = ::fcntl(p[1], F_DUPFD, 60);
+    ::close(p[0]);
+    ::close(p[1]);
+    if (!move_to(r, 3) || !move_to(w, 4)) return 22;
+    if (!open_at(5, "/proc/self/fd/3", O_RDONLY | O_NONBLOCK)) return 23;
+    return ::write(4, "ab", 2) == 2 ? 0 : 24;
+  });
+  ASSERT_TRUE(a.ok()) << "setup exit status " << a.wait();
+  ASSERT_TRUE(ready_fd_closed(a.pid()));
+  auto dumped = kinds::dump_fds(dump_ctx(a.pid(), t.path("old.log")));
+  ASSERT_TRUE(dumped) << dumped.error().message;
+  const img::Files image = *dumped;
+  EXPECT_NE(find_fd(image, 1)->ofd_id(), find_fd(image, 2)->ofd_id());
+  EXPECT_TRUE(find_fd(image, 2)->container_log());
+  EXPECT_NE(find_fd(image, 3)->ofd_id(), find_fd(image, 5)->ofd_id());
+  EXPECT_EQ(find_fd(image, 5)->pipe().pipe_id(), find_fd(image, 3)->pipe().pipe_id());
+  ASSERT_EQ(image.pipes_size(), 1);
+  EXPECT_EQ(image.pipes(0).data(), "ab");
+
+  const std::string err_file = t.path("restore.err");
+  Forked b([&](int& ready) {
+    if (!open_at(50, t.path("new.log"), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) return 50;
+    int keep[] = {ready};
+    kinds::FdRestoreContext ctx{1, keep, 50};
+    auto st = kinds::open_fds_in_child(image, ctx);
+    if (!st) {
+      (void)write_new_file(err_file, st.error().message);
+      return 53;
+    }
+    ready = keep[0];
+    return 0;
+  });
+  ASSERT_TRUE(b.ok()) << read_file(err_file).value_or("");
+  const pid_t pb = b.pid();
+  EXPECT_FALSE(same_description(pb, 1, 2));
+  EXPECT_FALSE(same_description(pb, 3, 5));
+  struct stat new_log {};
+  ASSERT_EQ(::stat(t.path("new.log").c_str(), &new_log), 0);
+  EXPECT_EQ(stat_fd(pb, 1).st_ino, new_log.st_ino);
+  EXPECT_EQ(stat_fd(pb, 2).st_ino, new_log.st_ino);
+  EXPECT_EQ(stat_fd(pb, 5).st_ino, stat_fd(pb, 3).st_ino) << "one pipe";
+  for (int fd : {1, 2, 3, 5}) {
+    auto info = sys::read_fdinfo(pb, fd);
+    ASSERT_TRUE(info);
+    EXPECT_EQ(info->flags, find_fd(image, fd)->flags()) << "fd " << fd;
+  }
+  // Data written back once, readable through either description.
+  auto pidfd_b = sys::pidfd_open(pb);
+  ASSERT_TRUE(pidfd_b);
+  auto via5 = sys::pidfd_getfd(pidfd_b->get(), 5);
+  ASSERT_TRUE(via5);
+  char buf[8] = {};
+  EXPECT_EQ(::read(via5->get(), buf, sizeof buf), 2);
+  EXPECT_STREQ(buf, "ab");
+}
+
 TEST(FilesKind, SocketIsRefusedByName) {
   expect_refused(
       [] {
