@@ -9,9 +9,18 @@
 #include <sys/syscall.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 
+#include "base/files.h"
+#include "image/layout.h"
+#include "image/pages.h"
+#include "image/reader.h"
+#include "image/writer.h"
+#include "kinds/mm.h"
+#include "kinds/signals.h"
 #include "kinds_test_util.h"
+#include "sys/procfs.h"
 #include "sys/ptrace.h"
 
 using namespace amber;
@@ -235,4 +244,159 @@ TEST(ThreadKind, RestoreRefusesRegistersOfTheWrongSize) {
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().exit, Exit::BadInput);
   EXPECT_NE(st.error().message.find("thread 7"), std::string::npos) << st.error().message;
+}
+
+// ---- a whole child rebuilt: memory (kinds/mm), signals, thread ----
+
+namespace {
+
+volatile sig_atomic_t g_e2e_usr1 = 0;
+void e2e_on_usr1(int) { g_e2e_usr1 = 1; }
+char g_e2e_data[8192];
+
+constexpr char kE2eName[] = "amber-e2e";
+
+// Runs in A, then (after the rebuild) in B: A's memory, registers and
+// kernel state must make it pass. 0: all fine; 1: the sleep failed (EINTR
+// or a stray errno); 2: memory; 3: blocked mask; 4: SIGUSR1's action;
+// 5: the handler did not run; 6: comm; 7: rseq. 77: B ran its own code.
+[[noreturn]] __attribute__((noinline)) void e2e_sleeper() {
+  char* heap = static_cast<char*>(std::malloc(100000));
+  for (size_t i = 0; i < 100000; i++) heap[i] = static_cast<char>(i * 7 + 1);
+  for (size_t i = 0; i < sizeof g_e2e_data; i++) g_e2e_data[i] = static_cast<char>(i * 13 + 5);
+  struct timespec ts = {0, 500 * 1000 * 1000};
+  long r = ::syscall(SYS_nanosleep, &ts, nullptr);
+  if (r != 0) ::_exit(1);
+  for (size_t i = 0; i < 100000; i++)
+    if (heap[i] != static_cast<char>(i * 7 + 1)) ::_exit(2);
+  for (size_t i = 0; i < sizeof g_e2e_data; i++)
+    if (g_e2e_data[i] != static_cast<char>(i * 13 + 5)) ::_exit(2);
+  sigset_t blocked;
+  if (sigprocmask(SIG_BLOCK, nullptr, &blocked) != 0 || !sigismember(&blocked, SIGUSR2) ||
+      sigismember(&blocked, SIGUSR1))
+    ::_exit(3);
+  struct sigaction sa {};
+  if (sigaction(SIGUSR1, nullptr, &sa) != 0 || sa.sa_handler != e2e_on_usr1) ::_exit(4);
+  ::raise(SIGUSR1);
+  if (!g_e2e_usr1) ::_exit(5);
+  char name[16] = {};
+  if (prctl(PR_GET_NAME, name) != 0 || std::strcmp(name, kE2eName) != 0) ::_exit(6);
+  // glibc's rseq area must be registered again (its memory alone still
+  // looks fine): registering it a second time is EBUSY only if it is.
+  auto* area = static_cast<char*>(__builtin_thread_pointer()) + __rseq_offset;
+  if (::syscall(SYS_rseq, area, kGlibcRseqLen, 0, kGlibcRseqSig) != -1 || errno != EBUSY) ::_exit(7);
+  ::_exit(0);
+}
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/amber-task-e2e-XXXXXX";
+    path = ::mkdtemp(tmpl) ? tmpl : "";
+  }
+  ~TempDir() {
+    if (!path.empty()) (void)remove_tree(path);
+  }
+};
+
+}  // namespace
+
+TEST(TaskRebuild, WholeChildRebuiltFromItsImageVerifiesItself) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (PR_SET_MM_MAP, /proc/PID/mem)";
+  TempDir dir;
+  ASSERT_FALSE(dir.path.empty());
+  const std::string image_dir = dir.path + "/img";
+
+  Forked a(
+      [](int&) {
+        struct sigaction sa {};
+        sa.sa_handler = e2e_on_usr1;
+        sa.sa_flags = SA_RESTART;
+        if (sigaction(SIGUSR1, &sa, nullptr) != 0) return 20;
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGUSR2);
+        if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) return 21;
+        return prctl(PR_SET_NAME, kE2eName) == 0 ? 0 : 22;
+      },
+      []() -> int { e2e_sleeper(); });
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(wait_until([&] { return kinds_test::blocked_syscall(a.pid()) == SYS_nanosleep; }));
+
+  // Dump A: thread first (its registers at the stop), then what needs the
+  // executor, then memory (the executor is not part of it).
+  img::Task task;
+  task.set_pid(1);
+  img::Mm mm;
+  {
+    auto t = remote::RemoteTask::seize(a.pid());
+    ASSERT_TRUE(t) << t.error().message;
+    auto thread = kinds::dump_thread(*t);
+    ASSERT_TRUE(thread) << thread.error().message;
+    *task.add_threads() = *thread;
+    ASSERT_TRUE(t->map_executor());
+    auto st = kinds::dump_sigactions(*t, task);
+    ASSERT_TRUE(st) << st.error().message;
+    auto w = image::ImageWriter::create(image_dir);
+    ASSERT_TRUE(w) << w.error().message;
+    auto pw = image::PageWriter::create(*w, image::pages_index_path(1), image::pages_data_path(1));
+    ASSERT_TRUE(pw) << pw.error().message;
+    auto m = kinds::dump_mm(*t, *pw);
+    ASSERT_TRUE(m) << m.error().message;
+    ASSERT_TRUE(pw->finish());
+    m->set_pages_index(image::pages_index_path(1));
+    ASSERT_TRUE(w->write(image::mm_path(1), img::KIND_MM, *m));
+    ASSERT_TRUE(w->write(image::task_path(1), img::KIND_TASK, task));
+    auto c = w->commit();
+    ASSERT_TRUE(c) << c.error().message;
+    // Killed while seized, as a dump ends: nothing of A runs again.
+    ASSERT_TRUE(t->kill());
+  }
+  a.wait();
+
+  // B: a plain fork in pause(), like a restore's init before its rebuild.
+  Forked b([](int&) { return 0; }, [] {
+    for (;;) ::pause();
+    return 77;
+  });
+  ASSERT_TRUE(b.ok());
+  ASSERT_TRUE(wait_until([&] { return kinds_test::blocked_syscall(b.pid()) == SYS_pause; }));
+  auto reader = image::ImageReader::open(image_dir);
+  ASSERT_TRUE(reader) << reader.error().message;
+  auto loaded_mm = reader->read<img::Mm>(image::mm_path(1), img::KIND_MM);
+  ASSERT_TRUE(loaded_mm) << loaded_mm.error().message;
+  auto loaded_task = reader->read<img::Task>(image::task_path(1), img::KIND_TASK);
+  ASSERT_TRUE(loaded_task) << loaded_task.error().message;
+  auto pages = image::PageReader::open(*reader, loaded_mm->pages_index());
+  ASSERT_TRUE(pages) << pages.error().message;
+
+  // The controller's sequence (DESIGN.md "Restoring"; thread.h).
+  auto t = remote::RemoteTask::seize(b.pid());
+  ASSERT_TRUE(t) << t.error().message;
+  auto current = sys::read_maps(b.pid());
+  ASSERT_TRUE(current) << current.error().message;
+  uint64_t at = kinds::pick_executor_addr(*loaded_mm, *current, size_t{1} << 20);
+  ASSERT_NE(at, 0u);
+  ASSERT_TRUE(t->map_executor(at));
+  auto st = kinds::restore_mm(*t, *loaded_mm, *pages);
+  ASSERT_TRUE(st) << st.error().message;
+  st = kinds::restore_sigactions(*t, *loaded_task);
+  ASSERT_TRUE(st) << st.error().message;
+  st = kinds::restore_thread(*t, loaded_task->threads(0));
+  ASSERT_TRUE(st) << st.error().message;
+  ASSERT_TRUE(t->unmap_executor());
+  st = kinds::verify_mm(b.pid(), *loaded_mm, 0, 0);
+  EXPECT_TRUE(st) << st.error().message;
+  st = kinds::restore_thread_final(*t, loaded_task->threads(0));
+  ASSERT_TRUE(st) << st.error().message;
+  auto released_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(t->release());
+
+  EXPECT_EQ(kinds_test::proc_text(b.pid(), "comm"), std::string(kE2eName) + "\n");
+  int status = b.wait();
+  auto ran = std::chrono::steady_clock::now() - released_at;
+  ASSERT_TRUE(WIFEXITED(status)) << "status " << status
+                                 << (WIFSIGNALED(status) ? std::string(" signal ") + strsignal(WTERMSIG(status)) : "");
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1 sleep, 2 memory, 3 mask, 4 sigaction, 5 handler, 6 comm, 7 rseq, 77 own code";
+  EXPECT_GE(ran, std::chrono::milliseconds(400)) << "the interrupted nanosleep was issued again";
 }
