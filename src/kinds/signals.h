@@ -2,6 +2,7 @@
 // restored by remote rt_sigaction, all signals in one batch (one ptrace stop).
 // Per-thread masks are in thread.h; pending signals are a later kind.
 #pragma once
+#include <array>
 #include <cstdint>
 
 #include "base/result.h"
