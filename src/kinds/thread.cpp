@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "kinds/syscall_restart.h"
 #include "base/files.h"
 #include "sys/ptrace.h"
 
@@ -97,7 +98,14 @@ Result<img::Thread> dump_thread(remote::RemoteTask& task) {
   const pid_t tid = task.tid();
   img::Thread t;
   t.set_tid(tid);
-  const user_regs_struct& regs = task.saved_regs();
+  // A task resumed once through restart_syscall carries that number, not
+  // the call it continues (syscall_restart.h).
+  auto read_mem = [&task](uint64_t addr, size_t len) -> std::optional<std::vector<uint8_t>> {
+    std::vector<uint8_t> b(len);
+    if (!task.read(addr, std::as_writable_bytes(std::span(b)))) return std::nullopt;
+    return b;
+  };
+  const user_regs_struct regs = resolve_restart_syscall(task.saved_regs(), read_mem);
   t.set_regs(std::string(reinterpret_cast<const char*>(&regs), sizeof regs));
   std::vector<uint8_t> xstate = TRY_CTX(sys::get_xstate(tid), "thread {}: xstate", tid);
   t.set_xstate(std::string(xstate.begin(), xstate.end()));
