@@ -50,9 +50,17 @@ Result<std::vector<ClassifiedMount>> classify_mounts(const std::vector<sys::Moun
   for (const auto& m : container) {
     ClassifiedMount c{to_image(m)};
     bool matched = false;
+    // The host's own mounts first: the host may have a tmpfs at /dev/shm
+    // too, hidden under the container's /dev.
+    if (rootfs.empty() && host_mounts.count({m.dev_major, m.dev_minor, m.root, m.mount_point})) {
+      c.role = MountRole::Inherited;
+      c.mount.set_external_bind(true);
+      matched = true;
+    }
     // The standard ones are mounted last, on top: the topmost mount at a
     // standard path is amber's; anything below it there is inherited.
     for (const auto& s : kStandard) {
+      if (matched) break;
       if (m.mount_point == s.mountpoint && m.fstype == s.fstype) {
         bool topmost = true;
         for (const auto& other : container)
@@ -67,11 +75,6 @@ Result<std::vector<ClassifiedMount>> classify_mounts(const std::vector<sys::Moun
     }
     if (!matched && !rootfs.empty() && m.mount_point == "/" && m.root == rootfs) {
       c.role = MountRole::Standard;  // the rootfs bind, pivot_root'ed into
-      matched = true;
-    }
-    if (!matched && rootfs.empty() && host_mounts.count({m.dev_major, m.dev_minor, m.root, m.mount_point})) {
-      c.role = MountRole::Inherited;
-      c.mount.set_external_bind(true);
       matched = true;
     }
     if (!matched)

@@ -24,21 +24,23 @@ sys::MountInfo mi(int id, int parent, uint32_t minor, std::string root, std::str
 
 TEST(Mounts, SortsInheritedStandardAndOwnTmpfs) {
   std::vector<sys::MountInfo> host = {mi(1, 0, 1, "/", "/", "ext4"), mi(2, 1, 2, "/", "/proc", "proc"),
-                                      mi(3, 1, 3, "/", "/dev", "devtmpfs")};
+                                      mi(3, 1, 3, "/", "/dev", "devtmpfs"), mi(4, 3, 4, "/", "/dev/shm", "tmpfs")};
   // The container's copy of the host's tree, then amber's mounts on top.
   std::vector<sys::MountInfo> ct = {mi(10, 9, 1, "/", "/", "ext4"),       mi(11, 10, 2, "/", "/proc", "proc"),
-                                    mi(12, 10, 3, "/", "/dev", "devtmpfs"), mi(13, 11, 20, "/", "/proc", "proc"),
+                                    mi(12, 10, 3, "/", "/dev", "devtmpfs"), mi(18, 12, 4, "/", "/dev/shm", "tmpfs"),
+                                    mi(13, 11, 20, "/", "/proc", "proc"),
                                     mi(14, 12, 21, "/", "/dev", "tmpfs"),   mi(15, 14, 22, "/", "/dev/shm", "tmpfs"),
                                     mi(16, 14, 23, "/", "/dev/pts", "devpts"), mi(17, 10, 24, "/", "/tmp", "tmpfs")};
   auto r = classify_mounts(ct, host, "");
   ASSERT_TRUE(r) << r.error().message;
-  ASSERT_EQ(r->size(), 8u);
+  ASSERT_EQ(r->size(), 9u);
   EXPECT_EQ((*r)[0].role, MountRole::Inherited);
   EXPECT_TRUE((*r)[0].mount.external_bind());
   EXPECT_EQ((*r)[1].role, MountRole::Inherited);
-  EXPECT_EQ((*r)[3].role, MountRole::Standard);
-  EXPECT_EQ((*r)[5].role, MountRole::OwnTmpfs);
-  EXPECT_EQ((*r)[7].role, MountRole::OwnTmpfs);
+  EXPECT_EQ((*r)[3].role, MountRole::Inherited);  // the host's /dev/shm, hidden under the container's /dev
+  EXPECT_EQ((*r)[4].role, MountRole::Standard);
+  EXPECT_EQ((*r)[6].role, MountRole::OwnTmpfs);
+  EXPECT_EQ((*r)[8].role, MountRole::OwnTmpfs);
 }
 
 TEST(Mounts, RefusesUnknownAndSharedMounts) {
