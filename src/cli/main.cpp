@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
   add(cli::add_kill);
   add(cli::add_logs);
   add(cli::add_thaw);
+  add(cli::add_dump);
+  add(cli::add_restore);
 
   try {
     app.parse(argc, argv);

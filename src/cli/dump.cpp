@@ -1,0 +1,34 @@
+// amber dump NAME -D DIR [--leave-running] [--list-fault-points]
+#include <cstdlib>
+#include <memory>
+
+#include "cli/verbs.h"
+#include "dump/dump.h"
+
+namespace amber::cli {
+
+Action add_dump(CLI::App& app) {
+  auto* sub = app.add_subcommand("dump", "Checkpoint a container into a new image directory (the container is "
+                                          "killed afterwards unless --leave-running)");
+  auto opts = std::make_shared<dump::DumpOptions>();
+  auto list = std::make_shared<bool>(false);
+  sub->add_option("name", opts->name, "Container name");
+  sub->add_option("-D,--images-dir", opts->dir, "Image directory to create (must not exist)");
+  sub->add_flag("--leave-running", opts->leave_running, "Release the container after the dump instead of killing it");
+  sub->add_flag("--list-fault-points", *list, "Print the names of the dump's fault points (for tests) and exit");
+  return [opts, list](Context& ctx) {
+    if (*list) {
+      for (const char* p : dump::kFaultPoints) fmt::print("{}\n", p);
+      return 0;
+    }
+    if (opts->name.empty() || opts->dir.empty())
+      return report(ctx, Error{Exit::BadInput, 0, "usage: amber dump NAME -D DIR [--leave-running]"});
+    // Test-only switch (fault-injection tests): fail at the named step.
+    const char* armed = std::getenv("AMBER_FAULT");
+    Faults faults(armed ? armed : "");
+    if (auto r = dump::dump_container(*opts, ctx.log, faults); !r) return report(ctx, r.error());
+    return 0;
+  };
+}
+
+}  // namespace amber::cli

@@ -1,0 +1,32 @@
+// amber restore -D DIR [--name NEW] [--list-fault-points]
+#include <cstdlib>
+#include <memory>
+
+#include "cli/verbs.h"
+#include "restore/restore.h"
+
+namespace amber::cli {
+
+Action add_restore(CLI::App& app) {
+  auto* sub = app.add_subcommand("restore", "Restore a container from an image directory");
+  auto opts = std::make_shared<restore::RestoreOptions>();
+  auto list = std::make_shared<bool>(false);
+  sub->add_option("-D,--images-dir", opts->dir, "Image directory written by amber dump");
+  sub->add_option("--name", opts->name, "Name of the restored container (default: the name in the image)");
+  sub->add_flag("--list-fault-points", *list, "Print the names of the restore's fault points (for tests) and exit");
+  return [opts, list](Context& ctx) {
+    if (*list) {
+      for (const char* p : restore::kFaultPoints) fmt::print("{}\n", p);
+      return 0;
+    }
+    if (opts->dir.empty()) return report(ctx, Error{Exit::BadInput, 0, "usage: amber restore -D DIR [--name NEW]"});
+    const char* armed = std::getenv("AMBER_FAULT");  // test-only: fail at the named step
+    Faults faults(armed ? armed : "");
+    auto r = restore::restore_container(*opts, ctx.log, faults);
+    if (!r) return report(ctx, r.error());
+    fmt::print("{}\n", *r);
+    return 0;
+  };
+}
+
+}  // namespace amber::cli

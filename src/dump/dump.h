@@ -1,0 +1,29 @@
+// `amber dump`: checkpoint a running amber container into an image directory.
+#pragma once
+#include <array>
+#include <string>
+
+#include "base/faults.h"
+#include "base/log.h"
+#include "base/result.h"
+
+namespace amber::dump {
+
+struct DumpOptions {
+  std::string name;            // the container
+  std::string dir;             // the image directory to create (must not exist)
+  bool leave_running = false;  // release the container instead of killing it
+};
+
+// Every step of the driver, in order (`amber dump --list-fault-points`).
+inline constexpr std::array<const char*, 10> kFaultPoints = {
+    "dump.create-image", "dump.hold",     "dump.container", "dump.task",   "dump.fds",
+    "dump.mm",           "dump.fs-content", "dump.write",   "dump.commit", "dump.finish",
+};
+
+// On success the image is complete and the container is gone (killed while
+// still held) or, with leave_running, running on. On failure the container
+// runs on exactly as before and no image directory exists.
+Status dump_container(const DumpOptions& opts, Log& log, Faults& faults);
+
+}  // namespace amber::dump

@@ -1,0 +1,56 @@
+# Every fault point of dump and restore, failed in turn. A failed dump leaves
+# the container running exactly as before (maps, fds and positions, signal
+# masks, no tracer, thawed) and no image; a failed restore leaves nothing
+# behind and the image untouched.
+. "$E2E_LIB"
+
+wl="$WORKLOADS/memstate"
+n=$(e2e_name f)
+"$AMBER" run --name "$n" -- "$wl" nanosleep /tmp/memstate.data >/dev/null
+wait_until 10 grep -q "memstate: READY" "$AMBER_STATE_DIR/$n/log"
+pid=$(init_pid "$n")
+sleep 0.3
+
+snapshot() {  # what a failed dump must leave exactly as it was
+  cat /proc/$1/maps
+  for fd in /proc/$1/fd/*; do echo "$fd $(readlink "$fd") $(grep -E '^(pos|flags)' /proc/$1/fdinfo/${fd##*/} | xargs)"; done
+  grep -E '^(SigBlk|SigCgt|SigIgn|TracerPid|State)' /proc/$1/status
+  cat "$AMBER_CGROUP_ROOT/$n/cgroup.freeze"
+}
+before=$(snapshot "$pid")
+points=$("$AMBER" dump --list-fault-points)
+[ "$(echo "$points" | wc -l)" -ge 5 ] || fail "too few dump fault points: $points"
+for p in $points; do
+  note "dump fails at $p"
+  run_cmd env AMBER_FAULT="$p" "$AMBER" dump "$n" -D "$E2E_TMP/img-$p"
+  assert_eq 1 "$STATUS" "dump with fault $p: exit status (stderr: $ERR)"
+  assert_contains "$ERR" "fault injected at $p" "dump with fault $p"
+  [ ! -e "$E2E_TMP/img-$p" ] || fail "dump with fault $p left an image"
+  ls -d "$E2E_TMP"/img-$p.tmp* >/dev/null 2>&1 && fail "dump with fault $p left a temporary image"
+  assert_eq running "$(ps_state "$n")" "state after fault $p"
+  assert_eq "$before" "$(snapshot "$pid")" "container after a dump failed at $p"
+done
+
+note "the container still works: dump it for the restore faults"
+"$AMBER" dump "$n" -D "$E2E_TMP/img"
+sum_before=$(cd "$E2E_TMP/img" && find . -type f -exec sha1sum {} + | sort)
+cgroups_before=$(ls "$AMBER_CGROUP_ROOT" | wc -l)
+for p in $("$AMBER" restore --list-fault-points); do
+  note "restore fails at $p"
+  run_cmd env AMBER_FAULT="$p" "$AMBER" restore -D "$E2E_TMP/img"
+  assert_eq 1 "$STATUS" "restore with fault $p: exit status (stderr: $ERR)"
+  assert_contains "$ERR" "fault injected at $p" "restore with fault $p"
+  assert_nothing_left "$n"
+  assert_eq "$cgroups_before" "$(ls "$AMBER_CGROUP_ROOT" | wc -l)" "cgroups after restore failed at $p"
+  # A half-restored init is still amber's own process image, or already the workload's.
+  pgrep -f "restore -D $E2E_TMP/img" >/dev/null && fail "restore failed at $p left a process: $(pgrep -af "restore -D $E2E_TMP/img")"
+  assert_eq "$sum_before" "$(cd "$E2E_TMP/img" && find . -type f -exec sha1sum {} + | sort)" "image after fault $p"
+done
+
+note "and the image restores after all that"
+"$AMBER" restore -D "$E2E_TMP/img" >/dev/null
+pid2=$(init_pid "$n")
+proc_alive "$pid2" || fail "restored task is not running: $(ps_state "$n"); log: $(cat "$AMBER_STATE_DIR/$n/log")"
+kill -USR1 "$pid2"
+wait_until 10 ps_state_is "$n" "stopped (exit 0)"
+assert_contains "$(cat "$AMBER_STATE_DIR/$n/log")" "memstate: OK" "workload verdict after the fault runs"
