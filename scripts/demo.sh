@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Demo of amber's own containers: installs what is missing, builds, then
-# starts a container and shows ps, exec, logs and kill. Run as root from a
+# Demo of amber: installs what is missing, builds, then starts a container
+# and shows ps, exec, logs and kill, then dumps a container and restores it. Run as root from a
 # checkout (a fresh clone is fine): scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,5 +44,21 @@ show amber logs "$name"
 say "amber kill kills every task through cgroup.kill and removes the cgroup and the state."
 show amber kill "$name"
 show amber ps
+
+say "Checkpoint and restore: a single-process container (here: sleep) is dumped into an image"
+say "directory while every task is held still, killed, and restored at the same pid inside."
+img=$(mktemp -d /tmp/amber-demo-img.XXXXXX)/image
+name2=demo-sleep-$$
+trap 'amber kill "$name2" >/dev/null 2>&1 || true; rm -rf "$(dirname "$img")"' EXIT
+show amber run --name "$name2" -- sleep 1000
+show amber ps
+show amber dump "$name2" -D "$img"
+show amber ps
+show amber show "$img"
+show amber restore -D "$img"
+show amber ps
+show amber exec "$name2" -- cat /proc/1/status
+show amber kill "$name2"
 trap - EXIT
+rm -rf "$(dirname "$img")"
 say "Done."
