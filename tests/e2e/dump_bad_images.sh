@@ -15,11 +15,13 @@ assert_eq running "$(ps_state "$n")" "state after a refused dump"
 assert_fails 2 "already exists" "$AMBER" restore -D "$img"  # the name is taken
 "$AMBER" kill "$n"
 
-cgroups_before=$(ls "$AMBER_CGROUP_ROOT" 2>/dev/null | wc -l)
+# Other scenarios run in parallel under the same cgroup root: count ours only.
+our_cgroups() { ls "$AMBER_CGROUP_ROOT" 2>/dev/null | grep -c "^$E2E_PREFIX" || true; }
+cgroups_before=$(our_cgroups)
 check_refused() {  # WHAT DIR MESSAGE-PART
   assert_fails 2 "$3" "$AMBER" restore -D "$2" --name "$n-r"
   assert_nothing_left "$n-r"
-  assert_eq "$cgroups_before" "$(ls "$AMBER_CGROUP_ROOT" 2>/dev/null | wc -l)" "$1: cgroups after a refused restore"
+  assert_eq "$cgroups_before" "$(our_cgroups)" "$1: cgroups after a refused restore"
 }
 note "missing directory"
 check_refused missing "$E2E_TMP/nosuch" "nosuch"

@@ -4,7 +4,7 @@
 # behind and the image untouched.
 . "$E2E_LIB"
 
-wl="$WORKLOADS/memstate"
+wl=$(e2e_workload memstate)
 n=$(e2e_name f)
 "$AMBER" run --name "$n" -- "$wl" nanosleep /tmp/memstate.data >/dev/null
 wait_until 10 grep -q "memstate: READY" "$AMBER_STATE_DIR/$n/log"
@@ -34,14 +34,15 @@ done
 note "the container still works: dump it for the restore faults"
 "$AMBER" dump "$n" -D "$E2E_TMP/img"
 sum_before=$(cd "$E2E_TMP/img" && find . -type f -exec sha1sum {} + | sort)
-cgroups_before=$(ls "$AMBER_CGROUP_ROOT" | wc -l)
+our_cgroups() { ls "$AMBER_CGROUP_ROOT" 2>/dev/null | grep -c "^$E2E_PREFIX" || true; }
+cgroups_before=$(our_cgroups)
 for p in $("$AMBER" restore --list-fault-points); do
   note "restore fails at $p"
   run_cmd env AMBER_FAULT="$p" "$AMBER" restore -D "$E2E_TMP/img"
   assert_eq 1 "$STATUS" "restore with fault $p: exit status (stderr: $ERR)"
   assert_contains "$ERR" "fault injected at $p" "restore with fault $p"
   assert_nothing_left "$n"
-  assert_eq "$cgroups_before" "$(ls "$AMBER_CGROUP_ROOT" | wc -l)" "cgroups after restore failed at $p"
+  assert_eq "$cgroups_before" "$(our_cgroups)" "cgroups after restore failed at $p"
   # A half-restored init is still amber's own process image, or already the workload's.
   pgrep -f "restore -D $E2E_TMP/img" >/dev/null && fail "restore failed at $p left a process: $(pgrep -af "restore -D $E2E_TMP/img")"
   assert_eq "$sum_before" "$(cd "$E2E_TMP/img" && find . -type f -exec sha1sum {} + | sort)" "image after fault $p"

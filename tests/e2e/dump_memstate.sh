@@ -4,8 +4,7 @@
 # everything and must not have seen EINTR or a stray errno.
 . "$E2E_LIB"
 
-wl="$WORKLOADS/memstate"
-[ -x "$wl" ] || fail "workload $wl not built"
+wl=$(e2e_workload memstate)
 
 stopped() { case "$(ps_state "$1")" in stopped*) return 0 ;; *) return 1 ;; esac; }
 

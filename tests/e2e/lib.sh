@@ -24,8 +24,18 @@ done
 export AMBER_CGROUP_ROOT="$E2E_V2/amber-test"
 E2E_TMP=$(mktemp -d /tmp/amber-e2e.XXXXXX)
 export AMBER_STATE_DIR="$E2E_TMP/state"
+# Containers get a tmpfs /tmp of their own: programs they run must live
+# elsewhere (the build tree itself may be under /tmp).
+E2E_BIN=$(mktemp -d /var/tmp/amber-e2e-bin.XXXXXX)
 # Every container name of this scenario starts with this (unique per run).
 E2E_PREFIX="$(basename "$0" .sh | tr -c 'A-Za-z0-9_.\n-' _)-$$-"
+
+# e2e_workload NAME: the path of workload NAME, copied where a container sees it.
+e2e_workload() {
+  [ -x "$WORKLOADS/$1" ] || fail "workload $WORKLOADS/$1 not built"
+  cp "$WORKLOADS/$1" "$E2E_BIN/$1"
+  echo "$E2E_BIN/$1"
+}
 
 # e2e_name SUFFIX: a container name unique to this scenario run.
 e2e_name() { echo "${E2E_PREFIX}$1"; }
@@ -45,7 +55,7 @@ e2e_cleanup() {
     echo 1 >"$cg/cgroup.kill" 2>/dev/null
     for _ in $(seq 50); do rmdir "$cg" 2>/dev/null && break; sleep 0.1; done
   done
-  rm -rf "$E2E_TMP"
+  rm -rf "$E2E_TMP" "$E2E_BIN"
   if [ "$rc" = 0 ]; then echo "PASS: $(basename "$0" .sh)"; fi
   exit "$rc"
 }
