@@ -57,7 +57,7 @@ show amber ps
 show amber show "$img"
 show amber restore -D "$img"
 show amber ps
-show amber exec "$name2" -- cat /proc/1/status
+show amber exec "$name2" -- grep -E '^(Name|State|NSpid)' /proc/1/status
 show amber kill "$name2"
 trap - EXIT
 rm -rf "$(dirname "$img")"
