@@ -137,14 +137,8 @@ Result<TaskImage> dump_task(remote::RemoteTask& task, pid_t vpid, const containe
   TRY(faults.hit("dump.task"));
   // The executor gives the remote calls below one ptrace stop per batch; it
   // is unmapped before the task is released or killed.
+  // (A failed dump releases the task, which unmaps the executor again.)
   TRY_CTX(task.map_executor(), "map executor");
-  // A failed dump leaves the task as it found it: no executor mapping.
-  struct Unmap {
-    remote::RemoteTask& task;
-    ~Unmap() {
-      if (task.has_executor()) (void)task.unmap_executor();
-    }
-  } unmap{task};
   *t.task.add_threads() = TRY_CTX(kinds::dump_thread(task), "thread {}", vpid);
   TRY_CTX(kinds::dump_sigactions(task, t.task), "signal actions");
   TRY_CTX(kinds::dump_rlimits(pid, t.task), "rlimits");

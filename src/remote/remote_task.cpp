@@ -412,6 +412,10 @@ Status RemoteTask::release() {
     }
   }
   auto restore = [&]() -> Status {
+    // "As it was" includes no executor mapping. Best effort: in a task whose
+    // address space is half rebuilt (a failed restore, killed next) there
+    // may be no vdso to run the munmap through; detaching matters more.
+    if (exec_base_ != 0) (void)unmap_executor();
     if (regs_dirty_) TRY(sys::set_regs(tid_, saved_regs_));
     if (mask_dirty_) TRY(sys::set_sigmask(tid_, saved_mask_));
     return sys::ptrace_detach(tid_, 0);
