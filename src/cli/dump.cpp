@@ -1,4 +1,4 @@
-// amber dump NAME -D DIR [--leave-running] [--list-fault-points]
+// amber dump NAME -D DIR [--leave-running] [--external SPEC]... [--list-fault-points]
 #include <cstdlib>
 #include <memory>
 
@@ -15,14 +15,19 @@ Action add_dump(CLI::App& app) {
   sub->add_option("name", opts->name, "Container name");
   sub->add_option("-D,--images-dir", opts->dir, "Image directory to create (must not exist)");
   sub->add_flag("--leave-running", opts->leave_running, "Release the container after the dump instead of killing it");
+  auto externals = std::make_shared<std::vector<std::string>>();
+  sub->add_option("--external", *externals, "Accept a declared leak (as for amber check; repeatable)");
   sub->add_flag("--list-fault-points", *list, "Print the names of the dump's fault points (for tests) and exit");
-  return [opts, list](Context& ctx) {
+  return [opts, list, externals](Context& ctx) {
     if (*list) {
       for (const char* p : dump::kFaultPoints) fmt::print("{}\n", p);
       return 0;
     }
     if (opts->name.empty() || opts->dir.empty())
       return report(ctx, Error{Exit::BadInput, 0, "usage: amber dump NAME -D DIR [--leave-running]"});
+    auto ext = seal::parse_externals(*externals);
+    if (!ext) return report(ctx, ext.error());
+    opts->externals = std::move(*ext);
     // Test-only switch (fault-injection tests): fail at the named step.
     const char* armed = std::getenv("AMBER_FAULT");
     Faults faults(armed ? armed : "");

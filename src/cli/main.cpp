@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   add(cli::add_kill);
   add(cli::add_logs);
   add(cli::add_thaw);
+  add(cli::add_check);
   add(cli::add_dump);
   add(cli::add_restore);
 

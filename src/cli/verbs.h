@@ -26,6 +26,7 @@ Action add_kill(CLI::App& app);
 Action add_logs(CLI::App& app);
 Action add_thaw(CLI::App& app);
 Action add_show(CLI::App& app);
+Action add_check(CLI::App& app);
 Action add_dump(CLI::App& app);
 Action add_restore(CLI::App& app);
 

@@ -2,10 +2,12 @@
 #pragma once
 #include <array>
 #include <string>
+#include <vector>
 
 #include "base/faults.h"
 #include "base/log.h"
 #include "base/result.h"
+#include "seal/leak.h"
 
 namespace amber::dump {
 
@@ -13,11 +15,12 @@ struct DumpOptions {
   std::string name;            // the container
   std::string dir;             // the image directory to create (must not exist)
   bool leave_running = false;  // release the container instead of killing it
+  std::vector<seal::External> externals;  // --external: leaks the seal check accepts
 };
 
 // Every step of the driver, in order (`amber dump --list-fault-points`).
-inline constexpr std::array<const char*, 10> kFaultPoints = {
-    "dump.create-image", "dump.hold",     "dump.container", "dump.task",   "dump.fds",
+inline constexpr std::array<const char*, 11> kFaultPoints = {
+    "dump.create-image", "dump.hold",  "dump.seal-check", "dump.container", "dump.task",   "dump.fds",
     "dump.mm",           "dump.fs-content", "dump.write",   "dump.commit", "dump.finish",
 };
 

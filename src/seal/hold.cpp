@@ -183,6 +183,7 @@ Hold& Hold::operator=(Hold&& o) noexcept {
   freeze_touched_ = o.freeze_touched_;
   tasks_ = std::move(o.tasks_);
   ignored_ = std::move(o.ignored_);
+  traced_ = std::move(o.traced_);
   // The moved-from hold owns nothing: its destructor must not touch the
   // cgroup or any task.
   o.cgroup_.clear();
@@ -327,6 +328,11 @@ Status Hold::seize_all(const std::vector<pid_t>& tids) {
 
 Status Hold::seize_one(pid_t tid, const std::set<pid_t>& listed) {
   auto traced_error = [&](const sys::ProcStatus& st) -> Status {
+    if (opts_.record_traced && !listed.count(st.tracer_pid)) {
+      traced_[tid] = st.tracer_pid;
+      ignored_.insert(tid);
+      return {};
+    }
     std::string what = fmt::format("hold: task {} ({}) is traced by pid {} ({})", tid, st.name, st.tracer_pid,
                                    comm_of(st.tracer_pid));
     if (listed.count(st.tracer_pid))

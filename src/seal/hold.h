@@ -76,6 +76,9 @@ struct HoldOptions {
   // Longest wait for the freeze, and for each round of stops.
   std::chrono::milliseconds timeout{10000};
   const InterruptGuard* guard = nullptr;  // checked between steps if set
+  // A task traced from outside is recorded (traced()) and left alone
+  // instead of failing the hold: the seal check reports it as a leak.
+  bool record_traced = false;
 };
 
 class Hold {
@@ -101,6 +104,8 @@ class Hold {
   remote::RemoteTask* task(pid_t tid);
   std::map<pid_t, remote::RemoteTask>& tasks() { return tasks_; }
   const std::string& cgroup() const { return cgroup_; }
+  // Tasks left alone because an outside tracer has them (record_traced): tid -> tracer.
+  const std::map<pid_t, pid_t>& traced() const { return traced_; }
 
   // Puts every task back as it was and detaches; the cgroup's freeze state
   // is left as found. Returns the first error, after trying every task.
@@ -137,6 +142,7 @@ class Hold {
   bool freeze_touched_ = false;
   std::map<pid_t, remote::RemoteTask> tasks_;  // by tid
   std::set<pid_t> ignored_;                    // zombies: listed, never seizable
+  std::map<pid_t, pid_t> traced_;              // record_traced: tid -> outside tracer
 };
 
 }  // namespace amber::seal

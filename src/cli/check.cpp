@@ -1,0 +1,65 @@
+// amber check NAME | --pid PID [--json] [--external SPEC]...
+#include <memory>
+
+#include "cli/verbs.h"
+#include "container/state.h"
+#include "seal/check.h"
+#include "seal/report.h"
+
+namespace amber::cli {
+
+namespace {
+
+struct CheckArgs {
+  std::string name;
+  pid_t pid = 0;
+  bool json = false;
+  std::vector<std::string> externals;
+};
+
+Result<seal::Report> run_check(const CheckArgs& a) {
+  std::vector<seal::External> externals = TRY(seal::parse_externals(a.externals));
+  seal::Target target;
+  if (a.pid) {
+    target = TRY(seal::target_for_pid(a.pid));
+  } else {
+    container::ContainerState st = TRY(container::load_state(a.name));
+    auto live = container::live_status(st);
+    if (live.kind == container::LiveStatus::Kind::Stopped)
+      return bad_input("container {} is {}: nothing to check", a.name, live.text());
+    if (live.kind == container::LiveStatus::Kind::Frozen)
+      return bad_input("container {} is frozen by someone else (amber thaw {} releases it)", a.name, a.name);
+    target = seal::target_for_container(st);
+  }
+  // SIGINT/SIGTERM wait until the container is released (seal/hold.h).
+  seal::InterruptGuard guard = TRY(seal::InterruptGuard::block());
+  seal::Hold hold = TRY_CTX(seal::hold_target(target, &guard), "hold {}", target.name);
+  seal::Report r = TRY(seal::check_held(hold, target, externals));
+  TRY_CTX(hold.release(), "release {}", target.name);
+  TRY(guard.check());
+  return r;
+}
+
+}  // namespace
+
+Action add_check(CLI::App& app) {
+  auto* sub = app.add_subcommand(
+      "check", "Prove a container shares nothing with the outside (exit 0 sealed, 3 leaks found)");
+  auto a = std::make_shared<CheckArgs>();
+  sub->add_option("name", a->name, "Container name (amber run)");
+  sub->add_option("--pid", a->pid, "Instead of NAME: the init of any pid namespace (unshare, runc, ...)");
+  sub->add_flag("--json", a->json, "Print the report as JSON");
+  sub->add_option("--external", a->externals,
+                  "Accept a declared leak (repeatable): a namespace type (pid uts ipc net mnt cgroup user time), "
+                  "file:PATH, fifo:PATH, pipe:INODE, unix:INODE, shm:SHMID, mapping:PATH or mount:PATH");
+  return [a](Context& ctx) {
+    if (a->name.empty() == (a->pid == 0))
+      return report(ctx, Error{Exit::BadInput, 0, "usage: amber check NAME | --pid PID [--json] [--external SPEC]"});
+    auto r = run_check(*a);
+    if (!r) return report(ctx, r.error());
+    fmt::print("{}\n", a->json ? seal::format_json(*r) : seal::format_text(*r));
+    return r->sealed() ? 0 : static_cast<int>(Exit::NotSealed);
+  };
+}
+
+}  // namespace amber::cli

@@ -1,0 +1,70 @@
+// Class 7: a shared mapping of the container (MAP_SHARED anonymous memory,
+// shown as "/dev/zero (deleted)"; a memfd; a file on tmpfs or /dev/shm or
+// anywhere else) that an outside task maps too, or — for memfds, which
+// only exist through their holders — holds an fd on. An outside private
+// mapping of the same file is no leak: its writes never reach the file.
+// SysV shm mappings are class 6.
+#include <map>
+
+#include "seal/detectors.h"
+
+namespace amber::seal {
+namespace {
+
+bool is_sysv(const sys::VmArea& a) { return a.path.rfind("/SYSV", 0) == 0; }
+bool is_memfd(const sys::VmArea& a) { return a.path.rfind("/memfd:", 0) == 0; }
+
+std::string display_name(const sys::VmArea& a) { return a.deleted ? a.path + " (deleted)" : a.path; }
+
+class MappingDetector : public Detector {
+ public:
+  Status prepare(const ContainerView& view, ScanWants& wants) override {
+    for (const auto& t : view.tasks)
+      for (const auto& a : t.maps) {
+        if (!a.shared || !a.inode || is_sysv(a)) continue;
+        wants.maps.insert({dev_of(a), a.inode});
+        if (is_memfd(a)) wants.fd_links.insert(display_name(a));
+      }
+    return {};
+  }
+
+  Status detect(const ContainerView& view, HostIndex& host, std::vector<Leak>& leaks,
+                std::vector<std::string>&) override {
+    std::map<std::pair<uint64_t, uint64_t>, Leak> found;
+    for (const auto& t : view.tasks) {
+      for (const auto& a : t.maps) {
+        if (!a.shared || !a.inode || is_sysv(a)) continue;
+        auto key = std::make_pair(dev_of(a), a.inode);
+        std::vector<Holder> outside;
+        if (auto it = host.maps.find(key); it != host.maps.end())
+          for (const MapHolder& m : it->second)
+            if (m.area.shared)
+              outside.push_back(Holder{host.ref(m.pid), fmt::format("mapping at {:#x}", m.area.start)});
+        if (is_memfd(a))
+          if (auto it = host.fds.find(display_name(a)); it != host.fds.end())
+            for (const FdHolder& h : it->second)
+              outside.push_back(Holder{host.ref(h.pid), fmt::format("fd {}", h.fd)});
+        if (outside.empty()) continue;
+        auto [pos, fresh] = found.try_emplace(key);
+        Leak& l = pos->second;
+        l.inside.push_back(Holder{t.ref, fmt::format("mapping at {:#x}", a.start)});
+        if (!fresh) continue;
+        l.cls = LeakClass::SharedMapping;
+        l.kind = a.path == "/dev/zero" ? "shared anonymous memory" : is_memfd(a) ? "memfd" : "shared file mapping";
+        l.id = fmt::format("inode {} on dev {}:{}", a.inode, a.dev_major, a.dev_minor);
+        l.name = display_name(a);
+        for (auto& h : outside) add_outside(l, std::move(h));
+        l.external = "mapping:" + a.path;
+        l.remedy = "unmap it outside, or declare it with --external " + l.external;
+      }
+    }
+    for (auto& [k, l] : found) leaks.push_back(std::move(l));
+    return {};
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Detector> mapping_detector() { return std::make_unique<MappingDetector>(); }
+
+}  // namespace amber::seal

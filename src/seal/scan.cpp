@@ -1,0 +1,269 @@
+#include "seal/scan.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "base/files.h"
+#include "base/unique_fd.h"
+
+namespace amber::seal {
+
+namespace {
+
+constexpr uint64_t kUserInitIno = 0xEFFFFFFDU;  // PROC_USER_INIT_INO
+constexpr uint64_t kTimeInitIno = 0xEFFFFFFAU;  // PROC_TIME_INIT_INO
+constexpr uint64_t kPfKthread = 0x00200000;     // PF_KTHREAD in /proc/PID/stat flags
+constexpr int kMaxPidnsDepth = 33;              // MAX_PID_NS_LEVEL + 1
+
+bool gone(const Error& e) { return e.sys_errno == ENOENT || e.sys_errno == ESRCH; }
+
+struct DirCloser {
+  void operator()(DIR* d) const { ::closedir(d); }
+};
+
+// Numeric entries of an open directory (fds, tids, pids); `dirfd` is consumed.
+std::vector<int> numeric_entries(int dirfd) {
+  std::vector<int> out;
+  std::unique_ptr<DIR, DirCloser> dir(::fdopendir(dirfd));
+  if (!dir) {
+    ::close(dirfd);
+    return out;
+  }
+  while (dirent* e = ::readdir(dir.get())) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    if (auto v = parse_int(e->d_name)) out.push_back(static_cast<int>(*v));
+  }
+  return out;
+}
+
+// readlinkat without allocation on the common path; "" if it is gone.
+std::string link_at(int dirfd, const char* name) {
+  char buf[4096];
+  ssize_t n = ::readlinkat(dirfd, name, buf, sizeof buf);
+  if (n <= 0) return {};
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+// "net:[4026531833]" -> 4026531833; 0 if the link is not of that form.
+uint64_t ns_inode_of_link(std::string_view link) {
+  size_t b = link.find(":[");
+  if (b == std::string_view::npos || link.empty() || link.back() != ']') return 0;
+  auto v = parse_uint(link.substr(b + 2, link.size() - b - 3));
+  return v ? *v : 0;
+}
+
+// Whether the pid namespace of `tid` is `pidns` or nested in it.
+Result<bool> pidns_within(pid_t tid, uint64_t pidns) {
+  UniqueFd fd = TRY(open_fd(fmt::format("/proc/{}/ns/pid", tid), O_RDONLY));
+  for (int depth = 0; depth < kMaxPidnsDepth; ++depth) {
+    struct stat st {};
+    if (::fstat(fd.get(), &st) < 0) return sys_fail("fstat pid namespace of {}", tid);
+    if (st.st_ino == pidns) return true;
+    int parent = ::ioctl(fd.get(), NS_GET_PARENT);
+    if (parent < 0 && errno == EPERM) return false;  // reached amber's own level
+    if (parent < 0) return sys_fail("NS_GET_PARENT for task {}", tid);
+    fd = UniqueFd(parent);
+  }
+  return false;
+}
+
+Result<pid_t> vpid_at(pid_t pid, int level) {
+  sys::ProcStatus st = TRY(sys::read_status(pid));
+  if (level < 0 || static_cast<size_t>(level) >= st.ns_pid.size()) return pid_t{0};
+  return st.ns_pid[static_cast<size_t>(level)];
+}
+
+}  // namespace
+
+std::string ns_type_of_link(std::string_view link) {
+  constexpr std::string_view suffix = "_for_children";
+  if (link.size() > suffix.size() && link.substr(link.size() - suffix.size()) == suffix)
+    return std::string(link.substr(0, link.size() - suffix.size()));
+  return std::string(link);
+}
+
+bool is_initial_ns(std::string_view type, uint64_t inode) {
+  return (type == "user" && inode == kUserInitIno) || (type == "time" && inode == kTimeInitIno);
+}
+
+const ContainerTask* ContainerView::task(pid_t pid) const {
+  for (const auto& t : tasks)
+    if (t.ref.pid == pid) return &t;
+  return nullptr;
+}
+
+std::set<uint64_t> ContainerView::pidns_inodes() const {
+  std::set<uint64_t> out;
+  for (const auto& [ino, type] : ns)
+    if (type == "pid") out.insert(ino);
+  return out;
+}
+
+Result<ContainerView> read_container(const Target& target, const std::map<pid_t, std::vector<pid_t>>& procs,
+                                     bool light) {
+  ContainerView v;
+  v.target = target;
+  sys::ProcStatus init_status = TRY_CTX(sys::read_status(target.init), "init {}", target.init);
+  v.vpid_level = static_cast<int>(init_status.ns_pid.size()) - 1;
+  v.init_ns = TRY_CTX(sys::read_ns_inodes(target.init), "init {}", target.init);
+  const uint64_t init_pidns = v.init_ns.at("pid");
+
+  for (pid_t tid : TRY_CTX(sys::list_tids(::getpid()), "amber's threads")) v.excluded.insert(tid);
+  v.excluded.insert(::getpid());
+  for (const auto& s : target.shims) v.excluded.insert(s.pid);
+
+  // Init first: reports name it as the container's main task.
+  std::vector<pid_t> order;
+  if (procs.count(target.init)) order.push_back(target.init);
+  for (const auto& [pid, tids] : procs)
+    if (pid != target.init) order.push_back(pid);
+
+  for (pid_t pid : order) {
+    const auto& tids = procs.at(pid);
+    ContainerTask t;
+    t.ref.pid = pid;
+    t.tids = tids;
+    v.held.insert(pid);
+    v.held.insert(tids.begin(), tids.end());
+    auto ctx = [&] { return fmt::format("container task {}", pid); };
+    sys::ProcStat stat = TRY_CTX(sys::read_stat(pid), "{}", ctx());
+    t.ref.comm = stat.comm;
+    t.ref.vpid = TRY_CTX(vpid_at(pid, v.vpid_level), "{}", ctx());
+    // Threads may each be in other namespaces (setns is per thread).
+    for (pid_t tid : tids) {
+      UniqueFd dir = TRY_CTX(open_fd(fmt::format("/proc/{}/task/{}/ns", pid, tid), O_RDONLY | O_DIRECTORY),
+                             "{}", ctx());
+      for (const char* l : kNsLinks) {
+        uint64_t ino = ns_inode_of_link(link_at(dir.get(), l));
+        if (!ino) continue;
+        v.ns.emplace(ino, ns_type_of_link(l));
+        if (tid == pid) t.ns[l] = ino;
+      }
+      if (!TRY_CTX(pidns_within(tid, init_pidns), "{}", ctx()))
+        v.outside_pidns.push_back(TaskRef{tid, 0, stat.comm});
+    }
+    if (light) {
+      v.tasks.push_back(std::move(t));
+      continue;
+    }
+    UniqueFd fddir = TRY_CTX(open_fd(fmt::format("/proc/{}/fd", pid), O_RDONLY | O_DIRECTORY), "{}", ctx());
+    std::vector<int> fds = numeric_entries(::dup(fddir.get()));
+    std::sort(fds.begin(), fds.end());
+    for (int fd : fds) {
+      std::string link = link_at(fddir.get(), std::to_string(fd).c_str());
+      if (!link.empty()) t.fds.push_back(FdRef{fd, std::move(link)});
+    }
+    t.maps = TRY_CTX(sys::read_maps(pid), "{}", ctx());
+    v.tasks.push_back(std::move(t));
+  }
+  return v;
+}
+
+std::string HostIndex::comm(pid_t pid) {
+  auto it = comms_.find(pid);
+  if (it != comms_.end()) return it->second;
+  auto c = read_file(fmt::format("/proc/{}/comm", pid));
+  std::string name = c ? std::string(trim(*c)) : std::string("?");
+  comms_.emplace(pid, name);
+  return name;
+}
+
+Result<HostIndex> scan_host(const ContainerView& view, const ScanWants& wants) {
+  HostIndex idx;
+  UniqueFd proc = TRY(open_fd("/proc", O_RDONLY | O_DIRECTORY));
+  std::vector<int> pids = numeric_entries(::dup(proc.get()));
+  const bool want_maps = !wants.maps.empty() || wants.sysv_maps;
+  char path[64];
+
+  for (int pid : pids) {
+    if (view.held.count(pid) || view.excluded.count(pid)) continue;
+    snprintf(path, sizeof path, "%d", pid);
+    int raw = ::openat(proc.get(), path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (raw < 0) continue;  // gone
+    UniqueFd piddir(raw);
+
+    // Kernel threads: no fds, no mappings, members of the initial namespaces
+    // only; skipping them keeps "members" lists about real programs.
+    std::string stat_text;
+    {
+      int sfd = ::openat(piddir.get(), "stat", O_RDONLY | O_CLOEXEC);
+      if (sfd < 0) continue;
+      UniqueFd s(sfd);
+      char buf[1024];
+      ssize_t n = ::read(s.get(), buf, sizeof buf - 1);
+      if (n <= 0) continue;
+      stat_text.assign(buf, static_cast<size_t>(n));
+    }
+    auto stat = sys::parse_stat(stat_text);
+    if (!stat || (stat->flags & kPfKthread)) continue;
+    ++idx.processes;
+
+    // Namespaces, per thread when there are several (setns is per thread).
+    std::vector<int> tids{pid};
+    if (stat->num_threads > 1) {
+      int tfd = ::openat(piddir.get(), "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (tfd >= 0) tids = numeric_entries(tfd);
+    }
+    for (int tid : tids) {
+      char nspath[64];
+      snprintf(nspath, sizeof nspath, "task/%d/ns", tid);
+      int nfd = ::openat(piddir.get(), tid == pid ? "ns" : nspath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (nfd < 0) continue;
+      UniqueFd nsdir(nfd);
+      for (const char* l : kNsLinks) {
+        uint64_t ino = ns_inode_of_link(link_at(nsdir.get(), l));
+        if (!ino) continue;
+        if (view.ns.count(ino)) idx.ns_members[ino].push_back(NsMember{pid, tid, l});
+        if (wants.mount_namespaces && tid == pid && !std::strcmp(l, "mnt") && !view.ns.count(ino))
+          idx.mount_namespaces.emplace(ino, pid);
+      }
+    }
+
+    // fds: only links the container also has (or nsfs links of its namespaces).
+    if (!wants.fd_links.empty()) {
+      int ffd = ::openat(piddir.get(), "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (ffd >= 0) {
+        UniqueFd fddir(::dup(ffd));
+        for (int fd : numeric_entries(ffd)) {
+          char name[16];
+          snprintf(name, sizeof name, "%d", fd);
+          std::string link = link_at(fddir.get(), name);
+          if (!link.empty() && wants.fd_links.count(link)) idx.fds[link].push_back(FdHolder{pid, fd});
+        }
+      }
+    }
+
+    if (want_maps) {
+      auto maps = sys::read_maps(pid);
+      if (!maps) continue;  // gone, or a task that hides its maps
+      for (auto& a : *maps) {
+        auto key = std::make_pair(dev_of(a), a.inode);
+        if (a.inode && wants.maps.count(key)) idx.maps[key].push_back(MapHolder{pid, a});
+        if (wants.sysv_maps && a.path.rfind("/SYSV", 0) == 0) idx.sysv.push_back(MapHolder{pid, a});
+      }
+    }
+  }
+  return idx;
+}
+
+Status load_outside_mounts(HostIndex& idx) {
+  if (idx.mounts_loaded) return {};
+  for (const auto& [ino, pid] : idx.mount_namespaces) {
+    auto mi = sys::read_mountinfo(pid);
+    if (!mi && gone(mi.error())) continue;
+    if (!mi) return std::unexpected(std::move(mi.error()).wrap(fmt::format("mounts of outside task {}", pid)));
+    idx.mounts.emplace(ino, std::move(*mi));
+  }
+  idx.mounts_loaded = true;
+  return {};
+}
+
+}  // namespace amber::seal
