@@ -170,3 +170,56 @@ make_busybox_rootfs() {
   cp "$bb" "$1/bin/busybox"
   chroot "$1" /bin/busybox --install -s /bin
 }
+
+# --- seal check (amber check) -------------------------------------------
+
+# assert_held_nothing NAME: the container runs on after a check or a refused
+# dump: state "running", its cgroup not frozen, no tracer on any task.
+assert_held_nothing() {
+  local name=$1 cg t
+  assert_eq running "$(ps_state "$name")" "$name: state"
+  cg="$AMBER_CGROUP_ROOT/$name"
+  assert_eq "frozen 0" "$(grep '^frozen' "$cg/cgroup.events")" "$name: cgroup.events"
+  assert_eq 0 "$(cat "$cg/cgroup.freeze")" "$name: cgroup.freeze"
+  for t in $(cat "$cg/cgroup.threads"); do
+    assert_eq 0 "$(awk '/^TracerPid:/ { print $2 }' /proc/$t/status 2>/dev/null || echo 0)" "$name: TracerPid of $t"
+  done
+}
+
+# assert_leak NAME CLASS-NAME OUTSIDE-PID [CHECK-ARGS...]: `amber check NAME`
+# exits 3 and reports a leak of that class held by OUTSIDE-PID, in the text
+# and the JSON report; the container runs on, untouched. Sets OUT to the text.
+assert_leak() {
+  local name=$1 cls=$2 opid=$3 text
+  shift 3
+  run_cmd "$AMBER" check "$name" "$@"
+  assert_eq 3 "$STATUS" "amber check $name (expected leak class $cls; stderr: $ERR)"
+  text=$OUT
+  assert_contains "$text" "($cls)" "check report"
+  assert_contains "$text" "outside: pid $opid (" "check report names outside pid $opid"
+  run_cmd "$AMBER" check "$name" --json "$@"
+  assert_eq 3 "$STATUS" "amber check --json $name"
+  printf '%s' "$OUT" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+cls, pid = sys.argv[1], int(sys.argv[2])
+ok = any(l["class_name"] == cls and not l["accepted"] and any(h["pid"] == pid for h in l["outside"]) for l in r["leaks"])
+sys.exit(0 if ok and not r["sealed"] else 1)' "$cls" "$opid" || fail "JSON report lacks a $cls leak held by $opid: $OUT"
+  assert_held_nothing "$name"
+  OUT=$text
+}
+
+# assert_sealed NAME [CHECK-ARGS...]: `amber check NAME` exits 0.
+assert_sealed() {
+  local name=$1
+  shift
+  run_cmd "$AMBER" check "$name" "$@"
+  assert_eq 0 "$STATUS" "amber check $name should be sealed: $OUT $ERR"
+  assert_held_nothing "$name"
+}
+
+# remedy_external: the --external SPEC the first refused leak of the last
+# text report (OUT) suggests.
+remedy_external() {
+  printf '%s\n' "$OUT" | sed -n 's/.*remedy:.*--external \([^ ]*\).*/\1/p' | head -1
+}
