@@ -3,12 +3,26 @@
 // in accept(). Peers and pending clients come from sock_diag (UDIAG_SHOW_PEER,
 // UDIAG_SHOW_ICONS) run in each of the container's net namespaces; who holds
 // a socket comes from the outside fd scan ("socket:[INODE]").
+//
+// A socket belongs to the net namespace it was created in, not to its
+// holder's: a connection the container accepted from a client in another
+// net namespace (the host's, through a socket path on a shared directory)
+// was created in the client's; a socket passed in with SCM_RIGHTS in its
+// creator's. A container socket no dump of its tasks' namespaces lists is
+// looked up in its own (a pidfd_getfd copy, SIOCGSKNS).
 #include <fcntl.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <map>
+#include <optional>
+#include <set>
 
 #include "base/files.h"
 #include "seal/detectors.h"
+#include "sys/pidfd.h"
 #include "sys/sock_diag.h"
 
 namespace amber::seal {
@@ -29,9 +43,14 @@ class UnixSocketDetector : public Detector {
     for (const auto& [ino, t] : in_net) {
       UniqueFd ns = TRY_CTX(open_fd(fmt::format("/proc/{}/ns/net", t->ref.pid), O_RDONLY),
                             "net namespace of container task {}", t->ref.vpid);
-      for (auto& s : TRY_CTX(sys::unix_sockets(ns.get()), "unix sockets of net:[{}]", ino))
-        diag_.emplace(s.inode, std::move(s));
+      TRY(dump_netns(ns.get(), ino));
     }
+    for (const auto& t : view.tasks)
+      for (const auto& f : t.fds) {
+        auto ino = socket_inode(f.link);
+        if (!ino || diag_.count(*ino)) continue;
+        TRY_CTX(dump_netns_of(t, f.fd), "fd {} ({}) of container task {}", f.fd, f.link, t.ref.vpid);
+      }
     for (const auto& t : view.tasks)
       for (const auto& f : t.fds) {
         auto d = socket_of(f.link);
@@ -88,15 +107,46 @@ class UnixSocketDetector : public Detector {
   }
 
  private:
+  static std::optional<uint64_t> socket_inode(const std::string& link) {
+    if (link.rfind("socket:[", 0) != 0 || link.back() != ']') return std::nullopt;
+    return parse_uint(std::string_view(link).substr(8, link.size() - 9));
+  }
+
   const sys::UnixSockDiag* socket_of(const std::string& link) const {
-    if (link.rfind("socket:[", 0) != 0) return nullptr;
-    auto ino = parse_uint(std::string_view(link).substr(8, link.size() - 9));
+    auto ino = socket_inode(link);
     if (!ino) return nullptr;
     auto it = diag_.find(*ino);
     return it == diag_.end() ? nullptr : &it->second;
   }
 
+  // Every unix socket of one net namespace (once per namespace).
+  Status dump_netns(int nsfd, uint64_t ino) {
+    if (!dumped_.insert(ino).second) return {};
+    for (auto& s : TRY_CTX(sys::unix_sockets(nsfd), "unix sockets of net:[{}]", ino))
+      diag_.emplace(s.inode, std::move(s));
+    return {};
+  }
+
+  // The net namespace of the socket at `fd` of a held container task, if it
+  // is a unix socket: a copy of it (amber's own copies never count as
+  // outside holders), SIOCGSKNS, and a dump of that namespace.
+  Status dump_netns_of(const ContainerTask& t, int fd) {
+    UniqueFd pidfd = TRY(sys::pidfd_open(t.ref.pid));
+    UniqueFd sock = TRY(sys::pidfd_getfd(pidfd.get(), fd));
+    int domain = 0;
+    socklen_t len = sizeof domain;
+    if (::getsockopt(sock.get(), SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0) return sys_fail("SO_DOMAIN");
+    if (domain != AF_UNIX) return {};
+    int raw = ::ioctl(sock.get(), SIOCGSKNS);
+    if (raw < 0) return sys_fail("SIOCGSKNS");
+    UniqueFd ns(raw);
+    struct stat st {};
+    if (::fstat(ns.get(), &st) < 0) return sys_fail("fstat of its net namespace");
+    return dump_netns(ns.get(), st.st_ino);
+  }
+
   std::map<uint64_t, sys::UnixSockDiag> diag_;
+  std::set<uint64_t> dumped_;  // net namespace inodes already dumped
 };
 
 }  // namespace
