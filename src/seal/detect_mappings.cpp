@@ -2,8 +2,12 @@
 // shown as "/dev/zero (deleted)"; a memfd; a file on tmpfs or /dev/shm or
 // anywhere else) that an outside task maps too, or — for memfds, which
 // only exist through their holders — holds an fd on. An outside private
-// mapping of the same file is no leak: its writes never reach the file.
-// SysV shm mappings are class 6.
+// mapping of the same file is no leak: its writes never reach the file. Nor
+// are read-only shared mappings of a file on both sides (glibc maps
+// gconv-modules.cache that way in every process): nobody can write through
+// them, and restore maps the file again rather than its content. Anonymous
+// shared memory and memfds are content the dump saves: any outside shared
+// mapping of them counts. SysV shm mappings are class 6.
 #include <map>
 
 #include "seal/detectors.h"
@@ -13,6 +17,10 @@ namespace {
 
 bool is_sysv(const sys::VmArea& a) { return a.path.rfind("/SYSV", 0) == 0; }
 bool is_memfd(const sys::VmArea& a) { return a.path.rfind("/memfd:", 0) == 0; }
+// Memory whose content only lives in its mappings and holders.
+bool is_anon_shared(const sys::VmArea& a) { return is_memfd(a) || (a.path == "/dev/zero" && a.deleted); }
+// A container mapping the check is about.
+bool relevant(const sys::VmArea& a) { return a.shared && a.inode && !is_sysv(a) && (a.write || is_anon_shared(a)); }
 
 std::string display_name(const sys::VmArea& a) { return a.deleted ? a.path + " (deleted)" : a.path; }
 
@@ -21,7 +29,7 @@ class MappingDetector : public Detector {
   Status prepare(const ContainerView& view, ScanWants& wants) override {
     for (const auto& t : view.tasks)
       for (const auto& a : t.maps) {
-        if (!a.shared || !a.inode || is_sysv(a)) continue;
+        if (!relevant(a)) continue;
         wants.maps.insert({dev_of(a), a.inode});
         if (is_memfd(a)) wants.fd_links.insert(display_name(a));
       }
@@ -33,12 +41,12 @@ class MappingDetector : public Detector {
     std::map<std::pair<uint64_t, uint64_t>, Leak> found;
     for (const auto& t : view.tasks) {
       for (const auto& a : t.maps) {
-        if (!a.shared || !a.inode || is_sysv(a)) continue;
+        if (!relevant(a)) continue;
         auto key = std::make_pair(dev_of(a), a.inode);
         std::vector<Holder> outside;
         if (auto it = host.maps.find(key); it != host.maps.end())
           for (const MapHolder& m : it->second)
-            if (m.area.shared)
+            if (m.area.shared && (m.area.write || is_anon_shared(a)))
               outside.push_back(Holder{host.ref(m.pid), fmt::format("mapping at {:#x}", m.area.start)});
         if (is_memfd(a))
           if (auto it = host.fds.find(display_name(a)); it != host.fds.end())

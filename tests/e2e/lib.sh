@@ -6,6 +6,7 @@
 # scenario started, and small assertions. Exit 77 (skip) with the reason when
 # not root or without cgroup v2.
 set -euo pipefail
+[ -n "${E2E_TRACE:-}" ] && set -x
 
 e2e_skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -40,9 +41,19 @@ e2e_workload() {
 # e2e_name SUFFIX: a container name unique to this scenario run.
 e2e_name() { echo "${E2E_PREFIX}$1"; }
 
+# e2e_track PID...: outside processes the scenario started; killed (with
+# their children) on exit, pass or fail.
+E2E_PIDS=""
+e2e_track() { E2E_PIDS="$E2E_PIDS $*"; }
+
 e2e_cleanup() {
   local rc=$?
   set +e
+  local p
+  for p in $E2E_PIDS; do
+    pkill -9 -P "$p" 2>/dev/null
+    kill -9 "$p" 2>/dev/null
+  done
   if [ -d "$AMBER_STATE_DIR" ]; then
     for d in "$AMBER_STATE_DIR"/*/; do
       [ -d "$d" ] && "$AMBER" kill "$(basename "$d")" >/dev/null 2>&1
