@@ -1,6 +1,12 @@
 // amber check NAME | --pid PID [--json] [--external SPEC]...
+#include <unistd.h>
+
+#include <array>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 
+#include "base/faults.h"
 #include "cli/verbs.h"
 #include "container/state.h"
 #include "seal/check.h"
@@ -17,7 +23,26 @@ struct CheckArgs {
   std::vector<std::string> externals;
 };
 
-Result<seal::Report> run_check(const CheckArgs& a) {
+// The check's steps that can fail after the container is held; the fault
+// test arms each and expects the container released untouched.
+constexpr std::array<const char*, 2> kFaultPoints = {"check.held", "check.detected"};
+
+// Test-only (AMBER_PAUSE_AT=POINT): waits at POINT, the container held,
+// until SIGINT/SIGTERM arrives (or 30 s), so a test can interrupt a check
+// at its worst moment.
+Status maybe_pause(const char* point, const seal::InterruptGuard& guard) {
+  const char* at = std::getenv("AMBER_PAUSE_AT");
+  if (!at || std::strcmp(at, point) != 0) return {};
+  fmt::print(stderr, "paused at {}\n", point);
+  std::fflush(stderr);
+  for (int i = 0; i < 3000; ++i) {
+    TRY(guard.check());
+    ::usleep(10000);
+  }
+  return {};
+}
+
+Result<seal::Report> run_check(const CheckArgs& a, Faults& faults) {
   std::vector<seal::External> externals = TRY(seal::parse_externals(a.externals));
   seal::Target target;
   if (a.pid) {
@@ -34,7 +59,10 @@ Result<seal::Report> run_check(const CheckArgs& a) {
   // SIGINT/SIGTERM wait until the container is released (seal/hold.h).
   seal::InterruptGuard guard = TRY(seal::InterruptGuard::block());
   seal::Hold hold = TRY_CTX(seal::hold_target(target, &guard), "hold {}", target.name);
+  TRY(faults.hit("check.held"));
+  TRY(maybe_pause("check.held", guard));
   seal::Report r = TRY(seal::check_held(hold, target, externals));
+  TRY(faults.hit("check.detected"));
   TRY_CTX(hold.release(), "release {}", target.name);
   TRY(guard.check());
   return r;
@@ -49,13 +77,21 @@ Action add_check(CLI::App& app) {
   sub->add_option("name", a->name, "Container name (amber run)");
   sub->add_option("--pid", a->pid, "Instead of NAME: the init of any pid namespace (unshare, runc, ...)");
   sub->add_flag("--json", a->json, "Print the report as JSON");
+  auto list = std::make_shared<bool>(false);
+  sub->add_flag("--list-fault-points", *list, "Print the names of the check's fault points (for tests) and exit");
   sub->add_option("--external", a->externals,
                   "Accept a declared leak (repeatable): a namespace type (pid uts ipc net mnt cgroup user time), "
                   "file:PATH, fifo:PATH, pipe:INODE, unix:INODE, shm:SHMID, mapping:PATH or mount:PATH");
-  return [a](Context& ctx) {
+  return [a, list](Context& ctx) {
+    if (*list) {
+      for (const char* p : kFaultPoints) fmt::print("{}\n", p);
+      return 0;
+    }
     if (a->name.empty() == (a->pid == 0))
       return report(ctx, Error{Exit::BadInput, 0, "usage: amber check NAME | --pid PID [--json] [--external SPEC]"});
-    auto r = run_check(*a);
+    const char* armed = std::getenv("AMBER_FAULT");
+    Faults faults(armed ? armed : "");
+    auto r = run_check(*a, faults);
     if (!r) return report(ctx, r.error());
     fmt::print("{}\n", a->json ? seal::format_json(*r) : seal::format_text(*r));
     return r->sealed() ? 0 : static_cast<int>(Exit::NotSealed);
