@@ -5,9 +5,22 @@
 // segment the container's own mappings do not account for is attached from
 // outside. Outside mappings named "/SYSV<key>" whose inode is the shmid
 // (the kernel sets i_ino to the id) say who.
+//
+// The name keeps the key the segment was created with, while
+// /proc/sysvipc/shm shows key 0 once it is marked for removal (IPC_RMID):
+// mappings are matched by inode and the "/SYSV" prefix only. Shm ids are
+// per ipc namespace, and every segment lives on one internal mount: the
+// first segment of any fresh ipc namespace is "/SYSV00000000", inode 0, in
+// every one of them. A file handle (name_to_handle_at of the mapping's
+// /proc/PID/map_files entry: inode and a random generation) tells them
+// apart; an outside mapping of another segment with the same id is not a
+// holder. Without a container mapping to compare with (or when a handle
+// cannot be had) the id alone decides.
 #include <fcntl.h>
 
+#include <cstring>
 #include <map>
+#include <optional>
 
 #include "base/files.h"
 #include "seal/detectors.h"
@@ -16,6 +29,24 @@
 namespace amber::seal {
 namespace {
 
+bool is_sysv_of(const sys::VmArea& a, uint64_t shmid) { return a.inode == shmid && a.path.rfind("/SYSV", 0) == 0; }
+
+// The file handle of the file mapped at `a` in `pid` (type and bytes), or
+// nullopt when there is none (task gone, a file system without handles).
+std::optional<std::string> mapping_handle(pid_t pid, const sys::VmArea& a) {
+  struct {
+    file_handle fh;
+    unsigned char bytes[MAX_HANDLE_SZ];
+  } h{};
+  h.fh.handle_bytes = MAX_HANDLE_SZ;
+  int mount_id = 0;
+  std::string path = fmt::format("/proc/{}/map_files/{:x}-{:x}", pid, a.start, a.end);
+  if (::name_to_handle_at(AT_FDCWD, path.c_str(), &h.fh, &mount_id, AT_SYMLINK_FOLLOW) < 0) return std::nullopt;
+  std::string out(reinterpret_cast<const char*>(&h.fh.handle_type), sizeof h.fh.handle_type);
+  out.append(reinterpret_cast<const char*>(h.fh.f_handle), h.fh.handle_bytes);
+  return out;
+}
+
 struct Segment {
   std::string key;  // hex as in the mapping name
   uint64_t shmid = 0;
@@ -23,6 +54,7 @@ struct Segment {
   uint64_t size = 0;
   uint64_t inside = 0;  // container mappings
   uint64_t ipcns = 0;
+  std::optional<std::string> handle;  // of a container mapping, if any
 };
 
 class SysvShmDetector : public Detector {
@@ -59,7 +91,10 @@ class SysvShmDetector : public Detector {
     for (Segment& s : segments_) {
       for (const auto& t : view.tasks)
         for (const auto& a : t.maps)
-          if (a.inode == s.shmid && a.path == "/SYSV" + s.key) ++s.inside;
+          if (is_sysv_of(a, s.shmid)) {
+            ++s.inside;
+            if (!s.handle) s.handle = mapping_handle(t.ref.pid, a);
+          }
       if (s.nattch > s.inside) wants.sysv_maps = true;
     }
     return {};
@@ -77,11 +112,15 @@ class SysvShmDetector : public Detector {
                            s.inside);
       for (const auto& t : view.tasks)
         for (const auto& a : t.maps)
-          if (a.inode == s.shmid && a.path == "/SYSV" + s.key)
-            l.inside.push_back(Holder{t.ref, fmt::format("mapping at {:#x}", a.start)});
-      for (const MapHolder& m : host.sysv)
-        if (m.area.inode == s.shmid && m.area.path == "/SYSV" + s.key)
-          add_outside(l, Holder{host.ref(m.pid), fmt::format("mapping at {:#x}", m.area.start)});
+          if (is_sysv_of(a, s.shmid)) l.inside.push_back(Holder{t.ref, fmt::format("mapping at {:#x}", a.start)});
+      for (const MapHolder& m : host.sysv) {
+        if (!is_sysv_of(m.area, s.shmid)) continue;
+        if (s.handle) {
+          auto h = mapping_handle(m.pid, m.area);
+          if (h && *h != *s.handle) continue;  // the same id in another ipc namespace
+        }
+        add_outside(l, Holder{host.ref(m.pid), fmt::format("mapping at {:#x}", m.area.start)});
+      }
       if (l.outside.empty())
         l.outside.push_back(Holder{TaskRef{0, 0, "?"}, fmt::format("{} attachment(s) not found in any task's maps",
                                                                    s.nattch - s.inside)});
