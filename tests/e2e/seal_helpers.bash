@@ -29,15 +29,21 @@ seal_block() {
 }
 
 # seal_json_external JSON CLASS PID: prints the external SPEC of the leak of
-# class CLASS that lists PID among its outside holders; fails if none does.
+# class CLASS that lists PID among its outside holders; fails if none does
+# (or it has no SPEC). jq when there is one: python3 may start slowly.
 seal_json_external() {
+  if command -v jq >/dev/null; then
+    jq -er --argjson c "$2" --argjson p "$3" \
+      '[.leaks[] | select(.class == $c and any(.outside[]; .pid == $p))][0].external' <<<"$1"
+    return
+  fi
   python3 -c '
 import json, sys
 r = json.load(sys.stdin)
 cls, pid = int(sys.argv[1]), int(sys.argv[2])
 for l in r["leaks"]:
-    if l["class"] == cls and any(h["pid"] == pid for h in l["outside"]):
-        print(l["external"] or "")
+    if l["class"] == cls and any(h["pid"] == pid for h in l["outside"]) and l["external"]:
+        print(l["external"])
         sys.exit(0)
 sys.exit(1)' "$2" "$3" <<<"$1"
 }
