@@ -5,6 +5,8 @@
 // holds the other end can fill or drain it).
 #include <sys/stat.h>
 
+#include <cerrno>
+
 #include <map>
 
 #include "seal/detectors.h"
@@ -38,7 +40,9 @@ class FileDetector : public Detector {
     // One leak per pipe/FIFO and per shared description, with every
     // container fd on it.
     std::map<std::string, Leak> pipes;
-    std::map<std::string, Leak> shared;
+    // Container fds on a regular link (a path, "anon_inode:...") that an
+    // outside task has open too, by link, in view order.
+    std::map<std::string, std::vector<std::pair<const ContainerTask*, int>>> files;
     for (const auto& t : view.tasks) {
       for (const auto& f : t.fds) {
         auto it = host.fds.find(f.link);
@@ -62,39 +66,82 @@ class FileDetector : public Detector {
           for (const FdHolder& h : it->second) add_outside(l, Holder{host.ref(h.pid), fmt::format("fd {}", h.fd)});
           continue;
         }
-        for (const FdHolder& h : it->second) {
-          auto same = sys::kcmp(t.ref.pid, h.pid, sys::KcmpType::File, static_cast<unsigned long>(f.fd),
-                                static_cast<unsigned long>(h.fd));
-          if (!same || *same != 0) continue;  // another description of the same file, or gone
-          std::string key = fmt::format("{}/{}", h.pid, h.fd);
-          auto [pos, fresh] = shared.try_emplace(key);
-          Leak& l = pos->second;
-          if (fresh) {
-            l.cls = LeakClass::SharedFile;
-            l.kind = f.link.front() == '/' ? "file" : "file description";
-            l.id = f.link;
-            if (f.link.front() == '/') {
-              l.name = f.link;
-              l.external = "file:" + f.link;
-            }
-            l.remedy = l.external.empty() ? "close the outside fd (or give the container its own open)"
-                                          : "close the outside fd, or declare it with --external " + l.external;
-            add_outside(l, Holder{host.ref(h.pid), fmt::format("fd {}", h.fd)});
-          }
-          l.inside.push_back(fd_holder(t.ref, f.fd));
-        }
+        files[f.link].emplace_back(&t, f.fd);
       }
     }
-    // Several outside fds on one description are one leak.
-    std::map<std::string, Leak> merged;
-    for (auto& [key, l] : shared) {
-      std::string k = l.id + "|" + fmt::format("{}/{}", l.inside.front().task.pid, l.inside.front().how);
-      auto [pos, fresh] = merged.try_emplace(k, l);
-      if (!fresh)
-        for (auto& h : l.outside) add_outside(pos->second, h);
+    // Shared descriptions, without comparing every container fd with every
+    // outside fd on the same link (a hundred container tasks and a thousand
+    // host daemons all have a "/dev/null"): kcmp orders descriptions, so the
+    // container's distinct descriptions of a link are kept sorted and each
+    // fd, inside or outside, is placed by binary search —
+    // O((inside + outside) * log(distinct)) kcmp calls.
+    std::map<std::string, Leak> shared;  // by link and first container fd
+    for (const auto& [link, inside] : files) {
+      struct Description {
+        pid_t pid = 0;
+        int fd = 0;
+        std::vector<Holder> inside, outside;
+      };
+      std::vector<Description> descs;  // kcmp order
+      // kcmp(pid, fd) against descs[i]: 0 same, <0 sorts before, >0 after.
+      auto compare = [&](pid_t pid, int fd, const Description& d) -> Result<int> {
+        int r = TRY(sys::kcmp(pid, d.pid, sys::KcmpType::File, static_cast<unsigned long>(fd),
+                              static_cast<unsigned long>(d.fd)));
+        return r == 0 ? 0 : r == 1 ? -1 : 1;
+      };
+      // The index of the description of (pid, fd), or where it would go (found = false).
+      auto locate = [&](pid_t pid, int fd, bool& found) -> Result<size_t> {
+        size_t lo = 0, hi = descs.size();
+        found = false;
+        while (lo < hi) {
+          size_t mid = lo + (hi - lo) / 2;
+          int c = TRY(compare(pid, fd, descs[mid]));
+          if (c == 0) {
+            found = true;
+            return mid;
+          }
+          if (c < 0)
+            hi = mid;
+          else
+            lo = mid + 1;
+        }
+        return lo;
+      };
+      for (const auto& [t, fd] : inside) {
+        bool found = false;
+        auto located = locate(t->ref.pid, fd, found);
+        // Held tasks keep their fds; one that is gone anyway cannot leak.
+        if (!located && (located.error().sys_errno == EBADF || located.error().sys_errno == ESRCH)) continue;
+        size_t i = TRY_CTX(std::move(located), "kcmp of container task {} fd {}", t->ref.vpid, fd);
+        if (!found) descs.insert(descs.begin() + static_cast<std::ptrdiff_t>(i), Description{t->ref.pid, fd, {}, {}});
+        descs[i].inside.push_back(fd_holder(t->ref, fd));
+      }
+      for (const FdHolder& h : host.fds.at(link)) {
+        bool found = false;
+        auto i = locate(h.pid, h.fd, found);
+        if (!i || !found) continue;  // another description of the same file, or gone
+        descs[*i].outside.push_back(Holder{host.ref(h.pid), fmt::format("fd {}", h.fd)});
+      }
+      for (auto& d : descs) {
+        if (d.outside.empty()) continue;
+        Leak l;
+        l.cls = LeakClass::SharedFile;
+        l.kind = link.front() == '/' ? "file" : "file description";
+        l.id = link;
+        if (link.front() == '/') {
+          l.name = link;
+          l.external = "file:" + link;
+        }
+        l.remedy = l.external.empty() ? "close the outside fd (or give the container its own open)"
+                                      : "close the outside fd, or declare it with --external " + l.external;
+        l.inside = std::move(d.inside);
+        for (auto& h : d.outside) add_outside(l, std::move(h));
+        std::string key = l.id + "|" + fmt::format("{}/{}", l.inside.front().task.pid, l.inside.front().how);
+        shared.emplace(std::move(key), std::move(l));
+      }
     }
     for (auto& [k, l] : pipes) leaks.push_back(std::move(l));
-    for (auto& [k, l] : merged) leaks.push_back(std::move(l));
+    for (auto& [k, l] : shared) leaks.push_back(std::move(l));
     return {};
   }
 };
