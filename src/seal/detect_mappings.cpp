@@ -8,6 +8,15 @@
 // them, and restore maps the file again rather than its content. Anonymous
 // shared memory and memfds are content the dump saves: any outside shared
 // mapping of them counts. SysV shm mappings are class 6.
+//
+// An outside fd is found by its link ("/memfd:NAME (deleted)"), which only
+// names the memfd: each candidate is stat'ed and kept only if it is the
+// container's inode. memfds, shared anonymous memory and SysV segments all
+// live on one internal mount, and a SysV segment's inode number is its
+// shm id: an outside SysV mapping is never a holder of the others.
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
 #include <map>
 
 #include "seal/detectors.h"
@@ -23,6 +32,13 @@ bool is_anon_shared(const sys::VmArea& a) { return is_memfd(a) || (a.path == "/d
 bool relevant(const sys::VmArea& a) { return a.shared && a.inode && !is_sysv(a) && (a.write || is_anon_shared(a)); }
 
 std::string display_name(const sys::VmArea& a) { return a.deleted ? a.path + " (deleted)" : a.path; }
+
+// Whether fd `fd` of `pid` is open on the file mapped at `a`.
+bool fd_is_file_of(pid_t pid, int fd, const sys::VmArea& a) {
+  struct stat st {};
+  if (::stat(fmt::format("/proc/{}/fd/{}", pid, fd).c_str(), &st) < 0) return false;  // gone meanwhile
+  return st.st_ino == a.inode && major(st.st_dev) == a.dev_major && minor(st.st_dev) == a.dev_minor;
+}
 
 class MappingDetector : public Detector {
  public:
@@ -46,12 +62,12 @@ class MappingDetector : public Detector {
         std::vector<Holder> outside;
         if (auto it = host.maps.find(key); it != host.maps.end())
           for (const MapHolder& m : it->second)
-            if (m.area.shared && (m.area.write || is_anon_shared(a)))
+            if (m.area.shared && !is_sysv(m.area) && (m.area.write || is_anon_shared(a)))
               outside.push_back(Holder{host.ref(m.pid), fmt::format("mapping at {:#x}", m.area.start)});
         if (is_memfd(a))
           if (auto it = host.fds.find(display_name(a)); it != host.fds.end())
             for (const FdHolder& h : it->second)
-              outside.push_back(Holder{host.ref(h.pid), fmt::format("fd {}", h.fd)});
+              if (fd_is_file_of(h.pid, h.fd, a)) outside.push_back(Holder{host.ref(h.pid), fmt::format("fd {}", h.fd)});
         if (outside.empty()) continue;
         auto [pos, fresh] = found.try_emplace(key);
         Leak& l = pos->second;
