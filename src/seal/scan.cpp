@@ -23,7 +23,9 @@ constexpr uint64_t kTimeInitIno = 0xEFFFFFFAU;  // PROC_TIME_INIT_INO
 constexpr uint64_t kPfKthread = 0x00200000;     // PF_KTHREAD in /proc/PID/stat flags
 constexpr int kMaxPidnsDepth = 33;              // MAX_PID_NS_LEVEL + 1
 
-bool gone(const Error& e) { return e.sys_errno == ENOENT || e.sys_errno == ESRCH; }
+// A task that exited meanwhile: its /proc entry is gone (ENOENT, ESRCH), or
+// it is exiting and has no namespaces left (/proc/PID/mountinfo: EINVAL).
+bool gone(const Error& e) { return e.sys_errno == ENOENT || e.sys_errno == ESRCH || e.sys_errno == EINVAL; }
 
 struct DirCloser {
   void operator()(DIR* d) const { ::closedir(d); }
