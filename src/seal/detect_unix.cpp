@@ -10,6 +10,12 @@
 // was created in the client's; a socket passed in with SCM_RIGHTS in its
 // creator's. A container socket no dump of its tasks' namespaces lists is
 // looked up in its own (a pidfd_getfd copy, SIOCGSKNS).
+//
+// A datagram socket connected to a container socket names it as its peer,
+// but not the other way round: an outside client connected to a bound
+// container socket is found among the sockets of amber's own net namespace
+// (where a host client's socket lives) and the container's ones. A client
+// in a third net namespace (another container's) is not looked for.
 #include <fcntl.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
@@ -51,12 +57,30 @@ class UnixSocketDetector : public Detector {
         if (!ino || diag_.count(*ino)) continue;
         TRY_CTX(dump_netns_of(t, f.fd), "fd {} ({}) of container task {}", f.fd, f.link, t.ref.vpid);
       }
+    {
+      UniqueFd own = TRY(open_fd("/proc/self/ns/net", O_RDONLY));
+      struct stat st {};
+      if (::fstat(own.get(), &st) < 0) return sys_fail("fstat of amber's net namespace");
+      TRY(dump_netns(own.get(), st.st_ino));
+    }
+    // Sockets connected to a container socket that is not connected back.
+    std::set<uint64_t> held;
+    for (const auto& t : view.tasks)
+      for (const auto& f : t.fds)
+        if (auto ino = socket_inode(f.link)) held.insert(*ino);
+    for (const auto& [ino, s] : diag_) {
+      if (!s.peer || held.count(ino) || !held.count(s.peer)) continue;
+      if (auto p = diag_.find(s.peer); p != diag_.end() && p->second.peer == ino) continue;  // mutual: the peer check
+      clients_[s.peer].push_back(ino);
+    }
     for (const auto& t : view.tasks)
       for (const auto& f : t.fds) {
         auto d = socket_of(f.link);
         if (!d) continue;
         if (d->peer) wants.fd_links.insert(sock_link(d->peer));
         for (uint64_t c : d->icons) wants.fd_links.insert(sock_link(c));
+        if (auto it = clients_.find(d->inode); it != clients_.end())
+          for (uint64_t c : it->second) wants.fd_links.insert(sock_link(c));
       }
     return {};
   }
@@ -99,6 +123,14 @@ class UnixSocketDetector : public Detector {
                                     fmt::format("fd {} (socket:[{}], connected, waiting in accept())", h.fd, c)});
             leaked = true;
           }
+        if (auto cl = clients_.find(d->inode); cl != clients_.end())
+          for (uint64_t c : cl->second)
+            if (auto it = host.fds.find(sock_link(c)); it != host.fds.end()) {
+              Leak& l = leak_for();
+              for (const FdHolder& h : it->second)
+                add_outside(l, Holder{host.ref(h.pid), fmt::format("fd {} (socket:[{}], connected to it)", h.fd, c)});
+              leaked = true;
+            }
         if (leaked) found.at(d->inode).inside.push_back(fd_holder(t.ref, f.fd));
       }
     }
@@ -147,6 +179,8 @@ class UnixSocketDetector : public Detector {
 
   std::map<uint64_t, sys::UnixSockDiag> diag_;
   std::set<uint64_t> dumped_;  // net namespace inodes already dumped
+  // Container socket -> sockets connected to it that it is not connected to.
+  std::map<uint64_t, std::vector<uint64_t>> clients_;
 };
 
 }  // namespace
