@@ -1,6 +1,7 @@
 # Seal check, class 5: a unix socket of the container whose peer an outside
 # task holds — a client connected but not yet accepted (UDIAG_SHOW_ICONS),
-# an accepted connection, a socketpair end passed out with SCM_RIGHTS.
+# an accepted connection, a socketpair end passed out with SCM_RIGHTS, an
+# outside datagram socket connected to a bound container one.
 # Each leak is made by a real outside process, reported with its pid (text
 # and JSON), accepted by the remedy's --external, and gone when the outside
 # process is; `amber dump` refuses it the same way and leaves nothing.
@@ -14,7 +15,6 @@ n=$(e2e_name listen)
 sock=$E2E_BIN/l.sock
 "$AMBER" run --name "$n" -- "$wl" listen "$sock" "$E2E_BIN/l.ready" >/dev/null
 seal_ready "$E2E_BIN/l.ready" >/dev/null
-seal_expect_sealed "$n"
 seal_bg "$wl" connect "$sock" "$E2E_BIN/c1.ready"
 client=$SEAL_PID
 seal_ready "$E2E_BIN/c1.ready" >/dev/null
@@ -37,7 +37,7 @@ seal_bg "$wl" connect "$sock" "$E2E_BIN/c2.ready"
 client=$SEAL_PID
 seal_ready "$E2E_BIN/c2.ready" >/dev/null
 wait_until 5 grep -qx accepted "$E2E_BIN/s.ready"
-seal_expect_leak "$n" 5 unix-socket "$client"
+seal_expect_leak_text "$n" 5 unix-socket "$client"
 block=$(seal_block "$SEAL_TEXT" 5)
 assert_contains "$block" "(peer socket:[" "accepted connection: how the outside task holds it"
 assert_contains "$block" "inside:  pid 1 (seal_unix" "accepted connection: the container's end"
@@ -63,9 +63,24 @@ wait_until 5 test -S "$sock"
 "$AMBER" run --name "$n" -- "$wl" pair "$sock" "$E2E_BIN/p.ready" >/dev/null
 infd=$(seal_ready "$E2E_BIN/p.ready")
 outfd=$(seal_ready "$E2E_BIN/r.ready")
-seal_expect_leak "$n" 5 unix-socket "$receiver"
+seal_expect_leak_text "$n" 5 unix-socket "$receiver"
 block=$(seal_block "$SEAL_TEXT" 5)
 assert_contains "$block" "inside:  pid 1 (seal_unix, host pid $(init_pid "$n")): fd $infd" "socketpair: the container's end"
 assert_contains "$block" "outside: pid $receiver (seal_unix): fd $outfd (peer socket:[" "socketpair: the outside end"
 seal_stop "$receiver"
+seal_expect_sealed "$n"
+
+note "an outside datagram socket connected to the container's (only its side names the peer)"
+n=$(e2e_name dgram)
+sock=$E2E_BIN/d.sock
+"$AMBER" run --name "$n" -- "$wl" dgram "$sock" "$E2E_BIN/d.ready" >/dev/null
+seal_ready "$E2E_BIN/d.ready" >/dev/null
+seal_bg "$wl" dgram-connect "$sock" "$E2E_BIN/dc.ready"
+client=$SEAL_PID
+seal_ready "$E2E_BIN/dc.ready" >/dev/null
+seal_expect_leak_text "$n" 5 unix-socket "$client"
+block=$(seal_block "$SEAL_TEXT" 5)
+assert_contains "$block" "\"$sock\"" "datagram: socket path"
+assert_contains "$block" "connected to it)" "datagram: how the outside task holds it"
+seal_stop "$client"
 seal_expect_sealed "$n"

@@ -9,6 +9,9 @@
 //   connect PATH READY   (outside) connects to PATH and keeps the connection
 //   receive PATH READY   (outside) listens on PATH, takes one fd passed over
 //                                  it and keeps only that fd
+//   dgram PATH READY     (inside)  a datagram socket bound to PATH, never read
+//   dgram-connect PATH READY
+//                        (outside) a datagram socket connected to PATH, kept
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -65,7 +68,7 @@ static void wait_forever(void) {
 
 int main(int argc, char** argv) {
   if (argc != 4) {
-    fprintf(stderr, "usage: seal_unix listen|serve|pair|connect|receive PATH READY\n");
+    fprintf(stderr, "usage: seal_unix listen|serve|pair|dgram|connect|receive|dgram-connect PATH READY\n");
     return 2;
   }
   const char *mode = argv[1], *path = argv[2], *ready = argv[3];
@@ -111,6 +114,23 @@ int main(int argc, char** argv) {
     close(sv[1]);
     snprintf(line, sizeof line, "ready %d\n", sv[0]);
     say(ready, line);
+    wait_forever();
+  }
+  if (!strcmp(mode, "dgram")) {
+    struct sockaddr_un a = addr_of(path);
+    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) die("socket");
+    unlink(path);
+    if (bind(s, (struct sockaddr*)&a, sizeof a) < 0) die("bind");
+    say(ready, "ready\n");
+    wait_forever();
+  }
+  if (!strcmp(mode, "dgram-connect")) {
+    struct sockaddr_un a = addr_of(path);
+    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) die("socket");
+    if (connect(s, (struct sockaddr*)&a, sizeof a) < 0) die("connect");
+    say(ready, "ready\n");
     wait_forever();
   }
   if (!strcmp(mode, "connect")) {
