@@ -1,7 +1,8 @@
 # Seal check, class 7: a shared mapping of the container also mapped (or,
 # for a memfd, held) by an outside task — a file on the container's own
 # /tmp tmpfs mapped MAP_SHARED from outside through /proc/PID/root, a memfd
-# re-opened through /proc/PID/fd and mapped, or only held. Reported with the
+# re-opened through /proc/PID/fd and mapped, or only held, shared anonymous
+# memory mapped through /proc/PID/map_files. Reported with the
 # outside pid, accepted by the remedy's --external, gone with the outside
 # task. No leak: an outside private mapping of the file, nor an outside
 # memfd of its own that only has the same name.
@@ -78,4 +79,20 @@ assert_contains "$block" "outside: pid $holder (seal_mapping): fd $hfd" "the out
 assert_not_contains "$block" "pid $other (" "the unrelated memfd of the same name"
 seal_untouched "$n"
 seal_stop "$holder"
+seal_expect_sealed "$n"
+
+note "shared anonymous memory mapped from outside through /proc/PID/map_files"
+n=$(e2e_name anon)
+"$AMBER" run --name "$n" -- "$wl" anon "$E2E_BIN/an.ready" >/dev/null
+range=$(seal_ready "$E2E_BIN/an.ready")
+init=$(init_pid "$n")
+seal_bg "$wl" map "/proc/$init/map_files/$range" "$E2E_BIN/m4.ready" shared
+mapper=$SEAL_PID
+seal_ready "$E2E_BIN/m4.ready" >/dev/null
+seal_expect_leak_text "$n" 7 shared-mapping "$mapper"
+block=$(seal_block "$SEAL_TEXT" 7)
+assert_contains "$block" "shared anonymous memory inode " "object"
+assert_contains "$block" "\"/dev/zero (deleted)\"" "object"
+assert_contains "$block" "inside:  pid 1 (seal_mapping, host pid $init): mapping at 0x${range%-*}" "the container's mapping"
+seal_stop "$mapper"
 seal_expect_sealed "$n"

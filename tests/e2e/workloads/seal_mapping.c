@@ -3,6 +3,8 @@
 // is in place, then waits until it is killed.
 //   file PATH READY           (inside)  creates PATH (e.g. on the container's
 //                             own /tmp tmpfs) and maps it MAP_SHARED
+//   anon READY                (inside)  MAP_SHARED|MAP_ANONYMOUS memory:
+//                             "ready START-END" (its /proc/PID/map_files name)
 //   memfd NAME READY          (inside or outside) memfd_create(NAME) mapped
 //                             MAP_SHARED, fd kept: "ready FD"
 //   map PATH READY shared|private
@@ -49,6 +51,13 @@ int main(int argc, char** argv) {
     say(argv[3], "ready\n");
     for (;;) pause();
   }
+  if (argc == 3 && !strcmp(argv[1], "anon")) {
+    char* p = map(-1, MAP_SHARED | MAP_ANONYMOUS);
+    memset(p, 0x5a, SIZE);
+    snprintf(line, sizeof line, "ready %lx-%lx\n", (unsigned long)p, (unsigned long)(p + SIZE));
+    say(argv[2], line);
+    for (;;) pause();
+  }
   if (argc == 4 && !strcmp(argv[1], "memfd")) {
     int fd = memfd_create(argv[2], 0);
     if (fd < 0) die("memfd_create");
@@ -78,6 +87,6 @@ int main(int argc, char** argv) {
     for (;;) pause();
   }
   fprintf(stderr,
-          "usage: seal_mapping file PATH READY | memfd NAME READY | map PATH READY shared|private | hold PATH READY\n");
+          "usage: seal_mapping file PATH READY | anon READY | memfd NAME READY | map PATH READY shared|private | hold PATH READY\n");
   return 2;
 }
