@@ -6,7 +6,7 @@ pkgs=(
   protobuf-compiler libprotobuf-dev
   libcli11-dev libfmt-dev libxxhash-dev libzstd-dev nlohmann-json3-dev
   libgtest-dev libbenchmark-dev
-  busybox-static python3
+  busybox-static python3 jq util-linux
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -210,12 +210,9 @@ assert_leak() {
   assert_contains "$text" "outside: pid $opid (" "check report names outside pid $opid"
   run_cmd "$AMBER" check "$name" --json "$@"
   assert_eq 3 "$STATUS" "amber check --json $name"
-  printf '%s' "$OUT" | python3 -c '
-import json, sys
-r = json.load(sys.stdin)
-cls, pid = sys.argv[1], int(sys.argv[2])
-ok = any(l["class_name"] == cls and not l["accepted"] and any(h["pid"] == pid for h in l["outside"]) for l in r["leaks"])
-sys.exit(0 if ok and not r["sealed"] else 1)' "$cls" "$opid" || fail "JSON report lacks a $cls leak held by $opid: $OUT"
+  printf '%s' "$OUT" | jq -e --arg cls "$cls" --argjson pid "$opid" \
+    '(.sealed | not) and any(.leaks[]; .class_name == $cls and (.accepted | not) and any(.outside[]; .pid == $pid))' \
+    >/dev/null || fail "JSON report lacks a $cls leak held by $opid: $OUT"
   assert_held_nothing "$name"
   OUT=$text
 }
