@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include <map>
+#include <set>
 
 #include "seal/detectors.h"
 #include "sys/pidfd.h"
@@ -17,9 +18,9 @@ namespace {
 
 bool is_pipe_link(const std::string& link) { return link.rfind("pipe:[", 0) == 0; }
 
-bool is_fifo(pid_t pid, int fd) {
-  struct stat st {};
-  return ::stat(fmt::format("/proc/{}/fd/{}", pid, fd).c_str(), &st) == 0 && S_ISFIFO(st.st_mode);
+// stat of the file fd `fd` of `pid` is open on; false if it is gone.
+bool stat_fd(pid_t pid, int fd, struct stat& st) {
+  return ::stat(fmt::format("/proc/{}/fd/{}", pid, fd).c_str(), &st) == 0;
 }
 
 std::string inode_in_link(const std::string& link) {
@@ -43,12 +44,18 @@ class FileDetector : public Detector {
     // Container fds on a regular link (a path, "anon_inode:...") that an
     // outside task has open too, by link, in view order.
     std::map<std::string, std::vector<std::pair<const ContainerTask*, int>>> files;
+    // The files (st_dev, st_ino) the container has open under each of
+    // those links; unknown if one could not be stat'ed.
+    std::map<std::string, std::set<std::pair<dev_t, ino_t>>> file_ids;
+    std::set<std::string> unknown_ids;
     for (const auto& t : view.tasks) {
       for (const auto& f : t.fds) {
         auto it = host.fds.find(f.link);
         if (it == host.fds.end()) continue;
         const bool pipe = is_pipe_link(f.link);
-        if (pipe || (f.link.front() == '/' && is_fifo(t.ref.pid, f.fd))) {
+        struct stat st {};
+        const bool have_st = !pipe && stat_fd(t.ref.pid, f.fd, st);
+        if (pipe || (f.link.front() == '/' && have_st && S_ISFIFO(st.st_mode))) {
           auto [pos, fresh] = pipes.try_emplace(f.link);
           Leak& l = pos->second;
           l.inside.push_back(fd_holder(t.ref, f.fd));
@@ -67,6 +74,10 @@ class FileDetector : public Detector {
           continue;
         }
         files[f.link].emplace_back(&t, f.fd);
+        if (have_st)
+          file_ids[f.link].emplace(st.st_dev, st.st_ino);
+        else
+          unknown_ids.insert(f.link);
       }
     }
     // Shared descriptions, without comparing every container fd with every
@@ -74,7 +85,9 @@ class FileDetector : public Detector {
     // host daemons all have a "/dev/null"): kcmp orders descriptions, so the
     // container's distinct descriptions of a link are kept sorted and each
     // fd, inside or outside, is placed by binary search —
-    // O((inside + outside) * log(distinct)) kcmp calls.
+    // O((inside + outside) * log(distinct)) kcmp calls. An outside fd on
+    // another file under the same name (the host's /dev/null, not the
+    // container's) is told apart by stat first, without kcmp.
     std::map<std::string, Leak> shared;  // by link and first container fd
     for (const auto& [link, inside] : files) {
       struct Description {
@@ -116,7 +129,11 @@ class FileDetector : public Detector {
         if (!found) descs.insert(descs.begin() + static_cast<std::ptrdiff_t>(i), Description{t->ref.pid, fd, {}, {}});
         descs[i].inside.push_back(fd_holder(t->ref, fd));
       }
+      const auto& ids = file_ids[link];
+      const bool filter = !unknown_ids.count(link);
       for (const FdHolder& h : host.fds.at(link)) {
+        struct stat st {};
+        if (filter && (!stat_fd(h.pid, h.fd, st) || !ids.count({st.st_dev, st.st_ino}))) continue;
         bool found = false;
         auto i = locate(h.pid, h.fd, found);
         if (!i || !found) continue;  // another description of the same file, or gone
