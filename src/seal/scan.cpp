@@ -8,8 +8,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <memory>
+#include <string_view>
 
 #include "base/files.h"
 #include "base/unique_fd.h"
@@ -27,23 +30,22 @@ constexpr int kMaxPidnsDepth = 33;              // MAX_PID_NS_LEVEL + 1
 // it is exiting and has no namespaces left (/proc/PID/mountinfo: EINVAL).
 bool gone(const Error& e) { return e.sys_errno == ENOENT || e.sys_errno == ESRCH || e.sys_errno == EINVAL; }
 
-struct DirCloser {
-  void operator()(DIR* d) const { ::closedir(d); }
-};
-
-// Numeric entries of an open directory (fds, tids, pids); `dirfd` is consumed.
+// Numeric entries (fds, tids, pids) of a directory just opened, read with
+// getdents64: no DIR stream (fdopendir's fcntl, a dup to keep the fd), a
+// measurable part of a scan of every process.
 std::vector<int> numeric_entries(int dirfd) {
   std::vector<int> out;
-  std::unique_ptr<DIR, DirCloser> dir(::fdopendir(dirfd));
-  if (!dir) {
-    ::close(dirfd);
-    return out;
+  alignas(8) char buf[8192];
+  for (;;) {
+    ssize_t n = ::getdents64(dirfd, buf, sizeof buf);
+    if (n <= 0) return out;
+    for (ssize_t off = 0; off < n;) {
+      auto* e = reinterpret_cast<const struct dirent64*>(buf + off);
+      off += e->d_reclen;
+      if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+      if (auto v = parse_int(e->d_name)) out.push_back(static_cast<int>(*v));
+    }
   }
-  while (dirent* e = ::readdir(dir.get())) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    if (auto v = parse_int(e->d_name)) out.push_back(static_cast<int>(*v));
-  }
-  return out;
 }
 
 // readlinkat without allocation on the common path; "" if it is gone.
@@ -81,6 +83,68 @@ Result<pid_t> vpid_at(pid_t pid, int level) {
   sys::ProcStatus st = TRY(sys::read_status(pid));
   if (level < 0 || static_cast<size_t>(level) >= st.ns_pid.size()) return pid_t{0};
   return st.ns_pid[static_cast<size_t>(level)];
+}
+
+// PROCMAP_QUERY (Linux 6.11; not in older <linux/fs.h>): an ioctl on an
+// open /proc/PID/maps that returns one VMA, filtered by the kernel — the
+// outside scan asks for shared VMAs only (the only ones the detectors look
+// at) instead of having every mapping of every process formatted as text.
+struct ProcmapQuery {
+  uint64_t size, query_flags, query_addr;
+  uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
+  uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+  uint64_t vma_name_addr, build_id_addr;
+};
+static_assert(sizeof(ProcmapQuery) == 104);
+constexpr unsigned long kProcmapQuery = 0xC0686611;  // _IOWR('f', 17, struct procmap_query)
+constexpr uint64_t kVmaRead = 0x01, kVmaWrite = 0x02, kVmaExec = 0x04, kVmaShared = 0x08;
+constexpr uint64_t kCoveringOrNext = 0x10;
+
+// Unsupported: a kernel without PROCMAP_QUERY; Failed: any other error
+// than the task being gone (read its maps as text instead).
+enum class MapsQuery { Done, Gone, Unsupported, Failed };
+
+// The shared mappings of the process whose /proc directory is `piddir`.
+MapsQuery shared_maps(int piddir, std::vector<sys::VmArea>& out) {
+  int raw = ::openat(piddir, "maps", O_RDONLY | O_CLOEXEC);
+  if (raw < 0) return MapsQuery::Gone;
+  UniqueFd maps(raw);
+  char name[4096];
+  uint64_t addr = 0;
+  for (;;) {
+    ProcmapQuery q{};
+    q.size = sizeof q;
+    q.query_flags = kVmaShared | kCoveringOrNext;
+    q.query_addr = addr;
+    q.vma_name_addr = reinterpret_cast<uintptr_t>(name);
+    q.vma_name_size = sizeof name;
+    if (::ioctl(maps.get(), kProcmapQuery, &q) < 0) {
+      if (errno == ENOENT) return MapsQuery::Done;  // no shared VMA above addr
+      if (errno == ENOTTY) return MapsQuery::Unsupported;
+      if (errno == ESRCH) return MapsQuery::Gone;  // gone, a zombie
+      return MapsQuery::Failed;
+    }
+    sys::VmArea a;
+    a.start = q.vma_start;
+    a.end = q.vma_end;
+    a.read = q.vma_flags & kVmaRead;
+    a.write = q.vma_flags & kVmaWrite;
+    a.exec = q.vma_flags & kVmaExec;
+    a.shared = q.vma_flags & kVmaShared;
+    a.offset = q.vma_offset;
+    a.dev_major = q.dev_major;
+    a.dev_minor = q.dev_minor;
+    a.inode = q.inode;
+    if (q.vma_name_size > 1) a.path.assign(name, q.vma_name_size - 1);  // the size counts the NUL
+    constexpr std::string_view deleted = " (deleted)";
+    if (a.path.size() > deleted.size() && a.path.ends_with(deleted)) {
+      a.path.resize(a.path.size() - deleted.size());
+      a.deleted = true;
+    }
+    out.push_back(std::move(a));
+    if (q.vma_end <= addr) return MapsQuery::Done;  // never loop
+    addr = q.vma_end;
+  }
 }
 
 }  // namespace
@@ -157,7 +221,7 @@ Result<ContainerView> read_container(const Target& target, const std::map<pid_t,
       continue;
     }
     UniqueFd fddir = TRY_CTX(open_fd(fmt::format("/proc/{}/fd", pid), O_RDONLY | O_DIRECTORY), "{}", ctx());
-    std::vector<int> fds = numeric_entries(::dup(fddir.get()));
+    std::vector<int> fds = numeric_entries(fddir.get());
     std::sort(fds.begin(), fds.end());
     for (int fd : fds) {
       std::string link = link_at(fddir.get(), std::to_string(fd).c_str());
@@ -181,8 +245,21 @@ std::string HostIndex::comm(pid_t pid) {
 Result<HostIndex> scan_host(const ContainerView& view, const ScanWants& wants) {
   HostIndex idx;
   UniqueFd proc = TRY(open_fd("/proc", O_RDONLY | O_DIRECTORY));
-  std::vector<int> pids = numeric_entries(::dup(proc.get()));
+  std::vector<int> pids = numeric_entries(proc.get());
   const bool want_maps = !wants.maps.empty() || wants.sysv_maps;
+  bool procmap_query = true;  // until the kernel says it has none
+  std::vector<sys::VmArea> shared;
+  // The ns links worth reading: those of a type the container has a
+  // namespace of that is not always accepted (the host's initial user and
+  // time namespaces are), and mnt when every outside mount namespace is
+  // wanted.
+  std::vector<const char*> links;
+  for (const char* l : kNsLinks) {
+    const std::string type = ns_type_of_link(l);
+    bool needed = wants.mount_namespaces && type == "mnt";
+    for (const auto& [ino, t] : view.ns) needed |= t == type && !is_initial_ns(t, ino);
+    if (needed) links.push_back(l);
+  }
   char path[64];
 
   for (int pid : pids) {
@@ -212,7 +289,10 @@ Result<HostIndex> scan_host(const ContainerView& view, const ScanWants& wants) {
     std::vector<int> tids{pid};
     if (stat->num_threads > 1) {
       int tfd = ::openat(piddir.get(), "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (tfd >= 0) tids = numeric_entries(tfd);
+      if (tfd >= 0) {
+        UniqueFd taskdir(tfd);
+        tids = numeric_entries(taskdir.get());
+      }
     }
     for (int tid : tids) {
       char nspath[64];
@@ -220,7 +300,7 @@ Result<HostIndex> scan_host(const ContainerView& view, const ScanWants& wants) {
       int nfd = ::openat(piddir.get(), tid == pid ? "ns" : nspath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (nfd < 0) continue;
       UniqueFd nsdir(nfd);
-      for (const char* l : kNsLinks) {
+      for (const char* l : links) {
         uint64_t ino = ns_inode_of_link(link_at(nsdir.get(), l));
         if (!ino) continue;
         if (view.ns.count(ino)) idx.ns_members[ino].push_back(NsMember{pid, tid, l});
@@ -233,8 +313,8 @@ Result<HostIndex> scan_host(const ContainerView& view, const ScanWants& wants) {
     if (!wants.fd_links.empty()) {
       int ffd = ::openat(piddir.get(), "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (ffd >= 0) {
-        UniqueFd fddir(::dup(ffd));
-        for (int fd : numeric_entries(ffd)) {
+        UniqueFd fddir(ffd);
+        for (int fd : numeric_entries(fddir.get())) {
           char name[16];
           snprintf(name, sizeof name, "%d", fd);
           std::string link = link_at(fddir.get(), name);
@@ -244,9 +324,17 @@ Result<HostIndex> scan_host(const ContainerView& view, const ScanWants& wants) {
     }
 
     if (want_maps) {
-      auto maps = sys::read_maps(pid);
-      if (!maps) continue;  // gone, or a task that hides its maps
-      for (auto& a : *maps) {
+      shared.clear();
+      MapsQuery q = procmap_query ? shared_maps(piddir.get(), shared) : MapsQuery::Unsupported;
+      if (q == MapsQuery::Gone) continue;
+      if (q == MapsQuery::Unsupported || q == MapsQuery::Failed) {
+        if (q == MapsQuery::Unsupported) procmap_query = false;
+        shared.clear();
+        auto maps = sys::read_maps(pid);
+        if (!maps) continue;  // gone, or a task that hides its maps
+        shared = std::move(*maps);
+      }
+      for (auto& a : shared) {
         auto key = std::make_pair(dev_of(a), a.inode);
         if (a.inode && wants.maps.count(key)) idx.maps[key].push_back(MapHolder{pid, a});
         if (wants.sysv_maps && a.path.rfind("/SYSV", 0) == 0) idx.sysv.push_back(MapHolder{pid, a});

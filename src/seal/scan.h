@@ -90,7 +90,7 @@ struct ScanWants {
   // Outside fds with these links. Always holds the container's namespaces
   // as nsfs fds show them ("net:[N]"): an outside fd pinning one.
   std::unordered_set<std::string> fd_links;
-  std::set<std::pair<uint64_t, uint64_t>> maps;  // outside mappings of these (dev, inode)
+  std::set<std::pair<uint64_t, uint64_t>> maps;  // outside shared mappings of these (dev, inode)
   bool mount_namespaces = false;               // a member of every outside mount namespace
   bool sysv_maps = false;                      // every outside SysV shm mapping ("/SYSV%08x")
 };
@@ -112,7 +112,7 @@ struct MapHolder {
 struct HostIndex {
   std::unordered_map<uint64_t, std::vector<NsMember>> ns_members;  // container ns inode -> outside members
   std::unordered_map<std::string, std::vector<FdHolder>> fds;      // wanted link -> outside holders
-  std::map<std::pair<uint64_t, uint64_t>, std::vector<MapHolder>> maps;
+  std::map<std::pair<uint64_t, uint64_t>, std::vector<MapHolder>> maps;  // shared mappings only
   std::map<uint64_t, pid_t> mount_namespaces;  // outside mnt ns inode -> a member
   std::vector<MapHolder> sysv;                 // outside SysV shm mappings (ScanWants::sysv_maps)
   // Filled by load_outside_mounts(): mountinfo of each outside mount namespace.
