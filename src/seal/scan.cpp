@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <thread>
 #include <string_view>
 
 #include "base/files.h"
@@ -242,105 +243,166 @@ std::string HostIndex::comm(pid_t pid) {
   return name;
 }
 
-Result<HostIndex> scan_host(const ContainerView& view, const ScanWants& wants) {
-  HostIndex idx;
-  UniqueFd proc = TRY(open_fd("/proc", O_RDONLY | O_DIRECTORY));
-  std::vector<int> pids = numeric_entries(proc.get());
-  const bool want_maps = !wants.maps.empty() || wants.sysv_maps;
+namespace {
+
+// What every scanning thread shares (read-only).
+struct ScanContext {
+  const ContainerView& view;
+  const ScanWants& wants;
+  std::vector<const char*> links;  // the ns links worth reading
+  int proc = -1;                   // /proc
+  bool want_maps = false;
+};
+// Per thread.
+struct ScanState {
   bool procmap_query = true;  // until the kernel says it has none
   std::vector<sys::VmArea> shared;
+};
+
+// One outside process into `part`; a process that vanishes is skipped.
+void scan_one(int pid, const ScanContext& ctx, ScanState& st, HostIndex& part) {
+  char path[64];
+  if (ctx.view.held.count(pid) || ctx.view.excluded.count(pid)) return;
+  snprintf(path, sizeof path, "%d", pid);
+  int raw = ::openat(ctx.proc, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (raw < 0) return;  // gone
+  UniqueFd piddir(raw);
+
+  // Kernel threads: no fds, no mappings, members of the initial namespaces
+  // only; skipping them keeps "members" lists about real programs.
+  std::string stat_text;
+  {
+    int sfd = ::openat(piddir.get(), "stat", O_RDONLY | O_CLOEXEC);
+    if (sfd < 0) return;
+    UniqueFd s(sfd);
+    char buf[1024];
+    ssize_t n = ::read(s.get(), buf, sizeof buf - 1);
+    if (n <= 0) return;
+    stat_text.assign(buf, static_cast<size_t>(n));
+  }
+  auto stat = sys::parse_stat(stat_text);
+  if (!stat || (stat->flags & kPfKthread)) return;
+  ++part.processes;
+
+  // Namespaces, per thread when there are several (setns is per thread).
+  std::vector<int> tids{pid};
+  if (stat->num_threads > 1) {
+    int tfd = ::openat(piddir.get(), "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (tfd >= 0) {
+      UniqueFd taskdir(tfd);
+      tids = numeric_entries(taskdir.get());
+    }
+  }
+  for (int tid : tids) {
+    char nspath[64];
+    snprintf(nspath, sizeof nspath, "task/%d/ns", tid);
+    int nfd = ::openat(piddir.get(), tid == pid ? "ns" : nspath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (nfd < 0) continue;
+    UniqueFd nsdir(nfd);
+    for (const char* l : ctx.links) {
+      uint64_t ino = ns_inode_of_link(link_at(nsdir.get(), l));
+      if (!ino) continue;
+      if (ctx.view.ns.count(ino)) part.ns_members[ino].push_back(NsMember{pid, tid, l});
+      if (ctx.wants.mount_namespaces && tid == pid && !std::strcmp(l, "mnt") && !ctx.view.ns.count(ino))
+        part.mount_namespaces.emplace(ino, pid);
+    }
+  }
+
+  // fds: only links the container also has (or nsfs links of its namespaces).
+  if (!ctx.wants.fd_links.empty()) {
+    int ffd = ::openat(piddir.get(), "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (ffd >= 0) {
+      UniqueFd fddir(ffd);
+      for (int fd : numeric_entries(fddir.get())) {
+        char name[16];
+        snprintf(name, sizeof name, "%d", fd);
+        std::string link = link_at(fddir.get(), name);
+        if (!link.empty() && ctx.wants.fd_links.count(link)) part.fds[link].push_back(FdHolder{pid, fd});
+      }
+    }
+  }
+
+  if (ctx.want_maps) {
+    st.shared.clear();
+    MapsQuery q = st.procmap_query ? shared_maps(piddir.get(), st.shared) : MapsQuery::Unsupported;
+    if (q == MapsQuery::Gone) return;
+    if (q == MapsQuery::Unsupported || q == MapsQuery::Failed) {
+      if (q == MapsQuery::Unsupported) st.procmap_query = false;
+      st.shared.clear();
+      auto maps = sys::read_maps(pid);
+      if (!maps) return;  // gone, or a task that hides its maps
+      st.shared = std::move(*maps);
+    }
+    for (auto& a : st.shared) {
+      auto key = std::make_pair(dev_of(a), a.inode);
+      if (a.inode && ctx.wants.maps.count(key)) part.maps[key].push_back(MapHolder{pid, a});
+      if (ctx.wants.sysv_maps && a.path.rfind("/SYSV", 0) == 0) part.sysv.push_back(MapHolder{pid, a});
+    }
+  }
+}
+
+template <class V>
+void append(V& into, V& from) {
+  into.insert(into.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+}
+
+// Parts are merged in thread order, then every holder list sorted by pid:
+// reports do not depend on which thread saw what.
+void merge_into(HostIndex& idx, HostIndex& part) {
+  idx.processes += part.processes;
+  for (auto& [k, v] : part.ns_members) append(idx.ns_members[k], v);
+  for (auto& [k, v] : part.fds) append(idx.fds[k], v);
+  for (auto& [k, v] : part.maps) append(idx.maps[k], v);
+  for (auto& [k, v] : part.mount_namespaces) {
+    auto [it, fresh] = idx.mount_namespaces.emplace(k, v);
+    if (!fresh) it->second = std::min(it->second, v);
+  }
+  append(idx.sysv, part.sysv);
+}
+
+void sort_holders(HostIndex& idx) {
+  auto by_pid = [](const auto& a, const auto& b) { return a.pid < b.pid; };
+  for (auto& [k, v] : idx.ns_members) std::stable_sort(v.begin(), v.end(), by_pid);
+  for (auto& [k, v] : idx.fds) std::stable_sort(v.begin(), v.end(), by_pid);
+  for (auto& [k, v] : idx.maps) std::stable_sort(v.begin(), v.end(), by_pid);
+  std::stable_sort(idx.sysv.begin(), idx.sysv.end(), by_pid);
+}
+
+}  // namespace
+
+Result<HostIndex> scan_host(const ContainerView& view, const ScanWants& wants) {
+  UniqueFd proc = TRY(open_fd("/proc", O_RDONLY | O_DIRECTORY));
+  std::vector<int> pids = numeric_entries(proc.get());
+  ScanContext ctx{view, wants, {}, proc.get(), !wants.maps.empty() || wants.sysv_maps};
   // The ns links worth reading: those of a type the container has a
   // namespace of that is not always accepted (the host's initial user and
   // time namespaces are), and mnt when every outside mount namespace is
   // wanted.
-  std::vector<const char*> links;
   for (const char* l : kNsLinks) {
     const std::string type = ns_type_of_link(l);
     bool needed = wants.mount_namespaces && type == "mnt";
     for (const auto& [ino, t] : view.ns) needed |= t == type && !is_initial_ns(t, ino);
-    if (needed) links.push_back(l);
+    if (needed) ctx.links.push_back(l);
   }
-  char path[64];
 
-  for (int pid : pids) {
-    if (view.held.count(pid) || view.excluded.count(pid)) continue;
-    snprintf(path, sizeof path, "%d", pid);
-    int raw = ::openat(proc.get(), path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (raw < 0) continue;  // gone
-    UniqueFd piddir(raw);
+  // Reading /proc is syscall-bound and every process is independent: one
+  // thread per core (at most 4), pids dealt round-robin so each gets a
+  // similar mix. The threads only read; each fills its own part.
+  unsigned n = std::clamp(std::thread::hardware_concurrency(), 1U, 4U);
+  if (pids.size() < 64) n = 1;
+  std::vector<HostIndex> parts(n);
+  auto work = [&](unsigned k) {
+    ScanState st;
+    for (size_t i = k; i < pids.size(); i += n) scan_one(pids[i], ctx, st, parts[k]);
+  };
+  std::vector<std::thread> threads;
+  for (unsigned k = 1; k < n; ++k) threads.emplace_back(work, k);
+  work(0);
+  for (auto& t : threads) t.join();
 
-    // Kernel threads: no fds, no mappings, members of the initial namespaces
-    // only; skipping them keeps "members" lists about real programs.
-    std::string stat_text;
-    {
-      int sfd = ::openat(piddir.get(), "stat", O_RDONLY | O_CLOEXEC);
-      if (sfd < 0) continue;
-      UniqueFd s(sfd);
-      char buf[1024];
-      ssize_t n = ::read(s.get(), buf, sizeof buf - 1);
-      if (n <= 0) continue;
-      stat_text.assign(buf, static_cast<size_t>(n));
-    }
-    auto stat = sys::parse_stat(stat_text);
-    if (!stat || (stat->flags & kPfKthread)) continue;
-    ++idx.processes;
-
-    // Namespaces, per thread when there are several (setns is per thread).
-    std::vector<int> tids{pid};
-    if (stat->num_threads > 1) {
-      int tfd = ::openat(piddir.get(), "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (tfd >= 0) {
-        UniqueFd taskdir(tfd);
-        tids = numeric_entries(taskdir.get());
-      }
-    }
-    for (int tid : tids) {
-      char nspath[64];
-      snprintf(nspath, sizeof nspath, "task/%d/ns", tid);
-      int nfd = ::openat(piddir.get(), tid == pid ? "ns" : nspath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (nfd < 0) continue;
-      UniqueFd nsdir(nfd);
-      for (const char* l : links) {
-        uint64_t ino = ns_inode_of_link(link_at(nsdir.get(), l));
-        if (!ino) continue;
-        if (view.ns.count(ino)) idx.ns_members[ino].push_back(NsMember{pid, tid, l});
-        if (wants.mount_namespaces && tid == pid && !std::strcmp(l, "mnt") && !view.ns.count(ino))
-          idx.mount_namespaces.emplace(ino, pid);
-      }
-    }
-
-    // fds: only links the container also has (or nsfs links of its namespaces).
-    if (!wants.fd_links.empty()) {
-      int ffd = ::openat(piddir.get(), "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (ffd >= 0) {
-        UniqueFd fddir(ffd);
-        for (int fd : numeric_entries(fddir.get())) {
-          char name[16];
-          snprintf(name, sizeof name, "%d", fd);
-          std::string link = link_at(fddir.get(), name);
-          if (!link.empty() && wants.fd_links.count(link)) idx.fds[link].push_back(FdHolder{pid, fd});
-        }
-      }
-    }
-
-    if (want_maps) {
-      shared.clear();
-      MapsQuery q = procmap_query ? shared_maps(piddir.get(), shared) : MapsQuery::Unsupported;
-      if (q == MapsQuery::Gone) continue;
-      if (q == MapsQuery::Unsupported || q == MapsQuery::Failed) {
-        if (q == MapsQuery::Unsupported) procmap_query = false;
-        shared.clear();
-        auto maps = sys::read_maps(pid);
-        if (!maps) continue;  // gone, or a task that hides its maps
-        shared = std::move(*maps);
-      }
-      for (auto& a : shared) {
-        auto key = std::make_pair(dev_of(a), a.inode);
-        if (a.inode && wants.maps.count(key)) idx.maps[key].push_back(MapHolder{pid, a});
-        if (wants.sysv_maps && a.path.rfind("/SYSV", 0) == 0) idx.sysv.push_back(MapHolder{pid, a});
-      }
-    }
-  }
+  HostIndex idx;
+  for (auto& part : parts) merge_into(idx, part);
+  sort_holders(idx);
   return idx;
 }
 
