@@ -118,8 +118,31 @@ Status RemoteTask::map_executor(uint64_t addr, size_t table_calls, size_t scratc
   return {};
 }
 
+Status RemoteTask::share_executor(const RemoteTask& owner) {
+  if (has_executor()) return failf("task {}: executor already mapped at {:#x}", tid_, exec_base_);
+  if (!owner.has_executor()) return failf("task {}: thread {} has no executor to share", tid_, owner.tid_);
+  if (owner.tgid_ != tgid_) return failf("task {}: thread {} is in another process", tid_, owner.tid_);
+  exec_base_ = owner.exec_base_;
+  exec_size_ = owner.exec_size_;
+  table_addr_ = owner.table_addr_;
+  table_calls_ = owner.table_calls_;
+  scratch_addr_ = owner.scratch_addr_;
+  scratch_size_ = owner.scratch_size_;
+  exec_shared_ = true;
+  return {};
+}
+
+void RemoteTask::drop_shared_executor() {
+  if (!exec_shared_) return;
+  exec_base_ = exec_size_ = 0;
+  table_addr_ = scratch_addr_ = 0;
+  table_calls_ = scratch_size_ = 0;
+  exec_shared_ = false;
+}
+
 Status RemoteTask::unmap_executor() {
   if (!has_executor()) return {};
+  if (exec_shared_) return failf("task {}: the executor is shared from another thread: its owner unmaps it", tid_);
   // Not through the executor itself: the munmap would return into an
   // unmapped page.
   long r = TRY_CTX(raw_syscall(true, SYS_munmap, {exec_base_, exec_size_, 0, 0, 0, 0}), "task {}: unmap executor",

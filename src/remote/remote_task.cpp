@@ -128,6 +128,7 @@ RemoteTask& RemoteTask::operator=(RemoteTask&& o) noexcept {
   table_calls_ = o.table_calls_;
   scratch_addr_ = o.scratch_addr_;
   scratch_size_ = o.scratch_size_;
+  exec_shared_ = o.exec_shared_;
   o.state_ = State::Detached;
   return *this;
 }
@@ -415,6 +416,7 @@ Status RemoteTask::release() {
     // "As it was" includes no executor mapping. Best effort: in a task whose
     // address space is half rebuilt (a failed restore, killed next) there
     // may be no vdso to run the munmap through; detaching matters more.
+    if (exec_shared_) drop_shared_executor();
     if (exec_base_ != 0) (void)unmap_executor();
     if (regs_dirty_) TRY(sys::set_regs(tid_, saved_regs_));
     if (mask_dirty_) TRY(sys::set_sigmask(tid_, saved_mask_));
@@ -454,6 +456,34 @@ Status RemoteTask::wait_gone() {
   }
   state_ = State::Detached;
   return {};
+}
+
+Result<bool> RemoteTask::poll_gone() {
+  if (state_ == State::Detached) return true;
+  auto s = sys::wait_stop(tid_, /*nohang=*/true);
+  if ((!s && s.error().sys_errno == ECHILD) || (s && s->gone())) {
+    state_ = State::Detached;
+    return true;
+  }
+  if (!s) return failf("kill task {}: {}", tid_, s.error().message);
+  if (s->stopped()) (void)sys::ptrace_cont(tid_, 0);
+  return false;
+}
+
+Status wait_all_gone(std::span<RemoteTask* const> tasks) {
+  const uint64_t deadline = now_ms() + 30000;
+  for (;;) {
+    size_t left = 0;
+    pid_t example = 0;
+    for (RemoteTask* t : tasks) {
+      if (TRY(t->poll_gone())) continue;
+      ++left;
+      example = t->tid();
+    }
+    if (left == 0) return {};
+    if (now_ms() > deadline) return failf("kill task {}: still there after 30 s ({} left)", example, left);
+    sleep_us(200);
+  }
 }
 
 Status RemoteTask::kill() {

@@ -143,6 +143,12 @@ class RemoteTask {
   Status run_batch(std::span<Call> calls);
   // Removes the executor (its munmap runs through [vdso]'s syscall).
   Status unmap_executor();
+  // Threads of one process share its address space, so one executor serves
+  // them all: `owner` (another thread of this task's process) mapped it, this
+  // thread runs batches in it. A shared executor is never unmapped through
+  // this thread; drop_shared_executor() forgets it (before the owner unmaps).
+  Status share_executor(const RemoteTask& owner);
+  void drop_shared_executor();
   bool has_executor() const { return exec_base_ != 0; }
   uint64_t executor_base() const { return exec_base_; }
   size_t executor_size() const { return exec_size_; }
@@ -169,6 +175,8 @@ class RemoteTask {
   Status kill();
   Status send_kill();
   Status wait_gone();
+  // One non-blocking step of wait_gone(): true once the thread is gone.
+  Result<bool> poll_gone();
 
  private:
   enum class State { Detached, Running, Stopped, Gone };
@@ -206,6 +214,13 @@ class RemoteTask {
   size_t table_calls_ = 0;
   uint64_t scratch_addr_ = 0;
   size_t scratch_size_ = 0;
+  bool exec_shared_ = false;  // borrowed from another thread (share_executor)
 };
+
+// Waits until every one of `tasks` (killed already) is gone, collecting
+// their ends in whatever order the kernel reports them: a pid namespace's
+// init is reported only after the namespace's other tasks, which its exit
+// reaps — those it cannot reap while we trace them and wait for the init.
+Status wait_all_gone(std::span<RemoteTask* const> tasks);
 
 }  // namespace amber::remote

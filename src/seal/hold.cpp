@@ -472,11 +472,11 @@ Status Hold::kill() {
   for (pid_t tgid : processes())
     if (::kill(tgid, SIGKILL) < 0 && errno != ESRCH) keep_first(sys_fail("hold: kill {}", tgid));
   // The kernel reports a group leader's end only after its other threads
-  // were reaped: those first.
-  for (auto& [tid, t] : tasks_)
-    if (tid != t.tgid()) keep_first(t.wait_gone());
-  for (auto& [tid, t] : tasks_)
-    if (tid == t.tgid()) keep_first(t.wait_gone());
+  // were reaped, and the container's init only after every other task:
+  // collected together, in the order they come.
+  std::vector<remote::RemoteTask*> all;
+  for (auto& [tid, t] : tasks_) all.push_back(&t);
+  keep_first(remote::wait_all_gone(all));
   tasks_.clear();
   ignored_.clear();
   if (!cgroup_.empty() && freeze_touched_ && frozen_ != was_frozen_) keep_first(set_freeze(was_frozen_));
