@@ -44,6 +44,22 @@ Status restore_thread(remote::RemoteTask& task, const img::Thread& thread);
 // Restore step 2 (see above): the last thing before release().
 Status restore_thread_final(remote::RemoteTask& task, const img::Thread& thread);
 
+// Per-thread attributes only the thread itself can tell or set: its
+// sigaltstack and clear-tid address (remote sigaltstack / PR_GET_TID_ADDRESS
+// / set_tid_address through the executor, mapped or shared), and its robust
+// futex list (read from outside with get_robust_list, set inside with
+// set_robust_list). The restore half belongs to step 1 above.
+Status dump_thread_attrs(remote::RemoteTask& task, img::Thread& out);
+Status restore_thread_attrs(remote::RemoteTask& task, const img::Thread& thread);
+
+// Runs inside a restored process (plain C++, before it stops for the
+// controller): creates every thread of `task` but the leader at its dumped
+// tid (clone3 with set_tid and CLONE_THREAD), each parked in a pause() loop
+// on a small stack of its own with every signal blocked. The controller
+// seizes them and gives each its registers; their stacks go with the
+// address space the controller tears down.
+Status create_threads_in_child(const img::Task& task);
+
 // The registers a restored thread must resume with. A new task has lost the
 // kernel's restart state of the syscall it was stopped in:
 //  -ERESTARTSYS / -ERESTARTNOINTR / -ERESTARTNOHAND: rax = orig_rax,
