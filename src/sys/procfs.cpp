@@ -357,7 +357,8 @@ Result<ProcStat> parse_stat(std::string_view text) {
             parse_num(field(45), st.start_data) && parse_num(field(46), st.end_data) &&
             parse_num(field(47), st.start_brk) && parse_num(field(48), st.arg_start) &&
             parse_num(field(49), st.arg_end) && parse_num(field(50), st.env_start) &&
-            parse_num(field(51), st.env_end) && parse_num(field(52), st.exit_code);
+            parse_num(field(51), st.env_end) && parse_num(field(52), st.exit_code) &&
+            parse_num(field(38), st.exit_signal);
   if (!ok) return bad_input("stat {}: bad number", quote(text));
   return st;
 }

@@ -59,7 +59,8 @@ struct ProcStat {
   uint64_t start_code = 0, end_code = 0, start_stack = 0;
   uint64_t start_data = 0, end_data = 0, start_brk = 0;
   uint64_t arg_start = 0, arg_end = 0, env_start = 0, env_end = 0;
-  int exit_code = 0;
+  int exit_signal = 0;  // field 38: signal sent to the parent at exit (SIGCHLD after fork())
+  int exit_code = 0;    // field 52: wait status of a zombie
 };
 Result<ProcStat> parse_stat(std::string_view text);
 Result<ProcStat> read_stat(pid_t pid);
