@@ -15,13 +15,7 @@
 
 namespace amber::kinds::files {
 
-// One fd of the dumped task, looked at from outside.
-struct FdProbe {
-  int fd = -1;
-  std::string link;           // readlink /proc/PID/fd/N
-  struct stat st {};          // stat through the link (the open file itself)
-  sys::FdInfo info;           // /proc/PID/fdinfo/N
-};
+using kinds::FdProbe;
 
 // The flags of a description as restore passes them to open()/F_SETFL:
 // fdinfo's flags without O_CLOEXEC, which is per fd (Fd.cloexec).
@@ -42,15 +36,18 @@ Result<UniqueFd> open_chardev(const img::Fd& fd);
 
 // pipe.cpp
 bool is_pipe(const FdProbe& p);
-// Fills out.pipe for every pipe fd and adds one Files.pipes entry per pipe
-// (size, unread data peeked through a pidfd_getfd copy of a read end).
-// Unsupported when a pipe has an end outside this task.
-Status dump_pipes(const std::vector<FdProbe>& probes, const FdDumpContext& ctx, int pidfd, img::Files& out);
+// Marks a pipe fd: kind, pipe id (its inode), which end. Unsupported for an
+// end opened read-write.
+Status dump_pipe_end(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
+// Size and unread data of pipe `id` (tee() through a pidfd_getfd copy of
+// read end `read_fd` of the task behind `pidfd`, nothing consumed).
+// `packet`: some end is O_DIRECT (data then refused: boundaries would be lost).
+Result<img::Pipe> dump_pipe(uint64_t id, int pidfd, const FdDumpContext& ctx, int read_fd, bool packet);
 // The restored pipes, by id: both ends created, size set, data written back.
 class PipeSet {
  public:
   // Ends are kept above `floor` (the image's highest fd).
-  static Result<PipeSet> create(const img::Files& files, pid_t vpid, int floor);
+  static Result<PipeSet> create(const std::vector<const img::Pipe*>& pipes, pid_t vpid, int floor);
   // A description of one end for `fd`: the pipe's own end the first time,
   // a fresh open of /proc/self/fd/END for another description of that end.
   Result<UniqueFd> open_end(const img::Fd& fd);
@@ -67,5 +64,10 @@ class PipeSet {
 // Moves `fd` to a number above `floor` (close-on-exec), so that installing
 // the image's fds never lands on a temporary.
 Result<UniqueFd> lift_fd(UniqueFd fd, int floor);
+
+// A new description for `fd` (not a pipe end): the container's log
+// (`original`: log_fd itself, else a new open of it), a memory device or a
+// regular file or directory at its position.
+Result<UniqueFd> open_description(const img::Fd& fd, int log_fd, bool original);
 
 }  // namespace amber::kinds::files

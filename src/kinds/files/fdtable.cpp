@@ -20,8 +20,6 @@
 
 namespace amber::kinds {
 
-using files::FdProbe;
-
 namespace {
 
 // An fd number beyond any RLIMIT_NOFILE the kernel allows (fs/nr_open max).
@@ -81,35 +79,6 @@ std::string describe_unsupported(const FdProbe& p, int pidfd) {
   return fmt::format("file type {:#o}", type);
 }
 
-// Equal inode and position prove nothing: two opens of one file can sit at
-// the same offset. kcmp(KCMP_FILE) compares the descriptions themselves;
-// only fds on the same inode can share one, so only those are compared.
-Status assign_ofd_ids(const FdDumpContext& ctx, const std::vector<FdProbe>& probes, img::Files& out) {
-  std::map<std::pair<dev_t, ino_t>, std::vector<int>> reps;  // inode -> one fd per description
-  for (size_t i = 0; i < probes.size(); ++i) {
-    const FdProbe& p = probes[i];
-    auto& list = reps[{p.st.st_dev, p.st.st_ino}];
-    int same = -1;
-    for (int rep : list) {
-      int r = TRY_CTX(sys::kcmp(ctx.pid, ctx.pid, sys::KcmpType::File, static_cast<unsigned long>(p.fd),
-                                static_cast<unsigned long>(rep)),
-                      "task {}: fd {}", ctx.vpid, p.fd);
-      if (r == 0) {
-        same = rep;
-        break;
-      }
-    }
-    if (same < 0) {
-      list.push_back(p.fd);
-      same = p.fd;  // fds ascend: the first fd of a description is its lowest
-    }
-    out.mutable_fds(static_cast<int>(i))
-        ->set_ofd_id((static_cast<uint64_t>(static_cast<uint32_t>(ctx.vpid)) << 32) |
-                     (static_cast<uint64_t>(same) + 1));
-  }
-  return {};
-}
-
 bool supported_kind(img::FdKind k) {
   return k == img::FD_REGULAR || k == img::FD_DIRECTORY || k == img::FD_CHARDEV || k == img::FD_PIPE;
 }
@@ -117,7 +86,10 @@ bool supported_kind(img::FdKind k) {
 // Everything checked before the first fd is closed.
 Status validate(const img::Files& files, const FdRestoreContext& ctx) {
   std::set<uint64_t> pipe_ids;
-  for (const img::Pipe& p : files.pipes()) pipe_ids.insert(p.id());
+  if (ctx.pipes)
+    for (const auto& [id, p] : *ctx.pipes) pipe_ids.insert(id);
+  else
+    for (const img::Pipe& p : files.pipes()) pipe_ids.insert(p.id());
   std::map<uint64_t, const img::Fd*> first_of;
   int prev = -1;
   for (const img::Fd& fd : files.fds()) {
@@ -129,7 +101,7 @@ Status validate(const img::Files& files, const FdRestoreContext& ctx) {
                          img::FdKind_Name(fd.kind()));
     if (fd.kind() == img::FD_PIPE && !pipe_ids.contains(fd.pipe().pipe_id()))
       return bad_input("task {}: fd {}: pipe {} is not in the image", ctx.vpid, fd.fd(), fd.pipe().pipe_id());
-    if (fd.container_log() && ctx.log_fd < 0)
+    if (fd.container_log() && ctx.log_fd < 0 && !(ctx.inherited && ctx.inherited->contains(fd.ofd_id())))
       return failf("task {}: fd {}: the container's log is needed but none was given", ctx.vpid, fd.fd());
     if (fd.ofd_id() == 0) continue;
     auto [it, fresh] = first_of.emplace(fd.ofd_id(), &fd);
@@ -182,11 +154,11 @@ Status make_room_for(int top) {
 }
 
 // The new container's log for one dumped description of the old one: the
-// given description the first time, a new open of it for the others (so
-// separately opened stdout and stderr stay separate).
-Result<UniqueFd> open_log(int log_fd, bool& used) {
-  if (!used) {
-    used = true;
+// given description for the original one, a new open of it for the others
+// (so separately opened stdout and stderr stay separate).
+Result<UniqueFd> open_log(int log_fd, bool original) {
+  if (log_fd < 0) return failf("the container's log is needed but none was given");
+  if (original) {
     int d = ::fcntl(log_fd, F_DUPFD_CLOEXEC, 0);
     if (d < 0) return sys_fail("dup container log");
     return UniqueFd(d);
@@ -200,6 +172,13 @@ namespace files {
 
 uint32_t description_flags(const FdProbe& p) { return p.info.flags & ~static_cast<uint32_t>(O_CLOEXEC); }
 
+Result<UniqueFd> open_description(const img::Fd& fd, int log_fd, bool original) {
+  if (fd.container_log()) return open_log(log_fd, original);
+  if (fd.kind() == img::FD_CHARDEV) return open_chardev(fd);
+  if (fd.kind() == img::FD_PIPE) return failf("a pipe end is not opened on its own");
+  return open_regular(fd);
+}
+
 Result<UniqueFd> lift_fd(UniqueFd fd, int floor) {
   if (fd.get() > floor) return fd;
   int lifted = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, floor + 1);
@@ -209,21 +188,20 @@ Result<UniqueFd> lift_fd(UniqueFd fd, int floor) {
 
 }  // namespace files
 
-Result<img::Files> dump_fds(const FdDumpContext& ctx) {
+Result<TaskFds> probe_fds(const FdDumpContext& ctx) {
   std::vector<int> numbers = TRY_CTX(sys::list_fds(ctx.pid), "task {}", ctx.vpid);
-  std::vector<FdProbe> probes;
-  for (int fd : numbers) probes.push_back(TRY_CTX(probe_fd(ctx.pid, fd), "task {}: fd {}", ctx.vpid, fd));
+  TaskFds t;
+  t.ctx = ctx;
+  for (int fd : numbers) t.probes.push_back(TRY_CTX(probe_fd(ctx.pid, fd), "task {}: fd {}", ctx.vpid, fd));
   UniqueFd pidfd = TRY_CTX(sys::pidfd_open(ctx.pid), "task {}", ctx.vpid);
-
-  img::Files out;
-  for (const FdProbe& p : probes) {
-    img::Fd* f = out.add_fds();
+  for (const FdProbe& p : t.probes) {
+    img::Fd* f = t.files.add_fds();
     f->set_fd(p.fd);
     f->set_flags(files::description_flags(p));
     f->set_cloexec((p.info.flags & O_CLOEXEC) != 0);
     f->set_pos(static_cast<int64_t>(p.info.pos));
     if (files::is_pipe(p)) {
-      f->set_kind(img::FD_PIPE);  // the ends are matched up by dump_pipes
+      TRY(files::dump_pipe_end(p, ctx, *f));
     } else if (files::is_regular_kind(p)) {
       TRY_CTX(files::dump_regular(p, ctx, *f), "task {}: fd {}", ctx.vpid, p.fd);
     } else if (files::is_supported_chardev(p)) {
@@ -233,15 +211,111 @@ Result<img::Files> dump_fds(const FdDumpContext& ctx) {
                          describe_unsupported(p, pidfd.get()));
     }
   }
-  TRY(files::dump_pipes(probes, ctx, pidfd.get(), out));
-  TRY(assign_ofd_ids(ctx, probes, out));
-  return out;
+  return t;
+}
+
+namespace {
+
+// Only fds on one inode can share a description: each is compared (kcmp
+// KCMP_FILE, across processes) with one fd of every description of that
+// inode met so far.
+Status assign_ofd_ids(std::vector<TaskFds>& tasks) {
+  struct Rep {
+    size_t task;
+    int fd;
+  };
+  std::map<std::pair<dev_t, ino_t>, std::vector<Rep>> reps;
+  for (size_t ti = 0; ti < tasks.size(); ++ti) {
+    TaskFds& t = tasks[ti];
+    for (size_t i = 0; i < t.probes.size(); ++i) {
+      const FdProbe& p = t.probes[i];
+      auto& list = reps[{p.st.st_dev, p.st.st_ino}];
+      const Rep* same = nullptr;
+      for (const Rep& r : list) {
+        int c = TRY_CTX(sys::kcmp(t.ctx.pid, tasks[r.task].ctx.pid, sys::KcmpType::File,
+                                  static_cast<unsigned long>(p.fd), static_cast<unsigned long>(r.fd)),
+                        "task {}: fd {}", t.ctx.vpid, p.fd);
+        if (c == 0) {
+          same = &r;
+          break;
+        }
+      }
+      if (!same) {
+        list.push_back({ti, p.fd});
+        same = &list.back();
+      }
+      t.files.mutable_fds(static_cast<int>(i))
+          ->set_ofd_id((static_cast<uint64_t>(static_cast<uint32_t>(tasks[same->task].ctx.vpid)) << 32) |
+                       (static_cast<uint64_t>(same->fd) + 1));
+    }
+  }
+  return {};
+}
+
+// Pipes by inode across every task; each peeked once through its first
+// read end.
+Status link_pipes(std::vector<TaskFds>& tasks) {
+  struct End {
+    size_t task = 0;
+    int fd = -1;
+  };
+  struct Found {
+    End read, write;
+    bool packet = false;
+  };
+  std::map<uint64_t, Found> pipes;
+  for (size_t ti = 0; ti < tasks.size(); ++ti) {
+    const TaskFds& t = tasks[ti];
+    for (int i = 0; i < t.files.fds_size(); ++i) {
+      const img::Fd& f = t.files.fds(i);
+      if (f.kind() != img::FD_PIPE) continue;
+      Found& found = pipes[f.pipe().pipe_id()];
+      End& end = f.pipe().write_end() ? found.write : found.read;
+      if (end.fd < 0) end = {ti, f.fd()};
+      found.packet |= (f.flags() & O_DIRECT) != 0;
+    }
+  }
+  for (const auto& [id, f] : pipes) {
+    // An end in no task of the container: outside it (a leak the seal
+    // check reports) or closed by all (data nobody can read, or a reader
+    // nobody will write to, is not worth a special case yet).
+    if (f.read.fd < 0 || f.write.fd < 0) {
+      const End& have = f.read.fd < 0 ? f.write : f.read;
+      return unsupported("task {}: fd {}: pipe:[{}] (its {} end is not in the container): not supported yet",
+                         tasks[have.task].ctx.vpid, have.fd, id, f.read.fd < 0 ? "read" : "write");
+    }
+    TaskFds& reader = tasks[f.read.task];
+    UniqueFd pidfd = TRY_CTX(sys::pidfd_open(reader.ctx.pid), "task {}", reader.ctx.vpid);
+    *reader.files.add_pipes() = TRY(files::dump_pipe(id, pidfd.get(), reader.ctx, f.read.fd, f.packet));
+  }
+  return {};
+}
+
+}  // namespace
+
+Status link_fds(std::vector<TaskFds>& tasks) {
+  TRY(assign_ofd_ids(tasks));
+  TRY(link_pipes(tasks));
+  return {};
+}
+
+Result<img::Files> dump_fds(const FdDumpContext& ctx) {
+  std::vector<TaskFds> one;
+  one.push_back(TRY(probe_fds(ctx)));
+  TRY(link_fds(one));
+  return std::move(one.front().files);
 }
 
 Status open_fds_in_child(const img::Files& files, const FdRestoreContext& ctx) {
   TRY(validate(files, ctx));
-  const int top = files.fds().empty() ? -1 : files.fds(files.fds_size() - 1).fd();
+  const int own_top = files.fds().empty() ? -1 : files.fds(files.fds_size() - 1).fd();
+  const int top = std::max(own_top, ctx.top);
   TRY_CTX(make_room_for(top), "task {}", ctx.vpid);
+  auto inherited = [&](uint64_t ofd) -> int {
+    if (!ctx.inherited || ofd == 0) return -1;
+    auto it = ctx.inherited->find(ofd);
+    return it == ctx.inherited->end() ? -1 : it->second;
+  };
 
   // Kept fds (and the log) out of the way of the image's numbers.
   int log_fd = ctx.log_fd;
@@ -261,26 +335,53 @@ Status open_fds_in_child(const img::Files& files, const FdRestoreContext& ctx) {
     survivors.push_back(log_fd);
   }
   UniqueFd log_owner(log_kept ? -1 : log_fd);  // closed at the end unless kept
+  // Inherited descriptions this table has are owned here from now on (an
+  // ancestor opened them above every image fd; the others are closed now).
+  std::vector<UniqueFd> inherited_owned;
+  if (ctx.inherited) {
+    std::set<uint64_t> wanted;
+    for (const img::Fd& fd : files.fds()) wanted.insert(fd.ofd_id());
+    for (const auto& [ofd, fd] : *ctx.inherited) {
+      if (!wanted.contains(ofd)) continue;
+      if (fd <= top) return failf("task {}: inherited description {:#x} at fd {}, not above {}", ctx.vpid, ofd, fd, top);
+      survivors.push_back(fd);
+      inherited_owned.emplace_back(fd);
+    }
+  }
   TRY_CTX(close_all_but(survivors), "task {}", ctx.vpid);
 
-  files::PipeSet pipes = TRY(files::PipeSet::create(files, ctx.vpid, top));
+  // Pipes this task holds alone; the shared ones came with the inherited fds.
+  std::vector<const img::Pipe*> local_pipes;
+  {
+    std::map<uint64_t, const img::Pipe*> by_id;
+    if (ctx.pipes)
+      for (const auto& [id, p] : *ctx.pipes) by_id[id] = &p;
+    else
+      for (const img::Pipe& p : files.pipes()) by_id[p.id()] = &p;
+    std::set<uint64_t> needed;
+    for (const img::Fd& fd : files.fds())
+      if (fd.kind() == img::FD_PIPE && inherited(fd.ofd_id()) < 0) needed.insert(fd.pipe().pipe_id());
+    for (uint64_t id : needed) local_pipes.push_back(by_id.at(id));
+  }
+  files::PipeSet pipes = TRY(files::PipeSet::create(local_pipes, ctx.vpid, top));
   std::map<uint64_t, UniqueFd> descriptions;  // ofd_id -> one open of it
   std::vector<UniqueFd> lone;                  // descriptions of unknown sharing (ofd_id 0)
   bool log_used = false;
   for (const img::Fd& fd : files.fds()) {
-    int src = -1;
-    if (auto it = descriptions.find(fd.ofd_id()); fd.ofd_id() != 0 && it != descriptions.end()) {
+    int src = inherited(fd.ofd_id());
+    if (src >= 0) {
+      // Opened by an ancestor: shared with other tasks.
+    } else if (auto it = descriptions.find(fd.ofd_id()); fd.ofd_id() != 0 && it != descriptions.end()) {
       src = it->second.get();
     } else {
       UniqueFd opened;
-      if (fd.container_log())
-        opened = TRY_CTX(open_log(log_fd, log_used), "task {}: fd {}", ctx.vpid, fd.fd());
-      else if (fd.kind() == img::FD_PIPE)
+      if (fd.kind() == img::FD_PIPE) {
         opened = TRY_CTX(pipes.open_end(fd), "task {}: fd {}", ctx.vpid, fd.fd());
-      else if (fd.kind() == img::FD_CHARDEV)
-        opened = TRY_CTX(files::open_chardev(fd), "task {}: fd {}", ctx.vpid, fd.fd());
-      else
-        opened = TRY_CTX(files::open_regular(fd), "task {}: fd {}", ctx.vpid, fd.fd());
+      } else {
+        bool original = ctx.log_original ? fd.ofd_id() == ctx.log_original : !log_used;
+        if (fd.container_log()) log_used = true;
+        opened = TRY_CTX(files::open_description(fd, log_fd, original), "task {}: fd {}", ctx.vpid, fd.fd());
+      }
       opened = TRY_CTX(files::lift_fd(std::move(opened), top), "task {}: fd {}", ctx.vpid, fd.fd());
       src = opened.get();
       if (fd.ofd_id() != 0)

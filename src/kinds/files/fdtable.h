@@ -4,17 +4,22 @@
 //
 // Supported kinds (one file each): regular files and directories, the
 // container's log (regular.cpp); /dev/null, zero, full, random, urandom
-// (chardev.cpp); pipes with both ends in the task, unread data included
-// (pipe.cpp). Anything else is refused (Exit::Unsupported) naming the fd and
-// what it is.
+// (chardev.cpp); pipes with their ends in any tasks of the container, unread
+// data included (pipe.cpp). Anything else is refused (Exit::Unsupported)
+// naming the fd and what it is. Descriptions shared between processes:
+// shared.h.
 #pragma once
+#include <sys/stat.h>
 #include <sys/types.h>
 
+#include <map>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 #include "files.pb.h"
+#include "sys/procfs.h"
 
 namespace amber::kinds {
 
@@ -29,9 +34,35 @@ struct FdDumpContext {
   std::string log_path;
 };
 
-// Every fd of the task. Fds sharing an open file description get the same
-// ofd_id (found with kcmp KCMP_FILE: equal inode and position prove
-// nothing); every description gets one: (vpid << 32) | (its lowest fd + 1).
+// One fd of a dumped task, looked at from outside.
+struct FdProbe {
+  int fd = -1;
+  std::string link;           // readlink /proc/PID/fd/N
+  struct stat st {};          // stat through the link (the open file itself)
+  sys::FdInfo info;           // /proc/PID/fdinfo/N
+};
+
+// A task's fd table as probed, before it is linked with the other tasks'.
+struct TaskFds {
+  FdDumpContext ctx;
+  std::vector<FdProbe> probes;
+  img::Files files;  // every fd classified; pipes and ofd ids not linked yet
+};
+
+// Every fd of one task, classified (Unsupported for a kind amber cannot
+// restore, naming the fd).
+Result<TaskFds> probe_fds(const FdDumpContext& ctx);
+
+// Links the fd tables of all tasks of the container (process tree order):
+// fds sharing an open file description, in one task or several, get the
+// same ofd_id (kcmp KCMP_FILE: equal inode and position prove nothing):
+// (vpid << 32) | (fd + 1) of the first fd met with it. Pipes are matched by
+// inode across tasks; each is peeked once and listed in the files of the
+// first task holding a read end. Unsupported: a pipe with an end missing
+// from the container.
+Status link_fds(std::vector<TaskFds>& tasks);
+
+// probe_fds + link_fds of a single task.
 Result<img::Files> dump_fds(const FdDumpContext& ctx);
 
 struct FdRestoreContext {
@@ -45,6 +76,17 @@ struct FdRestoreContext {
   // at the end unless it is also in `keep`. -1: none (an fd marked
   // container_log is then an error).
   int log_fd = -1;
+  // The log description that gets `log_fd` itself; the others re-open the
+  // log. 0: the first one met.
+  uint64_t log_original = 0;
+  // Descriptions an ancestor opened before forking this task (shared with
+  // other tasks, see shared.h): ofd_id -> fd number (above every image fd).
+  // Installed, never opened again; closed unless the image has them.
+  const std::map<uint64_t, int>* inherited = nullptr;
+  // Every pipe of the container by id; nullptr: the table's own pipes.
+  const std::map<uint64_t, img::Pipe>* pipes = nullptr;
+  // The highest fd number of any task: fds amber keeps stay above it.
+  int top = -1;
 };
 
 // Makes the calling process's fd table the image's: closes every fd that is

@@ -1,4 +1,4 @@
-// Pipes whose both ends are fds of the task: size and unread data.
+// Pipes of the container, ends in any of its tasks: size and unread data.
 //
 // Dump peeks the data without consuming it: a pidfd_getfd copy of a read
 // end (the same description) is tee()d into a pipe of our own of the same
@@ -64,52 +64,35 @@ Result<Peeked> peek_pipe(int read_copy) {
 
 bool is_pipe(const FdProbe& p) { return S_ISFIFO(p.st.st_mode) && p.link.starts_with("pipe:["); }
 
-Status dump_pipes(const std::vector<FdProbe>& probes, const FdDumpContext& ctx, int pidfd, img::Files& out) {
-  struct Found {
-    int read_fd = -1, write_fd = -1;
-    bool packet = false;  // O_DIRECT: message boundaries that a byte copy loses
-  };
-  std::map<uint64_t, Found> pipes;  // by inode
-  for (size_t i = 0; i < probes.size(); ++i) {
-    const FdProbe& p = probes[i];
-    if (!is_pipe(p)) continue;
-    const uint64_t id = p.st.st_ino;
-    const int acc = static_cast<int>(p.info.flags) & O_ACCMODE;
-    // A pipe end re-opened O_RDWR through /proc/PID/fd/N reads and writes.
-    if (acc != O_RDONLY && acc != O_WRONLY)
-      return unsupported("task {}: fd {}: {} (pipe opened read-write): not supported yet", ctx.vpid, p.fd, p.link);
-    Found& f = pipes[id];
-    int& end = acc == O_RDONLY ? f.read_fd : f.write_fd;
-    if (end < 0) end = p.fd;
-    f.packet |= (p.info.flags & O_DIRECT) != 0;
-    img::Fd* fd = out.mutable_fds(static_cast<int>(i));
-    fd->set_kind(img::FD_PIPE);
-    fd->mutable_pipe()->set_pipe_id(id);
-    fd->mutable_pipe()->set_write_end(acc == O_WRONLY);
-  }
-  for (const auto& [id, f] : pipes) {
-    // The other end may be in another task of the container (process trees
-    // come later) or outside it (a leak the seal check reports).
-    if (f.read_fd < 0 || f.write_fd < 0)
-      return unsupported("task {}: fd {}: pipe:[{}] (its {} end is not in this task): not supported yet", ctx.vpid,
-                         f.read_fd < 0 ? f.write_fd : f.read_fd, id, f.read_fd < 0 ? "read" : "write");
-    UniqueFd copy = TRY_CTX(sys::pidfd_getfd(pidfd, f.read_fd), "task {}: fd {}: pipe:[{}]", ctx.vpid, f.read_fd, id);
-    Peeked peeked = TRY_CTX(peek_pipe(copy.get()), "task {}: fd {}: pipe:[{}]", ctx.vpid, f.read_fd, id);
-    if (f.packet && !peeked.data.empty())
-      return unsupported("task {}: fd {}: pipe:[{}] (packet-mode pipe with {} unread bytes): not supported yet",
-                         ctx.vpid, f.read_fd, id, peeked.data.size());
-    img::Pipe* p = out.add_pipes();
-    p->set_id(id);
-    p->set_size(peeked.size);
-    p->set_data(std::move(peeked.data));
-  }
+Status dump_pipe_end(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out) {
+  const int acc = static_cast<int>(p.info.flags) & O_ACCMODE;
+  // A pipe end re-opened O_RDWR through /proc/PID/fd/N reads and writes.
+  if (acc != O_RDONLY && acc != O_WRONLY)
+    return unsupported("task {}: fd {}: {} (pipe opened read-write): not supported yet", ctx.vpid, p.fd, p.link);
+  out.set_kind(img::FD_PIPE);
+  out.mutable_pipe()->set_pipe_id(p.st.st_ino);
+  out.mutable_pipe()->set_write_end(acc == O_WRONLY);
   return {};
 }
 
-Result<PipeSet> PipeSet::create(const img::Files& files, pid_t vpid, int floor) {
+Result<img::Pipe> dump_pipe(uint64_t id, int pidfd, const FdDumpContext& ctx, int read_fd, bool packet) {
+  UniqueFd copy = TRY_CTX(sys::pidfd_getfd(pidfd, read_fd), "task {}: fd {}: pipe:[{}]", ctx.vpid, read_fd, id);
+  Peeked peeked = TRY_CTX(peek_pipe(copy.get()), "task {}: fd {}: pipe:[{}]", ctx.vpid, read_fd, id);
+  if (packet && !peeked.data.empty())
+    return unsupported("task {}: fd {}: pipe:[{}] (packet-mode pipe with {} unread bytes): not supported yet",
+                       ctx.vpid, read_fd, id, peeked.data.size());
+  img::Pipe p;
+  p.set_id(id);
+  p.set_size(peeked.size);
+  p.set_data(std::move(peeked.data));
+  return p;
+}
+
+Result<PipeSet> PipeSet::create(const std::vector<const img::Pipe*>& pipes, pid_t vpid, int floor) {
   PipeSet set;
   set.floor_ = floor;
-  for (const img::Pipe& p : files.pipes()) {
+  for (const img::Pipe* pp : pipes) {
+    const img::Pipe& p = *pp;
     int raw[2];
     // Non-blocking while filled: a write that does not fit must fail, not
     // hang the restoring task. Each end's real flags come with open_end().

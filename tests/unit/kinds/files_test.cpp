@@ -368,7 +368,7 @@ TEST(FilesKind, PipeWithAnEndElsewhereIsRefused) {
         int p[2];
         return ::pipe(p) == 0 && move_to(p[0], 5) && ::close(p[1]) == 0;
       },
-      {"task 1: fd 5: pipe:[", "write end is not in this task"});
+      {"task 1: fd 5: pipe:[", "write end is not in the container"});
 }
 
 TEST(FilesKind, RestoreRefusesAnUnknownKindBeforeClosingAnything) {

@@ -1,0 +1,98 @@
+// Descriptions shared between processes: plan and creation (see shared.h).
+#include "kinds/files/shared.h"
+
+#include <sys/resource.h>
+
+#include "kinds/files/fd_kinds.h"
+
+namespace amber::kinds {
+
+namespace {
+
+std::string join_root(const std::string& root, const std::string& path) {
+  if (root.empty() || root == "/") return path;
+  return root + path;
+}
+
+// fd numbers above the soft RLIMIT_NOFILE cannot be had: raise it to the
+// hard limit when the plan needs that many (the image's limits come later).
+Status make_room(int top) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return sys_fail("getrlimit RLIMIT_NOFILE");
+  if (static_cast<rlim_t>(top) + 64 < lim.rlim_cur) return {};
+  lim.rlim_cur = lim.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) return sys_fail("setrlimit RLIMIT_NOFILE {}", lim.rlim_cur);
+  return {};
+}
+
+}  // namespace
+
+Result<SharedFdsPlan> plan_shared_fds(const std::map<pid_t, TaskFilesRef>& tasks,
+                                      const std::function<pid_t(const std::vector<pid_t>&)>& common_creator) {
+  SharedFdsPlan plan;
+  // A unit: a pipe (key: id) or a single description (key: ofd_id), with
+  // the tasks holding it and one fd per description.
+  struct Found {
+    std::set<pid_t> holders;
+    std::map<uint64_t, img::Fd> fds;  // by ofd_id
+  };
+  std::map<uint64_t, Found> pipes, descriptions;
+  for (const auto& [pid, t] : tasks) {
+    for (const img::Pipe& p : t.files->pipes())
+      if (!plan.pipes.emplace(p.id(), p).second) return bad_input("pipe:[{}] is listed twice in the image", p.id());
+    for (const img::Fd& fd : t.files->fds()) {
+      plan.top = std::max(plan.top, fd.fd());
+      if (fd.container_log() && (plan.log_original == 0 || fd.ofd_id() < plan.log_original))
+        plan.log_original = fd.ofd_id();
+      if (fd.ofd_id() == 0) continue;
+      Found& f = fd.kind() == img::FD_PIPE ? pipes[fd.pipe().pipe_id()] : descriptions[fd.ofd_id()];
+      f.holders.insert(pid);
+      img::Fd copy = fd;
+      if (fd.kind() == img::FD_REGULAR || fd.kind() == img::FD_DIRECTORY) copy.set_path(join_root(t.root, fd.path()));
+      auto [it, fresh] = f.fds.emplace(fd.ofd_id(), copy);
+      if (!fresh && (it->second.kind() != fd.kind() || it->second.container_log() != fd.container_log() ||
+                     it->second.pipe().write_end() != fd.pipe().write_end()))
+        return bad_input("task {}: fd {} shares description {:#x} with another fd of another kind", pid, fd.fd(),
+                         fd.ofd_id());
+    }
+  }
+  for (const auto& [id, f] : pipes)
+    if (!plan.pipes.contains(id)) return bad_input("pipe:[{}] has ends in the image but no entry", id);
+  auto add = [&](uint64_t pipe_id, const Found& f) {
+    if (f.holders.size() < 2) return;
+    SharedFdsPlan::Unit u;
+    u.pipe_id = pipe_id;
+    for (const auto& [ofd, fd] : f.fds) u.fds.push_back(fd);
+    plan.by_creator[common_creator({f.holders.begin(), f.holders.end()})].push_back(std::move(u));
+  };
+  for (const auto& [id, f] : pipes) add(id, f);
+  for (const auto& [ofd, f] : descriptions) add(0, f);
+  return plan;
+}
+
+Status create_shared_fds(const SharedFdsPlan& plan, pid_t creator, int log_fd, std::map<uint64_t, int>& inherited) {
+  auto it = plan.by_creator.find(creator);
+  if (it == plan.by_creator.end()) return {};
+  TRY_CTX(make_room(plan.top), "task {}", creator);
+  for (const SharedFdsPlan::Unit& u : it->second) {
+    std::vector<std::pair<uint64_t, UniqueFd>> opened;
+    if (u.pipe_id != 0) {
+      const img::Pipe* pipe = &plan.pipes.at(u.pipe_id);
+      files::PipeSet set = TRY(files::PipeSet::create({pipe}, creator, plan.top));
+      for (const img::Fd& fd : u.fds)
+        opened.emplace_back(fd.ofd_id(), TRY_CTX(set.open_end(fd), "task {}: shared pipe:[{}]", creator, u.pipe_id));
+    } else {
+      const img::Fd& fd = u.fds.front();
+      UniqueFd f = TRY_CTX(files::open_description(fd, log_fd, fd.ofd_id() == plan.log_original),
+                           "task {}: description {:#x} shared by several tasks ({})", creator, fd.ofd_id(), fd.path());
+      opened.emplace_back(fd.ofd_id(), std::move(f));
+    }
+    for (auto& [ofd, f] : opened) {
+      UniqueFd lifted = TRY_CTX(files::lift_fd(std::move(f), plan.top), "task {}", creator);
+      inherited[ofd] = lifted.release();
+    }
+  }
+  return {};
+}
+
+}  // namespace amber::kinds
