@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <map>
 
 #include "base/files.h"
 #include "container.pb.h"
@@ -23,6 +24,7 @@
 #include "kinds/signals.h"
 #include "kinds/task_misc.h"
 #include "kinds/thread.h"
+#include "kinds/tree.h"
 #include "mm.pb.h"
 #include "seal/check.h"
 #include "seal/hold.h"
@@ -37,6 +39,7 @@ using Clock = std::chrono::steady_clock;
 // Everything read from one task, ready to be written.
 struct TaskImage {
   pid_t vpid = 0;
+  bool zombie = false;
   img::Task task;
   img::Mm mm;
   img::Files files;
@@ -53,23 +56,13 @@ Result<container::ContainerState> running_container(const std::string& name) {
   return st;
 }
 
-// Issue scope: the process tree and threads land with the next issue; until
-// then refuse rather than dump part of a container.
-Status check_single_task(seal::Hold& hold, pid_t init) {
-  auto procs = hold.processes();
-  if (procs.size() != 1 || procs[0] != init)
-    return unsupported("the container has {} processes: containers with more than one process are not supported yet",
-                       procs.size());
-  if (hold.threads(init).size() != 1)
-    return unsupported("the container's init has {} threads: multi-threaded processes are not supported yet",
-                       hold.threads(init).size());
-  return {};
-}
-
-Result<pid_t> vpid_of(pid_t pid) {
-  sys::ProcStatus st = TRY(sys::read_status(pid));
-  if (st.ns_pid.empty()) return failf("pid {}: no NSpid in status", pid);
-  return st.ns_pid.back();
+// Every held process with its held threads, and the whole tree with zombies.
+Result<std::vector<kinds::TreeTask>> collect_tree(seal::Hold& hold, pid_t init) {
+  std::map<pid_t, std::vector<pid_t>> held;
+  for (pid_t tgid : hold.processes()) held[tgid] = hold.threads(tgid);
+  std::vector<kinds::TreeTask> tree = TRY(kinds::collect_tree(held, init));
+  TRY(kinds::check_unshared(tree));
+  return tree;
 }
 
 Result<img::NsRef> ns_ref(pid_t pid, const char* type) {
@@ -126,44 +119,65 @@ Status dump_mounts(img::Container& c, pid_t init, image::ImageWriter& image, Fau
   return {};
 }
 
-Result<TaskImage> dump_task(remote::RemoteTask& task, pid_t vpid, const container::ContainerState& st,
-                            image::ImageWriter& image, Faults& faults) {
-  const pid_t pid = task.tgid();
+// Everything of one process but its fds' links to the other tasks'
+// (kinds::link_fds, once every task is probed).
+Result<TaskImage> dump_task(seal::Hold& hold, const kinds::TreeTask& tt, const container::ContainerState& st,
+                            const std::string& container_root, image::ImageWriter& image, kinds::TaskFds& fds,
+                            Faults& faults) {
   TaskImage t;
-  t.vpid = vpid;
-  t.task.set_pid(vpid);
-  t.task.set_ppid(0);
-  t.task.set_pgid(vpid);
-  t.task.set_sid(vpid);
+  t.vpid = tt.vpid;
+  t.zombie = tt.zombie;
+  kinds::fill_task_ids(tt, t.task);
+  if (tt.zombie) return t;  // an exit status is all that is left of it
+  const pid_t pid = tt.pid;
   TRY(faults.hit("dump.task"));
-  // The executor gives the remote calls below one ptrace stop per batch; it
-  // is unmapped before the task is released or killed.
-  // (A failed dump releases the task, which unmaps the executor again.)
-  TRY_CTX(task.map_executor(), "map executor");
-  *t.task.add_threads() = TRY_CTX(kinds::dump_thread(task), "thread {}", vpid);
-  TRY_CTX(kinds::dump_sigactions(task, t.task), "signal actions");
+  std::vector<remote::RemoteTask*> threads;
+  for (pid_t tid : tt.threads) {
+    remote::RemoteTask* th = hold.task(tid);
+    if (!th) return failf("thread {} of task {} is not held", tid, tt.vpid);
+    threads.push_back(th);
+  }
+  remote::RemoteTask& leader = *threads.front();
+  // The executor gives the remote calls below one ptrace stop per batch; the
+  // other threads share it (one address space). It is unmapped before the
+  // task is released or killed (a failed dump's release unmaps it again).
+  TRY_CTX(leader.map_executor(), "map executor");
+  TRY(faults.hit("dump.threads"));
+  for (remote::RemoteTask* th : threads) {
+    sys::ProcStatus ts = TRY(sys::read_thread_status(pid, th->tid()));
+    if (ts.ns_pid.empty()) return failf("thread {}: no NSpid", th->tid());
+    const pid_t vtid = ts.ns_pid.back();
+    img::Thread* out = t.task.add_threads();
+    *out = TRY_CTX(kinds::dump_thread(*th), "thread {}", vtid);
+    out->set_tid(vtid);
+    if (th != &leader) TRY(th->share_executor(leader));
+    Status attrs = kinds::dump_thread_attrs(*th, *out);
+    if (th != &leader) th->drop_shared_executor();
+    TRY_CTX(std::move(attrs), "thread {}", vtid);
+  }
+  TRY_CTX(kinds::dump_sigactions(leader, t.task), "signal actions");
   TRY_CTX(kinds::dump_rlimits(pid, t.task), "rlimits");
-  std::string root = TRY(kinds::read_root_link(pid));
-  TRY_CTX(kinds::dump_fs_context(pid, root, t.task), "cwd/umask");
-  sys::ProcStat stat = TRY(sys::read_stat(pid));
-  t.task.set_comm(stat.comm);
+  TRY_CTX(kinds::dump_fs_context(pid, container_root, t.task), "cwd/umask");
+  kinds::fill_task_ids(tt, t.task);  // comm: the process's, as /proc/PID/stat has it
 
   TRY(faults.hit("dump.fds"));
-  kinds::FdDumpContext fctx{pid, vpid, root, container::log_file(container::state_dir(st.name))};
-  t.files = TRY(kinds::dump_fds(fctx));
+  kinds::FdDumpContext fctx{pid, tt.vpid, TRY(kinds::read_root_link(pid)),
+                            container::log_file(container::state_dir(st.name))};
+  fds = TRY(kinds::probe_fds(fctx));
 
   TRY(faults.hit("dump.mm"));
   image::PageWriter pages =
-      TRY(image::PageWriter::create(image, image::pages_index_path(vpid), image::pages_data_path(vpid)));
-  t.mm = TRY(kinds::dump_mm(task, pages));
+      TRY(image::PageWriter::create(image, image::pages_index_path(tt.vpid), image::pages_data_path(tt.vpid)));
+  t.mm = TRY(kinds::dump_mm(leader, pages));
   TRY(pages.finish());
-  t.mm.set_pages_index(image::pages_index_path(vpid));
-  TRY_CTX(task.unmap_executor(), "unmap executor");
+  t.mm.set_pages_index(image::pages_index_path(tt.vpid));
+  TRY_CTX(leader.unmap_executor(), "unmap executor");
   return t;
 }
 
 Status write_task(image::ImageWriter& image, const TaskImage& t) {
   TRY(image.write(image::task_path(t.vpid), img::KIND_TASK, t.task));
+  if (t.zombie) return {};
   TRY(image.write(image::mm_path(t.vpid), img::KIND_MM, t.mm));
   TRY(image.write(image::files_path(t.vpid), img::KIND_FILES, t.files));
   return {};
@@ -211,25 +225,37 @@ Status dump_container(const DumpOptions& opts, Log& log, Faults& faults) {
   TRY(faults.hit("dump.hold"));
   TRY(faults.hit("dump.seal-check"));
   TRY(check_sealed(hold, target, opts, log));
-  TRY(check_single_task(hold, init));
-  log.debug("holding {} ({} threads)", st.name, hold.all_threads().size());
+  TRY(faults.hit("dump.tree"));
+  std::vector<kinds::TreeTask> tree = TRY_CTX(collect_tree(hold, init), "container {}", st.name);
+  log.debug("holding {} ({} processes, {} threads)", st.name, tree.size(), hold.all_threads().size());
 
   TRY(faults.hit("dump.container"));
   img::Container meta = TRY_CTX(dump_container_meta(st, init), "container {}", st.name);
   TRY_CTX(dump_mounts(meta, init, image, faults), "mounts of {}", st.name);
   TRY(guard.check());
 
-  pid_t vpid = TRY(vpid_of(init));
-  remote::RemoteTask* task = hold.task(init);
-  if (!task) return failf("init {} is not held", init);
-  TaskImage t = TRY_CTX(dump_task(*task, vpid, st, image, faults), "task {}", vpid);
-  img::TaskRef* ref = meta.mutable_tree()->add_tasks();
-  ref->set_pid(vpid);
-  meta.mutable_tree()->set_init_pid(vpid);
-  TRY(guard.check());
+  // Paths of every task are stored relative to the container's root.
+  const std::string container_root = TRY(kinds::read_root_link(init));
+  std::vector<TaskImage> tasks;
+  std::vector<kinds::TaskFds> fds;  // live tasks only, in tree order
+  for (const kinds::TreeTask& tt : tree) {
+    kinds::TaskFds f;
+    tasks.push_back(TRY_CTX(dump_task(hold, tt, st, container_root, image, f, faults), "task {}", tt.vpid));
+    if (!tt.zombie) fds.push_back(std::move(f));
+    img::TaskRef* ref = meta.mutable_tree()->add_tasks();
+    ref->set_pid(tt.vpid);
+    ref->set_ppid(tt.ppid);
+    ref->set_zombie(tt.zombie);
+    TRY(guard.check());
+  }
+  meta.mutable_tree()->set_init_pid(tree.front().vpid);
+  TRY(faults.hit("dump.link-fds"));
+  TRY(kinds::link_fds(fds));
+  for (size_t i = 0, k = 0; i < tasks.size(); ++i)
+    if (!tasks[i].zombie) tasks[i].files = std::move(fds[k++].files);
 
   TRY(faults.hit("dump.write"));
-  TRY(write_task(image, t));
+  for (const TaskImage& t : tasks) TRY(write_task(image, t));
   TRY(image.write(image::container_path(), img::KIND_CONTAINER, meta));
   TRY(faults.hit("dump.commit"));
   TRY(image.commit());

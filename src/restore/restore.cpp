@@ -3,90 +3,32 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <map>
 #include <optional>
 #include <vector>
 
 #include "base/files.h"
 #include "container.pb.h"
-#include "container/init.h"
 #include "container/paths.h"
 #include "container/run.h"
 #include "container/spawn.h"
 #include "container/state.h"
-#include "files.pb.h"
-#include "fs.pb.h"
-#include "image/layout.h"
-#include "image/pages.h"
 #include "image/reader.h"
-#include "kinds/files/fdtable.h"
-#include "kinds/mm.h"
-#include "kinds/ns/fs_tree.h"
-#include "kinds/ns/mounts.h"
-#include "kinds/ns/uts.h"
-#include "kinds/rlimits.h"
-#include "kinds/signals.h"
-#include "kinds/task_misc.h"
-#include "kinds/thread.h"
-#include "mm.pb.h"
+#include "kinds/tree.h"
 #include "remote/remote_task.h"
+#include "restore/fork_phase.h"
+#include "restore/plan.h"
+#include "restore/rebuild.h"
 #include "sys/cgroup.h"
 #include "sys/procfs.h"
-#include "task.pb.h"
 
 namespace amber::restore {
 namespace {
 
 using namespace std::chrono_literals;
 
-// A tmpfs's content with its data file open (the init reads it).
-struct FsContent {
-  img::FsTree tree;
-  UniqueFd data;
-};
-
-// Everything read from the image and checked, before anything is created.
-struct Plan {
-  img::Container container;
-  pid_t vpid = 0;
-  img::Task task;
-  img::Mm mm;
-  img::Files files;
-  std::optional<image::PageReader> pages;
-  std::vector<FsContent> fs;
-};
-
-Result<Plan> read_plan(const image::ImageReader& image) {
-  Plan p;
-  p.container = TRY(image.read<img::Container>(image::container_path(), img::KIND_CONTAINER));
-  for (const auto& u : p.container.unsupported())
-    return unsupported("the image holds {} ({}), which this amber cannot restore", u.what(), u.reason());
-  const auto& tree = p.container.tree();
-  if (tree.tasks_size() != 1 || tree.tasks(0).pid() != tree.init_pid())
-    return unsupported("the image holds {} tasks: containers with more than one process are not supported yet",
-                       tree.tasks_size());
-  p.vpid = tree.init_pid();
-  p.task = TRY(image.read<img::Task>(image::task_path(p.vpid), img::KIND_TASK));
-  if (p.task.threads_size() != 1)
-    return unsupported("task {} has {} threads: multi-threaded processes are not supported yet", p.vpid,
-                       p.task.threads_size());
-  for (const auto& u : p.task.unsupported())
-    return unsupported("task {}: {} ({}) cannot be restored", p.vpid, u.what(), u.reason());
-  p.mm = TRY(image.read<img::Mm>(image::mm_path(p.vpid), img::KIND_MM));
-  p.files = TRY(image.read<img::Files>(image::files_path(p.vpid), img::KIND_FILES));
-  p.pages.emplace(TRY(image::PageReader::open(image, p.mm.pages_index())));
-  TRY(p.pages->validate_size());
-  TRY_CTX(kinds::validate_mm(p.mm, *p.pages), "task {}", p.vpid);
-  TRY_CTX(kinds::check_rlimits(p.task), "task {}", p.vpid);
-  TRY(kinds::check_inherited_mounts(p.container.namespaces(), TRY(sys::read_mountinfo(::getpid()))));
-  for (const auto& m : p.container.namespaces().mounts()) {
-    if (m.content().empty()) continue;
-    FsContent fc;
-    fc.tree = TRY(image.read<img::FsTree>(m.content(), img::KIND_FS_TREE));
-    if (!fc.tree.data_file().empty()) fc.data = TRY(open_fd(image.path(fc.tree.data_file()), O_RDONLY));
-    p.fs.push_back(std::move(fc));
-  }
-  return p;
-}
+// The seized threads of every task, by pid, each in the image's order.
+using Seized = std::map<pid_t, std::vector<remote::RemoteTask>>;
 
 // What the restore made so far; undone by the destructor unless it succeeded.
 struct Made {
@@ -95,10 +37,23 @@ struct Made {
   std::string cgroup;
   UniqueFd cgroup_fd;
   std::optional<container::Spawned> spawned;
+  Seized seized;
   bool keep = false;
 
   ~Made() {
     if (keep) return;
+    // Killed while still seized: a half-rebuilt task never runs. Their
+    // ends are ours to collect (we trace them) before the shim can see the
+    // init's, non-leaders first (a leader is reported after its threads).
+    if (cgroup_fd) (void)sys::cgroup_kill(cgroup);
+    std::vector<remote::RemoteTask*> all;
+    for (auto& [pid, threads] : seized)
+      for (auto& t : threads) {
+        (void)t.send_kill();
+        all.push_back(&t);
+      }
+    (void)remote::wait_all_gone(all);
+    seized.clear();
     if (spawned) container::abort_spawned(*spawned, cgroup_fd.get());
     cgroup_fd.reset();
     if (!cgroup.empty())
@@ -107,26 +62,6 @@ struct Made {
       if (auto r = remove_tree(state_dir); !r) log.warn("cleanup: {}", r.error().message);
   }
 };
-
-// Runs in the new init, inside its namespaces (a clone of the shim, itself a
-// fork of this process): everything the task prepares for itself in plain
-// C++, then it waits, stopped in pause(), for the controller to seize it and
-// rebuild its address space.
-Status init_side(const Plan& p, int log_fd, int report_fd) {
-  if (::setsid() < 0) return sys_fail("setsid");
-  TRY(container::setup_container_fs(p.container.rootfs()));
-  for (const auto& fc : p.fs)
-    TRY_CTX(kinds::restore_fs_tree(fc.tree, fc.data.get(), fc.tree.mountpoint()), "content of {}",
-            fc.tree.mountpoint());
-  TRY(kinds::restore_uts(p.container.namespaces().uts()));
-  TRY(container::loopback_up());
-  int keep[] = {report_fd};
-  kinds::FdRestoreContext fctx{p.vpid, keep, log_fd};
-  TRY(kinds::open_fds_in_child(p.files, fctx));
-  TRY(kinds::apply_fs_context_in_child(p.task));
-  ::close(keep[0]);  // tells the controller this side is ready
-  for (;;) ::pause();
-}
 
 Result<container::ContainerState> describe(const std::string& name, const Plan& p, const Made& made) {
   container::ContainerState s;
@@ -143,29 +78,47 @@ Result<container::ContainerState> describe(const std::string& name, const Plan& 
   return s;
 }
 
-// The controller's part: the address space, signals, limits and registers of
-// the seized init, rebuilt through remote syscalls (DESIGN.md "Restoring").
-Status rebuild_task(remote::RemoteTask& task, Plan& p, Faults& faults) {
-  const img::Thread& thread = p.task.threads(0);
-  TRY(faults.hit("restore.executor"));
-  auto current = TRY(sys::read_maps(task.tgid()));
-  // The executor's size is bounded well below 1 MiB (code page, table, scratch).
-  uint64_t at = kinds::pick_executor_addr(p.mm, current, size_t{1} << 20);
-  if (at == 0) return failf("no room for the executor in the saved address space");
-  TRY_CTX(task.map_executor(at), "map executor at {:#x}", at);
-  TRY(faults.hit("restore.mm"));
-  TRY(kinds::restore_mm(task, p.mm, *p.pages));
-  TRY(faults.hit("restore.signals"));
-  TRY_CTX(kinds::restore_sigactions(task, p.task), "signal actions");
-  TRY(faults.hit("restore.rlimits"));
-  TRY_CTX(kinds::restore_rlimits(task.tgid(), p.task), "rlimits");
-  TRY(faults.hit("restore.thread"));
-  TRY(kinds::restore_thread(task, thread));
-  TRY(faults.hit("restore.unmap-executor"));
-  TRY_CTX(task.unmap_executor(), "unmap executor");
-  TRY(faults.hit("restore.verify"));
-  TRY(kinds::verify_mm(task.tgid(), p.mm, 0, 0));
-  TRY(kinds::restore_thread_final(task, thread));
+// Every node of the plan is in the container; every task has exactly its
+// image's threads, each seized (in the image's order).
+Status seize_tasks(const Plan& plan, const std::map<pid_t, pid_t>& host_of, Seized& seized) {
+  for (pid_t pid : plan.tree.order)
+    if (!host_of.contains(pid))
+      return failf("{} {} is missing after the fork phase", kinds::node_kind_name(plan.tree.node(pid).kind), pid);
+  for (pid_t pid : plan.tree.order) {
+    const TaskPlan* t = plan.tasks.contains(pid) ? &plan.tasks.at(pid) : nullptr;
+    if (!t || t->zombie()) continue;
+    const pid_t host = host_of.at(pid);
+    std::map<pid_t, pid_t> tid_host;  // vpid -> host tid
+    for (pid_t tid : TRY_CTX(sys::list_tids(host), "task {}", pid)) {
+      sys::ProcStatus st = TRY_CTX(sys::read_thread_status(host, tid), "task {}: thread", pid);
+      if (st.ns_pid.empty()) return failf("task {}: thread {} has no NSpid", pid, tid);
+      tid_host[st.ns_pid.back()] = tid;
+    }
+    if (static_cast<int>(tid_host.size()) != t->task.threads_size())
+      return failf("task {} has {} threads, the image {}", pid, tid_host.size(), t->task.threads_size());
+    std::vector<remote::RemoteTask>& threads = seized[pid];
+    for (const img::Thread& th : t->task.threads()) {
+      auto it = tid_host.find(th.tid());
+      if (it == tid_host.end()) return failf("task {}: thread {} is missing", pid, th.tid());
+      threads.push_back(TRY_CTX(remote::RemoteTask::seize(it->second), "seize task {} thread {}", pid, th.tid()));
+    }
+  }
+  return {};
+}
+
+// Detached inside the frozen cgroup and thawed together: no task runs
+// before every one is ready.
+Status release_all(Made& made) {
+  TRY(sys::cgroup_freeze(made.cgroup, 10s));
+  for (auto& [pid, threads] : made.seized) {
+    for (auto& t : threads) {
+      if (auto r = t.release(); !r) {
+        (void)sys::cgroup_thaw(made.cgroup, 10s);
+        return std::unexpected(std::move(r.error()).wrap(fmt::format("task {}", pid)));
+      }
+    }
+  }
+  TRY(sys::cgroup_thaw(made.cgroup, 10s));
   return {};
 }
 
@@ -191,39 +144,48 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   TRY(faults.hit("restore.cgroup"));
   UniqueFd log_fd = TRY_CTX(container::open_container_log(made.state_dir), "{}", what);
 
-  // 3. The init, in new namespaces under a new shim, prepares its fds and
-  //    file system and waits.
+  // 3. The fork phase: the init, in new namespaces under a new shim, forks
+  //    the whole tree; every process prepares what it can itself and waits.
   std::vector<int> init_fds = {log_fd.get()};
   for (const auto& fc : plan.fs)
     if (fc.data) init_fds.push_back(fc.data.get());
   container::SpawnSpec spec{container::kContainerNsFlags, {}, made.cgroup_fd.get(),
                             container::exit_file(made.state_dir), init_fds};
   const int log_raw = log_fd.get();
-  made.spawned =
-      TRY_CTX(container::spawn_init(spec, [&plan, log_raw](int report) { return init_side(plan, log_raw, report); }),
-              "{}", what);
+  made.spawned = TRY_CTX(container::spawn_init(spec,
+                                               [&plan, log_raw, &faults](int report) {
+                                                 return init_side(plan, log_raw, report, faults);
+                                               }),
+                         "{}", what);
   log_fd.reset();
   TRY(faults.hit("restore.spawn"));
-  TRY_CTX(container::wait_init_started(*made.spawned), "{}: prepare init", what);
-  const pid_t init = made.spawned->init_pid;
+  TRY_CTX(container::wait_init_started(*made.spawned), "{}: fork phase", what);
 
-  // 4. The controller rebuilds the task.
+  // 4. The controller seizes every task, finishes the tree (groups, zombies,
+  //    helpers) and rebuilds each task.
   TRY(faults.hit("restore.seize"));
-  remote::RemoteTask task = TRY_CTX(remote::RemoteTask::seize(init), "{}: seize init {}", what, init);
-  TRY_CTX(rebuild_task(task, plan, faults), "{}: task {}", what, plan.vpid);
+  std::map<pid_t, pid_t> host_of = TRY_CTX(kinds::map_container_pids(made.cgroup), "{}", what);
+  TRY_CTX(seize_tasks(plan, host_of, made.seized), "{}", what);
+  std::map<pid_t, remote::RemoteTask*> leaders;
+  for (auto& [pid, threads] : made.seized) leaders[pid] = &threads.front();
+  TRY(faults.hit("restore.tree"));
+  TRY_CTX(kinds::run_tree_actions(plan.tree, host_of, leaders), "{}", what);
+  TRY(faults.hit("restore.verify-tree"));
+  TRY_CTX(kinds::verify_tree(plan.tree, host_of), "{}", what);
+  const auto& drain = plan.tree.drain_sigchld;
+  for (pid_t pid : plan.tree.order) {
+    auto it = made.seized.find(pid);
+    if (it == made.seized.end()) continue;
+    bool d = std::find(drain.begin(), drain.end(), pid) != drain.end();
+    TRY_CTX(rebuild_task(it->second, plan.tasks.at(pid), d, faults), "{}: task {}", what, pid);
+  }
 
-  // 5. Registered as an amber container, then released: detached inside the
-  //    frozen cgroup and thawed, so no task runs before all are ready.
+  // 5. Registered as an amber container, then released together.
   TRY(faults.hit("restore.state"));
   container::ContainerState st = TRY_CTX(describe(name, plan, made), "{}", what);
   TRY_CTX(container::write_state(made.state_dir, st), "{}", what);
   TRY(faults.hit("restore.release"));
-  TRY_CTX(sys::cgroup_freeze(made.cgroup, 10s), "{}", what);
-  if (auto r = task.release(); !r) {
-    (void)sys::cgroup_thaw(made.cgroup, 10s);
-    return std::unexpected(std::move(r.error()).wrap(what));
-  }
-  TRY_CTX(sys::cgroup_thaw(made.cgroup, 10s), "{}", what);
+  TRY_CTX(release_all(made), "{}", what);
   made.keep = true;
   return name;
 }

@@ -15,10 +15,12 @@ struct RestoreOptions {
 };
 
 // Every step of the driver, in order (`amber restore --list-fault-points`).
-inline constexpr std::array<const char*, 14> kFaultPoints = {
-    "restore.validate", "restore.reserve", "restore.cgroup",  "restore.spawn",   "restore.seize",
-    "restore.executor", "restore.mm",      "restore.signals", "restore.rlimits", "restore.thread",
-    "restore.unmap-executor", "restore.verify", "restore.state", "restore.release",
+// restore.fork fails in the restored processes themselves (the fork phase).
+inline constexpr std::array<const char*, 17> kFaultPoints = {
+    "restore.validate", "restore.reserve", "restore.cgroup",      "restore.fork",   "restore.spawn",
+    "restore.seize",    "restore.tree",    "restore.verify-tree", "restore.executor", "restore.mm",
+    "restore.signals",  "restore.rlimits", "restore.thread",      "restore.unmap-executor", "restore.verify",
+    "restore.state",    "restore.release",
 };
 
 // Returns the container's name once it runs. On failure nothing is left:

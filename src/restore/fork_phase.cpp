@@ -1,0 +1,162 @@
+#include "restore/fork_phase.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <map>
+
+#include "container/init.h"
+#include "container/report.h"
+#include "kinds/files/fdtable.h"
+#include "kinds/ns/fs_tree.h"
+#include "kinds/ns/uts.h"
+#include "kinds/task_misc.h"
+#include "kinds/thread.h"
+#include "sys/clone.h"
+
+namespace amber::restore {
+
+namespace {
+
+using kinds::NodeKind;
+using kinds::TreeNode;
+
+// What every restoring process carries down the tree (fork copies it).
+struct ForkEnv {
+  const Plan* plan = nullptr;
+  int report_fd = -1;
+  int log_fd = -1;
+  Faults faults;
+  // Descriptions ancestors opened for their descendants: ofd_id -> fd.
+  std::map<uint64_t, int> inherited;
+};
+
+[[noreturn]] void run_node(ForkEnv& env, pid_t pid);
+
+Status fork_node(ForkEnv& env, pid_t pid) {
+  const TreeNode& n = env.plan->tree.node(pid);
+  sys::CloneSpec cs;
+  cs.exit_signal = n.exit_signal;
+  cs.set_tid = {pid};
+  sys::Cloned c = TRY_CTX(sys::clone3(cs), "fork {} {}", kinds::node_kind_name(n.kind), pid);
+  if (c.in_child()) run_node(env, pid);
+  return {};
+}
+
+// Closes every fd but the report pipe.
+void close_all_but_report(int report_fd) {
+  if (report_fd > 0) ::syscall(SYS_close_range, 0u, static_cast<unsigned>(report_fd) - 1, 0u);
+  ::syscall(SYS_close_range, static_cast<unsigned>(report_fd) + 1, ~0u, 0u);
+}
+
+Status set_name(const std::string& name) {
+  std::string n = name.substr(0, 15);
+  if (::prctl(PR_SET_NAME, n.c_str(), 0, 0, 0) != 0) return sys_fail("prctl(PR_SET_NAME)");
+  return {};
+}
+
+[[noreturn]] void park_forever() {
+  for (;;) ::pause();
+}
+
+// A task: its fds, fs context and threads, then it waits to be seized.
+Status task_ready(ForkEnv& env, pid_t pid) {
+  const TaskPlan& t = env.plan->tasks.at(pid);
+  int keep[] = {env.report_fd};
+  kinds::FdRestoreContext fctx;
+  fctx.vpid = pid;
+  fctx.keep = keep;
+  fctx.log_fd = env.log_fd;
+  fctx.log_original = env.plan->shared.log_original;
+  fctx.inherited = &env.inherited;
+  fctx.pipes = &env.plan->shared.pipes;
+  fctx.top = env.plan->shared.top;
+  TRY(kinds::open_fds_in_child(t.files, fctx));
+  TRY(kinds::apply_fs_context_in_child(t.task));
+  TRY(kinds::create_threads_in_child(t.task));
+  ::close(keep[0]);  // ready
+  park_forever();
+}
+
+// A zombie's stand-in: when signalled, it joins its group and ends with the
+// saved status. Never core-dumps (not dumpable), so a signal's status has
+// no core flag (the plan refused those).
+Status zombie_ready(ForkEnv& env, const TreeNode& n) {
+  TRY(set_name(env.plan->tasks.at(n.pid).task.comm()));
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return sys_fail("zombie {}: prctl(PR_SET_DUMPABLE)", n.pid);
+  sigset_t all;
+  sigfillset(&all);
+  // Blocked before "ready": the controller may signal it right after.
+  if (::sigprocmask(SIG_SETMASK, &all, nullptr) != 0) return sys_fail("zombie {}: block signals", n.pid);
+  close_all_but_report(env.report_fd);
+  ::close(env.report_fd);
+  sigset_t wake;
+  sigemptyset(&wake);
+  sigaddset(&wake, kinds::kZombieSignal);
+  while (::sigwaitinfo(&wake, nullptr) != kinds::kZombieSignal) {
+  }
+  if (n.join_pgid) (void)::setpgid(0, n.join_pgid);  // verify_tree checks it
+  if ((n.exit_code & 0x7f) == 0) ::_exit((n.exit_code >> 8) & 0xff);
+  const int sig = n.exit_code & 0x7f;
+  ::signal(sig, SIG_DFL);
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, sig);
+  ::syscall(SYS_kill, ::syscall(SYS_getpid), sig);
+  ::sigprocmask(SIG_UNBLOCK, &one, nullptr);
+  ::_exit(127);  // not reached: the signal ends it
+}
+
+Status helper_ready(ForkEnv& env, const TreeNode& n) {
+  TRY(set_name("amber-helper"));
+  sigset_t all;
+  sigfillset(&all);
+  (void)::sigprocmask(SIG_SETMASK, &all, nullptr);  // only SIGKILL ends it
+  (void)n;
+  close_all_but_report(env.report_fd);
+  ::close(env.report_fd);
+  park_forever();
+}
+
+Status node_steps(ForkEnv& env, pid_t pid) {
+  const Plan& plan = *env.plan;
+  const TreeNode& n = plan.tree.node(pid);
+  if (n.kind == NodeKind::Task) TRY(env.faults.hit("restore.fork"));
+  TRY(kinds::create_shared_fds(plan.shared, pid, env.log_fd, env.inherited));
+  for (pid_t c : n.before_setsid) TRY(fork_node(env, c));
+  if (n.setsid && ::setsid() < 0) return sys_fail("{} {}: setsid", kinds::node_kind_name(n.kind), pid);
+  if (n.own_pgrp && ::setpgid(0, 0) != 0) return sys_fail("{} {}: setpgid(0, 0)", kinds::node_kind_name(n.kind), pid);
+  for (pid_t c : n.after_setsid) TRY(fork_node(env, c));
+  switch (n.kind) {
+    case NodeKind::Task: return task_ready(env, pid);
+    case NodeKind::Zombie: return zombie_ready(env, n);
+    default: return helper_ready(env, n);
+  }
+}
+
+void run_node(ForkEnv& env, pid_t pid) {
+  Status st = node_steps(env, pid);
+  container::report_error(env.report_fd, st ? Error{Exit::Failed, 0, "fork phase ended early"} : st.error());
+  ::_exit(1);
+}
+
+}  // namespace
+
+Status init_side(const Plan& p, int log_fd, int report_fd, Faults faults) {
+  TRY(container::setup_container_fs(p.container.rootfs()));
+  for (const auto& fc : p.fs)
+    TRY_CTX(kinds::restore_fs_tree(fc.tree, fc.data.get(), fc.tree.mountpoint()), "content of {}",
+            fc.tree.mountpoint());
+  TRY(kinds::restore_uts(p.container.namespaces().uts()));
+  TRY(container::loopback_up());
+  ForkEnv env;
+  env.plan = &p;
+  env.report_fd = report_fd;
+  env.log_fd = log_fd;
+  env.faults = std::move(faults);
+  run_node(env, p.tree.init);
+}
+
+}  // namespace amber::restore

@@ -1,0 +1,22 @@
+// The fork phase of a restore: runs inside the restored processes
+// themselves, in the container's namespaces, before the controller seizes
+// them. The init (a clone of the shim) sets up the container's file system,
+// then every process of the plan (kinds/tree.h) forks its own children at
+// their pids (clone3 + set_tid), makes its session and group, opens the
+// descriptions it shares with its descendants (kinds/files/shared.h), then
+// builds its own fd table, cwd and threads, and waits: a task in pause()
+// for the controller, a zombie's stand-in for its signal to end, a helper
+// for its SIGKILL. Each says "ready" by closing its copy of the report pipe
+// (the controller sees end-of-file once every process has); a failure is
+// written to the pipe and ends the process.
+#pragma once
+#include "base/faults.h"
+#include "base/result.h"
+#include "restore/plan.h"
+
+namespace amber::restore {
+
+// The init's InitFn (spawn_init): returns only on failure.
+Status init_side(const Plan& plan, int log_fd, int report_fd, Faults faults);
+
+}  // namespace amber::restore

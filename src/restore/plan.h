@@ -1,0 +1,52 @@
+// Everything a restore reads from the image and checks before it creates
+// anything: the container, every task's state, the process tree plan and
+// the shared descriptions plan.
+#pragma once
+#include <sys/types.h>
+
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "base/result.h"
+#include "base/unique_fd.h"
+#include "container.pb.h"
+#include "files.pb.h"
+#include "fs.pb.h"
+#include "image/pages.h"
+#include "image/reader.h"
+#include "kinds/files/shared.h"
+#include "kinds/tree.h"
+#include "mm.pb.h"
+#include "task.pb.h"
+
+namespace amber::restore {
+
+// A tmpfs's content with its data file open (the init reads it).
+struct FsContent {
+  img::FsTree tree;
+  UniqueFd data;
+};
+
+// One process of the image. Zombies have their task only.
+struct TaskPlan {
+  img::Task task;
+  img::Mm mm;
+  img::Files files;
+  std::optional<image::PageReader> pages;
+  bool zombie() const { return task.state() == img::TASK_ZOMBIE; }
+};
+
+struct Plan {
+  img::Container container;
+  std::map<pid_t, TaskPlan> tasks;  // by pid in the container
+  kinds::TreePlan tree;
+  kinds::SharedFdsPlan shared;
+  std::vector<FsContent> fs;
+};
+
+// Reads and checks everything (exit 2 for a bad image, 4 for state this
+// amber cannot restore), before anything is created.
+Result<Plan> read_plan(const image::ImageReader& image);
+
+}  // namespace amber::restore

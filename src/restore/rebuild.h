@@ -1,0 +1,20 @@
+// The controller's part of a restore for one task: its address space,
+// signals, limits and every thread's state, rebuilt through remote syscalls
+// in the seized, stopped threads (DESIGN.md "Restoring").
+#pragma once
+#include <vector>
+
+#include "base/faults.h"
+#include "base/result.h"
+#include "remote/remote_task.h"
+#include "restore/plan.h"
+
+namespace amber::restore {
+
+// `threads`: the task's seized threads in the image's order (leader first).
+// `drain_sigchld`: zombie stand-ins ended under it (kinds::drain_sigchld).
+// Afterwards every thread holds its final registers and mask: release()
+// lets it go.
+Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, bool drain_sigchld, Faults& faults);
+
+}  // namespace amber::restore
