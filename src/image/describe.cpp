@@ -181,6 +181,8 @@ void describe_files(Text& t, int indent, const img::Files& files) {
            fd.ofd_id() ? fmt::format(" ofd {}", fd.ofd_id()) : "");
     if (fd.has_unsupported()) describe_unsupported(t, indent + 2, fd.unsupported());
   }
+  for (const img::Pipe& p : files.pipes())
+    t.line(indent + 1, "pipe:[{}] size {}, {} bytes unread", p.id(), p.size(), p.data().size());
 }
 
 Status describe_task(Text& t, int indent, const ImageReader& image, pid_t pid) {

@@ -231,3 +231,21 @@ assert_sealed() {
 remedy_external() {
   printf '%s\n' "$OUT" | sed -n 's/.*remedy:.*--external \([^ ]*\).*/\1/p' | head -1
 }
+
+# container_tree NAME: one line "pid ppid pgid sid state comm" (ids as the
+# container sees them) per process of container NAME, zombies included
+# (they are in no cgroup listing: found as children of its processes).
+container_tree() {
+  local cg="$AMBER_CGROUP_ROOT/$1" p all
+  all=$(cat "$cg/cgroup.procs")
+  for p in $all; do all="$all $(cat /proc/$p/task/*/children 2>/dev/null)"; done
+  local -A vpid
+  for p in $all; do vpid[$p]=$(awk '/^NSpid:/ { print $NF }' /proc/$p/status 2>/dev/null); done
+  for p in $(printf '%s\n' $all | sort -un); do
+    [ -n "${vpid[$p]}" ] || continue
+    awk -v v="${vpid[$p]}" -v pp="${vpid[$(awk '/^PPid:/ { print $2 }' /proc/$p/status)]:-0}" \
+      -v comm="$(cat /proc/$p/comm)" '
+      /^State:/ { st = $2 } /^NSpgid:/ { g = $NF } /^NSsid:/ { s = $NF }
+      END { print v, pp, g, s, st, comm }' /proc/$p/status
+  done | sort -n
+}

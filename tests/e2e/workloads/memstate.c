@@ -4,6 +4,9 @@
 // handler; prints READY; then blocks in the syscall named by argv[1]
 // (nanosleep, futex, read). On SIGUSR1 it verifies every pattern and prints
 // "memstate: OK" (exit 0) or "memstate: FAIL <what>" (exit 1).
+// Mode wait4: it forks a child that sleeps until SIGUSR1 makes it exit 42,
+// and blocks in wait4 on it; when wait4 returns the child's real status (no
+// EINTR, no stray errno) it verifies everything the same way.
 // A return from the blocking call that is not caused by SIGUSR1 (EINTR with no
 // signal, an errno >= 512, a short sleep) is a failure: restore must resume the
 // syscall as if nothing had happened.
@@ -18,6 +21,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,6 +47,10 @@ static int check(const void* p, size_t n, uint64_t seed) {
   for (size_t i = 0; i < n / 8; i++)
     if (w[i] != mix(seed + i)) return 0;
   return 1;
+}
+static void child_exit(int sig) {
+  (void)sig;
+  _exit(42);
 }
 static void fail(const char* what) {
   printf("memstate: FAIL %s (errno %d)\n", what, errno);
@@ -107,7 +116,19 @@ int main(int argc, char** argv) {
   sigprocmask(SIG_BLOCK, &blk, NULL);
   if (pipe(wake_pipe)) fail("pipe");
 
-  printf("memstate: READY pid=%d mode=%s\n", getpid(), mode);
+  pid_t child = 0;
+  if (!strcmp(mode, "wait4")) {
+    child = fork();
+    if (child < 0) fail("fork");
+    if (child == 0) {
+      struct sigaction ca;
+      memset(&ca, 0, sizeof ca);
+      ca.sa_handler = child_exit;
+      sigaction(SIGUSR1, &ca, NULL);
+      for (;;) pause();
+    }
+  }
+  printf("memstate: READY pid=%d mode=%s child=%d\n", getpid(), mode, child);
 
   if (!strcmp(mode, "nanosleep")) {
     struct timespec req = {100000, 0}, t0, t1;
@@ -134,6 +155,14 @@ int main(int argc, char** argv) {
     while ((n = read(wake_pipe[0], &c, 1)) < 0 && errno == EINTR && got_usr1) {}
     if (n != 1) fail("read: unexpected result");
     if (!got_usr1) fail("read: woke without SIGUSR1");
+  } else if (!strcmp(mode, "wait4")) {
+    int status = 0;
+    pid_t r = wait4(child, &status, 0, NULL);
+    if (r != child) fail("wait4: unexpected result");
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 42) {
+      printf("memstate: FAIL wait4 status %#x\n", status);
+      _exit(1);
+    }
   } else {
     fail("unknown mode");
   }
