@@ -1,14 +1,18 @@
-# Every fault point of dump and restore, failed in turn. A failed dump leaves
-# the container running exactly as before (maps, fds and positions, signal
-# masks, no tracer, thawed) and no image; a failed restore leaves nothing
-# behind and the image untouched.
+# Every fault point of dump and restore, failed in turn, on a container of
+# two processes (memstate's wait4 mode: the init waits for a child). A
+# failed dump leaves the container running exactly as before (maps, fds and
+# positions, signal masks, no tracer, thawed) and no image; a failed restore
+# leaves nothing behind (no task, cgroup, shim or state) and the image
+# untouched.
 . "$E2E_LIB"
 
 wl=$(e2e_workload memstate)
 n=$(e2e_name f)
-"$AMBER" run --name "$n" -- "$wl" nanosleep /tmp/memstate.data >/dev/null
+"$AMBER" run --name "$n" -- "$wl" wait4 /tmp/memstate.data >/dev/null
 wait_until 10 grep -q "memstate: READY" "$AMBER_STATE_DIR/$n/log"
 pid=$(init_pid "$n")
+child=$(cat /proc/$pid/task/$pid/children | xargs)
+[ -n "$child" ] || fail "the workload has no child"
 sleep 0.3
 
 snapshot() {  # what a failed dump must leave exactly as it was
@@ -17,7 +21,7 @@ snapshot() {  # what a failed dump must leave exactly as it was
   grep -E '^(SigBlk|SigCgt|SigIgn|TracerPid|State)' /proc/$1/status
   cat "$AMBER_CGROUP_ROOT/$n/cgroup.freeze"
 }
-before=$(snapshot "$pid")
+before=$(snapshot "$pid"; snapshot "$child")
 points=$("$AMBER" dump --list-fault-points)
 [ "$(echo "$points" | wc -l)" -ge 5 ] || fail "too few dump fault points: $points"
 for p in $points; do
@@ -28,7 +32,7 @@ for p in $points; do
   [ ! -e "$E2E_TMP/img-$p" ] || fail "dump with fault $p left an image"
   ls -d "$E2E_TMP"/img-$p.tmp* >/dev/null 2>&1 && fail "dump with fault $p left a temporary image"
   assert_eq running "$(ps_state "$n")" "state after fault $p"
-  assert_eq "$before" "$(snapshot "$pid")" "container after a dump failed at $p"
+  assert_eq "$before" "$(snapshot "$pid"; snapshot "$child")" "container after a dump failed at $p"
 done
 
 note "the container still works: dump it for the restore faults"
@@ -52,6 +56,6 @@ note "and the image restores after all that"
 "$AMBER" restore -D "$E2E_TMP/img" >/dev/null
 pid2=$(init_pid "$n")
 proc_alive "$pid2" || fail "restored task is not running: $(ps_state "$n"); log: $(cat "$AMBER_STATE_DIR/$n/log")"
-kill -USR1 "$pid2"
+kill -USR1 "$(cat /proc/$pid2/task/$pid2/children | xargs)"
 wait_until 10 ps_state_is "$n" "stopped (exit 0)"
 assert_contains "$(cat "$AMBER_STATE_DIR/$n/log")" "memstate: OK" "workload verdict after the fault runs"
