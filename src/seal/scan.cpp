@@ -282,6 +282,11 @@ void scan_one(int pid, const ScanContext& ctx, ScanState& st, HostIndex& part) {
   }
   auto stat = sys::parse_stat(stat_text);
   if (!stat || (stat->flags & kPfKthread)) return;
+  // A zombie runs no code and holds nothing (its fds and most namespaces
+  // went at exit); it is also in no cgroup listing, so a zombie child of
+  // a container task would look like a pid namespace member outside the
+  // container's cgroup.
+  if (stat->state == 'Z' || stat->state == 'X') return;
   ++part.processes;
 
   // Namespaces, per thread when there are several (setns is per thread).
