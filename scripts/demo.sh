@@ -45,18 +45,38 @@ say "amber kill kills every task through cgroup.kill and removes the cgroup and 
 show amber kill "$name"
 show amber ps
 
-say "Checkpoint and restore: a single-process container (here: sleep) is dumped into an image"
-say "directory while every task is held still, killed, and restored at the same pid inside."
+say "The seal check: amber proves the container shares nothing with the outside before a dump."
+say "An outside task that joins its uts namespace is a leak (exit 3); once it is gone, it is sealed."
+name2=demo-count-$$
 img=$(mktemp -d /tmp/amber-demo-img.XXXXXX)/image
-name2=demo-sleep-$$
 trap 'amber kill "$name2" >/dev/null 2>&1 || true; rm -rf "$(dirname "$img")"' EXIT
-show amber run --name "$name2" -- sleep 1000
-show amber ps
+show amber run --name "$name2" -- sh -c 'i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 0.1; done'
+init=$(amber ps | awk -v n="$name2" '$1 == n { print $2 }')
+nsenter -t "$init" -u sleep 30 &
+intruder=$!
+sleep 0.2
+set +e
+show amber check "$name2"
+echo "exit status: $?"
+set -e
+kill "$intruder"; wait "$intruder" 2>/dev/null || true
+show amber check "$name2"
+
+say "Checkpoint and restore of a multi-process container (a shell counting into /tmp/count and"
+say "its sleep children): every task is held still, dumped, killed, and restored at the same pids."
+sleep 1
+show amber exec "$name2" -- cat /tmp/count
+show amber exec "$name2" -- ps -o pid,ppid,args 2>/dev/null || true
 show amber dump "$name2" -D "$img"
 show amber ps
-show amber show "$img"
+printf '$ amber show %s | head -25\n' "$img"
+amber show "$img" | head -25
 show amber restore -D "$img"
 show amber ps
+say "The count carries on from where it stopped; the shell is still pid 1."
+show amber exec "$name2" -- cat /tmp/count
+sleep 1
+show amber exec "$name2" -- cat /tmp/count
 show amber exec "$name2" -- grep -E '^(Name|State|NSpid)' /proc/1/status
 show amber kill "$name2"
 trap - EXIT
