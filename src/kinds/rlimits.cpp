@@ -2,6 +2,7 @@
 #include "kinds/rlimits.h"
 
 #include <sys/resource.h>
+#include <sys/syscall.h>
 
 #include <array>
 
@@ -34,6 +35,27 @@ Status dump_rlimits(pid_t pid, img::Task& out) {
     l->set_resource(r);
     l->set_cur(lim.rlim_cur);
     l->set_max(lim.rlim_max);
+  }
+  return {};
+}
+
+Status dump_rlimits(remote::RemoteTask& task, img::Task& out) {
+  out.clear_rlimits();
+  std::array<rlimit64, RLIM_NLIMITS> lims{};
+  if (!task.has_executor() || task.scratch_size() < sizeof lims)
+    return failf("task {}: rlimits need the executor's scratch area", out.pid());
+  std::vector<remote::Call> calls;
+  for (unsigned r = 0; r < RLIM_NLIMITS; ++r)
+    calls.push_back(remote::make_call(SYS_prlimit64, 0, r, 0, task.scratch_addr() + r * sizeof(rlimit64)));
+  TRY_CTX(task.run_batch(calls), "task {}: prlimit64", out.pid());
+  for (unsigned r = 0; r < RLIM_NLIMITS; ++r)
+    TRY(remote::check_syscall(calls[r].result, fmt::format("task {}: prlimit64 {} (read)", out.pid(), rlimit_name(r))));
+  TRY_CTX(task.read(task.scratch_addr(), std::as_writable_bytes(std::span(lims))), "task {}: read rlimits", out.pid());
+  for (unsigned r = 0; r < RLIM_NLIMITS; ++r) {
+    img::Rlimit* l = out.add_rlimits();
+    l->set_resource(r);
+    l->set_cur(lims[r].rlim_cur);
+    l->set_max(lims[r].rlim_max);
   }
   return {};
 }

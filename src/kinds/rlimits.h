@@ -11,12 +11,19 @@
 #include <string>
 
 #include "base/result.h"
+#include "remote/remote_task.h"
 #include "task.pb.h"
 
 namespace amber::kinds {
 
 // Fills task.rlimits with every RLIMIT_* (0..RLIM_NLIMITS-1) of `pid`.
+// prlimit64 on another process needs its real, effective and saved uids and
+// gids all equal to the caller's, or CAP_SYS_RESOURCE (check_prlimit_permission):
+// a task that dropped to another uid answers only itself.
 Status dump_rlimits(pid_t pid, img::Task& out);
+// The same by remote prlimit64(0, ...) in the task (executor mapped):
+// works whatever the task's uids are.
+Status dump_rlimits(remote::RemoteTask& task, img::Task& out);
 
 // Unsupported (exit 4) when a hard limit of the image is above amber's own
 // (it could not be set), naming the resource and both values; BadInput for
