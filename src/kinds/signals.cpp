@@ -5,7 +5,10 @@
 #include <sys/syscall.h>
 
 #include <array>
+#include <cstring>
 #include <vector>
+
+#include "sys/ptrace.h"
 
 namespace amber::kinds {
 
@@ -87,6 +90,63 @@ Status restore_sigactions(remote::RemoteTask& task, const img::Task& in) {
   const uint64_t base = task.scratch_addr();
   TRY_CTX(task.write(base, std::as_bytes(std::span(acts))), "task {}: write sigactions", in.pid());
   TRY(run_sigaction_batch(task, base, 0, "restore"));
+  return {};
+}
+
+Status dump_pending(pid_t tid, bool shared, google::protobuf::RepeatedPtrField<img::PendingSignal>& out) {
+  std::vector<siginfo_t> queue = TRY(sys::peek_siginfo(tid, shared));
+  out.Clear();
+  for (const siginfo_t& si : queue) {
+    if (si.si_signo == SIGKILL || si.si_signo == SIGSTOP) continue;
+    if (si.si_signo < 1 || si.si_signo > kMaxSignal)
+      return failf("thread {}: pending signal {} out of range", tid, si.si_signo);
+    img::PendingSignal* p = out.Add();
+    p->set_signo(static_cast<uint32_t>(si.si_signo));
+    p->set_siginfo(std::string(reinterpret_cast<const char*>(&si), sizeof si));
+  }
+  return {};
+}
+
+Status restore_pending(remote::RemoteTask& task, pid_t vtgid, pid_t vtid, bool shared,
+                       const google::protobuf::RepeatedPtrField<img::PendingSignal>& pending) {
+  if (pending.empty()) return {};
+  const char* what = shared ? "process-wide" : "thread";
+  if (!task.has_executor()) return failf("thread {}: queuing signals needs the executor", vtid);
+  // Validated in full before the first one is queued.
+  for (const img::PendingSignal& p : pending) {
+    if (p.siginfo().size() != sizeof(siginfo_t))
+      return bad_input("thread {}: pending signal {}: siginfo of {} bytes, expected {}", vtid, p.signo(),
+                       p.siginfo().size(), sizeof(siginfo_t));
+    siginfo_t si;
+    std::memcpy(&si, p.siginfo().data(), sizeof si);
+    if (si.si_signo != static_cast<int>(p.signo()) || !settable(si.si_signo))
+      return bad_input("thread {}: pending signal {} cannot be queued", vtid, p.signo());
+  }
+  // As many siginfos per batch as the scratch area holds; queue order kept.
+  const size_t per_batch = std::max<size_t>(1, task.scratch_size() / sizeof(siginfo_t));
+  for (int first = 0; first < pending.size();) {
+    const int n = static_cast<int>(std::min<size_t>(per_batch, static_cast<size_t>(pending.size() - first)));
+    std::string buf;
+    std::vector<remote::Call> calls;
+    for (int i = 0; i < n; ++i) {
+      const img::PendingSignal& p = pending[first + i];
+      const uint64_t at = task.scratch_addr() + buf.size();
+      buf += p.siginfo();
+      calls.push_back(shared ? remote::make_call(SYS_rt_sigqueueinfo, vtgid, p.signo(), at)
+                             : remote::make_call(SYS_rt_tgsigqueueinfo, vtgid, vtid, p.signo(), at));
+    }
+    TRY_CTX(task.write(task.scratch_addr(), std::as_bytes(std::span(buf.data(), buf.size()))),
+            "thread {}: write siginfo", vtid);
+    TRY_CTX(task.run_batch(calls), "thread {}: queue {} signals", vtid, what);
+    for (int i = 0; i < n; ++i) {
+      const int sig = static_cast<int>(pending[first + i].signo());
+      // EAGAIN: RLIMIT_SIGPENDING of the task's user is exhausted.
+      if (calls[i].failed())
+        return sys_fail_errno(static_cast<int>(-calls[i].result), "thread {}: queue {} signal {} ({})", vtid, what,
+                              sig, sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
+    }
+    first += n;
+  }
   return {};
 }
 
