@@ -15,12 +15,15 @@
 #include "image/layout.h"
 #include "image/pages.h"
 #include "image/writer.h"
+#include "kinds/creds.h"
 #include "kinds/files/fdtable.h"
+#include "kinds/itimers.h"
 #include "kinds/mm.h"
 #include "kinds/ns/fs_tree.h"
 #include "kinds/ns/mounts.h"
 #include "kinds/ns/uts.h"
 #include "kinds/rlimits.h"
+#include "kinds/seccomp.h"
 #include "kinds/signals.h"
 #include "kinds/task_misc.h"
 #include "kinds/thread.h"
@@ -119,6 +122,21 @@ Status dump_mounts(img::Container& c, pid_t init, image::ImageWriter& image, Fau
   return {};
 }
 
+// What of one thread only the thread can tell, or is its own: sigaltstack
+// and friends, its signal queue, credentials and seccomp filters. The
+// executor must be mapped or shared.
+Status dump_thread_state(remote::RemoteTask& th, pid_t pid, img::Thread& out, Faults& faults) {
+  TRY(kinds::dump_thread_attrs(th, out));
+  TRY(faults.hit("dump.pending"));
+  TRY_CTX(kinds::dump_pending(th.tid(), /*shared=*/false, *out.mutable_pending()), "pending signals");
+  TRY(faults.hit("dump.creds"));
+  TRY_CTX(kinds::dump_creds(th, pid, out), "credentials");
+  TRY(faults.hit("dump.seccomp"));
+  sys::ProcStatus st = TRY(sys::read_thread_status(pid, th.tid()));
+  TRY(kinds::dump_seccomp(th.tid(), st, out));
+  return {};
+}
+
 // Everything of one process but its fds' links to the other tasks'
 // (kinds::link_fds, once every task is probed).
 Result<TaskImage> dump_task(seal::Hold& hold, const kinds::TreeTask& tt, const container::ContainerState& st,
@@ -151,12 +169,17 @@ Result<TaskImage> dump_task(seal::Hold& hold, const kinds::TreeTask& tt, const c
     *out = TRY_CTX(kinds::dump_thread(*th), "thread {}", vtid);
     out->set_tid(vtid);
     if (th != &leader) TRY(th->share_executor(leader));
-    Status attrs = kinds::dump_thread_attrs(*th, *out);
+    Status attrs = dump_thread_state(*th, pid, *out, faults);
     if (th != &leader) th->drop_shared_executor();
     TRY_CTX(std::move(attrs), "thread {}", vtid);
   }
   TRY_CTX(kinds::dump_sigactions(leader, t.task), "signal actions");
-  TRY_CTX(kinds::dump_rlimits(pid, t.task), "rlimits");
+  TRY_CTX(kinds::dump_pending(leader.tid(), /*shared=*/true, *t.task.mutable_shared_pending()), "pending signals");
+  TRY_CTX(kinds::dump_dumpable(leader, t.task), "dumpable");
+  TRY(faults.hit("dump.itimers"));
+  TRY_CTX(kinds::dump_itimers(leader, t.task), "itimers");
+  TRY(kinds::refuse_posix_timers(pid, tt.vpid));
+  TRY_CTX(kinds::dump_rlimits(leader, t.task), "rlimits");
   TRY_CTX(kinds::dump_fs_context(pid, container_root, t.task), "cwd/umask");
   kinds::fill_task_ids(tt, t.task);  // comm: the process's, as /proc/PID/stat has it
 

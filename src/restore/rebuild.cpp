@@ -1,13 +1,75 @@
 #include "restore/rebuild.h"
 
+#include "kinds/creds.h"
+#include "kinds/itimers.h"
 #include "kinds/mm.h"
 #include "kinds/rlimits.h"
+#include "kinds/seccomp.h"
 #include "kinds/signals.h"
 #include "kinds/thread.h"
 #include "kinds/tree.h"
 #include "sys/procfs.h"
 
 namespace amber::restore {
+
+namespace {
+
+// Each thread queues its own signals, the leader its process's: the kernel
+// lets a task forge kernel and kill() siginfos only for itself (signals.h).
+Status restore_pending_signals(std::vector<remote::RemoteTask>& threads, const img::Task& task) {
+  for (size_t i = 0; i < threads.size(); ++i) {
+    const img::Thread& th = task.threads(static_cast<int>(i));
+    TRY_CTX(kinds::restore_pending(threads[i], task.pid(), th.tid(), /*shared=*/false, th.pending()),
+            "pending signals");
+  }
+  TRY_CTX(kinds::restore_pending(threads.front(), task.pid(), task.threads(0).tid(), /*shared=*/true,
+                                 task.shared_pending()),
+          "pending signals");
+  return {};
+}
+
+// Credentials of every thread in the DESIGN.md order (kinds/creds.h), the
+// process's dumpable flag, then no_new_privs and seccomp filters last
+// (kinds/seccomp.h for the one exception), then a check against /proc.
+Status restore_identity(std::vector<remote::RemoteTask>& threads, const img::Task& task, Faults& faults) {
+  auto thread = [&](size_t i) -> const img::Thread& { return task.threads(static_cast<int>(i)); };
+  TRY(faults.hit("restore.creds"));
+  for (size_t i = 0; i < threads.size(); ++i) {
+    TRY_CTX(kinds::restore_ids(threads[i], thread(i)), "credentials");
+    if (kinds::seccomp_needs_caps(thread(i))) TRY_CTX(kinds::restore_seccomp(threads[i], thread(i)), "seccomp");
+    TRY_CTX(kinds::restore_caps(threads[i], thread(i)), "credentials");
+  }
+  TRY(faults.hit("restore.dumpable"));
+  TRY_CTX(kinds::restore_dumpable(threads.front(), task), "dumpable");
+  TRY(faults.hit("restore.seccomp"));
+  for (size_t i = 0; i < threads.size(); ++i) {
+    TRY_CTX(kinds::restore_no_new_privs(threads[i], thread(i)), "no_new_privs");
+    if (!kinds::seccomp_needs_caps(thread(i))) TRY_CTX(kinds::restore_seccomp(threads[i], thread(i)), "seccomp");
+  }
+  for (size_t i = 0; i < threads.size(); ++i)
+    TRY(kinds::verify_creds(threads[i].tgid(), threads[i].tid(), thread(i)));
+  return {};
+}
+
+// The leader's executor lent to the other threads of its process for as
+// long as this lives (one address space).
+class SharedExecutor {
+ public:
+  explicit SharedExecutor(std::vector<remote::RemoteTask>& threads) : threads_(threads) {}
+  Status share() {
+    for (size_t i = 1; i < threads_.size(); ++i, ++shared_) TRY(threads_[i].share_executor(threads_.front()));
+    return {};
+  }
+  ~SharedExecutor() {
+    for (size_t i = 1; i <= shared_; ++i) threads_[i].drop_shared_executor();
+  }
+
+ private:
+  std::vector<remote::RemoteTask>& threads_;
+  size_t shared_ = 0;
+};
+
+}  // namespace
 
 Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, bool drain_sigchld, Faults& faults) {
   remote::RemoteTask& leader = threads.front();
@@ -25,13 +87,20 @@ Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, bool 
   TRY_CTX(kinds::restore_sigactions(leader, task), "signal actions");
   TRY(faults.hit("restore.rlimits"));
   TRY_CTX(kinds::restore_rlimits(leader.tgid(), task), "rlimits");
-  TRY(faults.hit("restore.thread"));
-  for (size_t i = 0; i < threads.size(); ++i) {
-    if (i > 0) TRY(threads[i].share_executor(leader));
-    const img::Thread& th = task.threads(static_cast<int>(i));
-    TRY(kinds::restore_thread(threads[i], th));
-    TRY(kinds::restore_thread_attrs(threads[i], th));
-    if (i > 0) threads[i].drop_shared_executor();
+  {
+    SharedExecutor shared(threads);
+    TRY(shared.share());
+    TRY(faults.hit("restore.thread"));
+    for (size_t i = 0; i < threads.size(); ++i) {
+      const img::Thread& th = task.threads(static_cast<int>(i));
+      TRY(kinds::restore_thread(threads[i], th));
+      TRY(kinds::restore_thread_attrs(threads[i], th));
+    }
+    TRY(faults.hit("restore.pending"));
+    TRY(restore_pending_signals(threads, task));
+    TRY(faults.hit("restore.itimers"));
+    TRY(kinds::restore_itimers(leader, task));
+    TRY(restore_identity(threads, task, faults));
   }
   TRY(faults.hit("restore.unmap-executor"));
   TRY_CTX(leader.unmap_executor(), "unmap executor");
