@@ -46,12 +46,15 @@ double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-// The pid namespace's tasks, as seen by their pid namespace inode.
+// The pid namespace's live tasks, as seen by their pid namespace inode.
+// Zombies are left out: cgroup.procs no longer lists them either.
 Result<std::set<pid_t>> pidns_members(uint64_t pidns) {
   std::set<pid_t> out;
   for (pid_t pid : TRY(sys::list_pids())) {
     auto ino = sys::read_ns_inode(pid, "pid");
-    if (ino && *ino == pidns) out.insert(pid);
+    if (!ino || *ino != pidns) continue;
+    auto st = sys::read_stat(pid);
+    if (st && st->state != 'Z' && st->state != 'X') out.insert(pid);
   }
   return out;
 }
