@@ -24,6 +24,7 @@
 #include "kinds/ns/uts.h"
 #include "kinds/rlimits.h"
 #include "kinds/seccomp.h"
+#include "kinds/shmem.h"
 #include "kinds/signals.h"
 #include "kinds/task_misc.h"
 #include "kinds/thread.h"
@@ -41,6 +42,7 @@ using Clock = std::chrono::steady_clock;
 
 // Everything read from one task, ready to be written.
 struct TaskImage {
+  pid_t pid = 0;  // as amber sees it
   pid_t vpid = 0;
   bool zombie = false;
   img::Task task;
@@ -143,6 +145,7 @@ Result<TaskImage> dump_task(seal::Hold& hold, const kinds::TreeTask& tt, const c
                             const std::string& container_root, image::ImageWriter& image, kinds::TaskFds& fds,
                             Faults& faults) {
   TaskImage t;
+  t.pid = tt.pid;
   t.vpid = tt.vpid;
   t.zombie = tt.zombie;
   kinds::fill_task_ids(tt, t.task);
@@ -276,6 +279,14 @@ Status dump_container(const DumpOptions& opts, Log& log, Faults& faults) {
   TRY(kinds::link_fds(fds));
   for (size_t i = 0, k = 0; i < tasks.size(); ++i)
     if (!tasks[i].zombie) tasks[i].files = std::move(fds[k++].files);
+
+  // Memory shared between tasks: each object once, read while still held.
+  TRY(faults.hit("dump.shmem"));
+  std::vector<kinds::ShmemHolder> holders;
+  for (const TaskImage& t : tasks)
+    if (!t.zombie) holders.push_back({t.pid, t.vpid, &t.mm});
+  img::SharedMemory shmem = TRY(kinds::dump_shmem(holders, image));
+  if (shmem.objects_size() > 0) TRY(image.write(image::shmem_path(), img::KIND_SHMEM, shmem));
 
   TRY(faults.hit("dump.write"));
   for (const TaskImage& t : tasks) TRY(write_task(image, t));

@@ -17,6 +17,7 @@
 #include "fs.pb.h"
 #include "mm.pb.h"
 #include "pages.pb.h"
+#include "shmem.pb.h"
 #include "task.pb.h"
 
 namespace amber::image {
@@ -38,6 +39,7 @@ std::span<const KindInfo> kinds() {
       {img::KIND_FILES, "files", &img::Files::default_instance()},
       {img::KIND_FS_TREE, "fs-tree", &img::FsTree::default_instance()},
       {img::KIND_FS_DATA, "fs-data", nullptr},
+      {img::KIND_SHMEM, "shmem", &img::SharedMemory::default_instance()},
   };
   return table;
 }

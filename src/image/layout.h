@@ -17,5 +17,9 @@ inline std::string mm_path(pid_t pid) { return fmt::format("tasks/{}/mm.img", pi
 inline std::string files_path(pid_t pid) { return fmt::format("tasks/{}/files.img", pid); }
 inline std::string pages_index_path(pid_t pid) { return fmt::format("tasks/{}/pages-{}.img", pid, pid); }
 inline std::string pages_data_path(pid_t pid) { return fmt::format("tasks/{}/pages-{}.bin", pid, pid); }
+// Memory shared between tasks (shmem.proto): the list, and each object's content.
+inline std::string shmem_path() { return "shmem.img"; }
+inline std::string shmem_index_path(size_t i) { return fmt::format("shmem/pages-{}.img", i); }
+inline std::string shmem_data_path(size_t i) { return fmt::format("shmem/pages-{}.bin", i); }
 
 }  // namespace amber::image

@@ -4,11 +4,14 @@
 // Dump (mm_dump.cpp): /proc/PID/maps + smaps VmFlags classify every area.
 // Private anonymous areas and private file mappings are supported; only the
 // anonymous (written) pages of a file mapping go to the page store, the rest
-// comes from the file again at restore. [vvar], [vvar_vclock] and [vdso] are
-// recorded (layout and an xxh3 of the vdso code), not filled; [vsyscall] is
-// left alone. Anything shared (MAP_SHARED files, shared anonymous memory,
-// SysV shm, memfd), io_uring rings, memfd_secret, device mappings, hugetlb,
-// userfaultfd-registered areas, shadow stacks and guard regions are refused
+// comes from the file again at restore. MAP_SHARED file mappings are mapped
+// again from the file and never hold pages (the page cache is the file: the
+// restore must never write it). Shared anonymous memory and memfds mapped
+// MAP_SHARED are objects of their own (VMA_SHMEM, see shmem.h). [vvar],
+// [vvar_vclock] and [vdso] are recorded (layout and an xxh3 of the vdso
+// code), not filled; [vsyscall] is left alone. SysV shm, MAP_SHARED deleted
+// files, private memfd mappings, io_uring rings, memfd_secret, device
+// mappings, hugetlb, userfaultfd-registered areas, shadow stacks and guard regions are refused
 // with Exit::Unsupported naming the area. Pages: PAGEMAP_SCAN finds present
 // and swapped pages (holes and the zero page are skipped), then
 // process_vm_readv with up to IOV_MAX iovecs fills one reused 16 MiB buffer
@@ -30,6 +33,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -57,9 +62,14 @@ uint64_t pick_executor_addr(const img::Mm& saved, const std::vector<sys::VmArea>
 // Exit::Unsupported. Touches no task; restore_mm calls it first.
 Status validate_mm(const img::Mm& mm, const image::PageReader& pages);
 
+// The fds of the shared memory objects (shmem.h) in one task: (dev, inode)
+// as the image's areas know them -> fd number in the task.
+using ShmemFds = std::map<std::pair<uint64_t, uint64_t>, int>;
+
 // Rebuilds `mm` in the task (see the header comment). The task must have an
-// executor mapped at an address free in `mm`.
-Status restore_mm(remote::RemoteTask& task, const img::Mm& mm, image::PageReader& pages);
+// executor mapped at an address free in `mm`; `shmem` has an fd for every
+// object its VMA_SHMEM areas map.
+Status restore_mm(remote::RemoteTask& task, const img::Mm& mm, image::PageReader& pages, const ShmemFds& shmem);
 
 // The rebuilt /proc/PID/maps equals the image's areas (addresses, perms,
 // paths and names), ignoring [executor_base, executor_base+executor_size).

@@ -39,6 +39,13 @@ bool is_anonymous_name(std::string_view p) {
   return p.empty() || p == "[heap]" || p == "[stack]" || p.starts_with("[anon:");
 }
 
+// Shared anonymous memory ("/dev/zero (deleted)": shmem_zero_setup names it
+// so, whether it came from MAP_ANONYMOUS or from mapping /dev/zero) and
+// memfds: objects of shmem.img, content dumped once for all holders.
+bool is_shmem_object(const sys::VmArea& a) {
+  return a.shared && a.deleted && (a.path == "/dev/zero" || a.path.starts_with("/memfd:"));
+}
+
 // Why the area cannot be checkpointed, "" if it can.
 std::string refusal(const sys::VmArea& a, uint32_t sm) {
   const std::string& p = a.path;
@@ -50,10 +57,11 @@ std::string refusal(const sys::VmArea& a, uint32_t sm) {
   if (sm & (kSmIo | kSmPfnMap)) return "device mapping";
   if (a.shared) {
     if (p.starts_with("/SYSV") && a.deleted) return "SysV shm";
-    if (p.starts_with("/memfd:")) return "memfd, MAP_SHARED";
-    if (p == "/dev/zero" && a.deleted) return "shared anonymous memory";
-    if (p.starts_with("[anon_shmem:")) return "shared anonymous memory";
-    return "MAP_SHARED";
+    if (is_shmem_object(a)) return "";
+    if (p.starts_with("[anon_shmem:")) return "named shared anonymous memory";
+    if (a.deleted) return "MAP_SHARED of a deleted file";
+    if (!p.starts_with("/")) return "MAP_SHARED of a special file";
+    return "";  // a shared file mapping: mapped again from the file
   }
   if (sm & (kSmUffdMissing | kSmUffdWp | kSmUffdMinor)) return "registered with userfaultfd";
   if (sm & kSmShadowStack) return "shadow stack";
@@ -94,7 +102,8 @@ uint32_t extra_flags(uint32_t sm) {
 
 img::VmArea classify(sys::VmArea a, uint32_t sm, const std::string& root) {
   std::string why = refusal(a, sm);
-  if (why.empty() && a.path.starts_with("/")) {
+  const bool shmem = is_shmem_object(a);  // not a path of the task's tree
+  if (why.empty() && !shmem && a.path.starts_with("/")) {
     std::string inside = path_in_root(a.path, root);
     if (inside.empty()) why = fmt::format("mapped file outside the task's root {}", root);
     else a.path = std::move(inside);
@@ -122,6 +131,10 @@ img::VmArea classify(sys::VmArea a, uint32_t sm, const std::string& root) {
     if (a.deleted) flags |= img::VMA_FILE_DELETED;
     if (a.path.starts_with("/memfd:")) flags |= img::VMA_MEMFD;
     if (a.path.starts_with("/SYSV") && a.shared) flags |= img::VMA_SYSVSHM;
+    if (shmem) flags |= img::VMA_SHMEM;
+    // A MAP_SHARED file area can be made writable only if its fd was open
+    // for writing (VM_MAYWRITE): restore opens the file the same way.
+    if (a.shared && (sm & kSmMayWrite)) flags |= img::VMA_MAYWRITE;
   }
   flags |= extra_flags(sm);
   if (!why.empty()) {
@@ -321,8 +334,10 @@ class PageCopier {
   uint64_t total_ = 0;
 };
 
+// MAP_SHARED areas never: a shared file's pages are the file itself, and
+// shared memory objects are dumped once for every holder (shmem.h).
 bool holds_pages(const img::VmArea& a) {
-  return (a.flags() & (img::VMA_ANON | img::VMA_FILE)) && !(a.flags() & img::VMA_UNSUPPORTED);
+  return (a.flags() & (img::VMA_ANON | img::VMA_FILE)) && !(a.flags() & (img::VMA_UNSUPPORTED | img::VMA_SHARED));
 }
 
 Status dump_pages(pid_t pid, img::Mm& mm, image::PageWriter& pages) {

@@ -17,17 +17,27 @@ namespace {
 constexpr uint32_t kKindBits = img::VMA_ANON | img::VMA_FILE | img::VMA_VDSO | img::VMA_VSYSCALL;
 
 bool stores_pages(const img::VmArea& a) {
-  return a.pages_in_store() && (a.flags() & (img::VMA_ANON | img::VMA_FILE));
+  return a.pages_in_store() && (a.flags() & (img::VMA_ANON | img::VMA_FILE)) && !(a.flags() & img::VMA_SHARED);
 }
 
 Status validate_area(const img::VmArea& a, uint64_t prev_end) {
   const std::string label = area_label(a);
   if (a.flags() & img::VMA_UNSUPPORTED)
     return unsupported("area {}: {}: not supported yet", label, a.unsupported().reason());
-  if (a.flags() & (img::VMA_SHARED | img::VMA_SYSVSHM | img::VMA_MEMFD))
-    return unsupported("area {}: shared mapping: not supported yet", label);
-  if (a.flags() & img::VMA_FILE_DELETED)
-    return unsupported("area {}: private mapping of a deleted file: not supported yet", label);
+  const bool shmem = a.flags() & img::VMA_SHMEM;
+  if (a.flags() & img::VMA_SYSVSHM) return unsupported("area {}: SysV shm: not supported yet", label);
+  if (shmem && (a.flags() & (img::VMA_SHARED | img::VMA_FILE)) != (img::VMA_SHARED | img::VMA_FILE))
+    return bad_input("address space: corrupt: area {} maps shared memory but is not a shared file area", label);
+  if ((a.flags() & img::VMA_MEMFD) && !shmem)
+    return unsupported("area {}: private mapping of a memfd: not supported yet", label);
+  if ((a.flags() & img::VMA_FILE_DELETED) && !shmem)
+    return unsupported("area {}: mapping of a deleted file: not supported yet", label);
+  if ((a.flags() & img::VMA_SHARED) && !(a.flags() & img::VMA_FILE))
+    return unsupported("area {}: shared mapping of this kind: not supported yet", label);
+  // The restore never writes a shared area's pages: the file's page cache,
+  // or an object of shmem.img, holds them.
+  if ((a.flags() & img::VMA_SHARED) && a.pages_in_store())
+    return bad_input("address space: corrupt: shared area {} holds pages", label);
   if (a.start() % kPage || a.end() % kPage || a.start() >= a.end())
     return bad_input("address space: corrupt: area {} is not a page-aligned range", label);
   if (a.start() < prev_end) return bad_input("address space: corrupt: area {} overlaps or precedes the previous one", label);

@@ -197,7 +197,7 @@ Status set_mm_map(RemoteTask& task, const img::Mm& mm) {
 }
 
 uint64_t mmap_flags(const img::VmArea& a) {
-  uint64_t f = MAP_PRIVATE | MAP_FIXED_NOREPLACE;
+  uint64_t f = ((a.flags() & img::VMA_SHARED) ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED_NOREPLACE;
   if (a.flags() & img::VMA_ANON) f |= MAP_ANONYMOUS;
   if (a.flags() & img::VMA_GROWSDOWN) f |= MAP_GROWSDOWN;
   if (a.flags() & img::VMA_NORESERVE) f |= MAP_NORESERVE;
@@ -229,16 +229,27 @@ Status map_anonymous(RemoteTask& task, const img::Mm& mm) {
   return batch.run(task);
 }
 
-// Private file mappings: each file opened in the task (its mount namespace,
-// its view of the path), mapped at the saved offset, closed. Rounds of at
-// most kOpenPerRound files whose paths fit the scratch area.
+// A MAP_SHARED area that may be made writable needs an fd open for writing
+// (VM_MAYWRITE comes from the fd's mode); everything else is read-only, so
+// that a restore cannot write a file by accident.
+bool open_for_writing(const img::VmArea& a) {
+  return (a.flags() & img::VMA_SHARED) && (a.flags() & img::VMA_MAYWRITE);
+}
+
+// File mappings, private and shared: each file opened in the task (its mount
+// namespace, its view of the path), mapped at the saved offset, closed.
+// A file mapped both ways, or by a shared area that may write, is opened
+// once per mode. Rounds of at most kOpenPerRound opens whose paths fit the
+// scratch area. Shared memory objects are not files of the tree: map_shmem.
 Status map_files(RemoteTask& task, const img::Mm& mm) {
-  std::vector<std::string> order;
-  std::map<std::string, std::vector<const img::VmArea*>> by_path;
+  using Open = std::pair<std::string, bool>;  // path, for writing
+  std::vector<Open> order;
+  std::map<Open, std::vector<const img::VmArea*>> by_path;
   for (const img::VmArea& a : mm.areas()) {
-    if (!(a.flags() & img::VMA_FILE)) continue;
-    auto [it, fresh] = by_path.try_emplace(a.path());
-    if (fresh) order.push_back(a.path());
+    if (!(a.flags() & img::VMA_FILE) || (a.flags() & img::VMA_SHMEM)) continue;
+    Open key{a.path(), open_for_writing(a)};
+    auto [it, fresh] = by_path.try_emplace(key);
+    if (fresh) order.push_back(key);
     it->second.push_back(&a);
   }
   Scratch scratch(task);
@@ -246,14 +257,15 @@ Status map_files(RemoteTask& task, const img::Mm& mm) {
     // Open a round of files.
     scratch.clear();
     std::vector<Call> opens;
-    std::vector<std::string> round;
+    std::vector<Open> round;
     for (; next < order.size() && round.size() < kOpenPerRound; next++) {
-      uint64_t p = scratch.put(order[next], true);
+      uint64_t p = scratch.put(order[next].first, true);
       if (!p) break;
-      opens.push_back(make_call(SYS_openat, static_cast<uint64_t>(AT_FDCWD), p, O_RDONLY | O_CLOEXEC));
+      opens.push_back(make_call(SYS_openat, static_cast<uint64_t>(AT_FDCWD), p,
+                                (order[next].second ? O_RDWR : O_RDONLY) | O_CLOEXEC));
       round.push_back(order[next]);
     }
-    if (round.empty()) return failf("task {}: path {} does not fit the scratch area", task.tgid(), order[next]);
+    if (round.empty()) return failf("task {}: path {} does not fit the scratch area", task.tgid(), order[next].first);
     TRY(scratch.flush(task));
     TRY_CTX(task.run_batch(opens), "task {}: open mapped files", task.tgid());
     // Map what opened, then close every fd that opened (also on failure).
@@ -269,12 +281,26 @@ Status map_files(RemoteTask& task, const img::Mm& mm) {
         batch.add(mmap_call(*a, opens[i].result), "mmap " + area_label(*a), a->start());
     }
     for (size_t i = 0; i < round.size(); i++)
-      if (!opens[i].failed()) batch.add(make_call(SYS_close, opens[i].result), "close " + round[i]);
+      if (!opens[i].failed()) batch.add(make_call(SYS_close, opens[i].result), "close " + round[i].first);
     if (not_opened)
       return sys_fail_errno(static_cast<int>(open_errno), "task {}: mmap {}", task.tgid(), area_label(*not_opened));
     TRY(batch.run(task));
   }
   return {};
+}
+
+// Shared memory objects: the controller created them and the task holds an
+// fd of each (shmem.h); the same object mapped at its saved offset in every
+// holder is memory shared again.
+Status map_shmem(RemoteTask& task, const img::Mm& mm, const ShmemFds& shmem) {
+  Batch batch;
+  for (const img::VmArea& a : mm.areas()) {
+    if (!(a.flags() & img::VMA_SHMEM)) continue;
+    auto it = shmem.find({a.dev(), a.inode()});
+    if (it == shmem.end()) return failf("task {}: no fd for the shared memory of {}", task.tgid(), area_label(a));
+    batch.add(mmap_call(a, it->second), "mmap " + area_label(a), a.start());
+  }
+  return batch.run(task);
 }
 
 // madvise flags and anonymous area names, before the pages are written (a
@@ -426,7 +452,7 @@ Status map_page_store(image::PageReader& pages) {
   return {};
 }
 
-Status restore_steps(RemoteTask& task, const img::Mm& mm, image::PageReader& pages) {
+Status restore_steps(RemoteTask& task, const img::Mm& mm, image::PageReader& pages, const ShmemFds& shmem) {
   const pid_t pid = task.tgid();
   if (!task.has_executor()) return failf("task {}: restore_mm needs the executor mapped", pid);
   TRY(validate_mm(mm, pages));
@@ -442,6 +468,7 @@ Status restore_steps(RemoteTask& task, const img::Mm& mm, image::PageReader& pag
   TRY(set_mm_map(task, mm));
   TRY(map_anonymous(task, mm));
   TRY(map_files(task, mm));
+  TRY(map_shmem(task, mm, shmem));
   TRY(advise_areas(task, mm));
   TRY(fill_pages(task, mm, pages));
   TRY(protect_areas(task, mm));
@@ -451,8 +478,8 @@ Status restore_steps(RemoteTask& task, const img::Mm& mm, image::PageReader& pag
 
 }  // namespace
 
-Status restore_mm(RemoteTask& task, const img::Mm& mm, image::PageReader& pages) {
-  return context(restore_steps(task, mm, pages), "restore");
+Status restore_mm(RemoteTask& task, const img::Mm& mm, image::PageReader& pages, const ShmemFds& shmem) {
+  return context(restore_steps(task, mm, pages, shmem), "restore");
 }
 
 }  // namespace amber::kinds

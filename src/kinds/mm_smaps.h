@@ -31,6 +31,7 @@ enum SmapsFlag : uint32_t {
   kSmSealed = 1u << 14,      // sl
   kSmLocked = 1u << 15,      // lo
   kSmShared = 1u << 16,      // sh
+  kSmMayWrite = 1u << 17,    // mw
 };
 
 struct SmapsArea {

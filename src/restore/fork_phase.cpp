@@ -28,6 +28,7 @@ struct ForkEnv {
   const Plan* plan = nullptr;
   int report_fd = -1;
   int log_fd = -1;
+  std::vector<int> shmem_fds;  // kept open by every task (shmem.h)
   Faults faults;
   // Descriptions ancestors opened for their descendants: ofd_id -> fd.
   std::map<uint64_t, int> inherited;
@@ -64,7 +65,8 @@ Status set_name(const std::string& name) {
 // A task: its fds, fs context and threads, then it waits to be seized.
 Status task_ready(ForkEnv& env, pid_t pid) {
   const TaskPlan& t = env.plan->tasks.at(pid);
-  int keep[] = {env.report_fd};
+  std::vector<int> keep = {env.report_fd};
+  keep.insert(keep.end(), env.shmem_fds.begin(), env.shmem_fds.end());
   kinds::FdRestoreContext fctx;
   fctx.vpid = pid;
   fctx.keep = keep;
@@ -144,7 +146,7 @@ void run_node(ForkEnv& env, pid_t pid) {
 
 }  // namespace
 
-Status init_side(const Plan& p, int log_fd, int report_fd, Faults faults) {
+Status init_side(const Plan& p, int log_fd, int report_fd, std::vector<int> shmem_fds, Faults faults) {
   TRY(container::setup_container_fs(p.container.rootfs()));
   for (const auto& fc : p.fs)
     TRY_CTX(kinds::restore_fs_tree(fc.tree, fc.data.get(), fc.tree.mountpoint()), "content of {}",
@@ -155,6 +157,7 @@ Status init_side(const Plan& p, int log_fd, int report_fd, Faults faults) {
   env.plan = &p;
   env.report_fd = report_fd;
   env.log_fd = log_fd;
+  env.shmem_fds = std::move(shmem_fds);
   env.faults = std::move(faults);
   run_node(env, p.tree.init);
 }

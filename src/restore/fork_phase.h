@@ -8,7 +8,9 @@
 // for the controller, a zombie's stand-in for its signal to end, a helper
 // for its SIGKILL. Each says "ready" by closing its copy of the report pipe
 // (the controller sees end-of-file once every process has); a failure is
-// written to the pipe and ends the process.
+// written to the pipe and ends the process. `shmem_fds`: the shared memory
+// objects the controller made (kinds/shmem.h): every task keeps them open
+// through its fd-table rebuild, for the controller to map.
 #pragma once
 #include "base/faults.h"
 #include "base/result.h"
@@ -17,6 +19,6 @@
 namespace amber::restore {
 
 // The init's InitFn (spawn_init): returns only on failure.
-Status init_side(const Plan& plan, int log_fd, int report_fd, Faults faults);
+Status init_side(const Plan& plan, int log_fd, int report_fd, std::vector<int> shmem_fds, Faults faults);
 
 }  // namespace amber::restore

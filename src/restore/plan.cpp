@@ -75,6 +75,10 @@ Result<Plan> read_plan(const image::ImageReader& image) {
     if (p.tree.nodes.contains(tid) && tid != pid)
       return bad_input("thread id {} of task {} is taken by a helper task", tid, pid);
 
+  p.shmem = TRY(kinds::read_shmem(image));
+  for (const auto& [pid, t] : p.tasks)
+    if (!t.zombie()) TRY(kinds::check_shmem_areas(p.shmem, t.mm, pid));
+
   std::map<pid_t, kinds::TaskFilesRef> files;
   for (const auto& [pid, t] : p.tasks)
     if (!t.zombie()) files[pid] = {&t.files, t.task.root()};

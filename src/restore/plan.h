@@ -16,6 +16,7 @@
 #include "image/pages.h"
 #include "image/reader.h"
 #include "kinds/files/shared.h"
+#include "kinds/shmem.h"
 #include "kinds/tree.h"
 #include "mm.pb.h"
 #include "task.pb.h"
@@ -43,6 +44,7 @@ struct Plan {
   kinds::TreePlan tree;
   kinds::SharedFdsPlan shared;
   std::vector<FsContent> fs;
+  kinds::ShmemPlan shmem;  // memory objects shared between tasks
 };
 
 // Reads and checks everything (exit 2 for a bad image, 4 for state this

@@ -5,6 +5,7 @@
 #include "kinds/mm.h"
 #include "kinds/rlimits.h"
 #include "kinds/seccomp.h"
+#include "kinds/shmem.h"
 #include "kinds/signals.h"
 #include "kinds/thread.h"
 #include "kinds/tree.h"
@@ -72,6 +73,8 @@ class SharedExecutor {
 }  // namespace
 
 Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, bool drain_sigchld, Faults& faults) {
+Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const kinds::ShmemPlan& shmem,
+                    const std::vector<UniqueFd>& shmem_objects, bool drain_sigchld, Faults& faults) {
   remote::RemoteTask& leader = threads.front();
   const img::Task& task = t.task;
   TRY(faults.hit("restore.executor"));
@@ -80,8 +83,11 @@ Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, bool 
   uint64_t at = kinds::pick_executor_addr(t.mm, current, size_t{1} << 20);
   if (at == 0) return failf("no room for the executor in the saved address space");
   TRY_CTX(leader.map_executor(at), "map executor at {:#x}", at);
+  TRY(faults.hit("restore.shmem-fds"));
+  kinds::ShmemFds shmem_fds = TRY(kinds::find_shmem_fds(leader.tgid(), shmem, shmem_objects));
   TRY(faults.hit("restore.mm"));
-  TRY(kinds::restore_mm(leader, t.mm, *t.pages));
+  TRY(kinds::restore_mm(leader, t.mm, *t.pages, shmem_fds));
+  TRY_CTX(kinds::close_shmem_fds(leader, shmem_fds), "shared memory fds");
   TRY(faults.hit("restore.signals"));
   if (drain_sigchld) TRY(kinds::drain_sigchld(leader));
   TRY_CTX(kinds::restore_sigactions(leader, task), "signal actions");

@@ -15,6 +15,8 @@ namespace amber::restore {
 // `drain_sigchld`: zombie stand-ins ended under it (kinds::drain_sigchld).
 // Afterwards every thread holds its final registers and mask: release()
 // lets it go.
-Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, bool drain_sigchld, Faults& faults);
+// `shmem_objects`: the controller's fds of plan.shmem's objects.
+Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const kinds::ShmemPlan& shmem,
+                    const std::vector<UniqueFd>& shmem_objects, bool drain_sigchld, Faults& faults);
 
 }  // namespace amber::restore

@@ -146,15 +146,20 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
 
   // 3. The fork phase: the init, in new namespaces under a new shim, forks
   //    the whole tree; every process prepares what it can itself and waits.
+  TRY(faults.hit("restore.shmem"));
+  std::vector<UniqueFd> shmem = TRY_CTX(kinds::create_shmem(plan.shmem), "{}: shared memory", what);
+  std::vector<int> shmem_raw;
+  for (const UniqueFd& f : shmem) shmem_raw.push_back(f.get());
   std::vector<int> init_fds = {log_fd.get()};
   for (const auto& fc : plan.fs)
     if (fc.data) init_fds.push_back(fc.data.get());
+  init_fds.insert(init_fds.end(), shmem_raw.begin(), shmem_raw.end());
   container::SpawnSpec spec{container::kContainerNsFlags, {}, made.cgroup_fd.get(),
                             container::exit_file(made.state_dir), init_fds};
   const int log_raw = log_fd.get();
   made.spawned = TRY_CTX(container::spawn_init(spec,
-                                               [&plan, log_raw, &faults](int report) {
-                                                 return init_side(plan, log_raw, report, faults);
+                                               [&plan, log_raw, &shmem_raw, &faults](int report) {
+                                                 return init_side(plan, log_raw, report, shmem_raw, faults);
                                                }),
                          "{}", what);
   log_fd.reset();
@@ -177,7 +182,7 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
     auto it = made.seized.find(pid);
     if (it == made.seized.end()) continue;
     bool d = std::find(drain.begin(), drain.end(), pid) != drain.end();
-    TRY_CTX(rebuild_task(it->second, plan.tasks.at(pid), d, faults), "{}: task {}", what, pid);
+    TRY_CTX(rebuild_task(it->second, plan.tasks.at(pid), plan.shmem, shmem, d, faults), "{}: task {}", what, pid);
   }
 
   // 5. Registered as an amber container, then released together.

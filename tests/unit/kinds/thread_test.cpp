@@ -378,7 +378,7 @@ TEST(TaskRebuild, WholeChildRebuiltFromItsImageVerifiesItself) {
   uint64_t at = kinds::pick_executor_addr(*loaded_mm, *current, size_t{1} << 20);
   ASSERT_NE(at, 0u);
   ASSERT_TRUE(t->map_executor(at));
-  auto st = kinds::restore_mm(*t, *loaded_mm, *pages);
+  auto st = kinds::restore_mm(*t, *loaded_mm, *pages, {});
   ASSERT_TRUE(st) << st.error().message;
   st = kinds::restore_sigactions(*t, *loaded_task);
   ASSERT_TRUE(st) << st.error().message;
