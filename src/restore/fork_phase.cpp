@@ -74,6 +74,7 @@ Status task_ready(ForkEnv& env, pid_t pid) {
   fctx.log_original = env.plan->shared.log_original;
   fctx.inherited = &env.inherited;
   fctx.pipes = &env.plan->shared.pipes;
+  fctx.unlinked = &env.plan->shared.unlinked;
   fctx.top = env.plan->shared.top;
   TRY(kinds::open_fds_in_child(t.files, fctx));
   TRY(kinds::apply_fs_context_in_child(t.task));

@@ -28,6 +28,16 @@ Status dump_regular(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
 // container_log fds: fdtable.cpp hands those the new log).
 Result<UniqueFd> open_regular(const img::Fd& fd);
 
+// unlinked.cpp: regular files open but unlinked (content in the image).
+using UnlinkedMap = std::map<uint64_t, img::UnlinkedFile>;  // by ofd_id
+bool is_unlinked(const FdProbe& p);
+// Reads the content of every unlinked file once (after the ofd ids are
+// assigned) into the files of the first task holding it. Unsupported: one
+// unlinked file behind several descriptions, or too big.
+Status collect_unlinked(std::vector<TaskFds>& tasks);
+// A new file with the content, unlinked again, opened as `fd` describes.
+Result<UniqueFd> open_unlinked(const img::Fd& fd, const img::UnlinkedFile& u);
+
 // chardev.cpp: the harmless character devices (/dev/null, zero, full,
 // random, urandom).
 bool is_supported_chardev(const FdProbe& p);
@@ -66,8 +76,9 @@ class PipeSet {
 Result<UniqueFd> lift_fd(UniqueFd fd, int floor);
 
 // A new description for `fd` (not a pipe end): the container's log
-// (`original`: log_fd itself, else a new open of it), a memory device or a
-// regular file or directory at its position.
-Result<UniqueFd> open_description(const img::Fd& fd, int log_fd, bool original);
+// (`original`: log_fd itself, else a new open of it), a memory device, an
+// unlinked file (its content in `unlinked`) or a regular file or directory
+// at its position.
+Result<UniqueFd> open_description(const img::Fd& fd, int log_fd, bool original, const UnlinkedMap* unlinked);
 
 }  // namespace amber::kinds::files

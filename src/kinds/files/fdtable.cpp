@@ -172,9 +172,14 @@ namespace files {
 
 uint32_t description_flags(const FdProbe& p) { return p.info.flags & ~static_cast<uint32_t>(O_CLOEXEC); }
 
-Result<UniqueFd> open_description(const img::Fd& fd, int log_fd, bool original) {
+Result<UniqueFd> open_description(const img::Fd& fd, int log_fd, bool original, const UnlinkedMap* unlinked) {
   if (fd.container_log()) return open_log(log_fd, original);
   if (fd.kind() == img::FD_CHARDEV) return open_chardev(fd);
+  if (fd.unlinked()) {
+    auto it = unlinked ? unlinked->find(fd.ofd_id()) : UnlinkedMap::const_iterator{};
+    if (!unlinked || it == unlinked->end()) return bad_input("unlinked file {}: its content is not in the image", fd.path());
+    return open_unlinked(fd, it->second);
+  }
   if (fd.kind() == img::FD_PIPE) return failf("a pipe end is not opened on its own");
   return open_regular(fd);
 }
@@ -296,6 +301,7 @@ Status link_pipes(std::vector<TaskFds>& tasks) {
 Status link_fds(std::vector<TaskFds>& tasks) {
   TRY(assign_ofd_ids(tasks));
   TRY(link_pipes(tasks));
+  TRY(files::collect_unlinked(tasks));
   return {};
 }
 
@@ -364,6 +370,10 @@ Status open_fds_in_child(const img::Files& files, const FdRestoreContext& ctx) {
     for (uint64_t id : needed) local_pipes.push_back(by_id.at(id));
   }
   files::PipeSet pipes = TRY(files::PipeSet::create(local_pipes, ctx.vpid, top));
+  files::UnlinkedMap own_unlinked;
+  if (!ctx.unlinked)
+    for (const img::UnlinkedFile& u : files.unlinked()) own_unlinked.emplace(u.ofd_id(), u);
+  const files::UnlinkedMap* unlinked = ctx.unlinked ? ctx.unlinked : &own_unlinked;
   std::map<uint64_t, UniqueFd> descriptions;  // ofd_id -> one open of it
   std::vector<UniqueFd> lone;                  // descriptions of unknown sharing (ofd_id 0)
   bool log_used = false;
@@ -380,7 +390,7 @@ Status open_fds_in_child(const img::Files& files, const FdRestoreContext& ctx) {
       } else {
         bool original = ctx.log_original ? fd.ofd_id() == ctx.log_original : !log_used;
         if (fd.container_log()) log_used = true;
-        opened = TRY_CTX(files::open_description(fd, log_fd, original), "task {}: fd {}", ctx.vpid, fd.fd());
+        opened = TRY_CTX(files::open_description(fd, log_fd, original, unlinked), "task {}: fd {}", ctx.vpid, fd.fd());
       }
       opened = TRY_CTX(files::lift_fd(std::move(opened), top), "task {}: fd {}", ctx.vpid, fd.fd());
       src = opened.get();

@@ -5,7 +5,8 @@
 // Supported kinds (one file each): regular files and directories, the
 // container's log (regular.cpp); /dev/null, zero, full, random, urandom
 // (chardev.cpp); pipes with their ends in any tasks of the container, unread
-// data included (pipe.cpp). Anything else is refused (Exit::Unsupported)
+// data included (pipe.cpp); regular files open but unlinked, their content
+// in the image (unlinked.cpp). Anything else is refused (Exit::Unsupported)
 // naming the fd and what it is. Descriptions shared between processes:
 // shared.h.
 #pragma once
@@ -87,6 +88,8 @@ struct FdRestoreContext {
   const std::map<uint64_t, img::Pipe>* pipes = nullptr;
   // The highest fd number of any task: fds amber keeps stay above it.
   int top = -1;
+  // Every unlinked file's content by ofd_id; nullptr: the table's own.
+  const std::map<uint64_t, img::UnlinkedFile>* unlinked = nullptr;
 };
 
 // Makes the calling process's fd table the image's: closes every fd that is

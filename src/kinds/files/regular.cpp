@@ -34,6 +34,14 @@ Status dump_regular(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out) {
     return {};
   }
   if (p.link.starts_with("/memfd:")) return unsupported("{} (memfd): not supported yet", p.link);
+  if (is_unlinked(p)) {
+    // The name it had; the content is read once per file (collect_unlinked).
+    std::string_view name = std::string_view(p.link).substr(0, p.link.size() - std::string_view(" (deleted)").size());
+    out.set_kind(img::FD_REGULAR);
+    out.set_unlinked(true);
+    out.set_path(TRY(path_in_root(name, ctx.root)));
+    return {};
+  }
   if (p.link.ends_with(" (deleted)")) return unsupported("{} (deleted file): not supported yet", p.link);
   out.set_kind(S_ISDIR(p.st.st_mode) ? img::FD_DIRECTORY : img::FD_REGULAR);
   out.set_path(TRY(path_in_root(p.link, ctx.root)));

@@ -40,6 +40,9 @@ Result<SharedFdsPlan> plan_shared_fds(const std::map<pid_t, TaskFilesRef>& tasks
   for (const auto& [pid, t] : tasks) {
     for (const img::Pipe& p : t.files->pipes())
       if (!plan.pipes.emplace(p.id(), p).second) return bad_input("pipe:[{}] is listed twice in the image", p.id());
+    for (const img::UnlinkedFile& u : t.files->unlinked())
+      if (!plan.unlinked.emplace(u.ofd_id(), u).second)
+        return bad_input("unlinked file {:#x} is listed twice in the image", u.ofd_id());
     for (const img::Fd& fd : t.files->fds()) {
       plan.top = std::max(plan.top, fd.fd());
       if (fd.container_log() && (plan.log_original == 0 || fd.ofd_id() < plan.log_original))
@@ -83,7 +86,7 @@ Status create_shared_fds(const SharedFdsPlan& plan, pid_t creator, int log_fd, s
         opened.emplace_back(fd.ofd_id(), TRY_CTX(set.open_end(fd), "task {}: shared pipe:[{}]", creator, u.pipe_id));
     } else {
       const img::Fd& fd = u.fds.front();
-      UniqueFd f = TRY_CTX(files::open_description(fd, log_fd, fd.ofd_id() == plan.log_original),
+      UniqueFd f = TRY_CTX(files::open_description(fd, log_fd, fd.ofd_id() == plan.log_original, &plan.unlinked),
                            "task {}: description {:#x} shared by several tasks ({})", creator, fd.ofd_id(), fd.path());
       opened.emplace_back(fd.ofd_id(), std::move(f));
     }

@@ -37,6 +37,7 @@ struct SharedFdsPlan {
   };
   std::map<pid_t, std::vector<Unit>> by_creator;
   std::map<uint64_t, img::Pipe> pipes;  // every pipe of the image, by id
+  std::map<uint64_t, img::UnlinkedFile> unlinked;  // every unlinked file's content, by ofd_id
   uint64_t log_original = 0;            // the log description that gets amber's own open
   int top = -1;                         // the highest fd number of any task
 };
