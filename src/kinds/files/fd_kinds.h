@@ -46,6 +46,13 @@ Result<UniqueFd> open_chardev(const img::Fd& fd);
 
 // pipe.cpp
 bool is_pipe(const FdProbe& p);
+// Named pipes: FD_FIFO ends (O_RDWR too), the same Pipe entries with
+// fifo_path set.
+bool is_fifo(const FdProbe& p);
+Status dump_fifo_end(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
+// Size and data of a FIFO no task of the container reads: peeked through
+// our own read end, opened from `fd` of task `pid`.
+Result<img::Pipe> dump_fifo_without_reader(uint64_t id, pid_t pid, const FdDumpContext& ctx, int fd);
 // Marks a pipe fd: kind, pipe id (its inode), which end. Unsupported for an
 // end opened read-write.
 Status dump_pipe_end(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
@@ -63,7 +70,9 @@ class PipeSet {
   Result<UniqueFd> open_end(const img::Fd& fd);
 
  private:
+  Status add_fifo(const img::Pipe& p, pid_t vpid);
   struct Ends {
+    UniqueFd keeper;  // FIFOs: an O_RDWR open holding the pipe
     UniqueFd read, write;
     bool read_used = false, write_used = false;
   };

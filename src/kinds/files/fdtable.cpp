@@ -71,7 +71,7 @@ std::string describe_unsupported(const FdProbe& p, int pidfd) {
   }
   if (p.link.starts_with("/memfd:")) return "memfd";
   if (type == S_IFREG && p.link.ends_with(" (deleted)")) return "deleted file";
-  if (type == S_IFIFO) return "named FIFO";
+  if (type == S_IFIFO) return "deleted FIFO";
   if (type == S_IFCHR) return fmt::format("character device {}:{}", major(p.st.st_rdev), minor(p.st.st_rdev));
   if (type == S_IFBLK) return fmt::format("block device {}:{}", major(p.st.st_rdev), minor(p.st.st_rdev));
   if (type == S_IFLNK) return "symbolic link (O_PATH)";
@@ -80,8 +80,11 @@ std::string describe_unsupported(const FdProbe& p, int pidfd) {
 }
 
 bool supported_kind(img::FdKind k) {
-  return k == img::FD_REGULAR || k == img::FD_DIRECTORY || k == img::FD_CHARDEV || k == img::FD_PIPE;
+  return k == img::FD_REGULAR || k == img::FD_DIRECTORY || k == img::FD_CHARDEV || k == img::FD_PIPE ||
+         k == img::FD_FIFO;
 }
+
+bool is_pipe_kind(img::FdKind k) { return k == img::FD_PIPE || k == img::FD_FIFO; }
 
 // Everything checked before the first fd is closed.
 Status validate(const img::Files& files, const FdRestoreContext& ctx) {
@@ -99,7 +102,7 @@ Status validate(const img::Files& files, const FdRestoreContext& ctx) {
     if (!supported_kind(fd.kind()))
       return unsupported("task {}: fd {}: {} fds are not supported yet", ctx.vpid, fd.fd(),
                          img::FdKind_Name(fd.kind()));
-    if (fd.kind() == img::FD_PIPE && !pipe_ids.contains(fd.pipe().pipe_id()))
+    if (is_pipe_kind(fd.kind()) && !pipe_ids.contains(fd.pipe().pipe_id()))
       return bad_input("task {}: fd {}: pipe {} is not in the image", ctx.vpid, fd.fd(), fd.pipe().pipe_id());
     if (fd.container_log() && ctx.log_fd < 0 && !(ctx.inherited && ctx.inherited->contains(fd.ofd_id())))
       return failf("task {}: fd {}: the container's log is needed but none was given", ctx.vpid, fd.fd());
@@ -180,7 +183,7 @@ Result<UniqueFd> open_description(const img::Fd& fd, int log_fd, bool original, 
     if (!unlinked || it == unlinked->end()) return bad_input("unlinked file {}: its content is not in the image", fd.path());
     return open_unlinked(fd, it->second);
   }
-  if (fd.kind() == img::FD_PIPE) return failf("a pipe end is not opened on its own");
+  if (fd.kind() == img::FD_PIPE || fd.kind() == img::FD_FIFO) return failf("a pipe end is not opened on its own");
   return open_regular(fd);
 }
 
@@ -207,6 +210,8 @@ Result<TaskFds> probe_fds(const FdDumpContext& ctx) {
     f->set_pos(static_cast<int64_t>(p.info.pos));
     if (files::is_pipe(p)) {
       TRY(files::dump_pipe_end(p, ctx, *f));
+    } else if (files::is_fifo(p)) {
+      TRY(files::dump_fifo_end(p, ctx, *f));
     } else if (files::is_regular_kind(p)) {
       TRY_CTX(files::dump_regular(p, ctx, *f), "task {}: fd {}", ctx.vpid, p.fd);
     } else if (files::is_supported_chardev(p)) {
@@ -267,20 +272,43 @@ Status link_pipes(std::vector<TaskFds>& tasks) {
   struct Found {
     End read, write;
     bool packet = false;
+    bool fifo = false;
+    std::string fifo_path;
   };
   std::map<uint64_t, Found> pipes;
   for (size_t ti = 0; ti < tasks.size(); ++ti) {
     const TaskFds& t = tasks[ti];
     for (int i = 0; i < t.files.fds_size(); ++i) {
       const img::Fd& f = t.files.fds(i);
-      if (f.kind() != img::FD_PIPE) continue;
+      if (!is_pipe_kind(f.kind())) continue;
       Found& found = pipes[f.pipe().pipe_id()];
       End& end = f.pipe().write_end() ? found.write : found.read;
       if (end.fd < 0) end = {ti, f.fd()};
+      if (f.pipe().read_write() && found.write.fd < 0) found.write = {ti, f.fd()};
       found.packet |= (f.flags() & O_DIRECT) != 0;
+      if (f.kind() == img::FD_FIFO && !found.fifo) {
+        found.fifo = true;
+        found.fifo_path = f.path();
+      }
     }
   }
   for (const auto& [id, f] : pipes) {
+    if (f.fifo) {
+      // A FIFO needs no partner: a reader may wait for writers to come.
+      // Listed with the first task holding a read end, else a write end.
+      const End& at = f.read.fd >= 0 ? f.read : f.write;
+      TaskFds& holder = tasks[at.task];
+      img::Pipe p;
+      if (f.read.fd >= 0) {
+        UniqueFd pidfd = TRY_CTX(sys::pidfd_open(holder.ctx.pid), "task {}", holder.ctx.vpid);
+        p = TRY(files::dump_pipe(id, pidfd.get(), holder.ctx, at.fd, f.packet));
+      } else {
+        p = TRY(files::dump_fifo_without_reader(id, holder.ctx.pid, holder.ctx, at.fd));
+      }
+      p.set_fifo_path(f.fifo_path);
+      *holder.files.add_pipes() = std::move(p);
+      continue;
+    }
     // An end in no task of the container: outside it (a leak the seal
     // check reports) or closed by all (data nobody can read, or a reader
     // nobody will write to, is not worth a special case yet).
@@ -366,7 +394,7 @@ Status open_fds_in_child(const img::Files& files, const FdRestoreContext& ctx) {
       for (const img::Pipe& p : files.pipes()) by_id[p.id()] = &p;
     std::set<uint64_t> needed;
     for (const img::Fd& fd : files.fds())
-      if (fd.kind() == img::FD_PIPE && inherited(fd.ofd_id()) < 0) needed.insert(fd.pipe().pipe_id());
+      if (is_pipe_kind(fd.kind()) && inherited(fd.ofd_id()) < 0) needed.insert(fd.pipe().pipe_id());
     for (uint64_t id : needed) local_pipes.push_back(by_id.at(id));
   }
   files::PipeSet pipes = TRY(files::PipeSet::create(local_pipes, ctx.vpid, top));
@@ -385,7 +413,7 @@ Status open_fds_in_child(const img::Files& files, const FdRestoreContext& ctx) {
       src = it->second.get();
     } else {
       UniqueFd opened;
-      if (fd.kind() == img::FD_PIPE) {
+      if (is_pipe_kind(fd.kind())) {
         opened = TRY_CTX(pipes.open_end(fd), "task {}: fd {}", ctx.vpid, fd.fd());
       } else {
         bool original = ctx.log_original ? fd.ofd_id() == ctx.log_original : !log_used;

@@ -5,6 +5,15 @@
 // size, which is then read. Restore creates the pipe, sets its size
 // (F_SETPIPE_SZ; above fs/pipe-max-size needs CAP_SYS_RESOURCE) and writes
 // the data back before any fd of the task can see it.
+//
+// Named pipes (FIFOs) are the same object reached by a path: the kernel
+// keeps one pipe per FIFO inode while anybody has it open, and frees it
+// (data included) when the last end closes. Restore therefore opens the
+// FIFO O_RDWR first (a "keeper": it never blocks and holds the pipe), writes
+// the data through it, opens every end as a reopen of the keeper through
+// /proc/self/fd (O_NONBLOCK, so that a lone reader or writer does not wait
+// for its partner; the saved flags are set afterwards), and only then lets
+// the keeper go.
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -14,6 +23,7 @@
 
 #include "base/files.h"
 #include "kinds/files/fd_kinds.h"
+#include "kinds/task_misc.h"
 #include "sys/pidfd.h"
 
 namespace amber::kinds::files {
@@ -64,6 +74,39 @@ Result<Peeked> peek_pipe(int read_copy) {
 
 bool is_pipe(const FdProbe& p) { return S_ISFIFO(p.st.st_mode) && p.link.starts_with("pipe:["); }
 
+bool is_fifo(const FdProbe& p) { return S_ISFIFO(p.st.st_mode) && p.link.starts_with("/"); }
+
+// Pipes are keyed by their pipefs inode; a FIFO's inode lives on another
+// filesystem and could have the same number: the top bit keeps them apart.
+uint64_t fifo_id(const struct stat& st) {
+  return (uint64_t{1} << 63) | ((static_cast<uint64_t>(st.st_dev) << 40) ^ static_cast<uint64_t>(st.st_ino));
+}
+
+Status dump_fifo_end(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out) {
+  if (p.link.ends_with(" (deleted)"))
+    return unsupported("task {}: fd {}: {} (deleted FIFO): not supported yet", ctx.vpid, p.fd, p.link);
+  const int acc = static_cast<int>(p.info.flags) & O_ACCMODE;
+  out.set_kind(img::FD_FIFO);
+  out.set_path(TRY_CTX(path_in_root(p.link, ctx.root), "task {}: fd {}", ctx.vpid, p.fd));
+  out.mutable_pipe()->set_pipe_id(fifo_id(p.st));
+  out.mutable_pipe()->set_write_end(acc == O_WRONLY);
+  out.mutable_pipe()->set_read_write(acc == O_RDWR);
+  return {};
+}
+
+Result<img::Pipe> dump_fifo_without_reader(uint64_t id, pid_t pid, const FdDumpContext& ctx, int fd) {
+  // Only when no task reads it: our own read end would count as a reader
+  // for a writer blocked in open().
+  UniqueFd copy = TRY_CTX(open_fd(fmt::format("/proc/{}/fd/{}", pid, fd), O_RDONLY | O_NONBLOCK | O_CLOEXEC),
+                          "task {}: fd {}: FIFO", ctx.vpid, fd);
+  Peeked peeked = TRY_CTX(peek_pipe(copy.get()), "task {}: fd {}: FIFO", ctx.vpid, fd);
+  img::Pipe p;
+  p.set_id(id);
+  p.set_size(peeked.size);
+  p.set_data(std::move(peeked.data));
+  return p;
+}
+
 Status dump_pipe_end(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out) {
   const int acc = static_cast<int>(p.info.flags) & O_ACCMODE;
   // A pipe end re-opened O_RDWR through /proc/PID/fd/N reads and writes.
@@ -93,6 +136,10 @@ Result<PipeSet> PipeSet::create(const std::vector<const img::Pipe*>& pipes, pid_
   set.floor_ = floor;
   for (const img::Pipe* pp : pipes) {
     const img::Pipe& p = *pp;
+    if (!p.fifo_path().empty()) {
+      TRY(set.add_fifo(p, vpid));
+      continue;
+    }
     int raw[2];
     // Non-blocking while filled: a write that does not fit must fail, not
     // hang the restoring task. Each end's real flags come with open_end().
@@ -117,10 +164,41 @@ Result<PipeSet> PipeSet::create(const std::vector<const img::Pipe*>& pipes, pid_
   return set;
 }
 
+Status PipeSet::add_fifo(const img::Pipe& p, pid_t vpid) {
+  const std::string& path = p.fifo_path();
+  UniqueFd keeper = TRY_CTX(open_fd(path, O_RDWR | O_NONBLOCK | O_CLOEXEC), "task {}: FIFO {}", vpid, path);
+  struct stat st {};
+  if (::fstat(keeper.get(), &st) != 0) return sys_fail("task {}: FIFO {}: fstat", vpid, path);
+  if (!S_ISFIFO(st.st_mode)) return failf("task {}: {} is no longer a FIFO", vpid, path);
+  keeper = TRY_CTX(lift_fd(std::move(keeper), floor_), "task {}: FIFO {}", vpid, path);
+  if (p.size() != 0 && p.size() <= INT_MAX && ::fcntl(keeper.get(), F_SETPIPE_SZ, static_cast<int>(p.size())) < 0)
+    return sys_fail("task {}: FIFO {}: F_SETPIPE_SZ {} (fs/pipe-max-size {})", vpid, path, p.size(), pipe_max_size());
+  // The FIFO may hold data already (another restored process opened it
+  // first and still holds it): the image's data is the whole queue.
+  int queued = 0;
+  if (::ioctl(keeper.get(), FIONREAD, &queued) != 0) return sys_fail("task {}: FIFO {}: FIONREAD", vpid, path);
+  if (queued != 0) return failf("task {}: FIFO {} is open elsewhere with {} bytes queued", vpid, path, queued);
+  if (!p.data().empty())
+    TRY_CTX(write_all(keeper.get(), p.data().data(), p.data().size()), "task {}: FIFO {}: write data", vpid, path);
+  Ends ends;
+  ends.keeper = std::move(keeper);
+  if (!pipes_.emplace(p.id(), std::move(ends)).second) return bad_input("task {}: FIFO {} listed twice", vpid, path);
+  return {};
+}
+
 Result<UniqueFd> PipeSet::open_end(const img::Fd& fd) {
   auto it = pipes_.find(fd.pipe().pipe_id());
   if (it == pipes_.end()) return bad_input("pipe:[{}] is not in the image", fd.pipe().pipe_id());
   Ends& ends = it->second;
+  if (ends.keeper) {
+    // A FIFO: every description is an open of the FIFO, as it was.
+    const int acc = fd.pipe().read_write() ? O_RDWR : fd.pipe().write_end() ? O_WRONLY : O_RDONLY;
+    UniqueFd out = TRY_CTX(open_fd(fmt::format("/proc/self/fd/{}", ends.keeper.get()), acc | O_NONBLOCK | O_CLOEXEC),
+                           "FIFO {}", fd.path());
+    const int flags = static_cast<int>(fd.flags()) & kSettable;
+    if (::fcntl(out.get(), F_SETFL, flags) != 0) return sys_fail("FIFO {}: F_SETFL {:#o}", fd.path(), flags);
+    return lift_fd(std::move(out), floor_);
+  }
   const bool write = fd.pipe().write_end();
   UniqueFd& end = write ? ends.write : ends.read;
   bool& used = write ? ends.write_used : ends.read_used;

@@ -38,8 +38,10 @@ Result<SharedFdsPlan> plan_shared_fds(const std::map<pid_t, TaskFilesRef>& tasks
   };
   std::map<uint64_t, Found> pipes, descriptions;
   for (const auto& [pid, t] : tasks) {
-    for (const img::Pipe& p : t.files->pipes())
+    for (img::Pipe p : t.files->pipes()) {
+      if (!p.fifo_path().empty()) p.set_fifo_path(join_root(t.root, p.fifo_path()));
       if (!plan.pipes.emplace(p.id(), p).second) return bad_input("pipe:[{}] is listed twice in the image", p.id());
+    }
     for (const img::UnlinkedFile& u : t.files->unlinked())
       if (!plan.unlinked.emplace(u.ofd_id(), u).second)
         return bad_input("unlinked file {:#x} is listed twice in the image", u.ofd_id());
@@ -48,7 +50,8 @@ Result<SharedFdsPlan> plan_shared_fds(const std::map<pid_t, TaskFilesRef>& tasks
       if (fd.container_log() && (plan.log_original == 0 || fd.ofd_id() < plan.log_original))
         plan.log_original = fd.ofd_id();
       if (fd.ofd_id() == 0) continue;
-      Found& f = fd.kind() == img::FD_PIPE ? pipes[fd.pipe().pipe_id()] : descriptions[fd.ofd_id()];
+      const bool pipe = fd.kind() == img::FD_PIPE || fd.kind() == img::FD_FIFO;
+      Found& f = pipe ? pipes[fd.pipe().pipe_id()] : descriptions[fd.ofd_id()];
       f.holders.insert(pid);
       img::Fd copy = fd;
       if (fd.kind() == img::FD_REGULAR || fd.kind() == img::FD_DIRECTORY) copy.set_path(join_root(t.root, fd.path()));
