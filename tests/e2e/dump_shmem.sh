@@ -11,6 +11,11 @@ n=$(e2e_name shm)
 "$AMBER" run --name "$n" -- "$wl" "$data" >/dev/null
 wait_until 10 grep -q "shmem: READY" "$AMBER_STATE_DIR/$n/log"
 pid=$(init_pid "$n")
+note "a dump failing while it copies the shared memory leaves the container running"
+run_cmd env AMBER_FAULT=dump.shmem "$AMBER" dump "$n" -D "$E2E_TMP/img-f"
+assert_eq 1 "$STATUS" "dump with fault dump.shmem (stderr: $ERR)"
+[ ! -e "$E2E_TMP/img-f" ] || fail "the failed dump left an image"
+assert_held_nothing "$n"
 "$AMBER" dump "$n" -D "$E2E_TMP/img"
 assert_nothing_left "$n" "$pid"
 
@@ -23,6 +28,12 @@ note "restore never writes the shared file"
 sum=$(sha1sum <"$data")
 mtime=$(stat -c %Y.%y "$data")
 sleep 1.1  # an mtime the restore would change is a different second
+for p in restore.shmem restore.shmem-fds; do
+  note "a restore failing at $p leaves nothing behind"
+  run_cmd env AMBER_FAULT="$p" "$AMBER" restore -D "$E2E_TMP/img"
+  assert_eq 1 "$STATUS" "restore with fault $p (stderr: $ERR)"
+  assert_nothing_left "$n"
+done
 "$AMBER" restore -D "$E2E_TMP/img" >/dev/null
 pid2=$(init_pid "$n")
 assert_eq "$sum" "$(sha1sum <"$data")" "shared file content after restore"
