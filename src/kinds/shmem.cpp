@@ -73,20 +73,29 @@ Status copy_content(int fd, uint64_t size, image::PageWriter& out, std::vector<s
   return {};
 }
 
-Result<img::ShmemObject> dump_object(const ShmemHolder& h, const img::VmArea& a, size_t index,
-                                     image::ImageWriter& image, std::vector<std::byte>& buf) {
-  // The dumper's own open of the object, through the holder's mapping: the
-  // same inode, so F_GET_SEALS and fstat answer for the object itself.
-  UniqueFd fd = TRY(open_fd(map_files_path(h.pid, a), O_RDONLY | O_CLOEXEC));
+// One object to dump: where the dumper opens it, and what it is.
+struct Source {
+  std::string open_path;  // /proc/PID/map_files/... or /proc/PID/fd/N
+  uint64_t dev = 0, inode = 0;
+  std::string path;  // "/dev/zero" or "/memfd:NAME"
+  bool memfd = false;
+};
+
+Result<img::ShmemObject> dump_object(const Source& src, size_t index, image::ImageWriter& image,
+                                     std::vector<std::byte>& buf) {
+  // The dumper's own open of the object, through the holder's mapping or
+  // fd: the same inode, so F_GET_SEALS and fstat answer for the object.
+  UniqueFd fd = TRY(open_fd(src.open_path, O_RDONLY | O_CLOEXEC));
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return sys_fail("fstat");
+  if (st.st_dev != src.dev || st.st_ino != src.inode) return failf("{} is another file now", src.open_path);
   img::ShmemObject o;
-  o.set_dev(a.dev());
-  o.set_inode(a.inode());
+  o.set_dev(src.dev);
+  o.set_inode(src.inode);
   o.set_size(static_cast<uint64_t>(st.st_size));
-  if (a.flags() & img::VMA_MEMFD) {
+  if (src.memfd) {
     o.set_kind(img::SHMEM_MEMFD);
-    std::string_view name = std::string_view(a.path()).substr(std::string_view("/memfd:").size());
+    std::string_view name = std::string_view(src.path).substr(std::string_view("/memfd:").size());
     o.set_name(std::string(name));
     o.set_mode(st.st_mode & 07777);
     int seals = ::fcntl(fd.get(), F_GET_SEALS);
@@ -110,15 +119,24 @@ Result<img::SharedMemory> dump_shmem(const std::vector<ShmemHolder>& tasks, imag
   img::SharedMemory out;
   std::map<Key, size_t> seen;
   std::vector<std::byte> buf;
+  auto add = [&](const ShmemHolder& h, const Source& src, const std::string& what) -> Status {
+    if (seen.contains({src.dev, src.inode})) return {};
+    if (buf.empty()) buf.resize(kChunk);
+    const size_t index = static_cast<size_t>(out.objects_size());
+    *out.add_objects() = TRY_CTX(dump_object(src, index, image, buf), "task {}: shared memory {}", h.vpid, what);
+    seen[{src.dev, src.inode}] = index;
+    return {};
+  };
   for (const ShmemHolder& h : tasks) {
-    for (const img::VmArea& a : h.mm->areas()) {
-      if (!is_shmem_area(a) || seen.contains({a.dev(), a.inode()})) continue;
-      if (buf.empty()) buf.resize(kChunk);
-      const size_t index = static_cast<size_t>(out.objects_size());
-      *out.add_objects() = TRY_CTX(dump_object(h, a, index, image, buf), "task {}: shared memory {}", h.vpid,
-                                   area_label(a));
-      seen[{a.dev(), a.inode()}] = index;
-    }
+    for (const img::VmArea& a : h.mm->areas())
+      if (is_shmem_area(a))
+        TRY(add(h, {map_files_path(h.pid, a), a.dev(), a.inode(), a.path(), (a.flags() & img::VMA_MEMFD) != 0},
+                area_label(a)));
+    if (!h.files) continue;
+    for (const img::Fd& fd : h.files->fds())
+      if (fd.kind() == img::FD_MEMFD)
+        TRY(add(h, {fmt::format("/proc/{}/fd/{}", h.pid, fd.fd()), fd.shmem_dev(), fd.shmem_inode(), fd.path(), true},
+                fmt::format("fd {} {}", fd.fd(), fd.path())));
   }
   return out;
 }
@@ -150,7 +168,23 @@ Result<ShmemPlan> read_shmem(const image::ImageReader& image) {
   return plan;
 }
 
-Status check_shmem_areas(const ShmemPlan& plan, const img::Mm& mm, pid_t vpid) {
+std::map<std::pair<uint64_t, uint64_t>, int> shmem_fd_map(const ShmemPlan& plan, const std::vector<int>& fds) {
+  std::map<std::pair<uint64_t, uint64_t>, int> out;
+  for (size_t i = 0; i < fds.size() && i < static_cast<size_t>(plan.meta.objects_size()); i++) {
+    const img::ShmemObject& o = plan.meta.objects(static_cast<int>(i));
+    out[{o.dev(), o.inode()}] = fds[i];
+  }
+  return out;
+}
+
+Status check_shmem_refs(const ShmemPlan& plan, const img::Mm& mm, const img::Files& files, pid_t vpid) {
+  for (const img::Fd& fd : files.fds()) {
+    if (fd.kind() != img::FD_MEMFD) continue;
+    bool found = false;
+    for (const img::ShmemObject& o : plan.meta.objects())
+      found |= o.kind() == img::SHMEM_MEMFD && o.dev() == fd.shmem_dev() && o.inode() == fd.shmem_inode();
+    if (!found) return bad_input("task {}: fd {}: memfd {} is not in the image", vpid, fd.fd(), fd.path());
+  }
   for (const img::VmArea& a : mm.areas()) {
     if (!is_shmem_area(a)) continue;
     if (!(a.flags() & img::VMA_SHARED) || !(a.flags() & img::VMA_FILE) || a.pages_in_store())
@@ -231,7 +265,7 @@ Result<std::vector<UniqueFd>> create_shmem(ShmemPlan& plan) {
   return out;
 }
 
-Result<ShmemFds> find_shmem_fds(pid_t host_pid, const ShmemPlan& plan, const std::vector<UniqueFd>& objects) {
+Result<ShmemFds> find_shmem_fds(pid_t host_pid, const ShmemPlan& plan, const std::vector<UniqueFd>& objects, int top) {
   ShmemFds out;
   if (objects.empty()) return out;
   std::map<Key, Key> by_now;  // (dev, inode) now -> in the image
@@ -242,9 +276,11 @@ Result<ShmemFds> find_shmem_fds(pid_t host_pid, const ShmemPlan& plan, const std
     by_now[{st.st_dev, st.st_ino}] = {o.dev(), o.inode()};
   }
   for (int fd : TRY(sys::list_fds(host_pid))) {
+    if (fd <= top) continue;
     struct stat st {};
     if (::stat(fmt::format("/proc/{}/fd/{}", host_pid, fd).c_str(), &st) != 0) continue;
-    if (auto it = by_now.find({st.st_dev, st.st_ino}); it != by_now.end()) out.emplace(it->second, fd);
+    if (auto it = by_now.find({st.st_dev, st.st_ino}); it != by_now.end() && !out.emplace(it->second, fd).second)
+      return failf("shared memory object (inode {}) is open twice above fd {}", it->second.second, top);
   }
   if (out.size() != objects.size())
     return failf("{} of {} shared memory objects are missing from the task's fds", objects.size() - out.size(),

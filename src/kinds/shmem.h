@@ -26,6 +26,7 @@
 
 #include "base/result.h"
 #include "base/unique_fd.h"
+#include "files.pb.h"
 #include "image/pages.h"
 #include "image/reader.h"
 #include "image/writer.h"
@@ -42,9 +43,11 @@ struct ShmemHolder {
   pid_t pid = 0;   // as amber sees it
   pid_t vpid = 0;  // for messages
   const img::Mm* mm = nullptr;
+  const img::Files* files = nullptr;  // FD_MEMFD fds are objects too
 };
 
-// Lists and copies every shared memory object the tasks map (see above).
+// Lists and copies every shared memory object the tasks map or hold as
+// memfd fds (see above).
 // The caller writes the result to image::shmem_path().
 Result<img::SharedMemory> dump_shmem(const std::vector<ShmemHolder>& tasks, image::ImageWriter& image);
 
@@ -59,16 +62,23 @@ struct ShmemPlan {
 // every object's content against its size; nothing is created.
 Result<ShmemPlan> read_shmem(const image::ImageReader& image);
 
-// Every VMA_SHMEM area of `mm` maps an object of the plan, inside its size.
-Status check_shmem_areas(const ShmemPlan& plan, const img::Mm& mm, pid_t vpid);
+// Every VMA_SHMEM area of `mm` maps an object of the plan, inside its size,
+// and every FD_MEMFD fd of `files` is a memfd of the plan.
+Status check_shmem_refs(const ShmemPlan& plan, const img::Mm& mm, const img::Files& files, pid_t vpid);
+
+// (dev, inode) at dump time -> fd number, for the objects `fds` (create_shmem's
+// order) as they are numbered in this process.
+std::map<std::pair<uint64_t, uint64_t>, int> shmem_fd_map(const ShmemPlan& plan, const std::vector<int>& fds);
 
 // Creates every object with its content (the controller, before the fork
 // phase); fds in the plan's order, close-on-exec.
 Result<std::vector<UniqueFd>> create_shmem(ShmemPlan& plan);
 
 // The fd numbers the objects have in the task `host_pid` (found by inode
-// through /proc/PID/fd), keyed by the (dev, inode) the image knows them by.
-Result<ShmemFds> find_shmem_fds(pid_t host_pid, const ShmemPlan& plan, const std::vector<UniqueFd>& objects);
+// through /proc/PID/fd, above `top`: the task's own memfd fds, at the
+// image's numbers, are the same inodes), keyed by the (dev, inode) the
+// image knows them by.
+Result<ShmemFds> find_shmem_fds(pid_t host_pid, const ShmemPlan& plan, const std::vector<UniqueFd>& objects, int top);
 
 // Closes them in the task once its areas are mapped.
 Status close_shmem_fds(remote::RemoteTask& task, const ShmemFds& fds);

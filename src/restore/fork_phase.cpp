@@ -1,5 +1,6 @@
 #include "restore/fork_phase.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -28,7 +29,8 @@ struct ForkEnv {
   const Plan* plan = nullptr;
   int report_fd = -1;
   int log_fd = -1;
-  std::vector<int> shmem_fds;  // kept open by every task (shmem.h)
+  std::vector<int> shmem_fds;  // kept open by every task (shmem.h), in the plan's order
+  kinds::MemfdFds memfds;      // the same by the (dev, inode) of the image
   Faults faults;
   // Descriptions ancestors opened for their descendants: ofd_id -> fd.
   std::map<uint64_t, int> inherited;
@@ -65,6 +67,17 @@ Status set_name(const std::string& name) {
 // A task: its fds, fs context and threads, then it waits to be seized.
 Status task_ready(ForkEnv& env, pid_t pid) {
   const TaskPlan& t = env.plan->tasks.at(pid);
+  // The shared memory objects go above every fd number of the image now,
+  // so that their numbers hold while the table is built (memfd fds are
+  // opened from them).
+  for (int& fd : env.shmem_fds) {
+    if (fd > env.plan->shared.top) continue;
+    int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, env.plan->shared.top + 1);
+    if (moved < 0) return sys_fail("task {}: move a shared memory fd", pid);
+    ::close(fd);
+    fd = moved;
+  }
+  env.memfds = kinds::shmem_fd_map(env.plan->shmem, env.shmem_fds);
   std::vector<int> keep = {env.report_fd};
   keep.insert(keep.end(), env.shmem_fds.begin(), env.shmem_fds.end());
   kinds::FdRestoreContext fctx;
@@ -75,6 +88,7 @@ Status task_ready(ForkEnv& env, pid_t pid) {
   fctx.inherited = &env.inherited;
   fctx.pipes = &env.plan->shared.pipes;
   fctx.unlinked = &env.plan->shared.unlinked;
+  fctx.memfds = &env.memfds;
   fctx.top = env.plan->shared.top;
   TRY(kinds::open_fds_in_child(t.files, fctx));
   TRY(kinds::apply_fs_context_in_child(t.task));
@@ -127,7 +141,7 @@ Status node_steps(ForkEnv& env, pid_t pid) {
   const Plan& plan = *env.plan;
   const TreeNode& n = plan.tree.node(pid);
   if (n.kind == NodeKind::Task) TRY(env.faults.hit("restore.fork"));
-  TRY(kinds::create_shared_fds(plan.shared, pid, env.log_fd, env.inherited));
+  TRY(kinds::create_shared_fds(plan.shared, pid, env.log_fd, &env.memfds, env.inherited));
   for (pid_t c : n.before_setsid) TRY(fork_node(env, c));
   if (n.setsid && ::setsid() < 0) return sys_fail("{} {}: setsid", kinds::node_kind_name(n.kind), pid);
   if (n.own_pgrp && ::setpgid(0, 0) != 0) return sys_fail("{} {}: setpgid(0, 0)", kinds::node_kind_name(n.kind), pid);
@@ -159,6 +173,7 @@ Status init_side(const Plan& p, int log_fd, int report_fd, std::vector<int> shme
   env.report_fd = report_fd;
   env.log_fd = log_fd;
   env.shmem_fds = std::move(shmem_fds);
+  env.memfds = kinds::shmem_fd_map(p.shmem, env.shmem_fds);
   env.faults = std::move(faults);
   run_node(env, p.tree.init);
 }

@@ -77,7 +77,7 @@ Result<Plan> read_plan(const image::ImageReader& image) {
 
   p.shmem = TRY(kinds::read_shmem(image));
   for (const auto& [pid, t] : p.tasks)
-    if (!t.zombie()) TRY(kinds::check_shmem_areas(p.shmem, t.mm, pid));
+    if (!t.zombie()) TRY(kinds::check_shmem_refs(p.shmem, t.mm, t.files, pid));
 
   std::map<pid_t, kinds::TaskFilesRef> files;
   for (const auto& [pid, t] : p.tasks)

@@ -74,7 +74,7 @@ class SharedExecutor {
 
 Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, bool drain_sigchld, Faults& faults) {
 Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const kinds::ShmemPlan& shmem,
-                    const std::vector<UniqueFd>& shmem_objects, bool drain_sigchld, Faults& faults) {
+                    const std::vector<UniqueFd>& shmem_objects, int top, bool drain_sigchld, Faults& faults) {
   remote::RemoteTask& leader = threads.front();
   const img::Task& task = t.task;
   TRY(faults.hit("restore.executor"));
@@ -84,7 +84,7 @@ Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const
   if (at == 0) return failf("no room for the executor in the saved address space");
   TRY_CTX(leader.map_executor(at), "map executor at {:#x}", at);
   TRY(faults.hit("restore.shmem-fds"));
-  kinds::ShmemFds shmem_fds = TRY(kinds::find_shmem_fds(leader.tgid(), shmem, shmem_objects));
+  kinds::ShmemFds shmem_fds = TRY(kinds::find_shmem_fds(leader.tgid(), shmem, shmem_objects, top));
   TRY(faults.hit("restore.mm"));
   TRY(kinds::restore_mm(leader, t.mm, *t.pages, shmem_fds));
   TRY_CTX(kinds::close_shmem_fds(leader, shmem_fds), "shared memory fds");

@@ -15,8 +15,9 @@ namespace amber::restore {
 // `drain_sigchld`: zombie stand-ins ended under it (kinds::drain_sigchld).
 // Afterwards every thread holds its final registers and mask: release()
 // lets it go.
-// `shmem_objects`: the controller's fds of plan.shmem's objects.
+// `shmem_objects`: the controller's fds of plan.shmem's objects, which the
+// task holds above `top` (the highest fd number of the image).
 Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const kinds::ShmemPlan& shmem,
-                    const std::vector<UniqueFd>& shmem_objects, bool drain_sigchld, Faults& faults);
+                    const std::vector<UniqueFd>& shmem_objects, int top, bool drain_sigchld, Faults& faults);
 
 }  // namespace amber::restore

@@ -182,7 +182,7 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
     auto it = made.seized.find(pid);
     if (it == made.seized.end()) continue;
     bool d = std::find(drain.begin(), drain.end(), pid) != drain.end();
-    TRY_CTX(rebuild_task(it->second, plan.tasks.at(pid), plan.shmem, shmem, d, faults), "{}: task {}", what, pid);
+    TRY_CTX(rebuild_task(it->second, plan.tasks.at(pid), plan.shmem, shmem, plan.shared.top, d, faults), "{}: task {}", what, pid);
   }
 
   // 5. Registered as an amber container, then released together.

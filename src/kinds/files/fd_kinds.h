@@ -38,6 +38,12 @@ Status collect_unlinked(std::vector<TaskFds>& tasks);
 // A new file with the content, unlinked again, opened as `fd` describes.
 Result<UniqueFd> open_unlinked(const img::Fd& fd, const img::UnlinkedFile& u);
 
+// memfd.cpp: an fd of a memfd (its content is an object of shmem.img).
+bool is_memfd(const FdProbe& p);
+Status dump_memfd(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
+// A new description of the object, from this process's fd of it.
+Result<UniqueFd> open_memfd(const img::Fd& fd, const MemfdFds* memfds);
+
 // chardev.cpp: the harmless character devices (/dev/null, zero, full,
 // random, urandom).
 bool is_supported_chardev(const FdProbe& p);
@@ -86,8 +92,9 @@ Result<UniqueFd> lift_fd(UniqueFd fd, int floor);
 
 // A new description for `fd` (not a pipe end): the container's log
 // (`original`: log_fd itself, else a new open of it), a memory device, an
-// unlinked file (its content in `unlinked`) or a regular file or directory
+// unlinked file (its content in `unlinked`), a memfd (from `memfds`) or a regular file or directory
 // at its position.
-Result<UniqueFd> open_description(const img::Fd& fd, int log_fd, bool original, const UnlinkedMap* unlinked);
+Result<UniqueFd> open_description(const img::Fd& fd, int log_fd, bool original, const UnlinkedMap* unlinked,
+                                  const MemfdFds* memfds);
 
 }  // namespace amber::kinds::files

@@ -81,7 +81,7 @@ std::string describe_unsupported(const FdProbe& p, int pidfd) {
 
 bool supported_kind(img::FdKind k) {
   return k == img::FD_REGULAR || k == img::FD_DIRECTORY || k == img::FD_CHARDEV || k == img::FD_PIPE ||
-         k == img::FD_FIFO;
+         k == img::FD_FIFO || k == img::FD_MEMFD;
 }
 
 bool is_pipe_kind(img::FdKind k) { return k == img::FD_PIPE || k == img::FD_FIFO; }
@@ -175,9 +175,11 @@ namespace files {
 
 uint32_t description_flags(const FdProbe& p) { return p.info.flags & ~static_cast<uint32_t>(O_CLOEXEC); }
 
-Result<UniqueFd> open_description(const img::Fd& fd, int log_fd, bool original, const UnlinkedMap* unlinked) {
+Result<UniqueFd> open_description(const img::Fd& fd, int log_fd, bool original, const UnlinkedMap* unlinked,
+                                  const MemfdFds* memfds) {
   if (fd.container_log()) return open_log(log_fd, original);
   if (fd.kind() == img::FD_CHARDEV) return open_chardev(fd);
+  if (fd.kind() == img::FD_MEMFD) return open_memfd(fd, memfds);
   if (fd.unlinked()) {
     auto it = unlinked ? unlinked->find(fd.ofd_id()) : UnlinkedMap::const_iterator{};
     if (!unlinked || it == unlinked->end()) return bad_input("unlinked file {}: its content is not in the image", fd.path());
@@ -212,6 +214,8 @@ Result<TaskFds> probe_fds(const FdDumpContext& ctx) {
       TRY(files::dump_pipe_end(p, ctx, *f));
     } else if (files::is_fifo(p)) {
       TRY(files::dump_fifo_end(p, ctx, *f));
+    } else if (files::is_memfd(p)) {
+      TRY_CTX(files::dump_memfd(p, ctx, *f), "task {}: fd {}", ctx.vpid, p.fd);
     } else if (files::is_regular_kind(p)) {
       TRY_CTX(files::dump_regular(p, ctx, *f), "task {}: fd {}", ctx.vpid, p.fd);
     } else if (files::is_supported_chardev(p)) {
@@ -418,7 +422,8 @@ Status open_fds_in_child(const img::Files& files, const FdRestoreContext& ctx) {
       } else {
         bool original = ctx.log_original ? fd.ofd_id() == ctx.log_original : !log_used;
         if (fd.container_log()) log_used = true;
-        opened = TRY_CTX(files::open_description(fd, log_fd, original, unlinked), "task {}: fd {}", ctx.vpid, fd.fd());
+        opened = TRY_CTX(files::open_description(fd, log_fd, original, unlinked, ctx.memfds), "task {}: fd {}",
+                         ctx.vpid, fd.fd());
       }
       opened = TRY_CTX(files::lift_fd(std::move(opened), top), "task {}: fd {}", ctx.vpid, fd.fd());
       src = opened.get();

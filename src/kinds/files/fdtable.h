@@ -6,7 +6,8 @@
 // container's log (regular.cpp); /dev/null, zero, full, random, urandom
 // (chardev.cpp); pipes with their ends in any tasks of the container, unread
 // data included (pipe.cpp); regular files open but unlinked, their content
-// in the image (unlinked.cpp). Anything else is refused (Exit::Unsupported)
+// in the image (unlinked.cpp); memfds, which are objects of shmem.img like
+// the memfds a task maps (memfd.cpp). Anything else is refused (Exit::Unsupported)
 // naming the fd and what it is. Descriptions shared between processes:
 // shared.h.
 #pragma once
@@ -66,6 +67,11 @@ Status link_fds(std::vector<TaskFds>& tasks);
 // probe_fds + link_fds of a single task.
 Result<img::Files> dump_fds(const FdDumpContext& ctx);
 
+// Fds of the shared memory objects (kinds/shmem.h) in the restoring
+// process: (dev, inode) at dump time -> fd number. Memfd descriptions are
+// opened from them.
+using MemfdFds = std::map<std::pair<uint64_t, uint64_t>, int>;
+
 struct FdRestoreContext {
   pid_t vpid = 0;  // for messages
   // Fds of the restoring process to keep open (e.g. the sync pipe to the
@@ -90,6 +96,8 @@ struct FdRestoreContext {
   int top = -1;
   // Every unlinked file's content by ofd_id; nullptr: the table's own.
   const std::map<uint64_t, img::UnlinkedFile>* unlinked = nullptr;
+  // The shared memory objects' fds (FD_MEMFD descriptions); nullptr: none.
+  const MemfdFds* memfds = nullptr;
 };
 
 // Makes the calling process's fd table the image's: closes every fd that is

@@ -76,7 +76,8 @@ Result<SharedFdsPlan> plan_shared_fds(const std::map<pid_t, TaskFilesRef>& tasks
   return plan;
 }
 
-Status create_shared_fds(const SharedFdsPlan& plan, pid_t creator, int log_fd, std::map<uint64_t, int>& inherited) {
+Status create_shared_fds(const SharedFdsPlan& plan, pid_t creator, int log_fd, const MemfdFds* memfds,
+                         std::map<uint64_t, int>& inherited) {
   auto it = plan.by_creator.find(creator);
   if (it == plan.by_creator.end()) return {};
   TRY_CTX(make_room(plan.top), "task {}", creator);
@@ -89,7 +90,7 @@ Status create_shared_fds(const SharedFdsPlan& plan, pid_t creator, int log_fd, s
         opened.emplace_back(fd.ofd_id(), TRY_CTX(set.open_end(fd), "task {}: shared pipe:[{}]", creator, u.pipe_id));
     } else {
       const img::Fd& fd = u.fds.front();
-      UniqueFd f = TRY_CTX(files::open_description(fd, log_fd, fd.ofd_id() == plan.log_original, &plan.unlinked),
+      UniqueFd f = TRY_CTX(files::open_description(fd, log_fd, fd.ofd_id() == plan.log_original, &plan.unlinked, memfds),
                            "task {}: description {:#x} shared by several tasks ({})", creator, fd.ofd_id(), fd.path());
       opened.emplace_back(fd.ofd_id(), std::move(f));
     }

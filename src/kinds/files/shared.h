@@ -26,6 +26,7 @@
 
 #include "base/result.h"
 #include "files.pb.h"
+#include "kinds/files/fdtable.h"
 
 namespace amber::kinds {
 
@@ -58,6 +59,8 @@ Result<SharedFdsPlan> plan_shared_fds(const std::map<pid_t, TaskFilesRef>& tasks
 // open into `inherited` (ofd_id -> fd, above plan.top). The fds are left
 // open on purpose, unowned: they must survive into the children, and every
 // process closes the ones it does not hold when it builds its fd table.
-Status create_shared_fds(const SharedFdsPlan& plan, pid_t creator, int log_fd, std::map<uint64_t, int>& inherited);
+// `memfds`: the shared memory objects' fds in this process (fdtable.h).
+Status create_shared_fds(const SharedFdsPlan& plan, pid_t creator, int log_fd, const MemfdFds* memfds,
+                         std::map<uint64_t, int>& inherited);
 
 }  // namespace amber::kinds

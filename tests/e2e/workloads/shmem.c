@@ -3,7 +3,8 @@
 //      never touched), both write into it before the dump;
 //   P  private anonymous pages written before the fork (copy-on-write shared);
 //   M  a memfd "amber-shmem-test" of 2 pages + 100 bytes, sealed against
-//      shrinking and growing, mapped MAP_SHARED by both (its fd closed);
+//      shrinking and growing, mapped MAP_SHARED by both; its fd stays open
+//      (one description, position 5, inherited by the child);
 //   F  the file argv[1] mapped MAP_SHARED read-write (written before the dump);
 //   D, W  private areas with MADV_DONTFORK and MADV_WIPEONFORK.
 // Prints "shmem: READY child=PID". On SIGUSR1 the init writes into A and M
@@ -92,7 +93,7 @@ int main(int argc, char** argv) {
   char* M = map(3 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, mfd);
   fill(M, MEMFD_SIZE, 23);
   if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW)) fail("F_ADD_SEALS");
-  close(mfd);  // the mapping keeps it
+  if (lseek(mfd, 5, SEEK_SET) != 5) fail("lseek memfd");
 
   int ffd = open(argv[1], O_RDWR);
   if (ffd < 0) fail("open file");
@@ -117,6 +118,7 @@ int main(int argc, char** argv) {
     if (strcmp(M + PG, "parent-in-memfd")) fail("child: M does not show the parent's write");
     if (!check(P, 4 * PG, 11)) fail("child: private COW pages changed");
     if (!check(M, PG, 23)) fail("child: memfd content");
+    if (lseek(mfd, 0, SEEK_CUR) != 7) fail("child: the memfd position is not shared with the parent");
     strcpy(A + 64, "child-after-restore");
     _exit(0);
   }
@@ -132,6 +134,12 @@ int main(int argc, char** argv) {
   if (strcmp(A, "before-fork") || strcmp(A + PG, "child-before-dump")) fail("A content from before the dump");
   strcpy(A + 2 * PG - 64, "parent-after-restore");
   strcpy(M + PG, "parent-in-memfd");
+  if (lseek(mfd, 0, SEEK_CUR) != 5) fail("memfd position");
+  if (lseek(mfd, 7, SEEK_SET) != 7) fail("lseek memfd to 7");
+  // The fd and the mapping are one memfd again.
+  if (pwrite(mfd, "via-fd", 6, 2 * PG + 10) != 6 || memcmp(M + 2 * PG + 10, "via-fd", 6)) fail("memfd fd and mapping");
+  if (fcntl(mfd, F_GET_SEALS) != (F_SEAL_SHRINK | F_SEAL_GROW)) fail("memfd seals through its fd");
+  if (ftruncate(mfd, PG) == 0 || errno != EPERM) fail("a sealed memfd could shrink");
   kill(child, SIGUSR1);
   int st;
   if (waitpid(child, &st, 0) != child) fail("waitpid");
@@ -143,7 +151,7 @@ int main(int argc, char** argv) {
 
   if (!maps_line_has(A, "/dev/zero (deleted)")) fail("A is not shared anonymous memory in maps");
   if (!maps_line_has(M, "/memfd:amber-shmem-test (deleted)")) fail("M's name in maps");
-  if (!check(M, PG, 23) || !check(M + 2 * PG, 100, 23 + 2 * PG * 7)) fail("memfd content");
+  if (!check(M, PG, 23) || !check(M + 2 * PG + 16, 84, 23 + (2 * PG + 16) * 7)) fail("memfd content");
   for (int i = 100; i < PG; i++)
     if (M[2 * PG + i]) fail("memfd tail past its size is not zero");
   char path[64];

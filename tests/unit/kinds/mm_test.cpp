@@ -577,8 +577,8 @@ TEST(MmLayout, ParseSmapsFlags) {
   ASSERT_TRUE(v) << v.error().message;
   ASSERT_EQ(v->size(), 3u);
   EXPECT_EQ((*v)[0].start, 0x7ffc501de000u);
-  EXPECT_EQ((*v)[0].flags, kSmGrowsDown);
-  EXPECT_EQ((*v)[1].flags, kSmNoReserve | kSmHugePage | kSmDontDump | kSmSealed);
+  EXPECT_EQ((*v)[0].flags, kSmGrowsDown | kSmMayWrite);
+  EXPECT_EQ((*v)[1].flags, kSmNoReserve | kSmHugePage | kSmDontDump | kSmSealed | kSmMayWrite);
   EXPECT_EQ((*v)[2].flags, 0u);
   EXPECT_FALSE(parse_smaps("VmFlags: rd\n"));
 }
