@@ -72,7 +72,6 @@ class SharedExecutor {
 
 }  // namespace
 
-Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, bool drain_sigchld, Faults& faults) {
 Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const kinds::ShmemPlan& shmem,
                     const std::vector<UniqueFd>& shmem_objects, int top, bool drain_sigchld, Faults& faults) {
   remote::RemoteTask& leader = threads.front();
