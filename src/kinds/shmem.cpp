@@ -3,7 +3,9 @@
 #include "kinds/shmem.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
+#include <sys/statfs.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -89,6 +91,11 @@ Result<img::ShmemObject> dump_object(const Source& src, size_t index, image::Ima
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return sys_fail("fstat");
   if (st.st_dev != src.dev || st.st_ino != src.inode) return failf("{} is another file now", src.open_path);
+  // A memfd made with MFD_HUGETLB lives on hugetlbfs: memfd_create without
+  // that flag would restore something else.
+  struct statfs fs {};
+  if (::fstatfs(fd.get(), &fs) != 0) return sys_fail("fstatfs");
+  if (fs.f_type != TMPFS_MAGIC) return unsupported("{} on filesystem type {:#x}: not supported yet", src.path, fs.f_type);
   img::ShmemObject o;
   o.set_dev(src.dev);
   o.set_inode(src.inode);
