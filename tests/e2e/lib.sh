@@ -240,12 +240,17 @@ container_tree() {
   all=$(cat "$cg/cgroup.procs")
   for p in $all; do all="$all $(cat /proc/$p/task/*/children 2>/dev/null)"; done
   local -A vpid
-  for p in $all; do vpid[$p]=$(awk '/^NSpid:/ { print $NF }' /proc/$p/status 2>/dev/null); done
+  for p in $all; do vpid[$p]=$(awk '/^NSpid:/ { print $NF }' /proc/$p/status 2>/dev/null || true); done
+  local status ppid
   for p in $(printf '%s\n' $all | sort -un); do
     [ -n "${vpid[$p]}" ] || continue
-    awk -v v="${vpid[$p]}" -v pp="${vpid[$(awk '/^PPid:/ { print $2 }' /proc/$p/status)]:-0}" \
-      -v comm="$(cat /proc/$p/comm)" '
+    # Read once: a short-lived process (a shell's sleep) may exit meanwhile.
+    status=$(cat /proc/$p/status 2>/dev/null) || continue
+    [ -n "$status" ] || continue
+    ppid=$(printf '%s\n' "$status" | awk '/^PPid:/ { print $2 }')
+    printf '%s\n' "$status" | awk -v v="${vpid[$p]}" -v pp="${vpid[${ppid:-0}]:-0}" \
+      -v comm="$(cat /proc/$p/comm 2>/dev/null)" '
       /^State:/ { st = $2 } /^NSpgid:/ { g = $NF } /^NSsid:/ { s = $NF }
-      END { print v, pp, g, s, st, comm }' /proc/$p/status
+      END { print v, pp, g, s, st, comm }'
   done | sort -n
 }
