@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/nsfs.h>
 #include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
@@ -23,8 +22,6 @@ namespace {
 
 // A container that keeps creating tasks faster than we stop them.
 constexpr int kMaxRounds = 1000;
-// Deepest pid namespace nesting the kernel allows (MAX_PID_NS_LEVEL).
-constexpr int kMaxPidnsDepth = 33;
 
 uint64_t now_ms() {
   timespec ts{};
@@ -91,11 +88,6 @@ Result<bool> events_frozen(const std::string& cgroup) {
   return failf("{}/cgroup.events: no 'frozen' line", cgroup);
 }
 
-Result<uint64_t> inode_of(int fd, std::string_view what) {
-  struct stat st {};
-  if (::fstat(fd, &st) < 0) return sys_fail("fstat {}", what);
-  return static_cast<uint64_t>(st.st_ino);
-}
 
 }  // namespace
 
@@ -273,20 +265,8 @@ Result<std::vector<pid_t>> Hold::list_cgroup_threads() const {
 // ---------------------------------------------------------------------------
 // pidns mode
 
-Result<bool> Hold::in_target_pidns(pid_t pid) const {
-  const std::string path = fmt::format("/proc/{}/ns/pid", pid);
-  UniqueFd fd = TRY(open_fd(path, O_RDONLY));
-  for (int depth = 0; depth < kMaxPidnsDepth; ++depth) {
-    if (TRY(inode_of(fd.get(), path)) == pidns_ino_) return true;
-    // Walk up: a task of a namespace nested in the container's belongs to
-    // the container. EPERM: reached the namespace amber lives in.
-    int parent = ::ioctl(fd.get(), NS_GET_PARENT);
-    if (parent < 0 && errno == EPERM) return false;
-    if (parent < 0) return sys_fail("NS_GET_PARENT {}", path);
-    fd = UniqueFd(parent);
-  }
-  return false;
-}
+// A task of a namespace nested in the container's belongs to the container.
+Result<bool> Hold::in_target_pidns(pid_t pid) const { return sys::pidns_within(pid, pidns_ino_); }
 
 Result<std::vector<pid_t>> Hold::list_pidns_threads() const {
   std::vector<pid_t> pids = TRY_CTX(sys::list_pids(), "hold");

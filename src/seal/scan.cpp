@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/nsfs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,7 +24,6 @@ namespace {
 constexpr uint64_t kUserInitIno = 0xEFFFFFFDU;  // PROC_USER_INIT_INO
 constexpr uint64_t kTimeInitIno = 0xEFFFFFFAU;  // PROC_TIME_INIT_INO
 constexpr uint64_t kPfKthread = 0x00200000;     // PF_KTHREAD in /proc/PID/stat flags
-constexpr int kMaxPidnsDepth = 33;              // MAX_PID_NS_LEVEL + 1
 
 // A task that exited meanwhile: its /proc entry is gone (ENOENT, ESRCH), or
 // it is exiting and has no namespaces left (/proc/PID/mountinfo: EINVAL).
@@ -63,21 +61,6 @@ uint64_t ns_inode_of_link(std::string_view link) {
   if (b == std::string_view::npos || link.empty() || link.back() != ']') return 0;
   auto v = parse_uint(link.substr(b + 2, link.size() - b - 3));
   return v ? *v : 0;
-}
-
-// Whether the pid namespace of `tid` is `pidns` or nested in it.
-Result<bool> pidns_within(pid_t tid, uint64_t pidns) {
-  UniqueFd fd = TRY(open_fd(fmt::format("/proc/{}/ns/pid", tid), O_RDONLY));
-  for (int depth = 0; depth < kMaxPidnsDepth; ++depth) {
-    struct stat st {};
-    if (::fstat(fd.get(), &st) < 0) return sys_fail("fstat pid namespace of {}", tid);
-    if (st.st_ino == pidns) return true;
-    int parent = ::ioctl(fd.get(), NS_GET_PARENT);
-    if (parent < 0 && errno == EPERM) return false;  // reached amber's own level
-    if (parent < 0) return sys_fail("NS_GET_PARENT for task {}", tid);
-    fd = UniqueFd(parent);
-  }
-  return false;
 }
 
 Result<pid_t> vpid_at(pid_t pid, int level) {
@@ -214,7 +197,7 @@ Result<ContainerView> read_container(const Target& target, const std::map<pid_t,
         v.ns.emplace(ino, ns_type_of_link(l));
         if (tid == pid) t.ns[l] = ino;
       }
-      if (!TRY_CTX(pidns_within(tid, init_pidns), "{}", ctx()))
+      if (!TRY_CTX(sys::pidns_within(tid, init_pidns), "{}", ctx()))
         v.outside_pidns.push_back(TaskRef{tid, 0, stat.comm});
     }
     if (light) {

@@ -2,6 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -517,6 +520,23 @@ Result<std::map<std::string, uint64_t>> read_ns_inodes(pid_t pid) {
     out[type] = TRY(read_ns_inode(pid, type));
   }
   return out;
+}
+
+Result<bool> pidns_within(pid_t tid, uint64_t pidns) {
+  constexpr int kMaxPidnsDepth = 33;  // MAX_PID_NS_LEVEL + 1
+  const std::string path = proc_path(tid, "ns/pid");
+  UniqueFd fd = TRY(open_fd(path, O_RDONLY));
+  for (int depth = 0; depth < kMaxPidnsDepth; ++depth) {
+    struct stat st {};
+    if (::fstat(fd.get(), &st) < 0) return sys_fail("fstat {}", path);
+    if (st.st_ino == pidns) return true;
+    // EPERM: the walk reached the caller's own pid namespace.
+    int parent = ::ioctl(fd.get(), NS_GET_PARENT);
+    if (parent < 0 && errno == EPERM) return false;
+    if (parent < 0) return sys_fail("NS_GET_PARENT {}", path);
+    fd = UniqueFd(parent);
+  }
+  return false;
 }
 
 // ---------------------------------------------------------------------------
