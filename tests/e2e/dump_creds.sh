@@ -22,7 +22,7 @@ for mode in caps seccomp-root seccomp-user; do
   "$AMBER" run --name "$n" -- "$wl" "$mode" >/dev/null
   wait_until 10 grep -q "creds: READY" "$AMBER_STATE_DIR/$n/log"
   pid=$(init_pid "$n")
-  wait_until 5 test "$(ls /proc/$pid/task | wc -l)" = 2
+  wait_until 5 eval 'test "$(ls /proc/$pid/task | wc -l)" = 2'
   before=$(ids "$pid")
   case $mode in
     caps) assert_contains "$before" "Uid: 1000 1001 1002 1003" "$mode: uids before the dump"

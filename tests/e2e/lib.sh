@@ -105,7 +105,8 @@ assert_fails() {
   assert_contains "$ERR" "$msg" "'$*' error message"
 }
 
-# wait_until SECONDS CMD...: polls CMD every 0.1 s until it succeeds.
+# wait_until SECONDS CMD...: polls CMD every 0.1 s until it succeeds. A condition
+# with $(...) in it must be deferred, or it is expanded once: wait_until 5 eval 'test ...'.
 wait_until() {
   local deadline=$(($(date +%s%N) / 1000000 + $1 * 1000))
   shift

@@ -6,7 +6,7 @@
 n=$(e2e_name f)
 "$AMBER" run --name "$n" -- sh -c 'sleep 1000 & exec sleep 1001' >/dev/null
 pid=$(init_pid "$n")
-wait_until 5 test "$(wc -l <"$AMBER_CGROUP_ROOT/$n/cgroup.procs")" = 2
+wait_until 5 eval 'test "$(wc -l <"$AMBER_CGROUP_ROOT/$n/cgroup.procs")" = 2'
 before=$(cat "$AMBER_CGROUP_ROOT/$n/cgroup.procs" | sort)
 masks() { for t in $before; do grep -E '^Sig(Blk|Cgt|Ign)' /proc/$t/status; done; }
 masks_before=$(masks)

@@ -15,7 +15,7 @@ note "an outside task joins its uts namespace"
 nsenter -t "$pid" -u sleep 1000 &
 out_pid=$!
 e2e_track "$out_pid"
-wait_until 5 test "$(readlink /proc/$out_pid/ns/uts)" = "$(readlink /proc/$pid/ns/uts)"
+wait_until 5 eval 'test "$(readlink /proc/$out_pid/ns/uts)" = "$(readlink /proc/$pid/ns/uts)"'
 assert_leak "$n" namespace "$out_pid"
 assert_contains "$OUT" "uts namespace" "object of the leak"
 assert_contains "$OUT" "member (uts)" "how the outside task holds it"

@@ -13,7 +13,7 @@ n=$(e2e_name busy)
   wait' >/dev/null
 pid=$(init_pid "$n")
 wait_until 10 sh -c "$AMBER exec $n -- python3 -c 'import urllib.request as u; u.urlopen(\"http://127.0.0.1:8000/\")'"
-wait_until 5 test "$(wc -l <"$AMBER_CGROUP_ROOT/$n/cgroup.procs")" -ge 6
+wait_until 5 eval 'test "$(wc -l <"$AMBER_CGROUP_ROOT/$n/cgroup.procs")" -ge 6'
 assert_sealed "$n"
 assert_contains "$OUT" "sealed:" "report"
 

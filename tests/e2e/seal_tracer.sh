@@ -7,7 +7,7 @@ outside=$(e2e_workload outside)
 n=$(e2e_name tracer)
 "$AMBER" run --name "$n" -- sh -c 'sleep 1000 & exec sleep 1001' >/dev/null
 pid=$(init_pid "$n")
-wait_until 5 test "$(wc -l <"$AMBER_CGROUP_ROOT/$n/cgroup.procs")" = 2
+wait_until 5 eval 'test "$(wc -l <"$AMBER_CGROUP_ROOT/$n/cgroup.procs")" = 2'
 child=""
 for t in $(cat "$AMBER_CGROUP_ROOT/$n/cgroup.procs"); do [ "$t" != "$pid" ] && child=$t; done
 
@@ -30,5 +30,5 @@ assert_eq 3 "$STATUS" "dump of a traced container ($ERR)"
 [ ! -e "$E2E_TMP/img" ] || fail "a refused dump left an image"
 
 kill "$tracer"; wait "$tracer" 2>/dev/null || true
-wait_until 5 test "$(awk '/^TracerPid:/ { print $2 }' /proc/$child/status)" = 0
+wait_until 5 eval 'test "$(awk "/^TracerPid:/ { print \$2 }" /proc/$child/status)" = 0'
 assert_sealed "$n"
