@@ -7,6 +7,7 @@ pkgs=(
   libcli11-dev libfmt-dev libxxhash-dev libzstd-dev nlohmann-json3-dev
   libgtest-dev libbenchmark-dev
   busybox-static python3 jq util-linux
+  perl sqlite3 openjdk-17-jdk-headless  # real programs the e2e tests checkpoint (real_*.sh)
 )
 missing=()
 for p in "${pkgs[@]}"; do
