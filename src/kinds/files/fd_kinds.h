@@ -50,6 +50,19 @@ bool is_supported_chardev(const FdProbe& p);
 Status dump_chardev(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
 Result<UniqueFd> open_chardev(const img::Fd& fd);
 
+// locks.cpp: file locks (POSIX, OFD, flock) held through a regular file's
+// description. Unsupported: leases; a lock on any other kind of fd.
+Result<std::vector<img::FileLock>> parse_fd_locks(const sys::FdInfo& info);
+// Records the locks fdinfo shows for this fd (after its kind is set).
+Status dump_locks(const FdProbe& p, img::Fd& out);
+// Unsupported: a POSIX lock on a file some task of the container maps (the
+// restore opens and closes mapped files inside the tasks, which drops it).
+Status check_locks(const std::vector<TaskFds>& tasks);
+// Takes fd's locks again, through fd.fd() of the calling process (once its
+// whole table is installed: closing any other fd of the file afterwards
+// would drop a POSIX lock). Fails if another process holds a conflicting one.
+Status take_locks(const img::Fd& fd);
+
 // pipe.cpp
 bool is_pipe(const FdProbe& p);
 // Named pipes: FD_FIFO ends (O_RDWR too), the same Pipe entries with

@@ -224,6 +224,7 @@ Result<TaskFds> probe_fds(const FdDumpContext& ctx) {
       return unsupported("task {}: fd {}: {} ({}): not supported yet", ctx.vpid, p.fd, p.link,
                          describe_unsupported(p, pidfd.get()));
     }
+    TRY_CTX(files::dump_locks(p, *f), "task {}: fd {}", ctx.vpid, p.fd);
   }
   return t;
 }
@@ -334,6 +335,7 @@ Status link_fds(std::vector<TaskFds>& tasks) {
   TRY(assign_ofd_ids(tasks));
   TRY(link_pipes(tasks));
   TRY(files::collect_unlinked(tasks));
+  TRY(files::check_locks(tasks));
   return {};
 }
 
@@ -435,6 +437,13 @@ Status open_fds_in_child(const img::Files& files, const FdRestoreContext& ctx) {
     if (::dup3(src, fd.fd(), fd.cloexec() ? O_CLOEXEC : 0) < 0)
       return sys_fail("task {}: install fd {}", ctx.vpid, fd.fd());
   }
+  // Locks last: closing the temporary descriptions of a file would drop the
+  // process's POSIX locks on it.
+  descriptions.clear();
+  lone.clear();
+  inherited_owned.clear();
+  for (const img::Fd& fd : files.fds())
+    if (!fd.locks().empty()) TRY_CTX(files::take_locks(fd), "task {}: fd {}", ctx.vpid, fd.fd());
   return {};
 }
 
