@@ -4,6 +4,10 @@
 # the host meanwhile, restored; the same session (its in-memory TEMP table
 # is still there) sees the host's row and inserts more rows, which a
 # separate sqlite3 on the host finds in the same database file.
+# Then dumped again in the middle of a write transaction: its file locks
+# come back with it (the host still cannot write, nor see the uncommitted
+# rows), and its COMMIT after restore lands in the file. In WAL mode (a
+# POSIX lock on the -shm file it also maps) the dump is refused, exit 4.
 . "$E2E_LIB"
 
 command -v sqlite3 >/dev/null || e2e_skip "sqlite3 is not installed (scripts/setup.sh installs it)"
@@ -65,4 +69,62 @@ assert_eq "from-temp-1 from-temp-2 from-temp-3" "$(q "SELECT group_concat(v, ' '
 assert_eq 200 "$(q "SELECT count(DISTINCT v) FROM t WHERE v LIKE 'row%'")" "distinct numbered rows"
 assert_eq ok "$(q "PRAGMA integrity_check")" "integrity of the database"
 assert_not_contains "$(cat "$log")" "Error" "sqlite3 errors"
+
+note "in the middle of a transaction"
+batch 2 <<'SQL'
+BEGIN;
+INSERT INTO t(phase, v) SELECT 'txn', 'row' || value FROM generate_series(201, 250);
+.print BATCH2 IN TRANSACTION
+SQL
+wait_until 60 grep -q '^BATCH2 IN TRANSACTION' "$log"
+# locked_for_host: a write from the host fails with SQLITE_BUSY (no wait).
+locked_for_host() {
+  run_cmd sqlite3 -batch "$db" "INSERT INTO t(phase, v) VALUES ('host', 'must-not-land')"
+  [ "$STATUS" = 5 ] && [[ "$ERR" == *"database is locked"* ]]
+}
+locked_for_host || fail "the host could write during sqlite3's transaction (exit $STATUS: $ERR)"
+"$AMBER" dump "$n" -D "$E2E_TMP/img-txn"
+assert_nothing_left "$n" "$sq2"
+run_cmd "$AMBER" show "$E2E_TMP/img-txn"
+assert_contains "$OUT" "lock: posix write" "the image lists sqlite3's locks"
+"$AMBER" restore -D "$E2E_TMP/img-txn" >/dev/null
+sq3=$(pgrep -P "$(init_pid "$n")" -x sqlite3) || fail "no sqlite3 after the second restore"
+grep -q "POSIX  ADVISORY  WRITE $sq3 [0-9a-f:]*:$ino " /proc/locks ||
+  fail "the restored sqlite3 ($sq3) holds no write lock on the database: $(cat /proc/locks)"
+locked_for_host || fail "the host could write after restore: the transaction's locks are gone (exit $STATUS: $ERR)"
+assert_eq 0 "$(q "SELECT count(*) FROM t WHERE phase = 'txn'")" "uncommitted rows the host sees"
+batch 3 <<'SQL'
+COMMIT;
+.print BATCH3 COMMITTED
+SQL
+wait_until 60 grep -q '^BATCH3 COMMITTED' "$log"
+assert_eq 50 "$(q "SELECT count(*) FROM t WHERE phase = 'txn'")" "committed rows the host sees"
+q "INSERT INTO t(phase, v) VALUES ('host', 'after-commit')"
+assert_eq 0 "$(q "SELECT count(*) FROM t WHERE v = 'must-not-land'")" "rows of the refused host writes"
+assert_eq ok "$(q "PRAGMA integrity_check")" "integrity of the database after the transaction"
+assert_not_contains "$(cat "$log")" "Error" "sqlite3 errors"
+"$AMBER" kill "$n"
+
+note "WAL mode: refused"
+wal="$E2E_BIN/wal.db"
+q2() { sqlite3 -batch "$wal" "$1"; }
+q2 "PRAGMA journal_mode = WAL; CREATE TABLE t(v TEXT);" >/dev/null
+n=$(e2e_name wal)
+log="$AMBER_STATE_DIR/$n/log"
+"$AMBER" run --name "$n" -- /bin/sh "$prog" "$wal" >/dev/null
+batch 0 <<'SQL'
+INSERT INTO t VALUES ('one');
+.print WAL0 DONE
+SQL
+wait_until 60 grep -q '^WAL0 DONE' "$log"
+assert_fails 4 "a file the container also maps" "$AMBER" dump "$n" -D "$E2E_TMP/img-wal"
+assert_contains "$ERR" "wal.db-shm" "the refusal names the file"
+[ ! -e "$E2E_TMP/img-wal" ] || fail "a refused dump left an image"
+assert_held_nothing "$n"
+batch 1 <<'SQL'
+INSERT INTO t VALUES ('two');
+.print WAL1 DONE
+SQL
+wait_until 60 grep -q '^WAL1 DONE' "$log"
+assert_eq 2 "$(q2 "SELECT count(*) FROM t")" "rows of the WAL database (sqlite3 runs on)"
 "$AMBER" kill "$n"
