@@ -24,8 +24,27 @@ wait_until 30 at_least main 5
 assert_eq 30 "$(val prod)" "numbers produced before the dump"
 assert_eq 20 "$(val pipe)" "numbers summed before the dump"
 # The long-lived processes: the script, its three jobs and the four
-# pipeline stages (short-lived sleep and mv children come and go).
-long_lived() { container_tree "$n" | awk '$6 == "bash" || $6 == "sed"' | awk '{ $5 = ""; print }'; }
+# pipeline stages. Short-lived sleep and mv children come and go, and are
+# called bash between their fork and exec: only what two looks apart agree on.
+# bash_and_sed: "pid pgid sid comm" (as the container sees them) of its bash
+# and sed processes; one grep over all of them (the scan must be quick; a
+# process may end meanwhile).
+bash_and_sed() {
+  local p files=()
+  for p in $(cat "$AMBER_CGROUP_ROOT/$n/cgroup.procs"); do files+=("/proc/$p/status"); done
+  { grep -sHE '^(Name|NSpid|NSpgid|NSsid):' "${files[@]}" || true; } | awk '
+    { i = index($0, ":"); f = substr($0, 1, i - 1); rest = substr($0, i + 1)
+      j = index(rest, ":"); k = substr(rest, 1, j - 1); nv = split(substr(rest, j + 1), v, /[ \t]+/)
+      val[f, k] = v[nv]; files[f] = 1 }
+    END { for (f in files) if (val[f, "Name"] == "bash" || val[f, "Name"] == "sed")
+            print val[f, "NSpid"], val[f, "NSpgid"], val[f, "NSsid"], val[f, "Name"] }' | sort -n
+}
+long_lived() {
+  local a
+  a=$(bash_and_sed)
+  sleep 0.3
+  bash_and_sed | grep -Fx -f <(echo "$a")
+}
 tree=$(long_lived)
 note "processes before the dump:"
 echo "$tree"

@@ -31,7 +31,8 @@ N=100
 {
   i=0
   while [ $i -lt $N ]; do
-    i=$((i + 1)); echo $i; put prod $i
+    i=$((i + 1)); echo $i
+    if [ $i -le 30 ]; then put prod $i; fi
     if [ $i -ge 30 ]; then while ! go; do sleep 0.1; done; fi
   done
 } | while read -r x; do echo $((x * 2)); done \
@@ -39,7 +40,8 @@ N=100
   | {
     n=0 s=0
     while read -r x; do
-      n=$((n + 1)); s=$((s + ${x#v=})); put pipe $n
+      n=$((n + 1)); s=$((s + ${x#v=}))
+      if [ $n -le 20 ]; then put pipe $n; fi
       if [ $n -eq 20 ]; then while ! go; do sleep 0.1; done; fi
     done
     echo "PIPE n=$n s=$s"
