@@ -181,11 +181,12 @@ void describe_files(Text& t, int indent, const img::Files& files) {
            fd.ofd_id() ? fmt::format(" ofd {}", fd.ofd_id()) : "");
     if (fd.has_unsupported()) describe_unsupported(t, indent + 2, fd.unsupported());
     for (const img::FileLock& l : fd.locks())
-      t.line(indent + 2, "lock: {} {}{}", enum_word(img::FileLockKind_Name(l.kind()), "FILE_LOCK_"),
+      t.line(indent + 2, "lock: {} {}{}{}", enum_word(img::FileLockKind_Name(l.kind()), "FILE_LOCK_"),
              l.write() ? "write" : "read",
              l.kind() == img::FILE_LOCK_FLOCK
                  ? std::string()
-                 : fmt::format(" bytes {}-{}", l.start(), l.len() ? std::to_string(l.start() + l.len() - 1) : "EOF"));
+                 : fmt::format(" bytes {}-{}", l.start(), l.len() ? std::to_string(l.start() + l.len() - 1) : "EOF"),
+             l.after_mm() ? " (taken after the mappings)" : "");
   }
   for (const img::Pipe& p : files.pipes())
     t.line(indent + 1, "pipe:[{}] size {}, {} bytes unread", p.id(), p.size(), p.data().size());

@@ -1,6 +1,7 @@
 #include "restore/rebuild.h"
 
 #include "kinds/creds.h"
+#include "kinds/files/fdtable.h"
 #include "kinds/itimers.h"
 #include "kinds/mm.h"
 #include "kinds/rlimits.h"
@@ -87,6 +88,8 @@ Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const
   TRY(faults.hit("restore.mm"));
   TRY(kinds::restore_mm(leader, t.mm, *t.pages, shmem_fds));
   TRY_CTX(kinds::close_shmem_fds(leader, shmem_fds), "shared memory fds");
+  TRY(faults.hit("restore.locks"));
+  TRY_CTX(kinds::take_mapped_locks(leader, t.files), "file locks");
   TRY(faults.hit("restore.signals"));
   if (drain_sigchld) TRY(kinds::drain_sigchld(leader));
   TRY_CTX(kinds::restore_sigactions(leader, task), "signal actions");

@@ -1,8 +1,9 @@
-# File locks: a process holding POSIX locks (write and read ranges), an OFD
-# lock and a flock() is dumped and restored; the kernel lists the same locks
-# for the restored process (/proc/locks), and a child it forks finds each
-# lock still excluding it and the bytes between free. (sqlite3 mid-
-# transaction and the WAL-mode refusal: real_sqlite.sh.)
+# File locks: a process holding POSIX locks (write and read ranges, one on
+# a file it maps MAP_SHARED), an OFD lock and a flock() is dumped and
+# restored; the kernel lists the same locks for the restored process
+# (/proc/locks), and a child it forks finds each lock still excluding it and
+# the bytes between free. (sqlite3 mid-transaction and in WAL mode:
+# real_sqlite.sh.)
 . "$E2E_LIB"
 
 wl=$(e2e_workload locks)
@@ -21,11 +22,12 @@ locks_of() {
 before=$(locks_of "$pid")
 note "locks before the dump:"
 echo "$before"
-assert_eq 4 "$(echo "$before" | wc -l)" "locks held"
+assert_eq 5 "$(echo "$before" | wc -l)" "locks held"
 "$AMBER" dump "$n" -D "$E2E_TMP/img"
 assert_nothing_left "$n" "$pid"
 run_cmd "$AMBER" show "$E2E_TMP/img"
 assert_contains "$OUT" "lock: ofd write bytes 20-29" "amber show"
+assert_contains "$OUT" "lock: posix write bytes 0-99 (taken after the mappings)" "amber show"
 "$AMBER" restore -D "$E2E_TMP/img" >/dev/null
 pid2=$(init_pid "$n")
 assert_eq "$before" "$(locks_of "$pid2")" "locks after restore"

@@ -55,12 +55,16 @@ Result<UniqueFd> open_chardev(const img::Fd& fd);
 Result<std::vector<img::FileLock>> parse_fd_locks(const sys::FdInfo& info);
 // Records the locks fdinfo shows for this fd (after its kind is set).
 Status dump_locks(const FdProbe& p, img::Fd& out);
-// Unsupported: a POSIX lock on a file some task of the container maps (the
-// restore opens and closes mapped files inside the tasks, which drops it).
-Status check_locks(const std::vector<TaskFds>& tasks);
-// Takes fd's locks again, through fd.fd() of the calling process (once its
-// whole table is installed: closing any other fd of the file afterwards
-// would drop a POSIX lock). Fails if another process holds a conflicting one.
+// Marks after_mm the POSIX locks on files some task of the container maps
+// (the restore opens and closes mapped files inside the tasks, which would
+// drop them: the controller takes those later, take_mapped_locks).
+Status mark_mapped_locks(std::vector<TaskFds>& tasks);
+// "POSIX write lock on bytes 0-9", for messages.
+std::string lock_text(const img::FileLock& l);
+// Takes fd's locks again but the after_mm ones, through fd.fd() of the
+// calling process (once its whole table is installed: closing any other fd
+// of the file afterwards would drop a POSIX lock). Fails if another process
+// holds a conflicting one.
 Status take_locks(const img::Fd& fd);
 
 // pipe.cpp

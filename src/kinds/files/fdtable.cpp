@@ -335,7 +335,7 @@ Status link_fds(std::vector<TaskFds>& tasks) {
   TRY(assign_ofd_ids(tasks));
   TRY(link_pipes(tasks));
   TRY(files::collect_unlinked(tasks));
-  TRY(files::check_locks(tasks));
+  TRY(files::mark_mapped_locks(tasks));
   return {};
 }
 

@@ -21,6 +21,7 @@
 
 #include "base/result.h"
 #include "files.pb.h"
+#include "remote/remote_task.h"
 #include "sys/procfs.h"
 
 namespace amber::kinds {
@@ -105,5 +106,11 @@ struct FdRestoreContext {
 // installs it at every fd number that shared it, with its flags, position
 // and close-on-exec. Pipes are re-created with their unread data and size.
 Status open_fds_in_child(const img::Files& files, const FdRestoreContext& ctx);
+
+// The POSIX locks open_fds_in_child left for later (FileLock.after_mm: on
+// files the container maps), taken by remote fcntl(F_SETLK) once the task's
+// address space is rebuilt and no mapped file is opened or closed in it
+// any more. Uses the executor's scratch area.
+Status take_mapped_locks(remote::RemoteTask& task, const img::Files& files);
 
 }  // namespace amber::kinds

@@ -2,16 +2,16 @@
 // fdinfo's "lock:" lines, taken again by the restored task on its own fds.
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 
 #include <set>
 
 #include "base/files.h"
 #include "kinds/files/fd_kinds.h"
+#include "remote/remote_task.h"
 
 namespace amber::kinds::files {
-
-namespace {
 
 std::string lock_text(const img::FileLock& l) {
   const char* kind = l.kind() == img::FILE_LOCK_POSIX ? "POSIX" : l.kind() == img::FILE_LOCK_OFD ? "OFD" : "flock";
@@ -19,8 +19,6 @@ std::string lock_text(const img::FileLock& l) {
   return fmt::format("{} {} lock on bytes {}-{}", kind, l.write() ? "write" : "read", l.start(),
                      l.len() ? std::to_string(l.start() + l.len() - 1) : std::string("EOF"));
 }
-
-}  // namespace
 
 // "lock:\t1: POSIX  ADVISORY  WRITE 123 fe:00:4567 0 EOF" (fs/locks.c
 // lock_get_status). fdinfo lists the locks owned by the reading task's
@@ -70,14 +68,14 @@ Status dump_locks(const FdProbe& p, img::Fd& out) {
 
 // A POSIX lock goes when its process closes any fd of the file, and the
 // restore opens and closes a mapped file inside the tasks (mm, shared
-// memory objects) after their fd tables are built.
-Status check_locks(const std::vector<TaskFds>& tasks) {
+// memory objects) after their fd tables are built: those are taken later.
+Status mark_mapped_locks(std::vector<TaskFds>& tasks) {
   std::set<std::pair<dev_t, ino_t>> mapped;
   bool read = false;
-  for (const TaskFds& t : tasks) {
+  for (TaskFds& t : tasks) {
     for (int i = 0; i < t.files.fds_size(); ++i) {
-      const img::Fd& f = t.files.fds(i);
-      for (const img::FileLock& l : f.locks()) {
+      img::Fd& f = *t.files.mutable_fds(i);
+      for (img::FileLock& l : *f.mutable_locks()) {
         if (l.kind() != img::FILE_LOCK_POSIX) continue;
         if (!read) {
           for (const TaskFds& m : tasks)
@@ -86,11 +84,7 @@ Status check_locks(const std::vector<TaskFds>& tasks) {
           read = true;
         }
         const struct stat& st = t.probes[static_cast<size_t>(i)].st;
-        if (mapped.contains({st.st_dev, st.st_ino}))
-          return unsupported(
-              "task {}: fd {}: {}: {} on a file the container also maps: not supported yet (restoring the "
-              "mapping would drop it)",
-              t.ctx.vpid, f.fd(), t.probes[static_cast<size_t>(i)].link, lock_text(l));
+        l.set_after_mm(mapped.contains({st.st_dev, st.st_ino}));
       }
     }
   }
@@ -99,6 +93,7 @@ Status check_locks(const std::vector<TaskFds>& tasks) {
 
 Status take_locks(const img::Fd& fd) {
   for (const img::FileLock& l : fd.locks()) {
+    if (l.after_mm()) continue;
     int rc;
     if (l.kind() == img::FILE_LOCK_FLOCK) {
       rc = ::flock(fd.fd(), (l.write() ? LOCK_EX : LOCK_SH) | LOCK_NB);
@@ -120,3 +115,41 @@ Status take_locks(const img::Fd& fd) {
 }
 
 }  // namespace amber::kinds::files
+
+namespace amber::kinds {
+
+Status take_mapped_locks(remote::RemoteTask& task, const img::Files& files) {
+  std::vector<struct flock> want;
+  std::vector<std::pair<const img::Fd*, const img::FileLock*>> which;
+  for (const img::Fd& fd : files.fds())
+    for (const img::FileLock& l : fd.locks()) {
+      if (!l.after_mm()) continue;
+      struct flock fl {};
+      fl.l_type = l.write() ? F_WRLCK : F_RDLCK;
+      fl.l_whence = SEEK_SET;
+      fl.l_start = l.start();
+      fl.l_len = l.len();
+      want.push_back(fl);
+      which.emplace_back(&fd, &l);
+    }
+  if (want.empty()) return {};
+  if (!task.has_executor() || task.scratch_size() < want.size() * sizeof(struct flock))
+    return failf("task {}: {} file locks do not fit the executor's scratch area", task.tgid(), want.size());
+  const uint64_t base = task.scratch_addr();
+  TRY_CTX(task.write(base, std::as_bytes(std::span(want))), "task {}: write struct flock", task.tgid());
+  std::vector<remote::Call> calls;
+  for (size_t i = 0; i < want.size(); ++i)
+    calls.push_back(remote::make_call(SYS_fcntl, which[i].first->fd(), F_SETLK, base + i * sizeof(struct flock)));
+  TRY_CTX(task.run_batch(calls), "task {}: fcntl(F_SETLK)", task.tgid());
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const long r = calls[i].result;
+    if (r == -EAGAIN || r == -EACCES)
+      return failf("task {}: fd {}: {} {}: another process holds a conflicting lock now", task.tgid(),
+                   which[i].first->fd(), which[i].first->path(), files::lock_text(*which[i].second));
+    TRY(remote::check_syscall(r, fmt::format("task {}: fd {}: {} {}", task.tgid(), which[i].first->fd(),
+                                             which[i].first->path(), files::lock_text(*which[i].second))));
+  }
+  return {};
+}
+
+}  // namespace amber::kinds
