@@ -28,11 +28,14 @@ rounds_at_least() { [ "$(last_progress "$1" | cut -d' ' -f1)" -ge "$2" ]; }
 gc_ids() { grep -o 'GC([0-9]*)' "$1" | tr -dc '0-9\n' | uniq; }
 gcs_at_least() { [ "$(gc_ids "$1" | wc -l)" -ge "$2" ]; }
 # thread_names PID: "tid name" of every thread of a JVM, tids as the container sees them.
+# One grep for all of them (a JVM has two dozen threads; a thread may end meanwhile).
 thread_names() {
-  local t
-  for t in /proc/$1/task/*; do
-    echo "$(awk '/^NSpid:/ { print $NF }' "$t/status" 2>/dev/null) $(cat "$t/comm" 2>/dev/null)"
-  done | sort -n
+  { grep -sHE '^(Name|NSpid):' /proc/$1/task/*/status || true; } | awk '
+    { i = index($0, ":"); f = substr($0, 1, i - 1); rest = substr($0, i + 1)
+      j = index(rest, ":"); k = substr(rest, 1, j - 1); v = substr(rest, j + 1); sub(/^[ \t]+/, "", v)
+      if (k == "NSpid") { nv = split(v, w, /[ \t]+/); v = w[nv] }
+      val[f, k] = v; files[f] = 1 }
+    END { for (f in files) print val[f, "NSpid"], val[f, "Name"] }' | sort -n
 }
 # perf_counter NAME COUNTER: a counter of the JVM's perf data file, read inside the container.
 perf_counter() {

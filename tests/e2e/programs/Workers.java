@@ -62,6 +62,14 @@ public class Workers {
                         states[id] = s;
                         steps[id] = n;
                     }
+                    // A breather now and then: the host has other work (2 CPUs).
+                    if ((n / block.length) % 64 == 0) {
+                        try {
+                            Thread.sleep(1);
+                        } catch (InterruptedException e) {
+                            return;
+                        }
+                    }
                 }
             }, "worker-" + t);
             ts[t].start();
