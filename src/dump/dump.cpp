@@ -7,6 +7,7 @@
 #include <map>
 
 #include "base/files.h"
+#include "base/progress.h"
 #include "container.pb.h"
 #include "container/control.h"
 #include "container/paths.h"
@@ -143,7 +144,7 @@ Status dump_thread_state(remote::RemoteTask& th, pid_t pid, img::Thread& out, Fa
 // (kinds::link_fds, once every task is probed).
 Result<TaskImage> dump_task(seal::Hold& hold, const kinds::TreeTask& tt, const container::ContainerState& st,
                             const std::string& container_root, image::ImageWriter& image, kinds::TaskFds& fds,
-                            Faults& faults) {
+                            Progress& progress, Faults& faults) {
   TaskImage t;
   t.pid = tt.pid;
   t.vpid = tt.vpid;
@@ -194,7 +195,7 @@ Result<TaskImage> dump_task(seal::Hold& hold, const kinds::TreeTask& tt, const c
   TRY(faults.hit("dump.mm"));
   image::PageWriter pages =
       TRY(image::PageWriter::create(image, image::pages_index_path(tt.vpid), image::pages_data_path(tt.vpid)));
-  t.mm = TRY(kinds::dump_mm(leader, pages));
+  t.mm = TRY(kinds::dump_mm(leader, pages, &progress));
   TRY(pages.finish());
   t.mm.set_pages_index(image::pages_index_path(tt.vpid));
   TRY_CTX(leader.unmap_executor(), "unmap executor");
@@ -264,9 +265,10 @@ Status dump_container(const DumpOptions& opts, Log& log, Faults& faults) {
   const std::string container_root = TRY(kinds::read_root_link(init));
   std::vector<TaskImage> tasks;
   std::vector<kinds::TaskFds> fds;  // live tasks only, in tree order
+  Progress progress("dump");
   for (const kinds::TreeTask& tt : tree) {
     kinds::TaskFds f;
-    tasks.push_back(TRY_CTX(dump_task(hold, tt, st, container_root, image, f, faults), "task {}", tt.vpid));
+    tasks.push_back(TRY_CTX(dump_task(hold, tt, st, container_root, image, f, progress, faults), "task {}", tt.vpid));
     if (!tt.zombie) fds.push_back(std::move(f));
     img::TaskRef* ref = meta.mutable_tree()->add_tasks();
     ref->set_pid(tt.vpid);

@@ -9,12 +9,14 @@
 // restore that copies straight from the mapping.
 #pragma once
 #include <cstddef>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/result.h"
 #include "base/unique_fd.h"
@@ -37,6 +39,10 @@ inline constexpr size_t kChunkSize = size_t{1} << 20;  // fixed by the format
 inline constexpr size_t kWriteSlice = size_t{1} << 20;
 // The reader's reused buffer; a multiple of kChunkSize.
 inline constexpr size_t kReadBuffer = size_t{8} << 20;
+// write_at leaves zero pages out of the file (a hole reads as zeros) when at
+// least this many bytes of them are contiguous: fewer would cost a write()
+// call per few pages.
+inline constexpr size_t kMinHole = size_t{64} << 10;
 
 class PageWriter {
  public:
@@ -54,6 +60,23 @@ class PageWriter {
   // previous append (areas are dumped in address order). An append that
   // starts where the previous one ended extends its run.
   Status append(uint64_t vaddr, std::span<const std::byte> data);
+  // Parallel mode, for a task's memory: the whole layout first, then the
+  // bytes from any number of threads. plan() lays `runs` (address order,
+  // page-aligned, not overlapping, each at least a page) back to back in the
+  // data file and sizes it; nothing is written yet, so the file is all hole.
+  // Not mixed with append().
+  struct Run {
+    uint64_t vaddr;
+    uint64_t len;
+  };
+  Status plan(std::span<const Run> runs);
+  // The file's bytes [offset, offset + data.size()): offset chunk-aligned,
+  // the size a multiple of kChunkSize unless the range ends the file. Each
+  // chunk is hashed; zero pages in stretches of kMinHole or more stay holes.
+  // Safe from several threads for disjoint ranges. finish() checks that
+  // every byte of the plan was written.
+  Status write_at(uint64_t offset, std::span<const std::byte> data);
+
   // Closes the data file and writes the index. Call once, before commit().
   Status finish();
 
@@ -72,6 +95,10 @@ class PageWriter {
   uint64_t total_ = 0;
   uint64_t next_vaddr_ = 0;  // end of the last run
   bool failed_ = false, finished_ = false;
+  // Parallel mode: a checksum slot per chunk, and the bytes written so far.
+  bool planned_ = false;
+  std::vector<uint64_t> chunk_hash_;
+  std::unique_ptr<std::atomic<uint64_t>> written_;
 };
 
 class PageReader {
@@ -99,10 +126,18 @@ class PageReader {
   using Sink = std::function<Status(uint64_t vaddr, std::span<const std::byte> data)>;
   Status for_each_run(const Sink& sink);
 
-  // Maps the whole data file read-only (after validate_size()).
+  // Maps the whole data file read-only (after validate_size()). Nothing is
+  // faulted in yet: whoever reads a range populates it (verify_range).
   Status map();
   // Checks every chunk checksum over the mapping (maps first if needed).
   Status verify_all();
+  // Has the kernel fault in the file range [from, to) of the mapping in one
+  // call, then checks its chunks (from chunk-aligned; to a chunk boundary
+  // or the end). map() first. Safe from several threads.
+  Status verify_range(uint64_t from, uint64_t to) const;
+  // The mapping's bytes [offset, offset + len); map() first.
+  const std::byte* mapped_at(uint64_t offset) const { return static_cast<const std::byte*>(map_) + offset; }
+  int fd() const { return fd_.get(); }
   bool mapped() const { return map_ != nullptr || index_.total_size() == 0; }
   // The bytes of run `i` inside the mapping; map() first.
   std::span<const std::byte> run_data(int i) const;

@@ -37,6 +37,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/progress.h"
 #include "base/result.h"
 #include "image/pages.h"
 #include "mm.pb.h"
@@ -48,7 +49,8 @@ namespace amber::kinds {
 // Dumps the address space of the stopped task into `mm` and `pages` (the
 // caller finishes the PageWriter and sets mm.pages_index to its index path).
 // The task's own executor, if one is mapped, is not part of the dump.
-Result<img::Mm> dump_mm(remote::RemoteTask& task, image::PageWriter& pages);
+// `progress` (may be null) learns the bytes to copy and those copied.
+Result<img::Mm> dump_mm(remote::RemoteTask& task, image::PageWriter& pages, Progress* progress = nullptr);
 
 // An address where `size` bytes are free both in the image's layout and in
 // the task's current layout (with a margin on each side, so the executor
@@ -69,7 +71,9 @@ using ShmemFds = std::map<std::pair<uint64_t, uint64_t>, int>;
 // Rebuilds `mm` in the task (see the header comment). The task must have an
 // executor mapped at an address free in `mm`; `shmem` has an fd for every
 // object its VMA_SHMEM areas map.
-Status restore_mm(remote::RemoteTask& task, const img::Mm& mm, image::PageReader& pages, const ShmemFds& shmem);
+// `progress` (may be null) learns the bytes copied.
+Status restore_mm(remote::RemoteTask& task, const img::Mm& mm, image::PageReader& pages, const ShmemFds& shmem,
+                  Progress* progress = nullptr);
 
 // The rebuilt /proc/PID/maps equals the image's areas (addresses, perms,
 // paths and names), ignoring [executor_base, executor_base+executor_size).

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "base/files.h"
+#include "base/parallel.h"
 #include "kinds/mm.h"
 #include "kinds/mm_internal.h"
 #include "kinds/mm_smaps.h"
@@ -28,6 +29,7 @@ namespace {
 // pays for first-touch page faults (0.3 GB/s against 8-9 GB/s reused).
 constexpr size_t kCopyBuffer = size_t{16} << 20;
 constexpr size_t kIovMax = IOV_MAX;
+static_assert(kCopyBuffer % image::kChunkSize == 0, "a batch is whole chunks of the page store");
 
 // ---- classification ----
 
@@ -210,86 +212,65 @@ Status read_mm_fields(remote::RemoteTask& task, img::Mm& mm) {
 // 16 MiB batch) and backed by huge pages where THP allows it.
 class CopyBuffer {
  public:
-  static Result<CopyBuffer> create() {
-    void* p = ::mmap(nullptr, kCopyBuffer, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return sys_fail("mmap a {} byte copy buffer", kCopyBuffer);
-    (void)::madvise(p, kCopyBuffer, MADV_HUGEPAGE);
-    (void)::madvise(p, kCopyBuffer, MADV_POPULATE_WRITE);
-    return CopyBuffer(static_cast<std::byte*>(p));
+  // `size`: at most kCopyBuffer; a small task gets a small buffer (zeroing
+  // 16 MiB costs milliseconds, a real share of a small task's dump).
+  static Result<CopyBuffer> create(size_t size) {
+    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return sys_fail("mmap a {} byte copy buffer", size);
+    (void)::madvise(p, size, MADV_HUGEPAGE);
+    (void)::madvise(p, size, MADV_POPULATE_WRITE);
+    return CopyBuffer(static_cast<std::byte*>(p), size);
   }
-  CopyBuffer(CopyBuffer&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+  CopyBuffer(CopyBuffer&& o) noexcept : p_(std::exchange(o.p_, nullptr)), size_(o.size_) {}
   CopyBuffer& operator=(CopyBuffer&&) = delete;
   ~CopyBuffer() {
-    if (p_) ::munmap(p_, kCopyBuffer);
+    if (p_) ::munmap(p_, size_);
   }
   std::byte* get() const { return p_; }
 
  private:
-  explicit CopyBuffer(std::byte* p) : p_(p) {}
+  CopyBuffer(std::byte* p, size_t size) : p_(p), size_(size) {}
   std::byte* p_;
+  size_t size_;
 };
 
-// Collects pieces of memory into the buffer and copies them in big batches:
-// one process_vm_readv with up to IOV_MAX remote iovecs per batch, pread of
-// /proc/PID/mem for pieces of areas without PROT_READ (process_vm_readv has
-// no FOLL_FORCE), then one PageWriter::append per piece.
-class PageCopier {
+// A stretch of a task's memory that goes to the page store, in address
+// order; via_mem: the area has no PROT_READ (process_vm_readv has no
+// FOLL_FORCE), so it is read through /proc/PID/mem.
+struct Piece {
+  uint64_t vaddr;
+  uint64_t len;
+  bool via_mem;
+};
+
+// Reads `pieces` back to back into `dst`: one process_vm_readv per up to
+// IOV_MAX readable pieces, resuming after a partial read; pread of
+// /proc/PID/mem for the others.
+class MemoryReader {
  public:
-  PageCopier(pid_t pid, image::PageWriter& out, std::byte* buf, int mem_fd)
-      : pid_(pid), out_(out), buf_(buf), mem_fd_(mem_fd) {}
+  MemoryReader(pid_t pid, int mem_fd) : pid_(pid), mem_fd_(mem_fd) {}
 
-  Status add(uint64_t vaddr, uint64_t len, bool via_mem) {
-    while (len > 0) {
-      if (used_ == kCopyBuffer || pieces_.size() == kIovMax) TRY(flush());
-      size_t n = static_cast<size_t>(std::min<uint64_t>(len, kCopyBuffer - used_));
-      pieces_.push_back({vaddr, n, via_mem});
-      used_ += n;
-      vaddr += n;
-      len -= n;
-    }
-    return {};
-  }
-
-  Status flush() {
-    size_t off = 0;
-    for (size_t i = 0; i < pieces_.size();) {
-      if (pieces_[i].via_mem) {
-        TRY(pread_mem(buf_ + off, pieces_[i].len, pieces_[i].vaddr));
-        off += pieces_[i].len;
+  Status read(std::span<const Piece> pieces, std::byte* dst) {
+    for (size_t i = 0; i < pieces.size();) {
+      if (pieces[i].via_mem) {
+        TRY(pread_mem(dst, pieces[i].len, pieces[i].vaddr));
+        dst += pieces[i].len;
         i++;
         continue;
       }
-      size_t j = i, bytes = 0;
       remote_.clear();
-      for (; j < pieces_.size() && !pieces_[j].via_mem; j++) {
-        remote_.push_back({reinterpret_cast<void*>(pieces_[j].vaddr), pieces_[j].len});
-        bytes += pieces_[j].len;
+      size_t bytes = 0;
+      for (; i < pieces.size() && !pieces[i].via_mem && remote_.size() < kIovMax; i++) {
+        remote_.push_back({reinterpret_cast<void*>(pieces[i].vaddr), pieces[i].len});
+        bytes += pieces[i].len;
       }
-      TRY(readv(buf_ + off, bytes));
-      off += bytes;
-      i = j;
+      TRY(readv(dst, bytes));
+      dst += bytes;
     }
-    off = 0;
-    for (const Piece& p : pieces_) {
-      TRY(out_.append(p.vaddr, std::span<const std::byte>(buf_ + off, p.len)));
-      off += p.len;
-    }
-    total_ += used_;
-    pieces_.clear();
-    used_ = 0;
     return {};
   }
 
-  uint64_t total() const { return total_; }
-
  private:
-  struct Piece {
-    uint64_t vaddr;
-    size_t len;
-    bool via_mem;
-  };
-
-  // Reads remote_ (contiguous into `dst`), resuming after a partial read.
   Status readv(std::byte* dst, size_t bytes) {
     size_t done = 0, first = 0;
     while (done < bytes) {
@@ -325,13 +306,8 @@ class PageCopier {
   }
 
   pid_t pid_;
-  image::PageWriter& out_;
-  std::byte* buf_;
   int mem_fd_;
-  std::vector<Piece> pieces_;
   std::vector<iovec> remote_;
-  size_t used_ = 0;
-  uint64_t total_ = 0;
 };
 
 // MAP_SHARED areas never: a shared file's pages are the file itself, and
@@ -340,11 +316,11 @@ bool holds_pages(const img::VmArea& a) {
   return (a.flags() & (img::VMA_ANON | img::VMA_FILE)) && !(a.flags() & (img::VMA_UNSUPPORTED | img::VMA_SHARED));
 }
 
-Status dump_pages(pid_t pid, img::Mm& mm, image::PageWriter& pages) {
+// What of the task goes to the page store: present and swapped pages
+// (PAGEMAP_SCAN leaves out holes and the shared zero page).
+Result<std::vector<Piece>> find_pieces(pid_t pid, img::Mm& mm) {
   sys::Pagemap pm = TRY_CTX(sys::Pagemap::open(pid), "task {}", pid);
-  UniqueFd mem = TRY_CTX(open_fd(fmt::format("/proc/{}/mem", pid), O_RDONLY | O_CLOEXEC), "task {}", pid);
-  CopyBuffer buf = TRY_CTX(CopyBuffer::create(), "task {}", pid);
-  PageCopier copier(pid, pages, buf.get(), mem.get());
+  std::vector<Piece> pieces;
   for (img::VmArea& a : *mm.mutable_areas()) {
     if (!holds_pages(a)) continue;
     // A private file mapping: the page cache pages come from the file again;
@@ -358,22 +334,73 @@ Status dump_pages(pid_t pid, img::Mm& mm, image::PageWriter& pages) {
       if (r.categories & sys::kPageGuard)
         return unsupported("task {}: mapping {} (guard region {:x}-{:x}): not supported yet", pid, area_label(a),
                            r.start, r.end);
-      TRY(copier.add(r.start, r.end - r.start, via_mem));
+      pieces.push_back({r.start, r.end - r.start, via_mem});
     }
     a.set_pages_in_store(!runs.empty());
   }
-  return copier.flush();
+  return pieces;
+}
+
+// The pieces inside the file range [from, to) of a store laid out as
+// `pieces` back to back (`offsets`: each piece's file offset).
+std::vector<Piece> pieces_in(const std::vector<Piece>& pieces, const std::vector<uint64_t>& offsets, uint64_t from,
+                             uint64_t to) {
+  std::vector<Piece> out;
+  size_t i = static_cast<size_t>(std::upper_bound(offsets.begin(), offsets.end(), from) - offsets.begin()) - 1;
+  for (; i < pieces.size() && offsets[i] < to; i++) {
+    uint64_t s = std::max(from, offsets[i]), e = std::min(to, offsets[i] + pieces[i].len);
+    out.push_back({pieces[i].vaddr + (s - offsets[i]), e - s, pieces[i].via_mem});
+  }
+  return out;
+}
+
+// The page store is laid out first (PageWriter::plan), then filled in
+// batches of one buffer each by copy_workers() threads: each reads its
+// batch from the task into its own reused buffer and writes it at its place
+// in the file. One thread tops out near 1.5 GB/s here (the read, the hash
+// and the tmpfs write are all memory copies); two reach the ~2.8 GB/s of
+// KERNEL-NOTES "Memory pipelines".
+Status dump_pages(pid_t pid, img::Mm& mm, image::PageWriter& pages, Progress* progress) {
+  std::vector<Piece> pieces = TRY(find_pieces(pid, mm));
+  std::vector<image::PageWriter::Run> runs;
+  std::vector<uint64_t> offsets;
+  uint64_t total = 0;
+  for (const Piece& p : pieces) {
+    runs.push_back({p.vaddr, p.len});
+    offsets.push_back(total);
+    total += p.len;
+  }
+  TRY_CTX(pages.plan(runs), "task {}", pid);
+  if (total == 0) return {};
+  if (progress) progress->add_total(total);
+  UniqueFd mem = TRY_CTX(open_fd(fmt::format("/proc/{}/mem", pid), O_RDONLY | O_CLOEXEC), "task {}", pid);
+  const size_t batches = static_cast<size_t>((total + kCopyBuffer - 1) / kCopyBuffer);
+  const unsigned workers = static_cast<unsigned>(std::min<size_t>(copy_workers(), batches));
+  std::vector<CopyBuffer> bufs;
+  std::vector<MemoryReader> readers;
+  for (unsigned w = 0; w < workers; w++) {
+    const size_t size = static_cast<size_t>(std::min<uint64_t>(total, kCopyBuffer));
+    bufs.push_back(TRY_CTX(CopyBuffer::create(size), "task {}", pid));
+    readers.emplace_back(pid, mem.get());
+  }
+  return parallel_jobs(batches, workers, [&](size_t b, unsigned w) -> Status {
+    const uint64_t from = b * kCopyBuffer, to = std::min(total, from + kCopyBuffer);
+    TRY(readers[w].read(pieces_in(pieces, offsets, from, to), bufs[w].get()));
+    TRY_CTX(pages.write_at(from, std::span<const std::byte>(bufs[w].get(), to - from)), "task {}", pid);
+    if (progress) progress->advance(to - from);
+    return {};
+  });
 }
 
 }  // namespace
 
-Result<img::Mm> dump_mm(remote::RemoteTask& task, image::PageWriter& pages) {
+Result<img::Mm> dump_mm(remote::RemoteTask& task, image::PageWriter& pages, Progress* progress) {
   const pid_t pid = task.tgid();
   img::Mm mm;
   std::vector<img::VmArea> areas = TRY(classify_areas(task));
   for (img::VmArea& a : areas) *mm.add_areas() = std::move(a);
   TRY(read_mm_fields(task, mm));
-  TRY(dump_pages(pid, mm, pages));
+  TRY(dump_pages(pid, mm, pages, progress));
   return mm;
 }
 

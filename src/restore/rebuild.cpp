@@ -74,7 +74,8 @@ class SharedExecutor {
 }  // namespace
 
 Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const kinds::ShmemPlan& shmem,
-                    const std::vector<UniqueFd>& shmem_objects, int top, bool drain_sigchld, Faults& faults) {
+                    const std::vector<UniqueFd>& shmem_objects, int top, bool drain_sigchld, Progress& progress,
+                    Faults& faults) {
   remote::RemoteTask& leader = threads.front();
   const img::Task& task = t.task;
   TRY(faults.hit("restore.executor"));
@@ -86,7 +87,7 @@ Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const
   TRY(faults.hit("restore.shmem-fds"));
   kinds::ShmemFds shmem_fds = TRY(kinds::find_shmem_fds(leader.tgid(), shmem, shmem_objects, top));
   TRY(faults.hit("restore.mm"));
-  TRY(kinds::restore_mm(leader, t.mm, *t.pages, shmem_fds));
+  TRY(kinds::restore_mm(leader, t.mm, *t.pages, shmem_fds, &progress));
   TRY_CTX(kinds::close_shmem_fds(leader, shmem_fds), "shared memory fds");
   TRY(faults.hit("restore.locks"));
   TRY_CTX(kinds::take_mapped_locks(leader, t.files), "file locks");

@@ -178,11 +178,14 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   TRY(faults.hit("restore.verify-tree"));
   TRY_CTX(kinds::verify_tree(plan.tree, host_of), "{}", what);
   const auto& drain = plan.tree.drain_sigchld;
+  Progress progress("restore");
+  for (const auto& [pid, t] : plan.tasks)
+    if (t.pages) progress.add_total(t.pages->index().total_size());
   for (pid_t pid : plan.tree.order) {
     auto it = made.seized.find(pid);
     if (it == made.seized.end()) continue;
     bool d = std::find(drain.begin(), drain.end(), pid) != drain.end();
-    TRY_CTX(rebuild_task(it->second, plan.tasks.at(pid), plan.shmem, shmem, plan.shared.top, d, faults), "{}: task {}", what, pid);
+    TRY_CTX(rebuild_task(it->second, plan.tasks.at(pid), plan.shmem, shmem, plan.shared.top, d, progress, faults), "{}: task {}", what, pid);
   }
 
   // 5. Registered as an amber container, then released together.

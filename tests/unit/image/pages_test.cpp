@@ -3,7 +3,13 @@
 // validate_size(), the streaming reader and verify_all().
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <map>
+#include <thread>
 #include <random>
 #include <vector>
 
@@ -357,3 +363,95 @@ TEST_F(Pages, UnfinishedStoreRefused) {
 }
 
 }  // namespace
+
+// The parallel writer (plan + write_at from several threads) builds the same
+// index and bytes as appends of the same memory, and zero stretches of
+// kMinHole or more stay holes of a sparse file that still reads back right.
+TEST_F(Pages, PlannedWritesFromThreadsMatchAppendsAndLeaveZeroHoles) {
+  const uint64_t M = 1 << 20;
+  std::vector<Append> appends = {
+      {0x10000, pattern(3, 1)},
+      {0x40000000, pattern(5 * M / kPageSize + 3, 2)},  // several chunks, not chunk-aligned
+      {0x7f0000000000, pattern(2, 3)},
+  };
+  // Zero stretches in run 1: one of 256 KiB (a hole), one of 8 KiB (written).
+  auto& big = appends[1].data;
+  std::fill(big.begin() + M, big.begin() + M + 256 * 1024, std::byte{0});
+  std::fill(big.begin() + 3 * M, big.begin() + 3 * M + 8192, std::byte{0});
+
+  std::string by_append = path("a"), planned = path("p");
+  write_store(by_append, appends);
+  {
+    auto w = ImageWriter::create(planned);
+    ASSERT_TRUE(w) << w.error().message;
+    auto pw = PageWriter::create(*w, pages_index_path(1), pages_data_path(1));
+    ASSERT_TRUE(pw) << pw.error().message;
+    std::vector<PageWriter::Run> runs;
+    std::vector<std::byte> flat;
+    for (const Append& a : appends) {
+      runs.push_back({a.vaddr, a.data.size()});
+      flat.insert(flat.end(), a.data.begin(), a.data.end());
+    }
+    ASSERT_TRUE(pw->plan(runs));
+    // Chunks written out of order by two threads.
+    std::vector<std::thread> ts;
+    const uint64_t chunks = (flat.size() + kChunkSize - 1) / kChunkSize;
+    for (int t = 0; t < 2; t++)
+      ts.emplace_back([&, t] {
+        for (uint64_t c = chunks - 1 - t; c < chunks; c -= 2) {
+          uint64_t from = c * kChunkSize, to = std::min<uint64_t>(flat.size(), from + kChunkSize);
+          auto st = pw->write_at(from, std::span<const std::byte>(flat.data() + from, to - from));
+          EXPECT_TRUE(st) << st.error().message;
+          if (c < 2) break;
+        }
+      });
+    for (auto& t : ts) t.join();
+    auto fin = pw->finish();
+    ASSERT_TRUE(fin) << fin.error().message;
+    ASSERT_TRUE(w->commit());
+  }
+  auto a = open_store(by_append);
+  ASSERT_TRUE(a);
+  img::PagesIndex ia = a->index();
+  auto p = open_store(planned);
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->index().SerializeAsString(), ia.SerializeAsString()) << "same runs, offsets and checksums";
+  auto mem = stream(*p);
+  ASSERT_TRUE(mem) << mem.error().message;
+  EXPECT_EQ(*mem, expected(appends));
+  ASSERT_TRUE(p->map());
+  EXPECT_TRUE(p->verify_all());
+
+  // The 256 KiB zero stretch is a hole; the 8 KiB one was written.
+  struct stat st {};
+  ASSERT_EQ(::stat((planned + "/" + pages_data_path(1)).c_str(), &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), ia.total_size());
+  const uint64_t run1 = 3 * kPageSize;  // run 1's file offset
+  int fd = ::open((planned + "/" + pages_data_path(1)).c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(::lseek(fd, static_cast<off_t>(run1 + M), SEEK_HOLE), static_cast<off_t>(run1 + M));
+  EXPECT_EQ(::lseek(fd, static_cast<off_t>(run1 + M), SEEK_DATA), static_cast<off_t>(run1 + M + 256 * 1024));
+  EXPECT_GT(::lseek(fd, static_cast<off_t>(run1 + 3 * M), SEEK_HOLE), static_cast<off_t>(run1 + 3 * M + 8192));
+  ::close(fd);
+}
+
+TEST_F(Pages, PlannedWriterRefusesMisuse) {
+  auto w = ImageWriter::create(path("img"));
+  ASSERT_TRUE(w);
+  auto pw = PageWriter::create(*w, pages_index_path(1), pages_data_path(1));
+  ASSERT_TRUE(pw);
+  auto data = pattern(512, 9);  // 2 MiB
+  EXPECT_FALSE(pw->write_at(0, data)) << "write_at before plan";
+  std::vector<PageWriter::Run> overlapping = {{0x20000, 2 * kPageSize}, {0x21000, kPageSize}};
+  EXPECT_FALSE(pw->plan(overlapping));
+  auto pw2 = PageWriter::create(*w, pages_index_path(2), pages_data_path(2));
+  ASSERT_TRUE(pw2);
+  std::vector<PageWriter::Run> runs = {{0x100000, data.size()}};
+  ASSERT_TRUE(pw2->plan(runs));
+  EXPECT_FALSE(pw2->write_at(kPageSize, std::span(data).first(kChunkSize))) << "not chunk-aligned";
+  EXPECT_FALSE(pw2->append(0x900000, std::span(data).first(kPageSize))) << "append after plan";
+  ASSERT_TRUE(pw2->write_at(0, std::span(data).first(kChunkSize)));
+  auto fin = pw2->finish();
+  ASSERT_FALSE(fin) << "half of the plan written";
+  EXPECT_NE(fin.error().message.find("of 2097152 planned bytes written"), std::string::npos) << fin.error().message;
+}
