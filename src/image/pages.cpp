@@ -349,6 +349,17 @@ Status PageReader::verify_range(uint64_t from, uint64_t to) const {
   return check_chunks(p, from, to - from);
 }
 
+Status PageReader::read_verified(uint64_t offset, std::byte* dst, size_t len) const {
+  for (size_t got = 0; got < len;) {
+    ssize_t n = ::pread(fd_.get(), dst + got, len - got, static_cast<off_t>(offset + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return sys_fail("read {}", data_path_);
+    if (n == 0) return bad_input("{}: truncated: ends at byte {}", data_path_, offset + got);
+    got += static_cast<size_t>(n);
+  }
+  return check_chunks(dst, offset, len);
+}
+
 Status PageReader::verify_all() {
   TRY(map());
   return verify_range(0, index_.total_size());

@@ -135,6 +135,10 @@ class PageReader {
   // call, then checks its chunks (from chunk-aligned; to a chunk boundary
   // or the end). map() first. Safe from several threads.
   Status verify_range(uint64_t from, uint64_t to) const;
+  // Reads the file's bytes [offset, offset + len) into `dst` (a truncated
+  // file is an error) and checks their chunks: offset chunk-aligned, len a
+  // whole number of chunks or up to the end. Safe from several threads.
+  Status read_verified(uint64_t offset, std::byte* dst, size_t len) const;
   // The mapping's bytes [offset, offset + len); map() first.
   const std::byte* mapped_at(uint64_t offset) const { return static_cast<const std::byte*>(map_) + offset; }
   int fd() const { return fd_.get(); }

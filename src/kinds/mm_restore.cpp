@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
 #include <map>
 #include <optional>
 
@@ -369,17 +372,32 @@ std::vector<Piece> pieces_of(const img::Mm& mm, const image::PageReader& pages) 
   return out;
 }
 
-// Private anonymous areas are filled by UFFDIO_COPY: the kernel allocates
-// and fills each page in one pass (~5 GB/s with two threads, against ~2
-// GB/s for populate-then-write). The kernel takes no other kind (a private
-// file mapping is not anonymous: its written pages go by process_vm_writev).
-bool by_uffd(const img::VmArea& a) {
+// Private anonymous memory: fresh areas read as zeros, so zero pages the
+// dump left out as holes need no copy, and the kernel lets a userfaultfd
+// fill it (UFFDIO_COPY takes anonymous and shmem areas only; a private file
+// mapping's written pages go by process_vm_writev).
+bool anon_private(const img::VmArea& a) {
   return (a.flags() & img::VMA_ANON) && !(a.flags() & img::VMA_SHARED);
 }
 
+// How anonymous memory is filled. Uffd (the default): UFFDIO_COPY allocates
+// and fills each page in one pass, no zeroing, no fault (~2x the writev way
+// here, KERNEL-NOTES "Memory pipelines"). Writev: the task populates its
+// memory (MADV_POPULATE_WRITE, huge pages where it may), then
+// process_vm_writev copies into it; also what happens when the kernel will
+// not give the task a userfaultfd. AMBER_MEMORY_FILL=writev forces it
+// (bench/memory.sh compares the two; e2e dump_memory runs both).
+enum class FillMode { Writev, Uffd };
+FillMode fill_mode() {
+  const char* e = std::getenv("AMBER_MEMORY_FILL");
+  return e && std::string_view(e) == "writev" ? FillMode::Writev : FillMode::Uffd;
+}
+
+bool by_uffd(const img::VmArea& a, const std::optional<sys::Userfaultfd>& uffd) { return uffd && anon_private(a); }
+
 // The task's memory as the copy workers see it: a userfaultfd registered on
-// its anonymous areas (created inside the task, owned by amber), or none
-// if the kernel refuses one (then everything goes the slow way).
+// its anonymous areas (created inside the task, owned by amber) in Uffd
+// mode, if the kernel gave one.
 struct Filler {
   pid_t pid;
   std::optional<sys::Userfaultfd> uffd;
@@ -390,7 +408,7 @@ Result<std::optional<sys::Userfaultfd>> open_uffd(RemoteTask& task) {
   // UFFD_USER_MODE_ONLY: allowed without privileges (vm.unprivileged_userfaultfd
   // = 0 refuses others), and amber never lets the kernel fault on these areas.
   long rfd = TRY(task.syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY));
-  if (rfd < 0) return std::optional<sys::Userfaultfd>{};  // seccomp, old kernel: the slow way
+  if (rfd < 0) return std::optional<sys::Userfaultfd>{};  // seccomp, old kernel: the writev way
   UniqueFd pidfd = TRY_CTX(sys::pidfd_open(task.tgid()), "task {}", task.tgid());
   auto local = sys::pidfd_getfd(pidfd.get(), static_cast<int>(rfd));
   TRY(task.syscall_checked("close userfaultfd", SYS_close, static_cast<uint64_t>(rfd)));
@@ -406,7 +424,7 @@ Status populate(RemoteTask& task, const std::vector<Piece>& pieces, const Filler
     const img::VmArea* a = pieces[i].area;
     uint64_t s = pieces[i].vaddr, e = s + pieces[i].len;
     for (i++; i < pieces.size() && pieces[i].vaddr == e && pieces[i].area == a; i++) e += pieces[i].len;
-    if (f.uffd && by_uffd(*a)) continue;
+    if (by_uffd(*a, f.uffd)) continue;
     batch.add(stop_on_error(make_call(SYS_madvise, s, e - s, MADV_POPULATE_WRITE)),
               fmt::format("populate {:x}-{:x} of {}", s, e, area_label(*a)));
   }
@@ -449,28 +467,47 @@ Extents data_extents(int fd, uint64_t size) {
   return out;
 }
 
-// One file range of the page store into the task, a chunk at a time: the
-// chunk is faulted in and verified, then its pieces are copied while its
-// bytes are still in the cache (verifying a whole job first read every byte
-// from memory twice: the hash cost as much as the copy).
+// A worker's reused buffer for one chunk (reading into fresh memory costs
+// a page fault per 4 KiB).
+class ChunkBuffer {
+ public:
+  ChunkBuffer() : p_(static_cast<std::byte*>(std::aligned_alloc(kPage, image::kChunkSize))) {
+    if (p_) std::memset(p_.get(), 0, image::kChunkSize);
+  }
+  std::byte* get() const { return p_.get(); }
+
+ private:
+  struct Free {
+    void operator()(std::byte* p) const { std::free(p); }
+  };
+  std::unique_ptr<std::byte, Free> p_;
+};
+
+// One file range of the page store into the task, a chunk at a time: read
+// into the worker's buffer and verified, then its pieces are copied while it
+// is still in the cache. No mapping of the page store: mapping it would cost
+// a page-table entry per 4 KiB of it, as much as the copy in this VM.
 Status fill_range(const Filler& f, const image::PageReader& pages, const std::vector<Piece>& pieces,
-                  const Extents& data, uint64_t from, uint64_t to) {
+                  const Extents& data, std::byte* buf, uint64_t from, uint64_t to) {
   auto it = std::upper_bound(pieces.begin(), pieces.end(), from,
                              [](uint64_t off, const Piece& p) { return off < p.file_offset; }) - 1;
   for (uint64_t cs = from; cs < to; cs += image::kChunkSize) {
     const uint64_t ce = std::min(to, cs + image::kChunkSize);
-    TRY(pages.verify_range(cs, ce));
+    TRY(pages.read_verified(cs, buf, ce - cs));
     for (; it != pieces.end() && it->file_offset < ce; ++it) {
       const uint64_t s = std::max(cs, it->file_offset), e = std::min(ce, it->file_offset + it->len);
       const uint64_t at = it->vaddr + (s - it->file_offset);
-      if (!(f.uffd && by_uffd(*it->area))) {
-        TRY(write_memory(f.pid, at, pages.mapped_at(s), e - s));
+      if (!anon_private(*it->area)) {
+        TRY(write_memory(f.pid, at, buf + (s - cs), e - s));
       } else {
+        // Holes are zeros the fresh memory already reads as.
         auto d = std::upper_bound(data.begin(), data.end(), s, [](uint64_t v, const auto& x) { return v < x.second; });
         for (; d != data.end() && d->first < e; ++d) {
-          uint64_t xs = std::max(s, d->first), xe = std::min(e, d->second);
-          TRY_CTX(f.uffd->copy(at + (xs - s), pages.mapped_at(xs), xe - xs), "task {}: {}", f.pid,
-                  area_label(*it->area));
+          const uint64_t xs = std::max(s, d->first), xe = std::min(e, d->second);
+          if (f.uffd)
+            TRY_CTX(f.uffd->copy(at + (xs - s), buf + (xs - cs), xe - xs), "task {}: {}", f.pid, area_label(*it->area));
+          else
+            TRY(write_memory(f.pid, at + (xs - s), buf + (xs - cs), xe - xs));
         }
       }
       if (it->file_offset + it->len > ce) break;  // the piece goes on in the next chunk
@@ -492,21 +529,25 @@ Status fill_pages(RemoteTask& task, const img::Mm& mm, const image::PageReader& 
   if (total == 0) return {};
   std::vector<Piece> pieces = pieces_of(mm, pages);
   Filler f{task.tgid(), {}, {}};
-  bool any_anon = std::any_of(pieces.begin(), pieces.end(), [](const Piece& p) { return by_uffd(*p.area); });
-  if (any_anon) f.uffd = TRY(open_uffd(task));
+  bool any_anon = std::any_of(pieces.begin(), pieces.end(), [](const Piece& p) { return anon_private(*p.area); });
+  if (any_anon && fill_mode() == FillMode::Uffd) f.uffd = TRY(open_uffd(task));
   if (f.uffd) {
     for (const img::VmArea& a : mm.areas())
-      if (by_uffd(a) && a.pages_in_store()) {
+      if (anon_private(a) && a.pages_in_store()) {
         TRY_CTX(f.uffd->register_missing(a.start(), a.end() - a.start()), "task {}: {}", f.pid, area_label(a));
         f.registered.push_back(&a);
       }
   }
   TRY(populate(task, pieces, f));
-  const Extents data = f.uffd ? data_extents(pages.fd(), total) : Extents{};
+  const Extents data = data_extents(pages.fd(), total);
   const size_t jobs = static_cast<size_t>((total + kFillJob - 1) / kFillJob);
-  TRY(parallel_jobs(jobs, copy_workers(), [&](size_t j, unsigned) -> Status {
+  const unsigned workers = static_cast<unsigned>(std::min<size_t>(copy_workers(), jobs));
+  std::vector<ChunkBuffer> bufs(workers);
+  for (const ChunkBuffer& b : bufs)
+    if (!b.get()) return failf("task {}: cannot allocate a copy buffer", f.pid);
+  TRY(parallel_jobs(jobs, workers, [&](size_t j, unsigned w) -> Status {
     const uint64_t from = j * kFillJob, to = std::min(total, from + kFillJob);
-    TRY(fill_range(f, pages, pieces, data, from, to));
+    TRY(fill_range(f, pages, pieces, data, bufs[w].get(), from, to));
     if (progress) progress->advance(to - from);
     return {};
   }));
@@ -542,7 +583,7 @@ Status restore_steps(RemoteTask& task, const img::Mm& mm, image::PageReader& pag
   if (!task.has_executor()) return failf("task {}: restore_mm needs the executor mapped", pid);
   TRY(validate_mm(mm, pages));
   // The chunks are verified while they are copied (fill_pages).
-  TRY(pages.map());
+  TRY(pages.validate_size());
   TRY(check_executor_place(task, mm));
   auto current = TRY_CTX(sys::read_maps(pid), "task {}", pid);
   TRY(check_vdso_compatible(pid, mm, current));
