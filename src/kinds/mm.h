@@ -13,20 +13,26 @@
 // files, private memfd mappings, io_uring rings, memfd_secret, device
 // mappings, hugetlb, userfaultfd-registered areas, shadow stacks and guard regions are refused
 // with Exit::Unsupported naming the area. Pages: PAGEMAP_SCAN finds present
-// and swapped pages (holes and the zero page are skipped), then
-// process_vm_readv with up to IOV_MAX iovecs fills one reused 16 MiB buffer
-// (/proc/PID/mem for areas without PROT_READ).
+// and swapped pages (holes and the zero page are skipped); the page store is
+// laid out, then copy_workers() threads each read 2 MiB batches with one
+// process_vm_readv (up to IOV_MAX iovecs; /proc/PID/mem for areas without
+// PROT_READ) into a reused buffer, hash and write them at their place;
+// stretches of zero pages stay holes of the file.
 //
 // Restore (mm_restore.cpp), in a task that is a fork of amber with the
 // executor mapped (see pick_executor_addr):
-//   validate the image (areas, runs, page checksums) and check the vdso of
-//   this kernel is the dumping kernel's — all before the task is touched;
+//   validate the image (areas, runs, the store's size) and check the vdso
+//   of this kernel is the dumping kernel's — all before the task is touched
+//   (page checksums are checked as each chunk is copied, below);
 //   unregister rseq; unmap everything but the executor and [vsyscall];
 //   place the vdso (ARCH_MAP_VDSO_64); PR_SET_MM_MAP (mm fields, auxv, exe);
 //   map every saved area (areas with pages writable while being filled);
-//   the task populates the pages itself (MADV_POPULATE_WRITE), then
-//   process_vm_writev copies them from the mapped page store in big
-//   batches; mprotect to the saved protection; mseal what was sealed.
+//   copy_workers() threads read the page store a chunk at a time into
+//   reused buffers, verify each chunk's checksum and copy it: private
+//   anonymous memory by UFFDIO_COPY through a userfaultfd the task creates
+//   (holes of the store skipped), the written pages of private file
+//   mappings by process_vm_writev after the task populated them;
+//   mprotect to the saved protection; mseal what was sealed.
 // A failure after the teardown leaves the task unusable: the caller kills it.
 #pragma once
 #include <sys/types.h>
