@@ -138,15 +138,6 @@ Status PageWriter::plan(std::span<const Run> runs) {
 
 namespace {
 
-// Random data fails at the first word: the full scan runs on zero pages only.
-bool zero_page(const std::byte* p) {
-  const auto* w = reinterpret_cast<const uint64_t*>(p);
-  if (w[0] | w[kPageSize / 8 - 1]) return false;
-  uint64_t acc = 0;
-  for (size_t i = 1; i < kPageSize / 8 - 1; i++) acc |= w[i];
-  return acc == 0;
-}
-
 Status pwrite_all(int fd, const std::byte* p, size_t n, uint64_t offset, const std::string& what) {
   while (n > 0) {
     ssize_t k = ::pwrite(fd, p, n, static_cast<off_t>(offset));
@@ -173,21 +164,11 @@ Status PageWriter::write_at(uint64_t offset, std::span<const std::byte> data) {
     const std::byte* p = data.data() + c;
     const size_t len = static_cast<size_t>(std::min<uint64_t>(kChunkSize, n - c));
     chunk_hash_[(offset + c) / kChunkSize] = XXH3_64bits(p, len);
-    size_t from = 0;  // start of the bytes not written yet
-    for (size_t at = 0; at < len;) {
-      if (!zero_page(p + at)) {
-        at += kPageSize;
-        continue;
-      }
-      size_t z = at;
-      while (z < len && zero_page(p + z)) z += kPageSize;
-      if (z - at >= kMinHole) {
-        TRY(pwrite_all(fd_.get(), p + from, at - from, offset + c + from, what));
-        from = z;
-      }
-      at = z;
-    }
-    TRY(pwrite_all(fd_.get(), p + from, len - from, offset + c + from, what));
+    Status st;
+    for_each_nonzero(p, len, [&](size_t off, size_t k) {
+      if (st) st = pwrite_all(fd_.get(), p + off, k, offset + c + off, what);
+    });
+    TRY(std::move(st));
   }
   written_->fetch_add(n);
   return {};

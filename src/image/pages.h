@@ -44,6 +44,13 @@ inline constexpr size_t kReadBuffer = size_t{8} << 20;
 // call per few pages.
 inline constexpr size_t kMinHole = size_t{64} << 10;
 
+// Calls fn(offset, len) for each stretch of [p, p + len) to keep: all of it
+// but the runs of zero pages of at least kMinHole bytes. len is whole pages.
+// The writer leaves those out of the file; the restore leaves them out of
+// fresh anonymous memory, which reads as zeros anyway.
+template <class Fn>
+void for_each_nonzero(const std::byte* p, size_t len, Fn&& fn);
+
 class PageWriter {
  public:
   // Creates the data file `data_relpath` in `image`; finish() writes the
@@ -156,5 +163,33 @@ class PageReader {
   void* map_ = nullptr;
   std::unique_ptr<std::byte, void (*)(void*)> buf_{nullptr, nullptr};
 };
+
+// Random data fails at the first word: the full scan runs on zero pages only.
+inline bool zero_page(const std::byte* p) {
+  const auto* w = reinterpret_cast<const uint64_t*>(p);
+  if (w[0] | w[kPageSize / 8 - 1]) return false;
+  uint64_t acc = 0;
+  for (size_t i = 1; i < kPageSize / 8 - 1; i++) acc |= w[i];
+  return acc == 0;
+}
+
+template <class Fn>
+void for_each_nonzero(const std::byte* p, size_t len, Fn&& fn) {
+  size_t from = 0;  // start of the stretch being kept
+  for (size_t at = 0; at < len;) {
+    if (!zero_page(p + at)) {
+      at += kPageSize;
+      continue;
+    }
+    size_t z = at;
+    while (z < len && zero_page(p + z)) z += kPageSize;
+    if (z - at >= kMinHole) {
+      if (at > from) fn(from, at - from);
+      from = z;
+    }
+    at = z;
+  }
+  if (len > from) fn(from, len - from);
+}
 
 }  // namespace amber::image

@@ -445,28 +445,6 @@ Status write_memory(pid_t pid, uint64_t vaddr, const std::byte* src, uint64_t le
   return {};
 }
 
-// The data (not hole) parts of the page store's file: zero pages the dump
-// left out as holes (image::kMinHole) need no copy into fresh anonymous
-// memory, which reads as zeros until written. Asked once for the whole file
-// in one walk: on tmpfs each SEEK_HOLE scans the page cache up to the next
-// hole, so asking range by range costs the whole file each time.
-using Extents = std::vector<std::pair<uint64_t, uint64_t>>;
-Extents data_extents(int fd, uint64_t size) {
-  Extents out;
-  for (uint64_t pos = 0; pos < size;) {
-    off_t d = ::lseek(fd, static_cast<off_t>(pos), SEEK_DATA);
-    if (d < 0) {
-      if (errno != ENXIO) out.push_back({pos, size});  // cannot tell: copy it all
-      break;
-    }
-    off_t h = ::lseek(fd, d, SEEK_HOLE);
-    uint64_t e = h < 0 ? size : std::min<uint64_t>(size, static_cast<uint64_t>(h));
-    out.push_back({static_cast<uint64_t>(d), e});
-    pos = e;
-  }
-  return out;
-}
-
 // A worker's reused buffer for one chunk (reading into fresh memory costs
 // a page fault per 4 KiB).
 class ChunkBuffer {
@@ -487,8 +465,8 @@ class ChunkBuffer {
 // into the worker's buffer and verified, then its pieces are copied while it
 // is still in the cache. No mapping of the page store: mapping it would cost
 // a page-table entry per 4 KiB of it, as much as the copy in this VM.
-Status fill_range(const Filler& f, const image::PageReader& pages, const std::vector<Piece>& pieces,
-                  const Extents& data, std::byte* buf, uint64_t from, uint64_t to) {
+Status fill_range(const Filler& f, const image::PageReader& pages, const std::vector<Piece>& pieces, std::byte* buf,
+                  uint64_t from, uint64_t to) {
   auto it = std::upper_bound(pieces.begin(), pieces.end(), from,
                              [](uint64_t off, const Piece& p) { return off < p.file_offset; }) - 1;
   for (uint64_t cs = from; cs < to; cs += image::kChunkSize) {
@@ -500,15 +478,14 @@ Status fill_range(const Filler& f, const image::PageReader& pages, const std::ve
       if (!anon_private(*it->area)) {
         TRY(write_memory(f.pid, at, buf + (s - cs), e - s));
       } else {
-        // Holes are zeros the fresh memory already reads as.
-        auto d = std::upper_bound(data.begin(), data.end(), s, [](uint64_t v, const auto& x) { return v < x.second; });
-        for (; d != data.end() && d->first < e; ++d) {
-          const uint64_t xs = std::max(s, d->first), xe = std::min(e, d->second);
-          if (f.uffd)
-            TRY_CTX(f.uffd->copy(at + (xs - s), buf + (xs - cs), xe - xs), "task {}: {}", f.pid, area_label(*it->area));
-          else
-            TRY(write_memory(f.pid, at + (xs - s), buf + (xs - cs), xe - xs));
-        }
+        // Stretches of zero pages (the holes of the store) need no copy.
+        const std::byte* src = buf + (s - cs);
+        Status st;
+        image::for_each_nonzero(src, e - s, [&](size_t off, size_t k) {
+          if (!st) return;
+          st = f.uffd ? f.uffd->copy(at + off, src + off, k) : write_memory(f.pid, at + off, src + off, k);
+        });
+        TRY_CTX(std::move(st), "task {}: {}", f.pid, area_label(*it->area));
       }
       if (it->file_offset + it->len > ce) break;  // the piece goes on in the next chunk
     }
@@ -539,7 +516,6 @@ Status fill_pages(RemoteTask& task, const img::Mm& mm, const image::PageReader& 
       }
   }
   TRY(populate(task, pieces, f));
-  const Extents data = data_extents(pages.fd(), total);
   const size_t jobs = static_cast<size_t>((total + kFillJob - 1) / kFillJob);
   const unsigned workers = static_cast<unsigned>(std::min<size_t>(copy_workers(), jobs));
   std::vector<ChunkBuffer> bufs(workers);
@@ -547,7 +523,7 @@ Status fill_pages(RemoteTask& task, const img::Mm& mm, const image::PageReader& 
     if (!b.get()) return failf("task {}: cannot allocate a copy buffer", f.pid);
   TRY(parallel_jobs(jobs, workers, [&](size_t j, unsigned w) -> Status {
     const uint64_t from = j * kFillJob, to = std::min(total, from + kFillJob);
-    TRY(fill_range(f, pages, pieces, data, bufs[w].get(), from, to));
+    TRY(fill_range(f, pages, pieces, bufs[w].get(), from, to));
     if (progress) progress->advance(to - from);
     return {};
   }));
