@@ -7,6 +7,7 @@
 #include <map>
 
 #include "base/files.h"
+#include "base/timeline.h"
 #include "container.pb.h"
 #include "container/control.h"
 #include "container/paths.h"
@@ -143,7 +144,7 @@ Status dump_thread_state(remote::RemoteTask& th, pid_t pid, img::Thread& out, Fa
 // (kinds::link_fds, once every task is probed).
 Result<TaskImage> dump_task(seal::Hold& hold, const kinds::TreeTask& tt, const container::ContainerState& st,
                             const std::string& container_root, image::ImageWriter& image, kinds::TaskFds& fds,
-                            Faults& faults) {
+                            Faults& faults, Timeline& tl) {
   TaskImage t;
   t.pid = tt.pid;
   t.vpid = tt.vpid;
@@ -162,7 +163,9 @@ Result<TaskImage> dump_task(seal::Hold& hold, const kinds::TreeTask& tt, const c
   // The executor gives the remote calls below one ptrace stop per batch; the
   // other threads share it (one address space). It is unmapped before the
   // task is released or killed (a failed dump's release unmaps it again).
+  tl.mark("tasks");
   TRY_CTX(leader.map_executor(), "map executor");
+  tl.mark("task.executor");
   TRY(faults.hit("dump.threads"));
   for (remote::RemoteTask* th : threads) {
     sys::ProcStatus ts = TRY(sys::read_thread_status(pid, th->tid()));
@@ -176,6 +179,7 @@ Result<TaskImage> dump_task(seal::Hold& hold, const kinds::TreeTask& tt, const c
     if (th != &leader) th->drop_shared_executor();
     TRY_CTX(std::move(attrs), "thread {}", vtid);
   }
+  tl.mark("task.threads");
   TRY_CTX(kinds::dump_sigactions(leader, t.task), "signal actions");
   TRY_CTX(kinds::dump_pending(leader.tid(), /*shared=*/true, *t.task.mutable_shared_pending()), "pending signals");
   TRY_CTX(kinds::dump_dumpable(leader, t.task), "dumpable");
@@ -186,18 +190,22 @@ Result<TaskImage> dump_task(seal::Hold& hold, const kinds::TreeTask& tt, const c
   TRY_CTX(kinds::dump_fs_context(pid, container_root, t.task), "cwd/umask");
   kinds::fill_task_ids(tt, t.task);  // comm: the process's, as /proc/PID/stat has it
 
+  tl.mark("task.process-attrs");
   TRY(faults.hit("dump.fds"));
   kinds::FdDumpContext fctx{pid, tt.vpid, TRY(kinds::read_root_link(pid)),
                             container::log_file(container::state_dir(st.name))};
   fds = TRY(kinds::probe_fds(fctx));
 
+  tl.mark("task.fds");
   TRY(faults.hit("dump.mm"));
   image::PageWriter pages =
       TRY(image::PageWriter::create(image, image::pages_index_path(tt.vpid), image::pages_data_path(tt.vpid)));
   t.mm = TRY(kinds::dump_mm(leader, pages));
   TRY(pages.finish());
   t.mm.set_pages_index(image::pages_index_path(tt.vpid));
+  tl.mark("task.mm");
   TRY_CTX(leader.unmap_executor(), "unmap executor");
+  tl.mark("task.executor");
   return t;
 }
 
@@ -240,8 +248,10 @@ Status dump_container(const DumpOptions& opts, Log& log, Faults& faults) {
   container::ContainerState st = TRY(running_container(opts.name));
   const pid_t init = st.init.pid;
 
+  Timeline tl;
   image::ImageWriter image = TRY(image::ImageWriter::create(opts.dir));
   TRY(faults.hit("dump.create-image"));
+  tl.mark("create-image");
 
   // SIGINT/SIGTERM wait until the container is released (hold.h).
   seal::InterruptGuard guard = TRY(seal::InterruptGuard::block());
@@ -249,16 +259,20 @@ Status dump_container(const DumpOptions& opts, Log& log, Faults& faults) {
   auto held_at = Clock::now();
   seal::Hold hold = TRY_CTX(seal::hold_target(target, &guard), "hold container {}", st.name);
   TRY(faults.hit("dump.hold"));
+  tl.mark("hold");
   TRY(faults.hit("dump.seal-check"));
   TRY(check_sealed(hold, target, opts, log));
+  tl.mark("seal-check");
   TRY(faults.hit("dump.tree"));
   std::vector<kinds::TreeTask> tree = TRY_CTX(collect_tree(hold, init), "container {}", st.name);
   log.debug("holding {} ({} processes, {} threads)", st.name, tree.size(), hold.all_threads().size());
 
   TRY(faults.hit("dump.container"));
   img::Container meta = TRY_CTX(dump_container_meta(st, init), "container {}", st.name);
+  tl.mark("container-meta");
   TRY_CTX(dump_mounts(meta, init, image, faults), "mounts of {}", st.name);
   TRY(guard.check());
+  tl.mark("container");
 
   // Paths of every task are stored relative to the container's root.
   const std::string container_root = TRY(kinds::read_root_link(init));
@@ -266,7 +280,7 @@ Status dump_container(const DumpOptions& opts, Log& log, Faults& faults) {
   std::vector<kinds::TaskFds> fds;  // live tasks only, in tree order
   for (const kinds::TreeTask& tt : tree) {
     kinds::TaskFds f;
-    tasks.push_back(TRY_CTX(dump_task(hold, tt, st, container_root, image, f, faults), "task {}", tt.vpid));
+    tasks.push_back(TRY_CTX(dump_task(hold, tt, st, container_root, image, f, faults, tl), "task {}", tt.vpid));
     if (!tt.zombie) fds.push_back(std::move(f));
     img::TaskRef* ref = meta.mutable_tree()->add_tasks();
     ref->set_pid(tt.vpid);
@@ -275,6 +289,7 @@ Status dump_container(const DumpOptions& opts, Log& log, Faults& faults) {
     TRY(guard.check());
   }
   meta.mutable_tree()->set_init_pid(tree.front().vpid);
+  tl.mark("tasks");
   TRY(faults.hit("dump.link-fds"));
   TRY(kinds::link_fds(fds));
   for (size_t i = 0, k = 0; i < tasks.size(); ++i)
@@ -287,20 +302,28 @@ Status dump_container(const DumpOptions& opts, Log& log, Faults& faults) {
     if (!t.zombie) holders.push_back({t.pid, t.vpid, &t.mm, &t.files});
   img::SharedMemory shmem = TRY(kinds::dump_shmem(holders, image));
   if (shmem.objects_size() > 0) TRY(image.write(image::shmem_path(), img::KIND_SHMEM, shmem));
+  tl.mark("link-fds+shmem");
 
   TRY(faults.hit("dump.write"));
   for (const TaskImage& t : tasks) TRY(write_task(image, t));
   TRY(image.write(image::container_path(), img::KIND_CONTAINER, meta));
   TRY(faults.hit("dump.commit"));
   TRY(image.commit());
+  tl.mark("write");
 
   // From here the image is complete: a failure removes it again, so that a
   // failed dump never leaves an image beside a container that runs on.
   auto finish = [&]() -> Status {
     TRY(faults.hit("dump.finish"));
     TRY(recheck_sealed(hold, target, opts, log));
-    if (opts.leave_running) return hold.release();
+    tl.mark("seal-recheck");
+    if (opts.leave_running) {
+      TRY(hold.release());
+      tl.mark("release");
+      return {};
+    }
     TRY(hold.kill());
+    tl.mark("kill");
     return {};
   };
   auto ms = [&] { return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - held_at).count(); };
@@ -313,7 +336,9 @@ Status dump_container(const DumpOptions& opts, Log& log, Faults& faults) {
     // The tasks are gone; the shim, cgroup and state go the way `amber kill` does it.
     if (auto r = container::kill_container(st.name, log); !r)
       log.warn("cleaning up {} after the dump: {}", st.name, r.error().message);
+    tl.mark("cleanup");
   }
+  log.debug("timing: {}", tl.format());
   return {};
 }
 

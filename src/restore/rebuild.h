@@ -6,6 +6,7 @@
 
 #include "base/faults.h"
 #include "base/result.h"
+#include "base/timeline.h"
 #include "remote/remote_task.h"
 #include "restore/plan.h"
 
@@ -18,6 +19,7 @@ namespace amber::restore {
 // `shmem_objects`: the controller's fds of plan.shmem's objects, which the
 // task holds above `top` (the highest fd number of the image).
 Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const kinds::ShmemPlan& shmem,
-                    const std::vector<UniqueFd>& shmem_objects, int top, bool drain_sigchld, Faults& faults);
+                    const std::vector<UniqueFd>& shmem_objects, int top, bool drain_sigchld, Faults& faults,
+                    Timeline& tl);
 
 }  // namespace amber::restore
