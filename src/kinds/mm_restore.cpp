@@ -129,18 +129,25 @@ Status unregister_rseq(RemoteTask& task) {
   return {};
 }
 
-// Unmaps every area but the executor and [vsyscall] (which cannot be).
+// Unmaps every area but the executor and [vsyscall] (which cannot be): one
+// munmap for everything below the executor and one for everything above it
+// (holes inside a range are no error). The task is a fork of amber with a
+// hundred areas; one munmap per area paid a TLB flush each, a hypercall in
+// this VM (PVM): ~5 ms per task against well under 1 ms for two ranges.
 Status unmap_everything(RemoteTask& task, const std::vector<sys::VmArea>& maps) {
   const uint64_t xs = task.executor_base(), xe = xs + task.executor_size();
-  Batch batch;
-  auto unmap = [&](uint64_t s, uint64_t e, const sys::VmArea& a) {
-    if (s < e) batch.add(stop_on_error(make_call(SYS_munmap, s, e - s)), "munmap " + area_label(s, e, a.path, ""));
-  };
+  uint64_t lo = UINT64_MAX, hi = 0;
   for (const sys::VmArea& a : maps) {
     if (a.path == "[vsyscall]") continue;
-    unmap(a.start, std::min(a.end, xs), a);
-    unmap(std::max(a.start, xe), a.end, a);
+    lo = std::min(lo, a.start);
+    hi = std::max(hi, a.end);
   }
+  Batch batch;
+  auto unmap = [&](uint64_t s, uint64_t e) {
+    if (s < e) batch.add(stop_on_error(make_call(SYS_munmap, s, e - s)), fmt::format("munmap {:x}-{:x}", s, e));
+  };
+  unmap(lo, std::min(hi, xs));
+  unmap(std::max(lo, xe), hi);
   TRY(batch.run(task));
   auto left = TRY_CTX(sys::read_maps(task.tgid()), "task {}: maps after teardown", task.tgid());
   for (const sys::VmArea& a : left)
