@@ -244,11 +244,17 @@ Status recheck_sealed(seal::Hold& hold, const seal::Target& target, const DumpOp
 
 }  // namespace
 
-Status dump_container(const DumpOptions& opts, Log& log, Faults& faults) {
+std::string format_summary(const DumpSummary& s) {
+  return fmt::format("dumped {} to {}: {} process{} ({} thread{}), {:.1f} MiB in {:.1f} ms, frozen {:.1f} ms", s.name,
+                     s.dir, s.processes, s.processes == 1 ? "" : "es", s.threads, s.threads == 1 ? "" : "s",
+                     static_cast<double>(s.image_bytes) / (1 << 20), s.total_ms, s.frozen_ms);
+}
+
+Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& faults) {
+  Timeline tl;
   container::ContainerState st = TRY(running_container(opts.name));
   const pid_t init = st.init.pid;
 
-  Timeline tl;
   image::ImageWriter image = TRY(image::ImageWriter::create(opts.dir));
   TRY(faults.hit("dump.create-image"));
   tl.mark("create-image");
@@ -256,7 +262,6 @@ Status dump_container(const DumpOptions& opts, Log& log, Faults& faults) {
   // SIGINT/SIGTERM wait until the container is released (hold.h).
   seal::InterruptGuard guard = TRY(seal::InterruptGuard::block());
   const seal::Target target = seal::target_for_container(st);
-  auto held_at = Clock::now();
   seal::Hold hold = TRY_CTX(seal::hold_target(target, &guard), "hold container {}", st.name);
   TRY(faults.hit("dump.hold"));
   tl.mark("hold");
@@ -266,6 +271,8 @@ Status dump_container(const DumpOptions& opts, Log& log, Faults& faults) {
   TRY(faults.hit("dump.tree"));
   std::vector<kinds::TreeTask> tree = TRY_CTX(collect_tree(hold, init), "container {}", st.name);
   log.debug("holding {} ({} processes, {} threads)", st.name, tree.size(), hold.all_threads().size());
+  DumpSummary sum{st.name, opts.dir, static_cast<uint32_t>(tree.size()),
+                  static_cast<uint32_t>(hold.all_threads().size())};
 
   TRY(faults.hit("dump.container"));
   img::Container meta = TRY_CTX(dump_container_meta(st, init), "container {}", st.name);
@@ -326,12 +333,19 @@ Status dump_container(const DumpOptions& opts, Log& log, Faults& faults) {
     tl.mark("kill");
     return {};
   };
-  auto ms = [&] { return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - held_at).count(); };
   if (auto r = finish(); !r) {
     if (auto rm = remove_tree(opts.dir); !rm) log.warn("removing image {}: {}", opts.dir, rm.error().message);
-    return r;
+    return std::unexpected(std::move(r.error()));
   }
-  log.info("{} dumped to {} (held for {} ms)", st.name, opts.dir, ms());
+  sum.frozen_ms = Timeline::ms(hold.held_since(), Clock::now());
+  img::DumpStats stats;
+  stats.set_frozen_us(static_cast<uint64_t>(sum.frozen_ms * 1000));
+  stats.set_duration_us(static_cast<uint64_t>(tl.since_start_ms() * 1000));
+  stats.set_processes(sum.processes);
+  stats.set_threads(sum.threads);
+  // The image is complete without them: a failure here fails nothing.
+  if (auto r = image.amend_inventory(stats); !r) log.warn("recording the dump's times: {}", r.error().message);
+  for (const img::FileEntry& f : image.inventory().files()) sum.image_bytes += f.size();
   if (!opts.leave_running) {
     // The tasks are gone; the shim, cgroup and state go the way `amber kill` does it.
     if (auto r = container::kill_container(st.name, log); !r)
@@ -339,7 +353,8 @@ Status dump_container(const DumpOptions& opts, Log& log, Faults& faults) {
     tl.mark("cleanup");
   }
   log.debug("timing: {}", tl.format());
-  return {};
+  sum.total_ms = tl.since_start_ms();
+  return sum;
 }
 
 }  // namespace amber::dump

@@ -141,6 +141,7 @@ Result<Hold> Hold::by_cgroup(const std::string& cgroup_dir, const HoldOptions& o
   h.cgroup_ = cgroup_dir;
   while (h.cgroup_.size() > 1 && h.cgroup_.back() == '/') h.cgroup_.pop_back();
   TRY(h.check_cgroup());
+  h.held_since_ = std::chrono::steady_clock::now();
   TRY(h.freeze());
   std::vector<pid_t> tids = TRY(h.list_cgroup_threads());
   TRY(h.seize_all(tids));
@@ -157,6 +158,7 @@ Result<Hold> Hold::by_pidns(pid_t pid, const HoldOptions& opts) {
   if (own == h.pidns_ino_)
     return bad_input("hold: pid {} is in amber's own pid namespace: refusing to hold every task of the host", pid);
   if (TRY(h.in_target_pidns(getpid()))) return bad_input("hold: amber runs inside the pid namespace of {}", pid);
+  h.held_since_ = std::chrono::steady_clock::now();
   TRY(h.settle());
   if (h.tasks_.empty()) return failf("hold: no task left in the pid namespace of {}", pid);
   return h;
@@ -173,6 +175,7 @@ Hold& Hold::operator=(Hold&& o) noexcept {
   was_frozen_ = o.was_frozen_;
   frozen_ = o.frozen_;
   freeze_touched_ = o.freeze_touched_;
+  held_since_ = o.held_since_;
   tasks_ = std::move(o.tasks_);
   ignored_ = std::move(o.ignored_);
   traced_ = std::move(o.traced_);
