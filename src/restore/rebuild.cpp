@@ -83,6 +83,10 @@ Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const
   // The executor's size is bounded well below 1 MiB (code page, table, scratch).
   uint64_t at = kinds::pick_executor_addr(t.mm, current, size_t{1} << 20);
   if (at == 0) return failf("no room for the executor in the saved address space");
+  // These maps say where [vdso] is: the executor's remote mmap (through the
+  // vdso's `syscall`) need not read them again.
+  for (const sys::VmArea& a : current)
+    if (a.path == "[vdso]") TRY(leader.refresh_syscall_insn(a.start, a.end));
   TRY_CTX(leader.map_executor(at), "map executor at {:#x}", at);
   tl.mark("rebuild.executor");
   TRY(faults.hit("restore.shmem-fds"));
