@@ -31,7 +31,9 @@ Action add_dump(CLI::App& app) {
     // Test-only switch (fault-injection tests): fail at the named step.
     const char* armed = std::getenv("AMBER_FAULT");
     Faults faults(armed ? armed : "");
-    if (auto r = dump::dump_container(*opts, ctx.log, faults); !r) return report(ctx, r.error());
+    auto r = dump::dump_container(*opts, ctx.log, faults);
+    if (!r) return report(ctx, r.error());
+    fmt::print("{}\n", dump::format_summary(*r));
     return 0;
   };
 }

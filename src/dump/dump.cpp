@@ -8,6 +8,7 @@
 
 #include "base/files.h"
 #include "base/progress.h"
+#include "base/timeline.h"
 #include "container.pb.h"
 #include "container/control.h"
 #include "container/paths.h"
@@ -127,15 +128,16 @@ Status dump_mounts(img::Container& c, pid_t init, image::ImageWriter& image, Fau
 
 // What of one thread only the thread can tell, or is its own: sigaltstack
 // and friends, its signal queue, credentials and seccomp filters. The
-// executor must be mapped or shared.
-Status dump_thread_state(remote::RemoteTask& th, pid_t pid, img::Thread& out, Faults& faults) {
+// executor must be mapped or shared. `st`: the thread's /proc status, read
+// once by the caller (a procfs read costs tens of microseconds here).
+Status dump_thread_state(remote::RemoteTask& th, pid_t pid, const sys::ProcStatus& st, img::Thread& out,
+                         Faults& faults) {
   TRY(kinds::dump_thread_attrs(th, out));
   TRY(faults.hit("dump.pending"));
   TRY_CTX(kinds::dump_pending(th.tid(), /*shared=*/false, *out.mutable_pending()), "pending signals");
   TRY(faults.hit("dump.creds"));
   TRY_CTX(kinds::dump_creds(th, pid, out), "credentials");
   TRY(faults.hit("dump.seccomp"));
-  sys::ProcStatus st = TRY(sys::read_thread_status(pid, th.tid()));
   TRY(kinds::dump_seccomp(th.tid(), st, out));
   return {};
 }
@@ -144,7 +146,7 @@ Status dump_thread_state(remote::RemoteTask& th, pid_t pid, img::Thread& out, Fa
 // (kinds::link_fds, once every task is probed).
 Result<TaskImage> dump_task(seal::Hold& hold, const kinds::TreeTask& tt, const container::ContainerState& st,
                             const std::string& container_root, image::ImageWriter& image, kinds::TaskFds& fds,
-                            Progress& progress, Faults& faults) {
+                            Progress& progress, Faults& faults, Timeline& tl) {
   TaskImage t;
   t.pid = tt.pid;
   t.vpid = tt.vpid;
@@ -163,7 +165,9 @@ Result<TaskImage> dump_task(seal::Hold& hold, const kinds::TreeTask& tt, const c
   // The executor gives the remote calls below one ptrace stop per batch; the
   // other threads share it (one address space). It is unmapped before the
   // task is released or killed (a failed dump's release unmaps it again).
+  tl.mark("tasks");
   TRY_CTX(leader.map_executor(), "map executor");
+  tl.mark("task.executor");
   TRY(faults.hit("dump.threads"));
   for (remote::RemoteTask* th : threads) {
     sys::ProcStatus ts = TRY(sys::read_thread_status(pid, th->tid()));
@@ -173,10 +177,11 @@ Result<TaskImage> dump_task(seal::Hold& hold, const kinds::TreeTask& tt, const c
     *out = TRY_CTX(kinds::dump_thread(*th), "thread {}", vtid);
     out->set_tid(vtid);
     if (th != &leader) TRY(th->share_executor(leader));
-    Status attrs = dump_thread_state(*th, pid, *out, faults);
+    Status attrs = dump_thread_state(*th, pid, ts, *out, faults);
     if (th != &leader) th->drop_shared_executor();
     TRY_CTX(std::move(attrs), "thread {}", vtid);
   }
+  tl.mark("task.threads");
   TRY_CTX(kinds::dump_sigactions(leader, t.task), "signal actions");
   TRY_CTX(kinds::dump_pending(leader.tid(), /*shared=*/true, *t.task.mutable_shared_pending()), "pending signals");
   TRY_CTX(kinds::dump_dumpable(leader, t.task), "dumpable");
@@ -187,18 +192,22 @@ Result<TaskImage> dump_task(seal::Hold& hold, const kinds::TreeTask& tt, const c
   TRY_CTX(kinds::dump_fs_context(pid, container_root, t.task), "cwd/umask");
   kinds::fill_task_ids(tt, t.task);  // comm: the process's, as /proc/PID/stat has it
 
+  tl.mark("task.process-attrs");
   TRY(faults.hit("dump.fds"));
   kinds::FdDumpContext fctx{pid, tt.vpid, TRY(kinds::read_root_link(pid)),
                             container::log_file(container::state_dir(st.name))};
   fds = TRY(kinds::probe_fds(fctx));
 
+  tl.mark("task.fds");
   TRY(faults.hit("dump.mm"));
   image::PageWriter pages =
       TRY(image::PageWriter::create(image, image::pages_index_path(tt.vpid), image::pages_data_path(tt.vpid)));
   t.mm = TRY(kinds::dump_mm(leader, pages, &progress));
   TRY(pages.finish());
   t.mm.set_pages_index(image::pages_index_path(tt.vpid));
+  tl.mark("task.mm");
   TRY_CTX(leader.unmap_executor(), "unmap executor");
+  tl.mark("task.executor");
   return t;
 }
 
@@ -237,29 +246,42 @@ Status recheck_sealed(seal::Hold& hold, const seal::Target& target, const DumpOp
 
 }  // namespace
 
-Status dump_container(const DumpOptions& opts, Log& log, Faults& faults) {
+std::string format_summary(const DumpSummary& s) {
+  return fmt::format("dumped {} to {}: {} process{} ({} thread{}), {:.1f} MiB in {:.1f} ms, frozen {:.1f} ms", s.name,
+                     s.dir, s.processes, s.processes == 1 ? "" : "es", s.threads, s.threads == 1 ? "" : "s",
+                     static_cast<double>(s.image_bytes) / (1 << 20), s.total_ms, s.frozen_ms);
+}
+
+Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& faults) {
+  Timeline tl;
   container::ContainerState st = TRY(running_container(opts.name));
   const pid_t init = st.init.pid;
 
   image::ImageWriter image = TRY(image::ImageWriter::create(opts.dir));
   TRY(faults.hit("dump.create-image"));
+  tl.mark("create-image");
 
   // SIGINT/SIGTERM wait until the container is released (hold.h).
   seal::InterruptGuard guard = TRY(seal::InterruptGuard::block());
   const seal::Target target = seal::target_for_container(st);
-  auto held_at = Clock::now();
   seal::Hold hold = TRY_CTX(seal::hold_target(target, &guard), "hold container {}", st.name);
   TRY(faults.hit("dump.hold"));
+  tl.mark("hold");
   TRY(faults.hit("dump.seal-check"));
   TRY(check_sealed(hold, target, opts, log));
+  tl.mark("seal-check");
   TRY(faults.hit("dump.tree"));
   std::vector<kinds::TreeTask> tree = TRY_CTX(collect_tree(hold, init), "container {}", st.name);
   log.debug("holding {} ({} processes, {} threads)", st.name, tree.size(), hold.all_threads().size());
+  DumpSummary sum{st.name, opts.dir, static_cast<uint32_t>(tree.size()),
+                  static_cast<uint32_t>(hold.all_threads().size())};
 
   TRY(faults.hit("dump.container"));
   img::Container meta = TRY_CTX(dump_container_meta(st, init), "container {}", st.name);
+  tl.mark("container-meta");
   TRY_CTX(dump_mounts(meta, init, image, faults), "mounts of {}", st.name);
   TRY(guard.check());
+  tl.mark("container");
 
   // Paths of every task are stored relative to the container's root.
   const std::string container_root = TRY(kinds::read_root_link(init));
@@ -268,7 +290,8 @@ Status dump_container(const DumpOptions& opts, Log& log, Faults& faults) {
   Progress progress("dump");
   for (const kinds::TreeTask& tt : tree) {
     kinds::TaskFds f;
-    tasks.push_back(TRY_CTX(dump_task(hold, tt, st, container_root, image, f, progress, faults), "task {}", tt.vpid));
+    tasks.push_back(
+        TRY_CTX(dump_task(hold, tt, st, container_root, image, f, progress, faults, tl), "task {}", tt.vpid));
     if (!tt.zombie) fds.push_back(std::move(f));
     img::TaskRef* ref = meta.mutable_tree()->add_tasks();
     ref->set_pid(tt.vpid);
@@ -277,6 +300,7 @@ Status dump_container(const DumpOptions& opts, Log& log, Faults& faults) {
     TRY(guard.check());
   }
   meta.mutable_tree()->set_init_pid(tree.front().vpid);
+  tl.mark("tasks");
   TRY(faults.hit("dump.link-fds"));
   TRY(kinds::link_fds(fds));
   for (size_t i = 0, k = 0; i < tasks.size(); ++i)
@@ -289,34 +313,52 @@ Status dump_container(const DumpOptions& opts, Log& log, Faults& faults) {
     if (!t.zombie) holders.push_back({t.pid, t.vpid, &t.mm, &t.files});
   img::SharedMemory shmem = TRY(kinds::dump_shmem(holders, image));
   if (shmem.objects_size() > 0) TRY(image.write(image::shmem_path(), img::KIND_SHMEM, shmem));
+  tl.mark("link-fds+shmem");
 
   TRY(faults.hit("dump.write"));
   for (const TaskImage& t : tasks) TRY(write_task(image, t));
   TRY(image.write(image::container_path(), img::KIND_CONTAINER, meta));
   TRY(faults.hit("dump.commit"));
   TRY(image.commit());
+  tl.mark("write");
 
   // From here the image is complete: a failure removes it again, so that a
   // failed dump never leaves an image beside a container that runs on.
   auto finish = [&]() -> Status {
     TRY(faults.hit("dump.finish"));
     TRY(recheck_sealed(hold, target, opts, log));
-    if (opts.leave_running) return hold.release();
+    tl.mark("seal-recheck");
+    if (opts.leave_running) {
+      TRY(hold.release());
+      tl.mark("release");
+      return {};
+    }
     TRY(hold.kill());
+    tl.mark("kill");
     return {};
   };
-  auto ms = [&] { return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - held_at).count(); };
   if (auto r = finish(); !r) {
     if (auto rm = remove_tree(opts.dir); !rm) log.warn("removing image {}: {}", opts.dir, rm.error().message);
-    return r;
+    return std::unexpected(std::move(r.error()));
   }
-  log.info("{} dumped to {} (held for {} ms)", st.name, opts.dir, ms());
+  sum.frozen_ms = Timeline::ms(hold.held_since(), Clock::now());
+  img::DumpStats stats;
+  stats.set_frozen_us(static_cast<uint64_t>(sum.frozen_ms * 1000));
+  stats.set_duration_us(static_cast<uint64_t>(tl.since_start_ms() * 1000));
+  stats.set_processes(sum.processes);
+  stats.set_threads(sum.threads);
+  // The image is complete without them: a failure here fails nothing.
+  if (auto r = image.amend_inventory(stats); !r) log.warn("recording the dump's times: {}", r.error().message);
+  for (const img::FileEntry& f : image.inventory().files()) sum.image_bytes += f.size();
   if (!opts.leave_running) {
     // The tasks are gone; the shim, cgroup and state go the way `amber kill` does it.
     if (auto r = container::kill_container(st.name, log); !r)
       log.warn("cleaning up {} after the dump: {}", st.name, r.error().message);
+    tl.mark("cleanup");
   }
-  return {};
+  log.debug("timing: {}", tl.format());
+  sum.total_ms = tl.since_start_ms();
+  return sum;
 }
 
 }  // namespace amber::dump

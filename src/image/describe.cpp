@@ -266,6 +266,11 @@ Result<std::string> describe_text(const ImageReader& image) {
   t.line(1, "amber {}, created {}, kernel {}, page size {}", inv.amber_version(), time_utc(inv.created()),
          inv.kernel_release(), inv.page_size());
   t.line(1, "{} files besides the inventory, {} of page data", inv.files_size(), human_size(page_bytes));
+  if (inv.has_dump_stats()) {
+    const img::DumpStats& d = inv.dump_stats();
+    t.line(1, "dump: {} processes, {} threads, took {:.1f} ms, container frozen {:.1f} ms", d.processes(),
+           d.threads(), static_cast<double>(d.duration_us()) / 1000, static_cast<double>(d.frozen_us()) / 1000);
+  }
 
   if (image.find(container_path())) {
     img::Container c = TRY(image.read<img::Container>(container_path(), img::KIND_CONTAINER));

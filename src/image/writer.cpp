@@ -113,18 +113,32 @@ Status ImageWriter::commit() {
     f->set_size(e.size);
   }
 
-  std::string payload;
-  if (!inv.SerializeToString(&payload)) return failf("{}: cannot serialize the inventory", dir_);
-  auto header = encode_header(img::KIND_INVENTORY, payload);
-  std::string file(reinterpret_cast<const char*>(header.data()), header.size());
-  file += payload;
-  TRY(write_new_file(fmt::format("{}/{}", tmp_, kInventoryFile), file));
+  TRY(write_new_file(fmt::format("{}/{}", tmp_, kInventoryFile), TRY(encode_inventory(inv))));
 
   if (::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, dir_.c_str(), RENAME_NOREPLACE) != 0) {
     if (errno == EEXIST || errno == ENOTEMPTY) return bad_input("{}: image directory exists", dir_);
     return sys_fail("rename {} to {}", tmp_, dir_);
   }
   committed_ = true;
+  inventory_ = std::move(inv);
+  return {};
+}
+
+Result<std::string> ImageWriter::encode_inventory(const img::Inventory& inv) const {
+  std::string payload;
+  if (!inv.SerializeToString(&payload)) return failf("{}: cannot serialize the inventory", dir_);
+  auto header = encode_header(img::KIND_INVENTORY, payload);
+  std::string file(reinterpret_cast<const char*>(header.data()), header.size());
+  file += payload;
+  return file;
+}
+
+Status ImageWriter::amend_inventory(const img::DumpStats& stats) {
+  if (!committed_) return failf("{}: amend_inventory before commit", dir_);
+  img::Inventory inv = inventory_;
+  *inv.mutable_dump_stats() = stats;
+  TRY(write_file_atomic(fmt::format("{}/{}", dir_, kInventoryFile), TRY(encode_inventory(inv))));
+  inventory_ = std::move(inv);
   return {};
 }
 

@@ -35,6 +35,13 @@ class ImageWriter {
   // Writes inventory.img, renames the temporary directory to DIR
   // (RENAME_NOREPLACE: a DIR created meanwhile is not replaced).
   Status commit();
+  // After commit(): records what is known only once the dump is over (how
+  // long the container was frozen) by writing the inventory again under a
+  // temporary name and renaming it over the committed one, so a reader sees
+  // the old inventory or the new one, never a mix.
+  Status amend_inventory(const img::DumpStats& stats);
+  // The committed inventory (empty before commit()).
+  const img::Inventory& inventory() const { return inventory_; }
 
   const std::string& dir() const { return dir_; }
   const std::string& tmp_dir() const { return tmp_; }
@@ -43,6 +50,7 @@ class ImageWriter {
  private:
   ImageWriter(std::string dir, std::string tmp) : dir_(std::move(dir)), tmp_(std::move(tmp)) {}
   Result<UniqueFd> create_file(std::string_view relpath, Kind kind, bool raw);
+  Result<std::string> encode_inventory(const img::Inventory& inv) const;
 
   struct Entry {
     std::string path;
@@ -54,6 +62,7 @@ class ImageWriter {
   std::vector<Entry> entries_;
   std::set<std::string, std::less<>> made_dirs_;
   bool committed_ = false;
+  img::Inventory inventory_;
 };
 
 }  // namespace amber::image

@@ -93,6 +93,8 @@ Status place_vdso(remote::RemoteTask& task, const img::Mm& saved) {
     return unsupported("task {}: vdso layout differs from the dumping kernel's: image has {}, placed {}", pid,
                        describe(want), describe(have));
   TRY(check_hash(pid, saved, have));
+  for (const VdsoArea& a : have)
+    if (a.name == "[vdso]") return task.refresh_syscall_insn(a.start, a.end);
   return task.refresh_syscall_insn();
 }
 

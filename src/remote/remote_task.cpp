@@ -357,19 +357,26 @@ Status RemoteTask::refresh_syscall_insn() {
       end = parse_uint(range[1], 16).value_or(0);
     }
     if (end <= start) return failf("task {}: bad [vdso] line in maps: {}", tid_, line);
-    std::vector<std::byte> text(end - start);
-    TRY_CTX(sys::read_memory(tid_, start, text), "task {}: read [vdso]", tid_);
-    // Any 0f 05 pair decodes as `syscall` when jumped to directly, whatever
-    // instruction it belongs to in the vdso's own code.
-    for (size_t i = 0; i + 1 < text.size(); ++i) {
-      if (text[i] == std::byte{0x0f} && text[i + 1] == std::byte{0x05}) {
-        syscall_insn_ = start + i;
-        return {};
-      }
-    }
-    return failf("task {}: no syscall instruction in [vdso]", tid_);
+    return refresh_syscall_insn(start, end);
   }
   return failf("task {} has no [vdso] (needed to run a remote syscall without an executor)", tid_);
+}
+
+Status RemoteTask::refresh_syscall_insn(uint64_t start, uint64_t end) {
+  syscall_insn_ = 0;
+  if (end <= start || end - start > (uint64_t{1} << 20))
+    return failf("task {}: bad [vdso] range {:#x}-{:#x}", tid_, start, end);
+  std::vector<std::byte> text(end - start);
+  TRY_CTX(sys::read_memory(tid_, start, text), "task {}: read [vdso]", tid_);
+  // Any 0f 05 pair decodes as `syscall` when jumped to directly, whatever
+  // instruction it belongs to in the vdso's own code.
+  for (size_t i = 0; i + 1 < text.size(); ++i) {
+    if (text[i] == std::byte{0x0f} && text[i + 1] == std::byte{0x05}) {
+      syscall_insn_ = start + i;
+      return {};
+    }
+  }
+  return failf("task {}: no syscall instruction in [vdso]", tid_);
 }
 
 Status RemoteTask::read(uint64_t addr, std::span<std::byte> out) const {

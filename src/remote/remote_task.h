@@ -160,6 +160,9 @@ class RemoteTask {
   // on first use. Call refresh after moving or re-creating the vdso.
   Result<uint64_t> syscall_insn();
   Status refresh_syscall_insn();
+  // Same, when the caller knows where [vdso] is (it just placed it): no
+  // /proc/PID/maps read.
+  Status refresh_syscall_insn(uint64_t vdso_start, uint64_t vdso_end);
 
   // The task's memory (process_vm_readv/writev; writable areas only).
   Status read(uint64_t addr, std::span<std::byte> out) const;

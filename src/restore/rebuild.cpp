@@ -75,7 +75,7 @@ class SharedExecutor {
 
 Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const kinds::ShmemPlan& shmem,
                     const std::vector<UniqueFd>& shmem_objects, int top, bool drain_sigchld, Progress& progress,
-                    Faults& faults) {
+                    Faults& faults, Timeline& tl) {
   remote::RemoteTask& leader = threads.front();
   const img::Task& task = t.task;
   TRY(faults.hit("restore.executor"));
@@ -83,19 +83,27 @@ Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const
   // The executor's size is bounded well below 1 MiB (code page, table, scratch).
   uint64_t at = kinds::pick_executor_addr(t.mm, current, size_t{1} << 20);
   if (at == 0) return failf("no room for the executor in the saved address space");
+  // These maps say where [vdso] is: the executor's remote mmap (through the
+  // vdso's `syscall`) need not read them again.
+  for (const sys::VmArea& a : current)
+    if (a.path == "[vdso]") TRY(leader.refresh_syscall_insn(a.start, a.end));
   TRY_CTX(leader.map_executor(at), "map executor at {:#x}", at);
+  tl.mark("rebuild.executor");
   TRY(faults.hit("restore.shmem-fds"));
   kinds::ShmemFds shmem_fds = TRY(kinds::find_shmem_fds(leader.tgid(), shmem, shmem_objects, top));
   TRY(faults.hit("restore.mm"));
   TRY(kinds::restore_mm(leader, t.mm, *t.pages, shmem_fds, &progress));
   TRY_CTX(kinds::close_shmem_fds(leader, shmem_fds), "shared memory fds");
+  tl.mark("rebuild.mm");
   TRY(faults.hit("restore.locks"));
   TRY_CTX(kinds::take_mapped_locks(leader, t.files), "file locks");
+  tl.mark("rebuild.locks");
   TRY(faults.hit("restore.signals"));
   if (drain_sigchld) TRY(kinds::drain_sigchld(leader));
   TRY_CTX(kinds::restore_sigactions(leader, task), "signal actions");
   TRY(faults.hit("restore.rlimits"));
   TRY_CTX(kinds::restore_rlimits(leader.tgid(), task), "rlimits");
+  tl.mark("rebuild.signals+rlimits");
   {
     SharedExecutor shared(threads);
     TRY(shared.share());
@@ -105,18 +113,23 @@ Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const
       TRY(kinds::restore_thread(threads[i], th));
       TRY(kinds::restore_thread_attrs(threads[i], th));
     }
+    tl.mark("rebuild.threads");
     TRY(faults.hit("restore.pending"));
     TRY(restore_pending_signals(threads, task));
     TRY(faults.hit("restore.itimers"));
     TRY(kinds::restore_itimers(leader, task));
+    tl.mark("rebuild.pending+itimers");
     TRY(restore_identity(threads, task, faults));
+    tl.mark("rebuild.creds");
   }
   TRY(faults.hit("restore.unmap-executor"));
   TRY_CTX(leader.unmap_executor(), "unmap executor");
+  tl.mark("rebuild.executor");
   TRY(faults.hit("restore.verify"));
   TRY(kinds::verify_mm(leader.tgid(), t.mm, 0, 0));
   for (size_t i = 0; i < threads.size(); ++i)
     TRY(kinds::restore_thread_final(threads[i], task.threads(static_cast<int>(i))));
+  tl.mark("rebuild.verify");
   return {};
 }
 

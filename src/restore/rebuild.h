@@ -7,6 +7,7 @@
 #include "base/faults.h"
 #include "base/progress.h"
 #include "base/result.h"
+#include "base/timeline.h"
 #include "remote/remote_task.h"
 #include "restore/plan.h"
 
@@ -20,6 +21,6 @@ namespace amber::restore {
 // task holds above `top` (the highest fd number of the image).
 Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const kinds::ShmemPlan& shmem,
                     const std::vector<UniqueFd>& shmem_objects, int top, bool drain_sigchld, Progress& progress,
-                    Faults& faults);
+                    Faults& faults, Timeline& tl);
 
 }  // namespace amber::restore

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/files.h"
+#include "base/timeline.h"
 #include "container.pb.h"
 #include "container/paths.h"
 #include "container/run.h"
@@ -126,6 +127,7 @@ Status release_all(Made& made) {
 
 Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faults& faults) {
   // 1. Everything is read and checked before anything is created.
+  Timeline tl;
   image::ImageReader image = TRY(image::ImageReader::open(opts.dir));
   TRY(image.validate());
   TRY(faults.hit("restore.validate"));
@@ -133,6 +135,7 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   std::string name = opts.name.empty() ? plan.container.name() : opts.name;
   TRY(container::check_name(name));
   std::string what = fmt::format("restore {}", name);
+  tl.mark("read+validate");
 
   // 2. The container's name, cgroup and log.
   Made made{log};
@@ -143,6 +146,7 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   made.cgroup_fd = TRY_CTX(sys::cgroup_open(made.cgroup), "{}", what);
   TRY(faults.hit("restore.cgroup"));
   UniqueFd log_fd = TRY_CTX(container::open_container_log(made.state_dir), "{}", what);
+  tl.mark("state+cgroup");
 
   // 3. The fork phase: the init, in new namespaces under a new shim, forks
   //    the whole tree; every process prepares what it can itself and waits.
@@ -163,8 +167,10 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
                                                }),
                          "{}", what);
   log_fd.reset();
+  tl.mark("spawn");
   TRY(faults.hit("restore.spawn"));
   TRY_CTX(container::wait_init_started(*made.spawned), "{}: fork phase", what);
+  tl.mark("fork-phase");
 
   // 4. The controller seizes every task, finishes the tree (groups, zombies,
   //    helpers) and rebuilds each task.
@@ -177,6 +183,7 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   TRY_CTX(kinds::run_tree_actions(plan.tree, host_of, leaders), "{}", what);
   TRY(faults.hit("restore.verify-tree"));
   TRY_CTX(kinds::verify_tree(plan.tree, host_of), "{}", what);
+  tl.mark("seize+tree");
   const auto& drain = plan.tree.drain_sigchld;
   Progress progress("restore");
   for (const auto& [pid, t] : plan.tasks)
@@ -185,16 +192,22 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
     auto it = made.seized.find(pid);
     if (it == made.seized.end()) continue;
     bool d = std::find(drain.begin(), drain.end(), pid) != drain.end();
-    TRY_CTX(rebuild_task(it->second, plan.tasks.at(pid), plan.shmem, shmem, plan.shared.top, d, progress, faults), "{}: task {}", what, pid);
+    tl.mark("rebuild");
+    TRY_CTX(rebuild_task(it->second, plan.tasks.at(pid), plan.shmem, shmem, plan.shared.top, d, progress, faults, tl),
+            "{}: task {}", what, pid);
   }
+  tl.mark("rebuild");
 
   // 5. Registered as an amber container, then released together.
   TRY(faults.hit("restore.state"));
   container::ContainerState st = TRY_CTX(describe(name, plan, made), "{}", what);
   TRY_CTX(container::write_state(made.state_dir, st), "{}", what);
+  tl.mark("state");
   TRY(faults.hit("restore.release"));
   TRY_CTX(release_all(made), "{}", what);
+  tl.mark("release");
   made.keep = true;
+  log.debug("timing: {}", tl.format());
   return name;
 }
 

@@ -104,6 +104,10 @@ class Hold {
   remote::RemoteTask* task(pid_t tid);
   std::map<pid_t, remote::RemoteTask>& tasks() { return tasks_; }
   const std::string& cgroup() const { return cgroup_; }
+  // When the hold began to stop the container: the freeze request (cgroup
+  // mode) or the first seize (ptrace only). The container has not run
+  // since, until release() or kill() (`amber dump` reports the difference).
+  std::chrono::steady_clock::time_point held_since() const { return held_since_; }
   // Tasks left alone because an outside tracer has them (record_traced): tid -> tracer.
   const std::map<pid_t, pid_t>& traced() const { return traced_; }
 
@@ -140,6 +144,7 @@ class Hold {
   bool was_frozen_ = false;  // the owner had frozen the cgroup before us
   bool frozen_ = false;      // cgroup.freeze as we last wrote it
   bool freeze_touched_ = false;
+  std::chrono::steady_clock::time_point held_since_{};
   std::map<pid_t, remote::RemoteTask> tasks_;  // by tid
   std::set<pid_t> ignored_;                    // zombies: listed, never seizable
   std::map<pid_t, pid_t> traced_;              // record_traced: tid -> outside tracer

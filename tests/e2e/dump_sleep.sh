@@ -10,16 +10,31 @@ pid=$(init_pid "$n")
 wait_until 5 grep -q '^State:.*S (sleeping)' /proc/$pid/status
 
 note "dump: the container is gone afterwards"
-"$AMBER" dump "$n" -D "$img"
+summary=$("$AMBER" dump "$n" -D "$img")
 [ -f "$img/inventory.img" ] || fail "no image written"
 assert_nothing_left "$n" "$pid"
+
+note "dump reports how long the container was frozen: more than 0, at most the whole dump"
+# "dumped NAME to DIR: 1 process (1 thread), 0.3 MiB in 41.2 ms, frozen 30.3 ms"
+total=$(echo "$summary" | sed -n 's/.* in \([0-9.]*\) ms, frozen [0-9.]* ms$/\1/p')
+frozen=$(echo "$summary" | sed -n 's/.*, frozen \([0-9.]*\) ms$/\1/p')
+[ -n "$total" ] && [ -n "$frozen" ] || fail "no times in the dump's summary: $summary"
+assert_contains "$summary" "1 process (1 thread)" "dump summary"
+awk -v f="$frozen" -v t="$total" 'BEGIN { exit !(f > 0 && f <= t) }' ||
+  fail "frozen $frozen ms is not within (0, $total] ms: $summary"
 
 note "show prints the image"
 run_cmd "$AMBER" show "$img"
 assert_eq 0 "$STATUS" "amber show"
 assert_contains "$OUT" "sleep" "amber show output"
+# "dump: 1 processes, 1 threads, took 41.0 ms, container frozen 30.3 ms"
+line=$(echo "$OUT" | grep 'container frozen') || fail "amber show prints no frozen time: $OUT"
+took=$(echo "$line" | sed -n 's/.*took \([0-9.]*\) ms.*/\1/p')
+shown=$(echo "$line" | sed -n 's/.*container frozen \([0-9.]*\) ms$/\1/p')
+awk -v f="$shown" -v t="$took" 'BEGIN { exit !(f > 0 && f <= t) }' || fail "amber show: frozen time not plausible: $line"
 run_cmd "$AMBER" show --json "$img"
 assert_eq 0 "$STATUS" "amber show --json"
+assert_contains "$OUT" "frozen" "amber show --json output"
 
 note "restore: running again, same pid inside, still sleeping"
 out=$("$AMBER" restore -D "$img")

@@ -7,8 +7,8 @@
 
 namespace amber::kinds {
 
-// Reads the names of `pid`'s uts namespace (from a short-lived child that
-// joins it: a process can only ask its own uts namespace).
+// Reads the names of `pid`'s uts namespace (from a short-lived thread that
+// joins it: a task can only ask its own uts namespace).
 Result<img::Uts> dump_uts(pid_t pid);
 
 // Sets them in the calling process's (the restored init's) uts namespace.
