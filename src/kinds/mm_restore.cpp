@@ -16,6 +16,7 @@
 #include <memory>
 #include <map>
 #include <optional>
+#include <utility>
 
 #include "base/files.h"
 #include "base/parallel.h"
@@ -456,19 +457,26 @@ Status write_memory(pid_t pid, uint64_t vaddr, const std::byte* src, uint64_t le
 }
 
 // A worker's reused buffer for one chunk (reading into fresh memory costs
-// a page fault per 4 KiB).
+// a page fault per 4 KiB), no larger than the task needs, faulted in by the
+// kernel in one call (a user page fault costs microseconds in this VM).
 class ChunkBuffer {
  public:
-  ChunkBuffer() : p_(static_cast<std::byte*>(std::aligned_alloc(kPage, image::kChunkSize))) {
-    if (p_) std::memset(p_.get(), 0, image::kChunkSize);
+  explicit ChunkBuffer(size_t size) : size_(size) {
+    void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return;
+    (void)::madvise(p, size_, MADV_POPULATE_WRITE);
+    p_ = static_cast<std::byte*>(p);
   }
-  std::byte* get() const { return p_.get(); }
+  ChunkBuffer(ChunkBuffer&& o) noexcept : p_(std::exchange(o.p_, nullptr)), size_(o.size_) {}
+  ChunkBuffer& operator=(ChunkBuffer&&) = delete;
+  ~ChunkBuffer() {
+    if (p_) ::munmap(p_, size_);
+  }
+  std::byte* get() const { return p_; }
 
  private:
-  struct Free {
-    void operator()(std::byte* p) const { std::free(p); }
-  };
-  std::unique_ptr<std::byte, Free> p_;
+  std::byte* p_ = nullptr;
+  size_t size_;
 };
 
 // One file range of the page store into the task, a chunk at a time: read
@@ -503,6 +511,9 @@ Status fill_range(const Filler& f, const image::PageReader& pages, const std::ve
   return {};
 }
 
+// Anonymous memory below this goes the writev way (see FillMode).
+constexpr uint64_t kUffdFrom = uint64_t{4} << 20;
+
 // A file range per job: whole chunks, so each is verified by one worker.
 constexpr uint64_t kFillJob = uint64_t{16} << 20;
 static_assert(kFillJob % image::kChunkSize == 0);
@@ -516,8 +527,11 @@ Status fill_pages(RemoteTask& task, const img::Mm& mm, const image::PageReader& 
   if (total == 0) return {};
   std::vector<Piece> pieces = pieces_of(mm, pages);
   Filler f{task.tgid(), {}, {}};
-  bool any_anon = std::any_of(pieces.begin(), pieces.end(), [](const Piece& p) { return anon_private(*p.area); });
-  if (any_anon && fill_mode() == FillMode::Uffd) f.uffd = TRY(open_uffd(task));
+  uint64_t anon = 0;
+  for (const Piece& p : pieces)
+    if (anon_private(*p.area)) anon += p.len;
+  // A userfaultfd costs a few remote syscalls: worth it from a few MiB on.
+  if (anon >= kUffdFrom && fill_mode() == FillMode::Uffd) f.uffd = TRY(open_uffd(task));
   if (f.uffd) {
     for (const img::VmArea& a : mm.areas())
       if (anon_private(a) && a.pages_in_store()) {
@@ -528,9 +542,11 @@ Status fill_pages(RemoteTask& task, const img::Mm& mm, const image::PageReader& 
   TRY(populate(task, pieces, f));
   const size_t jobs = static_cast<size_t>((total + kFillJob - 1) / kFillJob);
   const unsigned workers = static_cast<unsigned>(std::min<size_t>(copy_workers(), jobs));
-  std::vector<ChunkBuffer> bufs(workers);
-  for (const ChunkBuffer& b : bufs)
-    if (!b.get()) return failf("task {}: cannot allocate a copy buffer", f.pid);
+  std::vector<ChunkBuffer> bufs;
+  for (unsigned w = 0; w < workers; w++) {
+    bufs.emplace_back(static_cast<size_t>(std::min<uint64_t>(total, image::kChunkSize)));
+    if (!bufs.back().get()) return sys_fail("task {}: mmap a copy buffer", f.pid);
+  }
   TRY(parallel_jobs(jobs, workers, [&](size_t j, unsigned w) -> Status {
     const uint64_t from = j * kFillJob, to = std::min(total, from + kFillJob);
     TRY(fill_range(f, pages, pieces, bufs[w].get(), from, to));
