@@ -39,23 +39,12 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-cannot() {
-  if [ "$SMOKE" = 1 ]; then echo "SKIP: $*"; exit 77; fi
-  echo "memory.sh: $*" >&2; exit 1
-}
+. "$here/common.bash"
 [ "$(id -u)" = 0 ] || cannot "needs root (namespaces, cgroups, ptrace, mount)"
 AMBER=${AMBER:-$BUILD/amber}
 MEM_WORKLOAD=${MEM_WORKLOAD:-$BUILD/bench/memory_workload}
-for b in "$AMBER" "$MEM_WORKLOAD"; do
-  [ -x "$b" ] || { echo "memory.sh: $b is not built (cmake --build $BUILD)" >&2; exit 1; }
-done
-V2=""
-for d in /sys/fs/cgroup/unified /sys/fs/cgroup; do
-  if [ "$(stat -f -c %T "$d" 2>/dev/null)" = cgroup2fs ]; then V2=$d; break; fi
-done
-[ -n "$V2" ] || cannot "no cgroup v2 hierarchy at /sys/fs/cgroup/unified or /sys/fs/cgroup"
-
-export AMBER_CGROUP_ROOT=${AMBER_CGROUP_ROOT:-$V2/amber-test}
+bench_need_built "$AMBER" "$MEM_WORKLOAD"
+bench_cgroup_root
 TMP=$(mktemp -d /tmp/amber-bench-mem.XXXXXX)
 export AMBER_STATE_DIR="$TMP/state"
 BIN=$(mktemp -d /var/tmp/amber-bench-bin.XXXXXX)  # a container has a /tmp of its own

@@ -38,24 +38,13 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-cannot() {  # a missing prerequisite: skipped in a smoke run, an error otherwise
-  if [ "$SMOKE" = 1 ]; then echo "SKIP: $*"; exit 77; fi
-  echo "seal_check.sh: $*" >&2; exit 1
-}
+. "$here/common.bash"
 [ "$(id -u)" = 0 ] || cannot "needs root (namespaces, cgroups, ptrace)"
 AMBER=${AMBER:-$BUILD/amber}
 SEAL_BENCH=${SEAL_BENCH:-$BUILD/bench/seal_check_bench}
 SEAL_WORKLOAD=${SEAL_WORKLOAD:-$BUILD/bench/seal_check_workload}
-for b in "$AMBER" "$SEAL_BENCH" "$SEAL_WORKLOAD"; do
-  [ -x "$b" ] || { echo "seal_check.sh: $b is not built (cmake --build $BUILD)" >&2; exit 1; }
-done
-V2=""
-for d in /sys/fs/cgroup/unified /sys/fs/cgroup; do
-  if [ "$(stat -f -c %T "$d" 2>/dev/null)" = cgroup2fs ]; then V2=$d; break; fi
-done
-[ -n "$V2" ] || cannot "no cgroup v2 hierarchy at /sys/fs/cgroup/unified or /sys/fs/cgroup"
-
-export AMBER_CGROUP_ROOT=${AMBER_CGROUP_ROOT:-$V2/amber-test}
+bench_need_built "$AMBER" "$SEAL_BENCH" "$SEAL_WORKLOAD"
+bench_cgroup_root
 TMP=$(mktemp -d /tmp/amber-bench.XXXXXX)
 export AMBER_STATE_DIR="$TMP/state"
 # A container has a /tmp of its own: its program must live elsewhere.

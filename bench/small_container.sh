@@ -55,21 +55,12 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-cannot() {  # a missing prerequisite: skipped in a smoke run, an error otherwise
-  if [ "$SMOKE" = 1 ]; then echo "SKIP: $*"; exit 77; fi
-  echo "small_container.sh: $*" >&2; exit 1
-}
+. "$here/common.bash"
 [ "$(id -u)" = 0 ] || cannot "needs root (namespaces, cgroups, ptrace)"
 AMBER=${AMBER:-$BUILD/amber}
-[ -x "$AMBER" ] || { echo "small_container.sh: $AMBER is not built (cmake --build $BUILD)" >&2; exit 1; }
-V2=""
-for d in /sys/fs/cgroup/unified /sys/fs/cgroup; do
-  if [ "$(stat -f -c %T "$d" 2>/dev/null)" = cgroup2fs ]; then V2=$d; break; fi
-done
-[ -n "$V2" ] || cannot "no cgroup v2 hierarchy at /sys/fs/cgroup/unified or /sys/fs/cgroup"
+bench_need_built "$AMBER"
+bench_cgroup_root
 [ -n "${EPOCHREALTIME:-}" ] || cannot "needs bash 5 (EPOCHREALTIME)"
-
-export AMBER_CGROUP_ROOT=${AMBER_CGROUP_ROOT:-$V2/amber-test}
 TMP=$(mktemp -d /tmp/amber-bench-small.XXXXXX)
 export AMBER_STATE_DIR="$TMP/state"
 NAME="bench-small-$$"
