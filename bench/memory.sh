@@ -23,6 +23,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+ARGS=("$@")  # for the re-exec in a mount namespace below
 BUILD="$here/../build"
 SIZES="1024 4096" REPS=5 HUGE=0 SMOKE=0
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
@@ -41,6 +42,14 @@ done
 
 . "$here/common.bash"
 [ "$(id -u)" = 0 ] || cannot "needs root (namespaces, cgroups, ptrace, mount)"
+# The image tmpfs is mounted in a mount namespace of the benchmark's own:
+# mounted on the host, every container started meanwhile (tests running
+# beside it) would get a copy, and their dump would refuse it as a mount
+# they made themselves once the benchmark unmounts it.
+if [ -z "${AMBER_BENCH_MNTNS:-}" ]; then
+  export AMBER_BENCH_MNTNS=1
+  exec unshare --mount --propagation private bash "$0" "${ARGS[@]}"
+fi
 AMBER=${AMBER:-$BUILD/amber}
 MEM_WORKLOAD=${MEM_WORKLOAD:-$BUILD/bench/memory_workload}
 bench_need_built "$AMBER" "$MEM_WORKLOAD"
