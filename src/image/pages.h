@@ -134,21 +134,14 @@ class PageReader {
   Status for_each_run(const Sink& sink);
 
   // Maps the whole data file read-only (after validate_size()). Nothing is
-  // faulted in yet: whoever reads a range populates it (verify_range).
+  // faulted in yet: verify_all() populates it.
   Status map();
   // Checks every chunk checksum over the mapping (maps first if needed).
   Status verify_all();
-  // Has the kernel fault in the file range [from, to) of the mapping in one
-  // call, then checks its chunks (from chunk-aligned; to a chunk boundary
-  // or the end). map() first. Safe from several threads.
-  Status verify_range(uint64_t from, uint64_t to) const;
   // Reads the file's bytes [offset, offset + len) into `dst` (a truncated
   // file is an error) and checks their chunks: offset chunk-aligned, len a
   // whole number of chunks or up to the end. Safe from several threads.
   Status read_verified(uint64_t offset, std::byte* dst, size_t len) const;
-  // The mapping's bytes [offset, offset + len); map() first.
-  const std::byte* mapped_at(uint64_t offset) const { return static_cast<const std::byte*>(map_) + offset; }
-  int fd() const { return fd_.get(); }
   bool mapped() const { return map_ != nullptr || index_.total_size() == 0; }
   // The bytes of run `i` inside the mapping; map() first.
   std::span<const std::byte> run_data(int i) const;
@@ -156,6 +149,11 @@ class PageReader {
  private:
   PageReader() = default;
   Status check_chunks(const std::byte* data, uint64_t offset, uint64_t len) const;
+  // Has the kernel fault in the file range [from, to) of the mapping in one
+  // call, then checks its chunks (from chunk-aligned). map() first.
+  Status verify_range(uint64_t from, uint64_t to) const;
+  // The mapping's bytes from `offset` on; map() first.
+  const std::byte* mapped_at(uint64_t offset) const { return static_cast<const std::byte*>(map_) + offset; }
 
   img::PagesIndex index_;
   std::string index_path_, data_path_;
