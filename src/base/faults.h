@@ -16,7 +16,8 @@ class Faults {
  public:
   Faults() = default;
   // `armed`: the one point to fail ("" = none). Typically getenv("AMBER_FAULT").
-  explicit Faults(std::string armed) : armed_(std::move(armed)) {}
+  explicit Faults(std::string armed, std::string broken = "")
+      : armed_(std::move(armed)), broken_(std::move(broken)) {}
 
   // Fails with "fault injected at NAME" if NAME is armed.
   Status hit(std::string_view name) {
@@ -26,11 +27,16 @@ class Faults {
     }
     return {};
   }
+  // The other test-only switch (AMBER_BREAK=<name>): the named step is
+  // silently skipped, as a bug in it would, so that a test shows restore
+  // verification catching the damage.
+  bool broken(std::string_view name) const { return !broken_.empty() && broken_ == name; }
   const std::string& armed() const { return armed_; }
   int hits() const { return hits_; }
 
  private:
   std::string armed_;
+  std::string broken_;
   int hits_ = 0;
 };
 

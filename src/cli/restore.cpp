@@ -1,4 +1,4 @@
-// amber restore -D DIR [--name NEW] [--list-fault-points]
+// amber restore -D DIR [--name NEW] [--no-verify] [--list-fault-points]
 #include <cstdlib>
 #include <memory>
 
@@ -13,6 +13,8 @@ Action add_restore(CLI::App& app) {
   auto list = std::make_shared<bool>(false);
   sub->add_option("-D,--images-dir", opts->dir, "Image directory written by amber dump");
   sub->add_option("--name", opts->name, "Name of the restored container (default: the name in the image)");
+  sub->add_flag("--no-verify", opts->no_verify,
+                "Skip comparing the rebuilt tasks with the image before they run (see README: restore verification)");
   sub->add_flag("--list-fault-points", *list, "Print the names of the restore's fault points (for tests) and exit");
   return [opts, list](Context& ctx) {
     if (*list) {
@@ -21,7 +23,8 @@ Action add_restore(CLI::App& app) {
     }
     if (opts->dir.empty()) return report(ctx, Error{Exit::BadInput, 0, "usage: amber restore -D DIR [--name NEW]"});
     const char* armed = std::getenv("AMBER_FAULT");  // test-only: fail at the named step
-    Faults faults(armed ? armed : "");
+    const char* broken = std::getenv("AMBER_BREAK");  // test-only: skip the named step
+    Faults faults(armed ? armed : "", broken ? broken : "");
     auto r = restore::restore_container(*opts, ctx.log, faults);
     if (!r) return report(ctx, r.error());
     fmt::print("{}\n", *r);

@@ -17,6 +17,7 @@
 #include "image/layout.h"
 #include "image/pages.h"
 #include "image/writer.h"
+#include "kinds/completeness.h"
 #include "kinds/creds.h"
 #include "kinds/files/fdtable.h"
 #include "kinds/itimers.h"
@@ -103,6 +104,8 @@ Result<img::Container> dump_container_meta(const container::ContainerState& st, 
 Status dump_mounts(img::Container& c, pid_t init, image::ImageWriter& image, Faults& faults) {
   auto ct = TRY(sys::read_mountinfo(init));
   auto host = TRY(sys::read_mountinfo(::getpid()));
+  for (const sys::MountInfo& m : ct)
+    TRY(kinds::check_mount_optional(m.optional_fields, fmt::format("mount {} at {}", m.mnt_id, m.mount_point)));
   auto classified = TRY(kinds::classify_mounts(ct, host, c.rootfs()));
   int n = 0;
   for (auto& m : classified) {
@@ -145,8 +148,9 @@ Status dump_thread_state(remote::RemoteTask& th, pid_t pid, const sys::ProcStatu
 // Everything of one process but its fds' links to the other tasks'
 // (kinds::link_fds, once every task is probed).
 Result<TaskImage> dump_task(seal::Hold& hold, const kinds::TreeTask& tt, const container::ContainerState& st,
-                            const std::string& container_root, image::ImageWriter& image, kinds::TaskFds& fds,
-                            Progress& progress, Faults& faults, Timeline& tl) {
+                            const std::string& container_root, const kinds::Reference& ref,
+                            image::ImageWriter& image, kinds::TaskFds& fds, Progress& progress, Faults& faults,
+                            Timeline& tl) {
   TaskImage t;
   t.pid = tt.pid;
   t.vpid = tt.vpid;
@@ -191,6 +195,9 @@ Result<TaskImage> dump_task(seal::Hold& hold, const kinds::TreeTask& tt, const c
   TRY_CTX(kinds::dump_rlimits(leader, t.task), "rlimits");
   TRY_CTX(kinds::dump_fs_context(pid, container_root, t.task), "cwd/umask");
   kinds::fill_task_ids(tt, t.task);  // comm: the process's, as /proc/PID/stat has it
+  // Every /proc field is restored, inherited or refused (completeness.h).
+  TRY(faults.hit("dump.proc-fields"));
+  TRY(kinds::record_proc_fields(pid, tt.threads, ref, t.task));
 
   tl.mark("task.process-attrs");
   TRY(faults.hit("dump.fds"));
@@ -285,13 +292,14 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
 
   // Paths of every task are stored relative to the container's root.
   const std::string container_root = TRY(kinds::read_root_link(init));
+  const kinds::Reference ref = TRY_CTX(kinds::read_reference(), "amber's own /proc fields");
   std::vector<TaskImage> tasks;
   std::vector<kinds::TaskFds> fds;  // live tasks only, in tree order
   Progress progress("dump");
   for (const kinds::TreeTask& tt : tree) {
     kinds::TaskFds f;
     tasks.push_back(
-        TRY_CTX(dump_task(hold, tt, st, container_root, image, f, progress, faults, tl), "task {}", tt.vpid));
+        TRY_CTX(dump_task(hold, tt, st, container_root, ref, image, f, progress, faults, tl), "task {}", tt.vpid));
     if (!tt.zombie) fds.push_back(std::move(f));
     img::TaskRef* ref = meta.mutable_tree()->add_tasks();
     ref->set_pid(tt.vpid);

@@ -86,5 +86,8 @@ Status restore_mm(remote::RemoteTask& task, const img::Mm& mm, image::PageReader
 // Adjacent areas the kernel merges when they are mapped again are compared
 // merged on both sides.
 Status verify_mm(pid_t pid, const img::Mm& mm, uint64_t executor_base, uint64_t executor_size);
+// Restore verification: each area's smaps VmFlags that restore recreates
+// (VmArea.vm_flags, completeness.h) are the image's. `vpid` for messages.
+Status verify_vmflags(pid_t pid, pid_t vpid, const img::Mm& mm);
 
 }  // namespace amber::kinds

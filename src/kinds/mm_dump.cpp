@@ -13,6 +13,7 @@
 
 #include "base/files.h"
 #include "base/parallel.h"
+#include "kinds/completeness.h"
 #include "kinds/mm.h"
 #include "kinds/mm_internal.h"
 #include "kinds/mm_smaps.h"
@@ -167,9 +168,17 @@ Result<std::vector<img::VmArea>> classify_areas(const remote::RemoteTask& task) 
     if (k == smaps.size() || smaps[k].start != a.start || smaps[k].end != a.end)
       return failf("task {}: area {} is in maps but not in smaps", pid, maps_label(a));
     img::VmArea v = classify(a, smaps[k].flags, root);
-    if (v.flags() & img::VMA_UNSUPPORTED)
+    if (v.flags() & img::VMA_UNSUPPORTED) {
       refused += fmt::format("{}task {}: mapping {} ({}): not supported yet", refused.empty() ? "" : "; ", pid,
                              maps_label(a), v.unsupported().reason());
+    } else {
+      // Every VmFlags mnemonic is classified (completeness.h): one amber
+      // does not restore refuses the area.
+      const bool special = v.flags() & (img::VMA_VDSO | img::VMA_VSYSCALL);
+      auto vf = check_vmflags(smaps[k].mnemonics, special, fmt::format("task {}: mapping {}", pid, maps_label(a)));
+      if (vf) v.set_vm_flags(*vf);
+      else refused += fmt::format("{}{}", refused.empty() ? "" : "; ", vf.error().message);
+    }
     out.push_back(std::move(v));
   }
   if (!refused.empty()) return unsupported("{}", refused);

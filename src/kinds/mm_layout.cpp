@@ -5,7 +5,9 @@
 #include <algorithm>
 
 #include "base/files.h"
+#include "kinds/completeness.h"
 #include "kinds/mm.h"
+#include "kinds/mm_smaps.h"
 #include "kinds/mm_internal.h"
 
 namespace amber::kinds {
@@ -190,6 +192,23 @@ Status verify_mm(pid_t pid, const img::Mm& mm, uint64_t executor_base, uint64_t 
   std::string h = i < have.size() ? have[i].str() : "nothing more";
   return failf("task {}: rebuilt address space differs from the image at area {}: image has {}, task has {}", pid, i,
                w, h);
+}
+
+Status verify_vmflags(pid_t pid, pid_t vpid, const img::Mm& mm) {
+  auto smaps = TRY_CTX(read_smaps(pid), "task {}", vpid);
+  size_t k = 0;
+  for (const img::VmArea& a : mm.areas()) {
+    if (a.flags() & (img::VMA_VDSO | img::VMA_VSYSCALL)) continue;  // the kernel's own (kinds/vdso)
+    if (a.vm_flags().empty()) continue;  // an image of an amber before VmFlags were recorded
+    while (k < smaps.size() && smaps[k].end <= a.start()) k++;
+    if (k == smaps.size() || smaps[k].start > a.start())
+      return failf("task {}: area {:x}-{:x} is missing after the restore", vpid, a.start(), a.end());
+    std::string have = verified_vmflags(smaps[k].mnemonics);
+    if (have != a.vm_flags())
+      return failf("task {}: area {:x}-{:x}: VmFlags '{}' after the restore, the image has '{}'", vpid, a.start(),
+                   a.end(), have, a.vm_flags());
+  }
+  return {};
 }
 
 }  // namespace amber::kinds

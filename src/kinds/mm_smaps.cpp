@@ -40,7 +40,10 @@ Result<std::vector<SmapsArea>> parse_smaps(std::string_view text) {
       // "Key: value" of the current area; only VmFlags matters here.
       if (first != "VmFlags:") continue;
       if (out.empty()) return bad_input("smaps line {}: VmFlags before any area", n);
-      for (size_t i = 1; i < fields.size(); i++) out.back().flags |= flag_of(fields[i]);
+      for (size_t i = 1; i < fields.size(); i++) {
+        out.back().flags |= flag_of(fields[i]);
+        out.back().mnemonics.emplace_back(fields[i]);
+      }
       continue;
     }
     // An area header: "start-end perms offset dev inode [path]".
@@ -48,7 +51,7 @@ Result<std::vector<SmapsArea>> parse_smaps(std::string_view text) {
     auto start = dash == std::string_view::npos ? std::nullopt : parse_uint(first.substr(0, dash), 16);
     auto end = dash == std::string_view::npos ? std::nullopt : parse_uint(first.substr(dash + 1), 16);
     if (!start || !end || *end < *start) return bad_input("smaps line {}: bad area header", n);
-    out.push_back({*start, *end, 0});
+    out.push_back({*start, *end, 0, {}});
   }
   return out;
 }

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -36,7 +37,8 @@ enum SmapsFlag : uint32_t {
 
 struct SmapsArea {
   uint64_t start = 0, end = 0;
-  uint32_t flags = 0;  // SmapsFlag bits
+  uint32_t flags = 0;                  // SmapsFlag bits
+  std::vector<std::string> mnemonics;  // the whole VmFlags line (kinds/completeness checks it)
 };
 
 // Areas in file order; an area without a VmFlags line has flags 0.

@@ -93,6 +93,24 @@ Status restore_sigactions(remote::RemoteTask& task, const img::Task& in) {
   return {};
 }
 
+Status verify_sigactions(remote::RemoteTask& task, const img::Task& in) {
+  auto have = TRY(read_sigactions(task));
+  std::array<KernelSigaction, kMaxSignal> want{};
+  for (const img::SigAction& s : in.sigactions())
+    if (s.signo() >= 1 && s.signo() <= kMaxSignal)
+      want[s.signo() - 1] = {s.handler(), s.flags(), s.restorer(), s.mask()};
+  for (int sig = 1; sig <= kMaxSignal; ++sig) {
+    const KernelSigaction &h = have[sig - 1], &w = want[sig - 1];
+    if (!settable(sig) || (h.handler == w.handler && h.flags == w.flags && h.restorer == w.restorer && h.mask == w.mask))
+      continue;
+    return failf("task {}: action of signal {} ({}) after the restore: handler {:#x} flags {:#x} mask {:#x}; the image "
+                 "has handler {:#x} flags {:#x} mask {:#x}",
+                 in.pid(), sig, sigabbrev_np(sig) ? sigabbrev_np(sig) : "?", h.handler, h.flags, h.mask, w.handler,
+                 w.flags, w.mask);
+  }
+  return {};
+}
+
 Status dump_pending(pid_t tid, bool shared, google::protobuf::RepeatedPtrField<img::PendingSignal>& out) {
   std::vector<siginfo_t> queue = TRY(sys::peek_siginfo(tid, shared));
   out.Clear();

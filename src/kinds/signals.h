@@ -33,6 +33,9 @@ Status dump_sigactions(remote::RemoteTask& task, img::Task& out);
 // task may have handlers of its own). Handlers and restorers are addresses in
 // the restored address space. Needs the executor mapped.
 Status restore_sigactions(remote::RemoteTask& task, const img::Task& in);
+// Restore verification: every signal's action as the task now has it
+// (read back by one remote batch) equals the image's. Needs the executor.
+Status verify_sigactions(remote::RemoteTask& task, const img::Task& in);
 
 // The thread's own queue (shared = false) or its process's queue (shared =
 // true) as PTRACE_PEEKSIGINFO shows it, without dequeuing anything. SIGKILL

@@ -1,5 +1,6 @@
 #include "restore/rebuild.h"
 
+#include "kinds/completeness.h"
 #include "kinds/creds.h"
 #include "kinds/files/fdtable.h"
 #include "kinds/itimers.h"
@@ -71,11 +72,25 @@ class SharedExecutor {
   size_t shared_ = 0;
 };
 
+// Restore verification: what the kernel now shows of the task, compared
+// with what the image recorded (kinds/completeness.h); the mm layout and
+// credentials were compared by the steps that rebuilt them.
+Status verify_rebuilt(std::vector<remote::RemoteTask>& threads, const TaskPlan& t, Faults& faults) {
+  TRY(faults.hit("restore.verify-image"));
+  const pid_t pid = threads.front().tgid();
+  std::vector<pid_t> tids;
+  for (const remote::RemoteTask& th : threads) tids.push_back(th.tid());
+  TRY(kinds::verify_proc_fields(pid, tids, t.task));
+  TRY(kinds::verify_vmflags(pid, t.task.pid(), t.mm));
+  TRY(kinds::verify_fds(pid, t.task.pid(), t.files));
+  return {};
+}
+
 }  // namespace
 
 Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const kinds::ShmemPlan& shmem,
-                    const std::vector<UniqueFd>& shmem_objects, int top, bool drain_sigchld, Progress& progress,
-                    Faults& faults, Timeline& tl) {
+                    const std::vector<UniqueFd>& shmem_objects, int top, bool drain_sigchld, bool verify,
+                    Progress& progress, Faults& faults, Timeline& tl) {
   remote::RemoteTask& leader = threads.front();
   const img::Task& task = t.task;
   TRY(faults.hit("restore.executor"));
@@ -100,7 +115,7 @@ Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const
   tl.mark("rebuild.locks");
   TRY(faults.hit("restore.signals"));
   if (drain_sigchld) TRY(kinds::drain_sigchld(leader));
-  TRY_CTX(kinds::restore_sigactions(leader, task), "signal actions");
+  if (!faults.broken("restore.sigactions")) TRY_CTX(kinds::restore_sigactions(leader, task), "signal actions");
   TRY(faults.hit("restore.rlimits"));
   TRY_CTX(kinds::restore_rlimits(leader.tgid(), task), "rlimits");
   tl.mark("rebuild.signals+rlimits");
@@ -115,12 +130,14 @@ Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const
     }
     tl.mark("rebuild.threads");
     TRY(faults.hit("restore.pending"));
-    TRY(restore_pending_signals(threads, task));
+    if (!faults.broken("restore.pending")) TRY(restore_pending_signals(threads, task));
     TRY(faults.hit("restore.itimers"));
     TRY(kinds::restore_itimers(leader, task));
     tl.mark("rebuild.pending+itimers");
     TRY(restore_identity(threads, task, faults));
     tl.mark("rebuild.creds");
+    // Read back while the executor is still there (one remote batch).
+    if (verify) TRY(kinds::verify_sigactions(leader, task));
   }
   TRY(faults.hit("restore.unmap-executor"));
   TRY_CTX(leader.unmap_executor(), "unmap executor");
@@ -129,6 +146,7 @@ Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const
   TRY(kinds::verify_mm(leader.tgid(), t.mm, 0, 0));
   for (size_t i = 0; i < threads.size(); ++i)
     TRY(kinds::restore_thread_final(threads[i], task.threads(static_cast<int>(i))));
+  if (verify) TRY(verify_rebuilt(threads, t, faults));
   tl.mark("rebuild.verify");
   return {};
 }

@@ -19,8 +19,11 @@ namespace amber::restore {
 // lets it go.
 // `shmem_objects`: the controller's fds of plan.shmem's objects, which the
 // task holds above `top` (the highest fd number of the image).
+// `verify`: compare the rebuilt task with the image before it may run
+// (restore verification: every /proc field the completeness table restores,
+// VmFlags, the fd table, signal actions); a difference fails the restore.
 Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const kinds::ShmemPlan& shmem,
-                    const std::vector<UniqueFd>& shmem_objects, int top, bool drain_sigchld, Progress& progress,
-                    Faults& faults, Timeline& tl);
+                    const std::vector<UniqueFd>& shmem_objects, int top, bool drain_sigchld, bool verify,
+                    Progress& progress, Faults& faults, Timeline& tl);
 
 }  // namespace amber::restore

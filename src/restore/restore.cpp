@@ -15,6 +15,7 @@
 #include "container/spawn.h"
 #include "container/state.h"
 #include "image/reader.h"
+#include "kinds/ns/uts.h"
 #include "kinds/tree.h"
 #include "remote/remote_task.h"
 #include "restore/fork_phase.h"
@@ -193,10 +194,16 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
     if (it == made.seized.end()) continue;
     bool d = std::find(drain.begin(), drain.end(), pid) != drain.end();
     tl.mark("rebuild");
-    TRY_CTX(rebuild_task(it->second, plan.tasks.at(pid), plan.shmem, shmem, plan.shared.top, d, progress, faults, tl),
+    TRY_CTX(rebuild_task(it->second, plan.tasks.at(pid), plan.shmem, shmem, plan.shared.top, d, !opts.no_verify,
+                         progress, faults, tl),
             "{}: task {}", what, pid);
   }
   tl.mark("rebuild");
+  if (!opts.no_verify) {
+    TRY(faults.hit("restore.verify-container"));
+    TRY_CTX(kinds::verify_uts(host_of.at(plan.container.tree().init_pid()), plan.container.namespaces().uts()), "{}", what);
+    tl.mark("verify");
+  }
 
   // 5. Registered as an amber container, then released together.
   TRY(faults.hit("restore.state"));

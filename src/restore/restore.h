@@ -12,17 +12,20 @@ namespace amber::restore {
 struct RestoreOptions {
   std::string dir;   // the image directory
   std::string name;  // "" → the name in the image
+  // Skip restore verification (restore/verify.h): the rebuilt tasks are not
+  // compared with the image before they run.
+  bool no_verify = false;
 };
 
 // Every step of the driver, in order (`amber restore --list-fault-points`).
 // restore.fork fails in the restored processes themselves (the fork phase).
-inline constexpr std::array<const char*, 25> kFaultPoints = {
+inline constexpr std::array<const char*, 27> kFaultPoints = {
     "restore.validate", "restore.reserve",  "restore.cgroup",  "restore.shmem",    "restore.fork",
     "restore.spawn",    "restore.seize",    "restore.tree",    "restore.verify-tree", "restore.executor",
     "restore.shmem-fds", "restore.mm",      "restore.locks",   "restore.signals", "restore.rlimits",  "restore.thread",
     "restore.pending",  "restore.itimers",  "restore.creds",   "restore.dumpable", "restore.seccomp",
-    "restore.unmap-executor", "restore.verify",
-    "restore.state",    "restore.release",
+    "restore.unmap-executor", "restore.verify", "restore.verify-image",
+    "restore.verify-container", "restore.state", "restore.release",
 };
 
 // Returns the container's name once it runs. On failure nothing is left:

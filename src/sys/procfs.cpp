@@ -495,10 +495,7 @@ Result<uint64_t> read_ns_inode(pid_t pid, std::string_view type) {
   return context(parse_ns_link(link, type), path);
 }
 
-Result<std::map<std::string, uint64_t>> read_ns_inodes(pid_t pid) {
-  // Which types exist is a kernel build property, seen in the listing of
-  // /proc/PID/ns. Going by the listing (not by ENOENT on each link) keeps a
-  // vanished pid an error instead of an empty map.
+Result<std::vector<std::string>> list_ns_entries(pid_t pid) {
   std::string dir_path = proc_path(pid, "ns");
   UniqueFd fd = TRY(open_fd(dir_path, O_RDONLY | O_DIRECTORY));
   std::unique_ptr<DIR, DirCloser> dir(::fdopendir(fd.get()));
@@ -512,8 +509,16 @@ Result<std::map<std::string, uint64_t>> read_ns_inodes(pid_t pid) {
       if (errno != 0) return sys_fail("readdir {}", dir_path);
       break;
     }
-    present.emplace_back(e->d_name);
+    if (e->d_name[0] != '.') present.emplace_back(e->d_name);
   }
+  return present;
+}
+
+Result<std::map<std::string, uint64_t>> read_ns_inodes(pid_t pid) {
+  // Which types exist is a kernel build property, seen in the listing of
+  // /proc/PID/ns. Going by the listing (not by ENOENT on each link) keeps a
+  // vanished pid an error instead of an empty map.
+  std::vector<std::string> present = TRY(list_ns_entries(pid));
   std::map<std::string, uint64_t> out;
   for (const char* type : kNsTypes) {
     if (std::find(present.begin(), present.end(), type) == present.end()) continue;

@@ -11,10 +11,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <set>
 
+#include <fmt/ranges.h>
+
 #include "base/files.h"
+#include "kinds/completeness.h"
 #include "kinds/files/fd_kinds.h"
 #include "sys/pidfd.h"
 
@@ -225,6 +229,7 @@ Result<TaskFds> probe_fds(const FdDumpContext& ctx) {
                          describe_unsupported(p, pidfd.get()));
     }
     TRY_CTX(files::dump_locks(p, *f), "task {}: fd {}", ctx.vpid, p.fd);
+    TRY(check_fdinfo_keys(p.info.fields, fmt::format("task {}: fd {}", ctx.vpid, p.fd)));
   }
   return t;
 }
@@ -444,6 +449,33 @@ Status open_fds_in_child(const img::Files& files, const FdRestoreContext& ctx) {
   inherited_owned.clear();
   for (const img::Fd& fd : files.fds())
     if (!fd.locks().empty()) TRY_CTX(files::take_locks(fd), "task {}: fd {}", ctx.vpid, fd.fd());
+  return {};
+}
+
+Status verify_fds(pid_t pid, pid_t vpid, const img::Files& files) {
+  std::vector<int> have = TRY_CTX(sys::list_fds(pid), "task {}", vpid);
+  std::vector<int> want;
+  for (const img::Fd& f : files.fds()) want.push_back(f.fd());
+  std::sort(want.begin(), want.end());
+  if (have != want) {
+    std::vector<int> extra, missing;
+    std::set_difference(have.begin(), have.end(), want.begin(), want.end(), std::back_inserter(extra));
+    std::set_difference(want.begin(), want.end(), have.begin(), have.end(), std::back_inserter(missing));
+    return failf("task {}: fd table after the restore: {} fd(s) not in the image ({}), {} missing ({})", vpid,
+                 extra.size(), fmt::join(extra, ","), missing.size(), fmt::join(missing, ","));
+  }
+  for (const img::Fd& f : files.fds()) {
+    FdProbe p = TRY_CTX(probe_fd(pid, f.fd()), "task {}: fd {}", vpid, f.fd());
+    const uint32_t flags = files::description_flags(p);
+    const bool cloexec = (p.info.flags & O_CLOEXEC) != 0;
+    if (flags != f.flags() || cloexec != f.cloexec())
+      return failf("task {}: fd {}: flags {:o}{} after the restore, the image has {:o}{}", vpid, f.fd(), flags,
+                   cloexec ? " cloexec" : "", f.flags(), f.cloexec() ? " cloexec" : "");
+    const bool positioned = f.kind() == img::FD_REGULAR || f.kind() == img::FD_DIRECTORY;
+    if (positioned && !f.container_log() && static_cast<int64_t>(p.info.pos) != f.pos())
+      return failf("task {}: fd {}: position {} after the restore, the image has {}", vpid, f.fd(), p.info.pos,
+                   f.pos());
+  }
   return {};
 }
 

@@ -113,4 +113,9 @@ Status open_fds_in_child(const img::Files& files, const FdRestoreContext& ctx);
 // any more. Uses the executor's scratch area.
 Status take_mapped_locks(remote::RemoteTask& task, const img::Files& files);
 
+// Restore verification: the rebuilt task `pid` has exactly the image's fd
+// numbers, each with its description's flags, close-on-exec and (files,
+// directories) position. Failed naming the task (`vpid`) and the fd.
+Status verify_fds(pid_t pid, pid_t vpid, const img::Files& files);
+
 }  // namespace amber::kinds

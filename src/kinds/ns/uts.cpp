@@ -40,4 +40,12 @@ Status restore_uts(const img::Uts& uts) {
   return {};
 }
 
+Status verify_uts(pid_t pid, const img::Uts& want) {
+  img::Uts have = TRY(dump_uts(pid));
+  if (have.hostname() != want.hostname() || have.domainname() != want.domainname())
+    return failf("uts namespace: hostname '{}' domainname '{}' after the restore, the image has '{}' '{}'",
+                 have.hostname(), have.domainname(), want.hostname(), want.domainname());
+  return {};
+}
+
 }  // namespace amber::kinds

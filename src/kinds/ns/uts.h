@@ -14,4 +14,7 @@ Result<img::Uts> dump_uts(pid_t pid);
 // Sets them in the calling process's (the restored init's) uts namespace.
 Status restore_uts(const img::Uts& uts);
 
+// Restore verification: `pid`'s uts namespace has the image's names.
+Status verify_uts(pid_t pid, const img::Uts& want);
+
 }  // namespace amber::kinds

@@ -180,8 +180,25 @@ inline std::vector<std::string> maps_lines(pid_t pid, uint64_t xs = 0, uint64_t 
   std::vector<std::string> out;
   auto maps = sys::read_maps(pid);
   if (!maps) return {"error: " + maps.error().message};
-  for (const sys::VmArea& a : *maps)
-    if (!(xe > xs && a.start >= xs && a.end <= xe)) out.push_back(maps_line(a));
+  // Adjacent areas alike in all maps shows are one line: whether the kernel
+  // merged them depends on their anon_vma history (a heap grown after a
+  // fork stays two VMAs in the child), which no restore reproduces and no
+  // program can rely on (verify_mm compares them merged too).
+  std::vector<sys::VmArea> merged;
+  for (const sys::VmArea& a : *maps) {
+    if (xe > xs && a.start >= xs && a.end <= xe) continue;
+    if (!merged.empty()) {
+      sys::VmArea& p = merged.back();
+      if (p.end == a.start && p.read == a.read && p.write == a.write && p.exec == a.exec && p.shared == a.shared &&
+          p.path == a.path && p.inode == a.inode && p.deleted == a.deleted && p.path != "[vdso]" &&
+          p.path != "[vvar]" && p.path != "[vvar_vclock]" && (p.inode == 0 || p.offset + p.size() == a.offset)) {
+        p.end = a.end;
+        continue;
+      }
+    }
+    merged.push_back(a);
+  }
+  for (const sys::VmArea& a : merged) out.push_back(maps_line(a));
   return out;
 }
 
