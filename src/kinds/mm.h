@@ -32,7 +32,12 @@
 //   anonymous memory by UFFDIO_COPY through a userfaultfd the task creates
 //   (holes of the store skipped), the written pages of private file
 //   mappings by process_vm_writev after the task populated them;
-//   mprotect to the saved protection; mseal what was sealed.
+//   mprotect to the saved protection; mseal what was sealed;
+//   then (restore_mm_locks) mlock2 the locked areas, mlockall(MCL_FUTURE).
+// VM_LOCKED/VM_LOCKONFAULT ("lo", "lf") and MAP_DROPPABLE ("dp": mapped so
+// again, its pages never dumped) are kept per area; mlockall(MCL_FUTURE)'s
+// mm->def_flags, which /proc does not show, is read from a probe page the
+// dump maps (and unmaps) in the task.
 // A failure after the teardown leaves the task unusable: the caller kills it.
 #pragma once
 #include <sys/types.h>
@@ -80,6 +85,11 @@ using ShmemFds = std::map<std::pair<uint64_t, uint64_t>, int>;
 // `progress` (may be null) learns the bytes copied.
 Status restore_mm(remote::RemoteTask& task, const img::Mm& mm, image::PageReader& pages, const ShmemFds& shmem,
                   Progress* progress = nullptr);
+
+// After restore_mm: locks the areas that were mlock()ed again (VMA_LOCKED,
+// VMA_LOCKONFAULT) and puts back mlockall(MCL_FUTURE [| MCL_ONFAULT]).
+// Nothing may be mapped in the task afterwards (it would be locked too).
+Status restore_mm_locks(remote::RemoteTask& task, const img::Mm& mm);
 
 // The rebuilt /proc/PID/maps equals the image's areas (addresses, perms,
 // paths and names), ignoring [executor_base, executor_base+executor_size).

@@ -56,6 +56,13 @@ Status validate_area(const img::VmArea& a, uint64_t prev_end) {
   }
   if (a.pages_in_store() && !(kind & (img::VMA_ANON | img::VMA_FILE)))
     return bad_input("address space: corrupt: area {} cannot hold pages", label);
+  if ((a.flags() & img::VMA_LOCKONFAULT) && !(a.flags() & img::VMA_LOCKED))
+    return bad_input("address space: corrupt: area {} is locked on fault but not locked", label);
+  // MAP_DROPPABLE: private anonymous memory only, never locked (mlock skips
+  // it), and its pages are not dumped.
+  if ((a.flags() & img::VMA_DROPPABLE) &&
+      (kind != img::VMA_ANON || (a.flags() & (img::VMA_SHARED | img::VMA_LOCKED)) || a.pages_in_store()))
+    return bad_input("address space: corrupt: droppable area {} has flags {:#x}", label, a.flags());
   return {};
 }
 
@@ -153,6 +160,9 @@ Status validate_mm(const img::Mm& mm, const image::PageReader& pages) {
     return bad_input("address space: corrupt: executable path is not absolute");
   if (mm.auxv().size() % 16) return bad_input("address space: corrupt: auxv of {} bytes", mm.auxv().size());
   if (mm.start_brk() > mm.brk()) return bad_input("address space: corrupt: brk below start_brk");
+  const uint32_t mcl = mm.mlockall_flags();
+  if (mcl != 0 && mcl != MCL_FUTURE && mcl != (MCL_FUTURE | MCL_ONFAULT))
+    return bad_input("address space: corrupt: mlockall flags {:#x}", mcl);
   return validate_runs(mm, pages.index());
 }
 

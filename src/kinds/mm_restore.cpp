@@ -34,6 +34,12 @@
 #ifndef SYS_mseal
 #define SYS_mseal 462
 #endif
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE 0x08
+#endif
+#ifndef MLOCK_ONFAULT
+#define MLOCK_ONFAULT 0x01
+#endif
 
 namespace amber::kinds {
 
@@ -213,7 +219,11 @@ Status set_mm_map(RemoteTask& task, const img::Mm& mm) {
 }
 
 uint64_t mmap_flags(const img::VmArea& a) {
-  uint64_t f = ((a.flags() & img::VMA_SHARED) ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED_NOREPLACE;
+  // MAP_DROPPABLE is a mapping type of its own, in place of MAP_PRIVATE.
+  uint64_t f = ((a.flags() & img::VMA_SHARED)      ? MAP_SHARED
+                : (a.flags() & img::VMA_DROPPABLE) ? MAP_DROPPABLE
+                                                   : MAP_PRIVATE) |
+               MAP_FIXED_NOREPLACE;
   if (a.flags() & img::VMA_ANON) f |= MAP_ANONYMOUS;
   if (a.flags() & img::VMA_GROWSDOWN) f |= MAP_GROWSDOWN;
   if (a.flags() & img::VMA_NORESERVE) f |= MAP_NORESERVE;
@@ -603,11 +613,32 @@ Status restore_steps(RemoteTask& task, const img::Mm& mm, image::PageReader& pag
   return {};
 }
 
+// mlock()ed areas locked again once filled (a lock made before the fill
+// would fault every page in first, and UFFDIO_COPY wants missing pages), with
+// MLOCK_ONFAULT where the area was locked on fault: VmLck counts them as it
+// did. Then mlockall(MCL_FUTURE [| MCL_ONFAULT]) for the mm->def_flags of a
+// task that called it: without MCL_CURRENT it only sets def_flags, so no
+// area present now (the executor included) is locked by it, and nothing
+// maps an area in the task afterwards. mlock works on sealed areas.
+Status lock_steps(RemoteTask& task, const img::Mm& mm) {
+  Batch batch;
+  for (const img::VmArea& a : mm.areas())
+    if ((a.flags() & img::VMA_LOCKED) && (a.flags() & (img::VMA_ANON | img::VMA_FILE)))
+      batch.add(make_call(SYS_mlock2, a.start(), a.end() - a.start(),
+                          (a.flags() & img::VMA_LOCKONFAULT) ? MLOCK_ONFAULT : 0),
+                "mlock2 " + area_label(a));
+  if (mm.mlockall_flags() != 0)
+    batch.add(make_call(SYS_mlockall, mm.mlockall_flags()), fmt::format("mlockall({:#x})", mm.mlockall_flags()));
+  return batch.run(task);
+}
+
 }  // namespace
 
 Status restore_mm(RemoteTask& task, const img::Mm& mm, image::PageReader& pages, const ShmemFds& shmem,
                   Progress* progress) {
   return context(restore_steps(task, mm, pages, shmem, progress), "restore");
 }
+
+Status restore_mm_locks(RemoteTask& task, const img::Mm& mm) { return context(lock_steps(task, mm), "restore"); }
 
 }  // namespace amber::kinds

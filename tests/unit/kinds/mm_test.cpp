@@ -583,10 +583,17 @@ TEST(MmLayout, ParseSmapsFlags) {
       "Size:               2048 kB\n"
       "VmFlags: rd wr mr mw me nr hg dd sl \n"
       "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]\n"
-      "VmFlags: ex \n";
+      "VmFlags: ex \n"
+      // mlock2(MLOCK_ONFAULT) and MAP_DROPPABLE areas, as 6.18 shows them.
+      "7f275acc0000-7f275acc4000 rw-p 00000000 00:00 0 \n"
+      "VmFlags: rd wr mr mw me lo lf ac \n"
+      "7f275aad0000-7f275aad6000 rw-p 00000000 00:00 0 \n"
+      "VmFlags: rd wr mr mw me nr wf dd dp \n";
   auto v = parse_smaps(text);
   ASSERT_TRUE(v) << v.error().message;
-  ASSERT_EQ(v->size(), 3u);
+  ASSERT_EQ(v->size(), 5u);
+  EXPECT_EQ((*v)[3].flags, kSmMayWrite | kSmLocked | kSmLockOnFault);
+  EXPECT_EQ((*v)[4].flags, kSmMayWrite | kSmNoReserve | kSmWipeOnFork | kSmDontDump | kSmDroppable);
   EXPECT_EQ((*v)[0].start, 0x7ffc501de000u);
   EXPECT_EQ((*v)[0].flags, kSmGrowsDown | kSmMayWrite);
   EXPECT_EQ((*v)[1].flags, kSmNoReserve | kSmHugePage | kSmDontDump | kSmSealed | kSmMayWrite);
