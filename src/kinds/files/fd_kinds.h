@@ -42,6 +42,9 @@ Result<UniqueFd> open_unlinked(const img::Fd& fd, const img::UnlinkedFile& u);
 // memfd.cpp: an fd of a memfd (its content is an object of shmem.img).
 bool is_memfd(const FdProbe& p);
 Status dump_memfd(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
+// Marks memfd_original the first O_RDWR description of each memfd (see
+// memfd.cpp), once the ofd ids are assigned.
+void mark_memfd_originals(std::vector<TaskFds>& tasks);
 // A new description of the object, from this process's fd of it.
 Result<UniqueFd> open_memfd(const img::Fd& fd, const MemfdFds* memfds);
 

@@ -333,6 +333,7 @@ Status link_pipes(std::vector<TaskFds>& tasks) {
 
 Status link_fds(std::vector<TaskFds>& tasks) {
   TRY(assign_ofd_ids(tasks));
+  files::mark_memfd_originals(tasks);
   TRY(link_pipes(tasks));
   TRY(files::collect_unlinked(tasks));
   TRY(files::mark_mapped_locks(tasks));
