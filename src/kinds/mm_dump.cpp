@@ -249,6 +249,7 @@ Status read_mm_fields(remote::RemoteTask& task, img::Mm& mm) {
   if (inside.empty())
     return unsupported("task {}: executable {} is outside the task's root {}: not supported yet", pid, exe, root);
   mm.set_exe_path(inside);
+  TRY(check_vdso_whole(pid, mm));
   for (const img::VmArea& a : mm.areas())
     if (a.name() == "[vdso]") mm.set_vdso_xxh3(TRY(hash_vdso(pid, a.start(), a.end())));
   return {};
