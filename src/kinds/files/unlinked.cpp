@@ -203,9 +203,16 @@ Result<UniqueFd> open_unlinked(const img::Fd& fd, const img::UnlinkedFile& u) {
   // Made read-write for the content; the description comes after. An
   // O_TMPFILE file ("#INODE", no name ever) is made so again.
   const bool tmpfile = base_of(path).starts_with('#');
+  // The description made by O_TMPFILE is the task's own description too
+  // (its f_flags keep __O_TMPFILE | O_DIRECTORY, which a reopen cannot
+  // give): made with its flags, O_APPEND only once the content is in.
+  const int own = static_cast<int>(fd.flags());
+  const bool own_tmpfile = tmpfile && (own & O_TMPFILE) == O_TMPFILE && (own & O_ACCMODE) != O_RDONLY;
+  const int tmp_flags =
+      own_tmpfile ? (own & ~(O_APPEND | O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY)) | O_CLOEXEC : O_TMPFILE | O_RDWR | O_CLOEXEC;
   int raw = tmpfile ? -1 : ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   bool named = raw >= 0;
-  if (!named && (tmpfile || errno == EEXIST)) raw = ::open(dir_of(path).c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (!named && (tmpfile || errno == EEXIST)) raw = ::open(dir_of(path).c_str(), tmp_flags, 0600);
   if (raw < 0) return sys_fail("re-create unlinked file {}", path);
   UniqueFd file(raw);
   if (named && ::unlink(path.c_str()) != 0) return sys_fail("unlink {} again", path);
@@ -221,6 +228,13 @@ Result<UniqueFd> open_unlinked(const img::Fd& fd, const img::UnlinkedFile& u) {
   if (::fchmod(file.get(), u.mode()) != 0) return sys_fail("chmod unlinked file {}", path);
   timespec t[2] = {ts_of(u.atime_ns()), ts_of(u.mtime_ns())};
   if (::futimens(file.get(), t) != 0) return sys_fail("set times of unlinked file {}", path);
+  if (own_tmpfile) {
+    if ((own & O_APPEND) && ::fcntl(file.get(), F_SETFL, (own & ~O_ACCMODE)) != 0)
+      return sys_fail("F_SETFL O_APPEND on unlinked file {}", path);
+    if (fd.pos() != 0 && ::lseek(file.get(), fd.pos(), SEEK_SET) != fd.pos())
+      return sys_fail("lseek {} to {}", path, fd.pos());
+    return file;
+  }
   // The description itself, with its own flags: a reopen of the file through
   // /proc/self/fd (which works for an unlinked file too).
   img::Fd again = fd;

@@ -135,7 +135,9 @@ int main(int argc, char** argv) {
   char buf[32] = {0};
   if (fstat(tmp, &s) || s.st_nlink != 0 || s.st_size != 12) fail("O_TMPFILE file attributes");
   if (pread(tmp, buf, sizeof buf, 0) != 12 || memcmp(buf, "tmpfile data", 12)) fail("O_TMPFILE file content");
-  if ((fcntl(tmp, F_GETFL) & O_ACCMODE) != O_RDWR || write(tmp, "!", 1) != 1) fail("O_TMPFILE file flags");
+  if ((fcntl(tmp, F_GETFL) & (O_ACCMODE | O_TMPFILE)) != (O_RDWR | O_TMPFILE) || write(tmp, "!", 1) != 1)
+    fail("O_TMPFILE file flags");
+  if (lseek(tmp, 0, SEEK_CUR) != 13) fail("O_TMPFILE file position");
 
   if (fstat(node, &s)) fail("fstat node");
   if (!S_ISCHR(s.st_mode) || s.st_rdev != makedev(1, 3)) fail("device node type or rdev");
