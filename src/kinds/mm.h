@@ -9,8 +9,11 @@
 // restore must never write it). Shared anonymous memory and memfds mapped
 // MAP_SHARED are objects of their own (VMA_SHMEM, see shmem.h). [vvar],
 // [vvar_vclock] and [vdso] are recorded (layout and an xxh3 of the vdso
-// code), not filled; [vsyscall] is left alone. SysV shm, MAP_SHARED deleted
-// files, private memfd mappings, io_uring rings, memfd_secret, device
+// code), not filled; [vsyscall] is left alone. A memfd mapped privately
+// (what execveat of a memfd leaves: the executable is then the memfd too,
+// Mm.exe_shmem_*) maps its object of shmem.img, written pages in the page
+// store as for a file. SysV shm, MAP_SHARED deleted
+// files, io_uring rings, memfd_secret, device
 // mappings, hugetlb, userfaultfd-registered areas, shadow stacks and guard regions are refused
 // with Exit::Unsupported naming the area. Pages: PAGEMAP_SCAN finds present
 // and swapped pages (holes and the zero page are skipped); the page store is

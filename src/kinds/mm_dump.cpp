@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
@@ -72,7 +73,9 @@ std::string refusal(const sys::VmArea& a, uint32_t sm) {
   // MAP_DROPPABLE exists for private anonymous memory only (do_mmap).
   if ((sm & kSmDroppable) && !(is_anonymous_name(p) && a.inode == 0)) return "droppable mapping of a file";
   if (is_anonymous_name(p)) return "";
-  if (p.starts_with("/memfd:")) return "private mapping of a memfd";
+  // An object of shmem.img, mapped privately (written pages dumped as for
+  // a file): what execveat of a memfd leaves.
+  if (p.starts_with("/memfd:") && a.deleted) return "";
   if (a.deleted) return "private mapping of a deleted file";
   if (p.starts_with("[")) return "unknown special mapping";
   if (!p.starts_with("/")) return "mapping of a special file";
@@ -111,8 +114,11 @@ uint32_t extra_flags(uint32_t sm) {
 
 img::VmArea classify(sys::VmArea a, uint32_t sm, const std::string& root) {
   std::string why = refusal(a, sm);
-  const bool shmem = is_shmem_object(a);  // not a path of the task's tree
-  if (why.empty() && !shmem && a.path.starts_with("/")) {
+  const bool shmem = is_shmem_object(a);
+  // A memfd mapped privately (an ELF the task execveat'ed from one): an
+  // object of shmem.img too, never a path of the task's tree.
+  const bool memfd = !a.shared && a.deleted && a.path.starts_with("/memfd:");
+  if (why.empty() && !shmem && !memfd && a.path.starts_with("/")) {
     std::string inside = path_in_root(a.path, root);
     if (inside.empty()) why = fmt::format("mapped file outside the task's root {}", root);
     else a.path = std::move(inside);
@@ -225,6 +231,29 @@ Result<std::vector<img::VmArea>> classify_areas(const remote::RemoteTask& task, 
 
 // ---- mm fields ----
 
+// The executable: a file of the task's tree by its path inside the root, or
+// a memfd the task execveat'ed (an object of shmem.img, by dev and inode).
+Status read_exe(pid_t pid, img::Mm& mm) {
+  const std::string link = fmt::format("/proc/{}/exe", pid);
+  std::string exe = TRY_CTX(read_link(link), "task {}", pid);
+  if (exe.starts_with("/memfd:") && exe.ends_with(" (deleted)")) {
+    struct stat st {};
+    if (::stat(link.c_str(), &st) != 0) return sys_fail("task {}: stat {}", pid, link);
+    mm.set_exe_path(exe.substr(0, exe.size() - std::string_view(" (deleted)").size()));
+    mm.set_exe_shmem_dev(st.st_dev);
+    mm.set_exe_shmem_inode(st.st_ino);
+    return {};
+  }
+  if (exe.ends_with(" (deleted)"))
+    return unsupported("task {}: executable {} was deleted: not supported yet", pid, exe);
+  std::string root = TRY_CTX(read_link(fmt::format("/proc/{}/root", pid)), "task {}", pid);
+  std::string inside = path_in_root(exe, root);
+  if (inside.empty())
+    return unsupported("task {}: executable {} is outside the task's root {}: not supported yet", pid, exe, root);
+  mm.set_exe_path(inside);
+  return {};
+}
+
 Status read_mm_fields(remote::RemoteTask& task, img::Mm& mm) {
   const pid_t pid = task.tgid();
   sys::ProcStat st = TRY_CTX(sys::read_stat(pid), "task {}", pid);
@@ -241,14 +270,7 @@ Status read_mm_fields(remote::RemoteTask& task, img::Mm& mm) {
   // The current brk is in no /proc file: brk(0) returns it unchanged.
   mm.set_brk(TRY(task.syscall_checked("brk(0)", SYS_brk, 0)));
   mm.set_auxv(TRY_CTX(read_file(fmt::format("/proc/{}/auxv", pid)), "task {}", pid));
-  std::string exe = TRY_CTX(read_link(fmt::format("/proc/{}/exe", pid)), "task {}", pid);
-  if (exe.ends_with(" (deleted)"))
-    return unsupported("task {}: executable {} was deleted: not supported yet", pid, exe);
-  std::string root = TRY_CTX(read_link(fmt::format("/proc/{}/root", pid)), "task {}", pid);
-  std::string inside = path_in_root(exe, root);
-  if (inside.empty())
-    return unsupported("task {}: executable {} is outside the task's root {}: not supported yet", pid, exe, root);
-  mm.set_exe_path(inside);
+  TRY(read_exe(pid, mm));
   TRY(check_vdso_whole(pid, mm));
   for (const img::VmArea& a : mm.areas())
     if (a.name() == "[vdso]") mm.set_vdso_xxh3(TRY(hash_vdso(pid, a.start(), a.end())));
