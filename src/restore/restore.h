@@ -19,7 +19,8 @@ struct RestoreOptions {
 inline constexpr std::array<const char*, 26> kFaultPoints = {
     "restore.validate", "restore.reserve",  "restore.cgroup",  "restore.shmem",    "restore.fork",
     "restore.spawn",    "restore.seize",    "restore.tree",    "restore.verify-tree", "restore.executor",
-    "restore.shmem-fds", "restore.mm",      "restore.mlock",   "restore.locks",   "restore.signals", "restore.rlimits",  "restore.thread",
+    "restore.shmem-fds", "restore.mm",      "restore.mlock",   "restore.locks",   "restore.signals",
+    "restore.rlimits",  "restore.thread",
     "restore.pending",  "restore.itimers",  "restore.creds",   "restore.dumpable", "restore.seccomp",
     "restore.unmap-executor", "restore.verify",
     "restore.state",    "restore.release",

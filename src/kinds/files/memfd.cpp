@@ -58,7 +58,8 @@ Result<UniqueFd> open_memfd(const img::Fd& fd, const MemfdFds* memfds) {
   if (fd.memfd_original()) {
     // The object's own description (memfd_create's, O_RDWR): the
     // fd-table code installs it for this ofd_id only.
-    if ((flags & O_ACCMODE) != O_RDWR) return bad_input("{}: an original memfd description that is not O_RDWR", fd.path());
+    if ((flags & O_ACCMODE) != O_RDWR)
+      return bad_input("{}: an original memfd description that is not O_RDWR", fd.path());
     f = UniqueFd(::fcntl(it->second, F_DUPFD_CLOEXEC, 0));
     if (!f) return sys_fail("dup memfd {}", fd.path());
     if (::fcntl(f.get(), F_SETFL, flags) != 0) return sys_fail("F_SETFL {:#o} on {}", flags, fd.path());

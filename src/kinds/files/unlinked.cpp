@@ -208,8 +208,8 @@ Result<UniqueFd> open_unlinked(const img::Fd& fd, const img::UnlinkedFile& u) {
   // give): made with its flags, O_APPEND only once the content is in.
   const int own = static_cast<int>(fd.flags());
   const bool own_tmpfile = tmpfile && (own & O_TMPFILE) == O_TMPFILE && (own & O_ACCMODE) != O_RDONLY;
-  const int tmp_flags =
-      own_tmpfile ? (own & ~(O_APPEND | O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY)) | O_CLOEXEC : O_TMPFILE | O_RDWR | O_CLOEXEC;
+  const int tmp_flags = own_tmpfile ? (own & ~(O_APPEND | O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY)) | O_CLOEXEC
+                                    : O_TMPFILE | O_RDWR | O_CLOEXEC;
   int raw = tmpfile ? -1 : ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   bool named = raw >= 0;
   if (!named && (tmpfile || errno == EEXIST)) raw = ::open(dir_of(path).c_str(), tmp_flags, 0600);
@@ -218,7 +218,8 @@ Result<UniqueFd> open_unlinked(const img::Fd& fd, const img::UnlinkedFile& u) {
   if (named && ::unlink(path.c_str()) != 0) return sys_fail("unlink {} again", path);
   TRY_CTX(write_all(file.get(), u.content().data(), u.content().size()), "content of unlinked file {}", path);
   const uint64_t size = std::max<uint64_t>(u.size(), u.content().size());
-  if (::ftruncate(file.get(), static_cast<off_t>(size)) != 0) return sys_fail("size unlinked file {} to {}", path, size);
+  if (::ftruncate(file.get(), static_cast<off_t>(size)) != 0)
+    return sys_fail("size unlinked file {} to {}", path, size);
   for (const img::FileExtent& x : u.extents()) {
     if (x.offset() > size || x.data().size() > size - x.offset())
       return bad_input("unlinked file {}: data at {} beyond its size {}", path, x.offset(), size);
