@@ -2,6 +2,7 @@
 // The executor (batches) is in executor.cpp.
 #include "remote/remote_task.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -366,10 +367,12 @@ Status RemoteTask::refresh_syscall_insn() {
     if (fields.size() >= 6 && fields[5] == "[vdso]") return refresh_syscall_insn(start, end);
     // [vsyscall] is emulated (execute-only, faults); the executor goes away.
     const bool executor = exec_base_ != 0 && start >= exec_base_ && end <= exec_base_ + exec_size_;
-    if (fields[1].size() >= 3 && fields[1][0] == 'r' && fields[1][2] == 'x' && !executor &&
-        !(fields.size() >= 6 && fields[5] == "[vsyscall]"))
+    if (fields[1].size() >= 3 && fields[1][2] == 'x' && !executor && !(fields.size() >= 6 && fields[5] == "[vsyscall]"))
       texts.push_back({start, end});
   }
+  // Through /proc/PID/mem: it reads execute-only code too (FOLL_FORCE),
+  // which process_vm_readv does not.
+  UniqueFd mem = TRY(open_fd(fmt::format("/proc/{}/mem", tid_), O_RDONLY | O_CLOEXEC));
   // No [vdso] (the program unmapped it): a `syscall` in its own code serves
   // the same way (jumped to and single-stepped, it is one instruction
   // whatever it belongs to); a program that makes syscalls has one.
@@ -379,7 +382,9 @@ Status RemoteTask::refresh_syscall_insn() {
     for (uint64_t at = t.start; at < t.end; at += kScanChunk) {
       const uint64_t n = std::min(kScanChunk + 1, t.end - at);  // one byte more: a pair across chunks
       text.resize(n);
-      if (!sys::read_memory(tid_, at, text)) break;
+      ssize_t got = ::pread(mem.get(), text.data(), n, static_cast<off_t>(at));
+      if (got <= 0) break;
+      text.resize(static_cast<size_t>(got));
       for (size_t i = 0; i + 1 < text.size(); ++i)
         if (text[i] == std::byte{0x0f} && text[i + 1] == std::byte{0x05}) {
           syscall_insn_ = at + i;
