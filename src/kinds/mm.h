@@ -9,8 +9,11 @@
 // restore must never write it). Shared anonymous memory and memfds mapped
 // MAP_SHARED are objects of their own (VMA_SHMEM, see shmem.h). [vvar],
 // [vvar_vclock] and [vdso] are recorded (layout and an xxh3 of the vdso
-// code), not filled; [vsyscall] is left alone. SysV shm, MAP_SHARED deleted
-// files, private memfd mappings, io_uring rings, memfd_secret, device
+// code), not filled; [vsyscall] is left alone. A memfd mapped privately
+// (what execveat of a memfd leaves: the executable is then the memfd too,
+// Mm.exe_shmem_*) maps its object of shmem.img, written pages in the page
+// store as for a file. SysV shm, MAP_SHARED deleted
+// files, io_uring rings, memfd_secret, device
 // mappings, hugetlb, userfaultfd-registered areas, shadow stacks and guard regions are refused
 // with Exit::Unsupported naming the area. Pages: PAGEMAP_SCAN finds present
 // and swapped pages (holes and the zero page are skipped); the page store is
@@ -32,7 +35,12 @@
 //   anonymous memory by UFFDIO_COPY through a userfaultfd the task creates
 //   (holes of the store skipped), the written pages of private file
 //   mappings by process_vm_writev after the task populated them;
-//   mprotect to the saved protection; mseal what was sealed.
+//   mprotect to the saved protection; mseal what was sealed;
+//   then (restore_mm_locks) mlock2 the locked areas, mlockall(MCL_FUTURE).
+// VM_LOCKED/VM_LOCKONFAULT ("lo", "lf") and MAP_DROPPABLE ("dp": mapped so
+// again, its pages never dumped) are kept per area; mlockall(MCL_FUTURE)'s
+// mm->def_flags, which /proc does not show, is read from a probe page the
+// dump maps (and unmaps) in the task.
 // A failure after the teardown leaves the task unusable: the caller kills it.
 #pragma once
 #include <sys/types.h>
@@ -80,6 +88,11 @@ using ShmemFds = std::map<std::pair<uint64_t, uint64_t>, int>;
 // `progress` (may be null) learns the bytes copied.
 Status restore_mm(remote::RemoteTask& task, const img::Mm& mm, image::PageReader& pages, const ShmemFds& shmem,
                   Progress* progress = nullptr);
+
+// After restore_mm: locks the areas that were mlock()ed again (VMA_LOCKED,
+// VMA_LOCKONFAULT) and puts back mlockall(MCL_FUTURE [| MCL_ONFAULT]).
+// Nothing may be mapped in the task afterwards (it would be locked too).
+Status restore_mm_locks(remote::RemoteTask& task, const img::Mm& mm);
 
 // The rebuilt /proc/PID/maps equals the image's areas (addresses, perms,
 // paths and names), ignoring [executor_base, executor_base+executor_size).

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
@@ -70,8 +71,12 @@ std::string refusal(const sys::VmArea& a, uint32_t sm) {
   }
   if (sm & (kSmUffdMissing | kSmUffdWp | kSmUffdMinor)) return "registered with userfaultfd";
   if (sm & kSmShadowStack) return "shadow stack";
+  // MAP_DROPPABLE exists for private anonymous memory only (do_mmap).
+  if ((sm & kSmDroppable) && !(is_anonymous_name(p) && a.inode == 0)) return "droppable mapping of a file";
   if (is_anonymous_name(p)) return "";
-  if (p.starts_with("/memfd:")) return "private mapping of a memfd";
+  // An object of shmem.img, mapped privately (written pages dumped as for
+  // a file): what execveat of a memfd leaves.
+  if (p.starts_with("/memfd:") && a.deleted) return "";
   if (a.deleted) return "private mapping of a deleted file";
   if (p.starts_with("[")) return "unknown special mapping";
   if (!p.starts_with("/")) return "mapping of a special file";
@@ -102,13 +107,19 @@ uint32_t extra_flags(uint32_t sm) {
   if (sm & kSmHugePage) f |= img::VMA_HUGEPAGE;
   if (sm & kSmNoHugePage) f |= img::VMA_NOHUGEPAGE;
   if (sm & kSmSealed) f |= img::VMA_SEALED;
+  if (sm & kSmLocked) f |= img::VMA_LOCKED;
+  if ((sm & kSmLocked) && (sm & kSmLockOnFault)) f |= img::VMA_LOCKONFAULT;
+  if (sm & kSmDroppable) f |= img::VMA_DROPPABLE;
   return f;
 }
 
 img::VmArea classify(sys::VmArea a, uint32_t sm, const std::string& root) {
   std::string why = refusal(a, sm);
-  const bool shmem = is_shmem_object(a);  // not a path of the task's tree
-  if (why.empty() && !shmem && a.path.starts_with("/")) {
+  const bool shmem = is_shmem_object(a);
+  // A memfd mapped privately (an ELF the task execveat'ed from one): an
+  // object of shmem.img too, never a path of the task's tree.
+  const bool memfd = !a.shared && a.deleted && a.path.starts_with("/memfd:");
+  if (why.empty() && !shmem && !memfd && a.path.starts_with("/")) {
     std::string inside = path_in_root(a.path, root);
     if (inside.empty()) why = fmt::format("mapped file outside the task's root {}", root);
     else a.path = std::move(inside);
@@ -151,8 +162,43 @@ img::VmArea classify(sys::VmArea a, uint32_t sm, const std::string& root) {
   return v;
 }
 
-// Areas of maps with their smaps flags; the executor is left out.
-Result<std::vector<img::VmArea>> classify_areas(const remote::RemoteTask& task) {
+// mlockall(MCL_FUTURE) sets mm->def_flags, which no /proc file shows; every
+// area mapped afterwards inherits them (VM_LOCKED, VM_LOCKONFAULT). A probe
+// page the dump maps itself is such an area: its VmFlags tell them. Shared
+// anonymous, so that it never merges with a neighbour of the task.
+class DefFlagsProbe {
+ public:
+  static Result<DefFlagsProbe> map(remote::RemoteTask& task) {
+    uint64_t at = TRY(task.syscall_checked("mmap a probe page for mlockall flags", SYS_mmap, 0, kPage, PROT_NONE,
+                                           MAP_SHARED | MAP_ANONYMOUS, static_cast<uint64_t>(-1), 0));
+    return DefFlagsProbe(task, at);
+  }
+  DefFlagsProbe(DefFlagsProbe&& o) noexcept : task_(o.task_), at_(std::exchange(o.at_, 0)) {}
+  DefFlagsProbe& operator=(DefFlagsProbe&&) = delete;
+  ~DefFlagsProbe() { (void)unmap(); }
+  uint64_t start() const { return at_; }
+  Status unmap() {
+    if (at_ == 0) return {};
+    const uint64_t at = std::exchange(at_, 0);
+    TRY(task_.syscall_checked("munmap the probe page", SYS_munmap, at, kPage));
+    return {};
+  }
+
+ private:
+  DefFlagsProbe(remote::RemoteTask& task, uint64_t at) : task_(task), at_(at) {}
+  remote::RemoteTask& task_;
+  uint64_t at_;
+};
+
+uint32_t mlockall_flags_of(uint32_t probe_flags) {
+  if (!(probe_flags & kSmLocked)) return 0;
+  return MCL_FUTURE | ((probe_flags & kSmLockOnFault) ? MCL_ONFAULT : 0);
+}
+
+// Areas of maps with their smaps flags; the executor and the probe page are
+// left out (the probe's flags go to *probe_flags).
+Result<std::vector<img::VmArea>> classify_areas(const remote::RemoteTask& task, uint64_t probe,
+                                                uint32_t* probe_flags) {
   const pid_t pid = task.tgid();
   auto maps = TRY_CTX(sys::read_maps(pid), "task {}", pid);
   auto smaps = TRY_CTX(read_smaps(pid), "task {}", pid);
@@ -161,12 +207,18 @@ Result<std::vector<img::VmArea>> classify_areas(const remote::RemoteTask& task) 
   std::vector<img::VmArea> out;
   std::string refused;
   size_t k = 0;
+  bool probe_seen = false;
   for (const sys::VmArea& a : maps) {
     if (task.has_executor() && a.start >= xs && a.end <= xe) continue;
     while (k < smaps.size() && smaps[k].start < a.start) k++;
     // smaps is read after maps: the task is stopped, so both list the same areas.
     if (k == smaps.size() || smaps[k].start != a.start || smaps[k].end != a.end)
       return failf("task {}: area {} is in maps but not in smaps", pid, maps_label(a));
+    if (a.start == probe && a.end == probe + kPage) {
+      *probe_flags = smaps[k].flags;
+      probe_seen = true;
+      continue;
+    }
     img::VmArea v = classify(a, smaps[k].flags, root);
     if (v.flags() & img::VMA_UNSUPPORTED) {
       refused += fmt::format("{}task {}: mapping {} ({}): not supported yet", refused.empty() ? "" : "; ", pid,
@@ -182,10 +234,34 @@ Result<std::vector<img::VmArea>> classify_areas(const remote::RemoteTask& task) 
     out.push_back(std::move(v));
   }
   if (!refused.empty()) return unsupported("{}", refused);
+  if (!probe_seen) return failf("task {}: the probe page {:x} is not in its maps", pid, probe);
   return out;
 }
 
 // ---- mm fields ----
+
+// The executable: a file of the task's tree by its path inside the root, or
+// a memfd the task execveat'ed (an object of shmem.img, by dev and inode).
+Status read_exe(pid_t pid, img::Mm& mm) {
+  const std::string link = fmt::format("/proc/{}/exe", pid);
+  std::string exe = TRY_CTX(read_link(link), "task {}", pid);
+  if (exe.starts_with("/memfd:") && exe.ends_with(" (deleted)")) {
+    struct stat st {};
+    if (::stat(link.c_str(), &st) != 0) return sys_fail("task {}: stat {}", pid, link);
+    mm.set_exe_path(exe.substr(0, exe.size() - std::string_view(" (deleted)").size()));
+    mm.set_exe_shmem_dev(st.st_dev);
+    mm.set_exe_shmem_inode(st.st_ino);
+    return {};
+  }
+  if (exe.ends_with(" (deleted)"))
+    return unsupported("task {}: executable {} was deleted: not supported yet", pid, exe);
+  std::string root = TRY_CTX(read_link(fmt::format("/proc/{}/root", pid)), "task {}", pid);
+  std::string inside = path_in_root(exe, root);
+  if (inside.empty())
+    return unsupported("task {}: executable {} is outside the task's root {}: not supported yet", pid, exe, root);
+  mm.set_exe_path(inside);
+  return {};
+}
 
 Status read_mm_fields(remote::RemoteTask& task, img::Mm& mm) {
   const pid_t pid = task.tgid();
@@ -203,14 +279,8 @@ Status read_mm_fields(remote::RemoteTask& task, img::Mm& mm) {
   // The current brk is in no /proc file: brk(0) returns it unchanged.
   mm.set_brk(TRY(task.syscall_checked("brk(0)", SYS_brk, 0)));
   mm.set_auxv(TRY_CTX(read_file(fmt::format("/proc/{}/auxv", pid)), "task {}", pid));
-  std::string exe = TRY_CTX(read_link(fmt::format("/proc/{}/exe", pid)), "task {}", pid);
-  if (exe.ends_with(" (deleted)"))
-    return unsupported("task {}: executable {} was deleted: not supported yet", pid, exe);
-  std::string root = TRY_CTX(read_link(fmt::format("/proc/{}/root", pid)), "task {}", pid);
-  std::string inside = path_in_root(exe, root);
-  if (inside.empty())
-    return unsupported("task {}: executable {} is outside the task's root {}: not supported yet", pid, exe, root);
-  mm.set_exe_path(inside);
+  TRY(read_exe(pid, mm));
+  TRY(check_vdso_whole(pid, mm));
   for (const img::VmArea& a : mm.areas())
     if (a.name() == "[vdso]") mm.set_vdso_xxh3(TRY(hash_vdso(pid, a.start(), a.end())));
   return {};
@@ -323,8 +393,11 @@ class MemoryReader {
 
 // MAP_SHARED areas never: a shared file's pages are the file itself, and
 // shared memory objects are dumped once for every holder (shmem.h).
+// MAP_DROPPABLE areas neither: the kernel may drop their pages at any time
+// (they read as zero again), so a restore gives them back empty.
 bool holds_pages(const img::VmArea& a) {
-  return (a.flags() & (img::VMA_ANON | img::VMA_FILE)) && !(a.flags() & (img::VMA_UNSUPPORTED | img::VMA_SHARED));
+  return (a.flags() & (img::VMA_ANON | img::VMA_FILE)) &&
+         !(a.flags() & (img::VMA_UNSUPPORTED | img::VMA_SHARED | img::VMA_DROPPABLE));
 }
 
 // What of the task goes to the page store: present and swapped pages
@@ -408,7 +481,11 @@ Status dump_pages(pid_t pid, img::Mm& mm, image::PageWriter& pages, Progress* pr
 Result<img::Mm> dump_mm(remote::RemoteTask& task, image::PageWriter& pages, Progress* progress) {
   const pid_t pid = task.tgid();
   img::Mm mm;
-  std::vector<img::VmArea> areas = TRY(classify_areas(task));
+  DefFlagsProbe probe = TRY_CTX(DefFlagsProbe::map(task), "task {}", pid);
+  uint32_t probe_flags = 0;
+  std::vector<img::VmArea> areas = TRY(classify_areas(task, probe.start(), &probe_flags));
+  TRY(probe.unmap());
+  mm.set_mlockall_flags(mlockall_flags_of(probe_flags));
   for (img::VmArea& a : areas) *mm.add_areas() = std::move(a);
   TRY(read_mm_fields(task, mm));
   TRY(dump_pages(pid, mm, pages, progress));

@@ -30,9 +30,11 @@ Status validate_area(const img::VmArea& a, uint64_t prev_end) {
   if (a.flags() & img::VMA_SYSVSHM) return unsupported("area {}: SysV shm: not supported yet", label);
   if (shmem && (a.flags() & (img::VMA_SHARED | img::VMA_FILE)) != (img::VMA_SHARED | img::VMA_FILE))
     return bad_input("address space: corrupt: area {} maps shared memory but is not a shared file area", label);
-  if ((a.flags() & img::VMA_MEMFD) && !shmem)
-    return unsupported("area {}: private mapping of a memfd: not supported yet", label);
-  if ((a.flags() & img::VMA_FILE_DELETED) && !shmem)
+  // A memfd mapped privately maps its object of shmem.img (shmem.h).
+  const bool memfd = a.flags() & img::VMA_MEMFD;
+  if (memfd && !shmem && (a.flags() & img::VMA_SHARED))
+    return bad_input("address space: corrupt: area {} maps a memfd shared but not as shared memory", label);
+  if ((a.flags() & img::VMA_FILE_DELETED) && !shmem && !memfd)
     return unsupported("area {}: mapping of a deleted file: not supported yet", label);
   if ((a.flags() & img::VMA_SHARED) && !(a.flags() & img::VMA_FILE))
     return unsupported("area {}: shared mapping of this kind: not supported yet", label);
@@ -58,6 +60,13 @@ Status validate_area(const img::VmArea& a, uint64_t prev_end) {
   }
   if (a.pages_in_store() && !(kind & (img::VMA_ANON | img::VMA_FILE)))
     return bad_input("address space: corrupt: area {} cannot hold pages", label);
+  if ((a.flags() & img::VMA_LOCKONFAULT) && !(a.flags() & img::VMA_LOCKED))
+    return bad_input("address space: corrupt: area {} is locked on fault but not locked", label);
+  // MAP_DROPPABLE: private anonymous memory only, never locked (mlock skips
+  // it), and its pages are not dumped.
+  if ((a.flags() & img::VMA_DROPPABLE) &&
+      (kind != img::VMA_ANON || (a.flags() & (img::VMA_SHARED | img::VMA_LOCKED)) || a.pages_in_store()))
+    return bad_input("address space: corrupt: droppable area {} has flags {:#x}", label, a.flags());
   return {};
 }
 
@@ -153,8 +162,13 @@ Status validate_mm(const img::Mm& mm, const image::PageReader& pages) {
   }
   if (!mm.exe_path().empty() && !mm.exe_path().starts_with("/"))
     return bad_input("address space: corrupt: executable path is not absolute");
+  if (mm.exe_shmem_inode() != 0 && !mm.exe_path().starts_with("/memfd:"))
+    return bad_input("address space: corrupt: executable {} is a memfd object but not named so", mm.exe_path());
   if (mm.auxv().size() % 16) return bad_input("address space: corrupt: auxv of {} bytes", mm.auxv().size());
   if (mm.start_brk() > mm.brk()) return bad_input("address space: corrupt: brk below start_brk");
+  const uint32_t mcl = mm.mlockall_flags();
+  if (mcl != 0 && mcl != MCL_FUTURE && mcl != (MCL_FUTURE | MCL_ONFAULT))
+    return bad_input("address space: corrupt: mlockall flags {:#x}", mcl);
   return validate_runs(mm, pages.index());
 }
 

@@ -34,6 +34,12 @@
 #ifndef SYS_mseal
 #define SYS_mseal 462
 #endif
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE 0x08
+#endif
+#ifndef MLOCK_ONFAULT
+#define MLOCK_ONFAULT 0x01
+#endif
 
 namespace amber::kinds {
 
@@ -171,11 +177,20 @@ Status unmap_everything(RemoteTask& task, const std::vector<sys::VmArea>& maps) 
 // image may well map that same file again (amber restoring amber, or tests).
 // Single-field PR_SET_MM_* would need CAP_SYS_RESOURCE; the map form needs
 // CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN only.
-Status set_mm_map(RemoteTask& task, const img::Mm& mm) {
+Status set_mm_map(RemoteTask& task, const img::Mm& mm, const ShmemFds& shmem) {
   const pid_t pid = task.tgid();
   Scratch scratch(task);
   int64_t exe_fd = -1;
-  if (!mm.exe_path().empty()) {
+  bool own_fd = false;  // opened here, closed here
+  if (mm.exe_shmem_inode() != 0) {
+    // A memfd the task executed: the object's fd the task holds. The
+    // kernel denies writes to the new exe_file (ETXTBSY for an O_RDWR
+    // open), as execve did.
+    auto it = shmem.find({mm.exe_shmem_dev(), mm.exe_shmem_inode()});
+    if (it == shmem.end()) return failf("task {}: no fd for its executable {}", pid, mm.exe_path());
+    exe_fd = it->second;
+  } else if (!mm.exe_path().empty()) {
+    own_fd = true;
     uint64_t path = scratch.put(mm.exe_path(), true);
     if (!path) return failf("task {}: executable path of {} bytes does not fit the scratch area", pid, mm.exe_path().size());
     TRY(scratch.flush(task));
@@ -208,12 +223,16 @@ Status set_mm_map(RemoteTask& task, const img::Mm& mm) {
   // No stop_on_error: the fd is closed whatever prctl says.
   Batch batch;
   batch.add(make_call(SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, addr, sizeof m, 0), "prctl(PR_SET_MM_MAP)");
-  if (exe_fd >= 0) batch.add(make_call(SYS_close, exe_fd), "close executable");
+  if (own_fd) batch.add(make_call(SYS_close, exe_fd), "close executable");
   return batch.run(task);
 }
 
 uint64_t mmap_flags(const img::VmArea& a) {
-  uint64_t f = ((a.flags() & img::VMA_SHARED) ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED_NOREPLACE;
+  // MAP_DROPPABLE is a mapping type of its own, in place of MAP_PRIVATE.
+  uint64_t f = ((a.flags() & img::VMA_SHARED)      ? MAP_SHARED
+                : (a.flags() & img::VMA_DROPPABLE) ? MAP_DROPPABLE
+                                                   : MAP_PRIVATE) |
+               MAP_FIXED_NOREPLACE;
   if (a.flags() & img::VMA_ANON) f |= MAP_ANONYMOUS;
   if (a.flags() & img::VMA_GROWSDOWN) f |= MAP_GROWSDOWN;
   if (a.flags() & img::VMA_NORESERVE) f |= MAP_NORESERVE;
@@ -262,7 +281,7 @@ Status map_files(RemoteTask& task, const img::Mm& mm) {
   std::vector<Open> order;
   std::map<Open, std::vector<const img::VmArea*>> by_path;
   for (const img::VmArea& a : mm.areas()) {
-    if (!(a.flags() & img::VMA_FILE) || (a.flags() & img::VMA_SHMEM)) continue;
+    if (!(a.flags() & img::VMA_FILE) || (a.flags() & (img::VMA_SHMEM | img::VMA_MEMFD))) continue;
     Open key{a.path(), open_for_writing(a)};
     auto [it, fresh] = by_path.try_emplace(key);
     if (fresh) order.push_back(key);
@@ -311,7 +330,8 @@ Status map_files(RemoteTask& task, const img::Mm& mm) {
 Status map_shmem(RemoteTask& task, const img::Mm& mm, const ShmemFds& shmem) {
   Batch batch;
   for (const img::VmArea& a : mm.areas()) {
-    if (!(a.flags() & img::VMA_SHMEM)) continue;
+    // Shared memory, and memfds mapped privately (MAP_PRIVATE from mmap_flags).
+    if (!(a.flags() & (img::VMA_SHMEM | img::VMA_MEMFD))) continue;
     auto it = shmem.find({a.dev(), a.inode()});
     if (it == shmem.end()) return failf("task {}: no fd for the shared memory of {}", task.tgid(), area_label(a));
     batch.add(mmap_call(a, it->second), "mmap " + area_label(a), a.start());
@@ -592,7 +612,7 @@ Status restore_steps(RemoteTask& task, const img::Mm& mm, image::PageReader& pag
   // Nothing above touched the task; from here on a failure leaves it unusable.
   TRY(unmap_everything(task, current));
   TRY(place_vdso(task, mm));
-  TRY(set_mm_map(task, mm));
+  TRY(set_mm_map(task, mm, shmem));
   TRY(map_anonymous(task, mm));
   TRY(map_files(task, mm));
   TRY(map_shmem(task, mm, shmem));
@@ -603,11 +623,32 @@ Status restore_steps(RemoteTask& task, const img::Mm& mm, image::PageReader& pag
   return {};
 }
 
+// mlock()ed areas locked again once filled (a lock made before the fill
+// would fault every page in first, and UFFDIO_COPY wants missing pages), with
+// MLOCK_ONFAULT where the area was locked on fault: VmLck counts them as it
+// did. Then mlockall(MCL_FUTURE [| MCL_ONFAULT]) for the mm->def_flags of a
+// task that called it: without MCL_CURRENT it only sets def_flags, so no
+// area present now (the executor included) is locked by it, and nothing
+// maps an area in the task afterwards. mlock works on sealed areas.
+Status lock_steps(RemoteTask& task, const img::Mm& mm) {
+  Batch batch;
+  for (const img::VmArea& a : mm.areas())
+    if ((a.flags() & img::VMA_LOCKED) && (a.flags() & (img::VMA_ANON | img::VMA_FILE)))
+      batch.add(make_call(SYS_mlock2, a.start(), a.end() - a.start(),
+                          (a.flags() & img::VMA_LOCKONFAULT) ? MLOCK_ONFAULT : 0),
+                "mlock2 " + area_label(a));
+  if (mm.mlockall_flags() != 0)
+    batch.add(make_call(SYS_mlockall, mm.mlockall_flags()), fmt::format("mlockall({:#x})", mm.mlockall_flags()));
+  return batch.run(task);
+}
+
 }  // namespace
 
 Status restore_mm(RemoteTask& task, const img::Mm& mm, image::PageReader& pages, const ShmemFds& shmem,
                   Progress* progress) {
   return context(restore_steps(task, mm, pages, shmem, progress), "restore");
 }
+
+Status restore_mm_locks(RemoteTask& task, const img::Mm& mm) { return context(lock_steps(task, mm), "restore"); }
 
 }  // namespace amber::kinds

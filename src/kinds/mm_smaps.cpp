@@ -18,7 +18,7 @@ uint32_t flag_of(std::string_view m) {
       {"nr", kSmNoReserve}, {"dc", kSmDontFork},   {"dd", kSmDontDump},    {"wf", kSmWipeOnFork},
       {"hg", kSmHugePage},  {"nh", kSmNoHugePage}, {"um", kSmUffdMissing}, {"uw", kSmUffdWp},
       {"ui", kSmUffdMinor}, {"ss", kSmShadowStack}, {"sl", kSmSealed},     {"lo", kSmLocked},
-      {"sh", kSmShared},    {"mw", kSmMayWrite},
+      {"sh", kSmShared},    {"mw", kSmMayWrite},    {"lf", kSmLockOnFault}, {"dp", kSmDroppable},
   };
   for (const Mnemonic& e : kTable)
     if (e.name == m) return e.bit;

@@ -1,6 +1,6 @@
 // The VmFlags line of each area in /proc/PID/smaps: the kernel VMA flags that
 // /proc/PID/maps does not show (MAP_GROWSDOWN, hugetlb, VM_IO/VM_PFNMAP,
-// userfaultfd registration, madvise flags, mseal).
+// userfaultfd registration, madvise flags, mseal, mlock, MAP_DROPPABLE).
 #pragma once
 #include <sys/types.h>
 
@@ -33,6 +33,8 @@ enum SmapsFlag : uint32_t {
   kSmLocked = 1u << 15,      // lo
   kSmShared = 1u << 16,      // sh
   kSmMayWrite = 1u << 17,    // mw
+  kSmLockOnFault = 1u << 18, // lf: VM_LOCKONFAULT (mlock2 MLOCK_ONFAULT, mlockall MCL_ONFAULT)
+  kSmDroppable = 1u << 19,   // dp: VM_DROPPABLE (MAP_DROPPABLE, 6.11+)
 };
 
 struct SmapsArea {

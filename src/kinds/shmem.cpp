@@ -38,6 +38,11 @@ constexpr uint32_t kKnownSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_S
 uint64_t page_up(uint64_t n) { return (n + kPage - 1) / kPage * kPage; }
 
 bool is_shmem_area(const img::VmArea& a) { return a.flags() & img::VMA_SHMEM; }
+// A memfd mapped privately (VMA_MEMFD without VMA_SHMEM): its object is
+// one of shmem.img too, mapped MAP_PRIVATE from it.
+bool is_private_memfd_area(const img::VmArea& a) {
+  return (a.flags() & img::VMA_MEMFD) && !(a.flags() & img::VMA_SHMEM);
+}
 
 std::string map_files_path(pid_t pid, const img::VmArea& a) {
   return fmt::format("/proc/{}/map_files/{:x}-{:x}", pid, a.start(), a.end());
@@ -136,9 +141,13 @@ Result<img::SharedMemory> dump_shmem(const std::vector<ShmemHolder>& tasks, imag
   };
   for (const ShmemHolder& h : tasks) {
     for (const img::VmArea& a : h.mm->areas())
-      if (is_shmem_area(a))
+      if (is_shmem_area(a) || is_private_memfd_area(a))
         TRY(add(h, {map_files_path(h.pid, a), a.dev(), a.inode(), a.path(), (a.flags() & img::VMA_MEMFD) != 0},
                 area_label(a)));
+    if (h.mm->exe_shmem_inode() != 0)
+      TRY(add(h, {fmt::format("/proc/{}/exe", h.pid), h.mm->exe_shmem_dev(), h.mm->exe_shmem_inode(),
+                  h.mm->exe_path(), true},
+              "executable " + h.mm->exe_path()));
     if (!h.files) continue;
     for (const img::Fd& fd : h.files->fds())
       if (fd.kind() == img::FD_MEMFD)
@@ -192,7 +201,20 @@ Status check_shmem_refs(const ShmemPlan& plan, const img::Mm& mm, const img::Fil
       found |= o.kind() == img::SHMEM_MEMFD && o.dev() == fd.shmem_dev() && o.inode() == fd.shmem_inode();
     if (!found) return bad_input("task {}: fd {}: memfd {} is not in the image", vpid, fd.fd(), fd.path());
   }
+  auto memfd_of = [&](uint64_t dev, uint64_t inode) {
+    return std::any_of(plan.meta.objects().begin(), plan.meta.objects().end(), [&](const img::ShmemObject& o) {
+      return o.kind() == img::SHMEM_MEMFD && o.dev() == dev && o.inode() == inode;
+    });
+  };
+  if (mm.exe_shmem_inode() != 0 && !memfd_of(mm.exe_shmem_dev(), mm.exe_shmem_inode()))
+    return bad_input("task {}: executable {} is not a memfd of the image", vpid, mm.exe_path());
   for (const img::VmArea& a : mm.areas()) {
+    if (is_private_memfd_area(a)) {
+      if (!(a.flags() & img::VMA_FILE) || (a.flags() & img::VMA_SHARED) || !memfd_of(a.dev(), a.inode()))
+        return bad_input("task {}: area {} maps a memfd (inode {}) the image does not have", vpid, area_label(a),
+                         a.inode());
+      continue;
+    }
     if (!is_shmem_area(a)) continue;
     if (!(a.flags() & img::VMA_SHARED) || !(a.flags() & img::VMA_FILE) || a.pages_in_store())
       return bad_input("task {}: area {}: corrupt shared memory area", vpid, area_label(a));

@@ -1,6 +1,7 @@
 // Memory shared between the container's processes: shared anonymous areas
 // ("/dev/zero (deleted)": one shmem inode per mmap call, shared by fork)
-// and memfds mapped MAP_SHARED. Dump and restore side by side.
+// and memfds (mapped MAP_SHARED, or MAP_PRIVATE, or executed: the task's
+// exe_file). Dump and restore side by side.
 //
 // Dump (after every task's mm is read, tasks still held): the areas with
 // VMA_SHMEM of all tasks are grouped by the (dev, inode) the object had; each

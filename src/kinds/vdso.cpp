@@ -2,6 +2,7 @@
 
 #include <asm/prctl.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include "image/format.h"
 #include "kinds/mm_internal.h"
@@ -70,6 +71,17 @@ Result<uint64_t> hash_vdso(pid_t pid, uint64_t start, uint64_t end) {
   return image::xxh3(code);
 }
 
+Status check_vdso_whole(pid_t pid, const img::Mm& mm) {
+  std::vector<VdsoArea> have = vdso_areas(mm);
+  if (have.empty()) return {};
+  auto own = TRY_CTX(sys::read_maps(::getpid()), "amber's own maps");
+  std::vector<VdsoArea> whole = vdso_areas(own);
+  if (!same_shape(have, whole))
+    return unsupported("task {}: vdso areas {} (part of this kernel's {}, the rest unmapped): not supported yet", pid,
+                       describe(have), describe(whole));
+  return {};
+}
+
 Status check_vdso_compatible(pid_t pid, const img::Mm& saved, const std::vector<sys::VmArea>& current) {
   std::vector<VdsoArea> want = vdso_areas(saved), have = vdso_areas(current);
   if (want.empty()) return {};
@@ -82,7 +94,13 @@ Status check_vdso_compatible(pid_t pid, const img::Mm& saved, const std::vector<
 Status place_vdso(remote::RemoteTask& task, const img::Mm& saved) {
   const pid_t pid = task.tgid();
   std::vector<VdsoArea> want = vdso_areas(saved);
-  if (want.empty()) return {};
+  if (want.empty()) {
+    // The program had unmapped its vdso: it gets none. The teardown
+    // removed the one this task had, so the remote syscalls that need no
+    // executor (its final munmap) use a `syscall` of the restored code.
+    task.forget_syscall_insn();
+    return {};
+  }
   // ARCH_MAP_VDSO_64 maps the whole block with [vvar] first; the image's
   // first area is where the block began.
   TRY(task.syscall_checked(fmt::format("arch_prctl(ARCH_MAP_VDSO_64, {:#x})", want[0].start), SYS_arch_prctl,

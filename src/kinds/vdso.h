@@ -6,7 +6,8 @@
 // (vvar first), EEXIST while one is mapped. A restored task may be stopped
 // inside the vdso or hold return addresses into it, so the restore needs the
 // very same code at the very same place: a different layout or a different
-// hash is refused (Exit::Unsupported).
+// hash is refused (Exit::Unsupported). A task without any of them (it
+// unmapped them) is restored without them.
 #pragma once
 #include <sys/types.h>
 
@@ -33,6 +34,11 @@ std::vector<VdsoArea> vdso_areas(const std::vector<sys::VmArea>& maps);
 
 // XXH3-64 of the bytes of [start, end) of the task (the [vdso] code).
 Result<uint64_t> hash_vdso(pid_t pid, uint64_t start, uint64_t end);
+
+// At dump: the task maps the whole vdso family or none of it (a program may
+// unmap its vdso; ARCH_MAP_VDSO_64 can only put the whole block back).
+// Exit::Unsupported for a part of it.
+Status check_vdso_whole(pid_t pid, const img::Mm& mm);
 
 // Before anything is torn down: the task's current vdso family is the saved
 // one moved elsewhere (same names, sizes, relative offsets) and the [vdso]

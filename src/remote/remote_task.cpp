@@ -2,12 +2,15 @@
 // The executor (batches) is in executor.cpp.
 #include "remote/remote_task.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "base/files.h"
 
@@ -347,20 +350,54 @@ Result<uint64_t> RemoteTask::syscall_insn() {
 Status RemoteTask::refresh_syscall_insn() {
   syscall_insn_ = 0;
   std::string maps = TRY(read_file(fmt::format("/proc/{}/maps", tid_)));
+  struct Text {
+    uint64_t start, end;
+  };
+  std::vector<Text> texts;
   for (auto line : split(maps, '\n')) {
     auto fields = split_ws(line);
-    if (fields.size() < 6 || fields[5] != "[vdso]") continue;
+    if (fields.size() < 5) continue;
     auto range = split(fields[0], '-');
     uint64_t start = 0, end = 0;
     if (range.size() == 2) {
       start = parse_uint(range[0], 16).value_or(0);
       end = parse_uint(range[1], 16).value_or(0);
     }
-    if (end <= start) return failf("task {}: bad [vdso] line in maps: {}", tid_, line);
-    return refresh_syscall_insn(start, end);
+    if (end <= start) return failf("task {}: bad line in maps: {}", tid_, line);
+    if (fields.size() >= 6 && fields[5] == "[vdso]") return refresh_syscall_insn(start, end);
+    // [vsyscall] is emulated (execute-only, faults); the executor goes away.
+    const bool executor = exec_base_ != 0 && start >= exec_base_ && end <= exec_base_ + exec_size_;
+    if (fields[1].size() >= 3 && fields[1][2] == 'x' && !executor && !(fields.size() >= 6 && fields[5] == "[vsyscall]"))
+      texts.push_back({start, end});
   }
-  return failf("task {} has no [vdso] (needed to run a remote syscall without an executor)", tid_);
+  // Through /proc/PID/mem: it reads execute-only code too (FOLL_FORCE),
+  // which process_vm_readv does not.
+  UniqueFd mem = TRY(open_fd(fmt::format("/proc/{}/mem", tid_), O_RDONLY | O_CLOEXEC));
+  // No [vdso] (the program unmapped it): a `syscall` in its own code serves
+  // the same way (jumped to and single-stepped, it is one instruction
+  // whatever it belongs to); a program that makes syscalls has one.
+  constexpr uint64_t kScanChunk = uint64_t{64} << 10;
+  std::vector<std::byte> text;
+  for (const Text& t : texts) {
+    for (uint64_t at = t.start; at < t.end; at += kScanChunk) {
+      const uint64_t n = std::min(kScanChunk + 1, t.end - at);  // one byte more: a pair across chunks
+      text.resize(n);
+      ssize_t got = ::pread(mem.get(), text.data(), n, static_cast<off_t>(at));
+      if (got <= 0) break;
+      text.resize(static_cast<size_t>(got));
+      for (size_t i = 0; i + 1 < text.size(); ++i)
+        if (text[i] == std::byte{0x0f} && text[i + 1] == std::byte{0x05}) {
+          syscall_insn_ = at + i;
+          return {};
+        }
+    }
+  }
+  return failf("task {} has no [vdso] and no syscall instruction in its code (needed to run a remote syscall "
+               "without an executor)",
+               tid_);
 }
+
+void RemoteTask::forget_syscall_insn() { syscall_insn_ = 0; }
 
 Status RemoteTask::refresh_syscall_insn(uint64_t start, uint64_t end) {
   syscall_insn_ = 0;

@@ -16,7 +16,7 @@
 //
 // How code runs in the task without touching its pages:
 //   - Without an executor, a `syscall` instruction found in the task's
-//     [vdso] is single-stepped (rip set there, PTRACE_SINGLESTEP, the kernel
+//     [vdso] (or its own code, when it has no [vdso]) is single-stepped (rip set there, PTRACE_SINGLESTEP, the kernel
 //     reports the trap right after the syscall returns). Writing a
 //     `syscall; int3` into the task's text instead (POKETEXT) would turn that
 //     page of a private file mapping anonymous for ever.
@@ -157,9 +157,12 @@ class RemoteTask {
   size_t scratch_size() const { return scratch_size_; }
 
   // The `syscall` instruction used without an executor: found in [vdso]
-  // on first use. Call refresh after moving or re-creating the vdso.
+  // on first use, or, in a task without one, in its own executable code
+  // (not the executor). Call refresh after moving or re-creating the vdso;
+  // forget after removing it (found again on next use).
   Result<uint64_t> syscall_insn();
   Status refresh_syscall_insn();
+  void forget_syscall_insn();
   // Same, when the caller knows where [vdso] is (it just placed it): no
   // /proc/PID/maps read.
   Status refresh_syscall_insn(uint64_t vdso_start, uint64_t vdso_end);

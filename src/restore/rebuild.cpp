@@ -109,6 +109,8 @@ Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const
   TRY(faults.hit("restore.mm"));
   TRY(kinds::restore_mm(leader, t.mm, *t.pages, shmem_fds, &progress));
   TRY_CTX(kinds::close_shmem_fds(leader, shmem_fds), "shared memory fds");
+  TRY(faults.hit("restore.mlock"));
+  TRY(kinds::restore_mm_locks(leader, t.mm));
   tl.mark("rebuild.mm");
   TRY(faults.hit("restore.locks"));
   TRY_CTX(kinds::take_mapped_locks(leader, t.files), "file locks");

@@ -19,14 +19,16 @@ struct RestoreOptions {
 
 // Every step of the driver, in order (`amber restore --list-fault-points`).
 // restore.fork fails in the restored processes themselves (the fork phase).
-inline constexpr std::array<const char*, 27> kFaultPoints = {
+// (std::to_array: the count follows the list.)
+inline constexpr auto kFaultPoints = std::to_array<const char*>({
     "restore.validate", "restore.reserve",  "restore.cgroup",  "restore.shmem",    "restore.fork",
     "restore.spawn",    "restore.seize",    "restore.tree",    "restore.verify-tree", "restore.executor",
-    "restore.shmem-fds", "restore.mm",      "restore.locks",   "restore.signals", "restore.rlimits",  "restore.thread",
+    "restore.shmem-fds", "restore.mm",      "restore.mlock",   "restore.locks",   "restore.signals",
+    "restore.rlimits",  "restore.thread",
     "restore.pending",  "restore.itimers",  "restore.creds",   "restore.dumpable", "restore.seccomp",
     "restore.unmap-executor", "restore.verify", "restore.verify-image",
     "restore.verify-container", "restore.state", "restore.release",
-};
+});
 
 // Returns the container's name once it runs. On failure nothing is left:
 // no task, cgroup, mount or state directory; the image is never written.

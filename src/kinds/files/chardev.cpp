@@ -31,11 +31,22 @@ const MemDev* find_device(dev_t rdev) {
 
 }  // namespace
 
+bool is_harmless_chardev(dev_t rdev) { return find_device(rdev) != nullptr; }
+
 bool is_supported_chardev(const FdProbe& p) { return S_ISCHR(p.st.st_mode) && find_device(p.st.st_rdev); }
 
 Status dump_chardev(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out) {
   out.set_kind(img::FD_CHARDEV);
   out.set_rdev(p.st.st_rdev);
+  if (is_unlinked(p)) {
+    // A node of its own, unlinked while open (its mode and owner are its
+    // own, not /dev/null's): made again by mknod (unlinked.cpp).
+    std::string_view name = std::string_view(p.link).substr(0, p.link.size() - std::string_view(" (deleted)").size());
+    out.set_unlinked(true);
+    out.set_path(TRY(path_in_root(name, ctx.root)));
+    out.set_pos(0);
+    return {};
+  }
   // The device is what counts: a node reached outside the task's root
   // (opened before a chroot) is re-opened by its usual name.
   auto path = path_in_root(p.link, ctx.root);

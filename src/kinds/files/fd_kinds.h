@@ -28,9 +28,10 @@ Status dump_regular(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
 // container_log fds: fdtable.cpp hands those the new log).
 Result<UniqueFd> open_regular(const img::Fd& fd);
 
-// unlinked.cpp: regular files open but unlinked (content in the image).
+// unlinked.cpp: regular files open but unlinked (content in the image), and
+// unlinked nodes of the harmless character devices (made again by mknod).
 using UnlinkedMap = std::map<uint64_t, img::UnlinkedFile>;  // by ofd_id
-bool is_unlinked(const FdProbe& p);
+bool is_unlinked(const FdProbe& p);  // a regular file or a character device
 // Reads the content of every unlinked file once (after the ofd ids are
 // assigned) into the files of the first task holding it. Unsupported: one
 // unlinked file behind several descriptions, or too big.
@@ -41,12 +42,16 @@ Result<UniqueFd> open_unlinked(const img::Fd& fd, const img::UnlinkedFile& u);
 // memfd.cpp: an fd of a memfd (its content is an object of shmem.img).
 bool is_memfd(const FdProbe& p);
 Status dump_memfd(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
+// Marks memfd_original the first O_RDWR description of each memfd (see
+// memfd.cpp), once the ofd ids are assigned.
+void mark_memfd_originals(std::vector<TaskFds>& tasks);
 // A new description of the object, from this process's fd of it.
 Result<UniqueFd> open_memfd(const img::Fd& fd, const MemfdFds* memfds);
 
 // chardev.cpp: the harmless character devices (/dev/null, zero, full,
 // random, urandom).
 bool is_supported_chardev(const FdProbe& p);
+bool is_harmless_chardev(dev_t rdev);
 Status dump_chardev(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
 Result<UniqueFd> open_chardev(const img::Fd& fd);
 

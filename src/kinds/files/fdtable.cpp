@@ -182,13 +182,13 @@ uint32_t description_flags(const FdProbe& p) { return p.info.flags & ~static_cas
 Result<UniqueFd> open_description(const img::Fd& fd, int log_fd, bool original, const UnlinkedMap* unlinked,
                                   const MemfdFds* memfds) {
   if (fd.container_log()) return open_log(log_fd, original);
-  if (fd.kind() == img::FD_CHARDEV) return open_chardev(fd);
-  if (fd.kind() == img::FD_MEMFD) return open_memfd(fd, memfds);
   if (fd.unlinked()) {
     auto it = unlinked ? unlinked->find(fd.ofd_id()) : UnlinkedMap::const_iterator{};
     if (!unlinked || it == unlinked->end()) return bad_input("unlinked file {}: its content is not in the image", fd.path());
     return open_unlinked(fd, it->second);
   }
+  if (fd.kind() == img::FD_CHARDEV) return open_chardev(fd);
+  if (fd.kind() == img::FD_MEMFD) return open_memfd(fd, memfds);
   if (fd.kind() == img::FD_PIPE || fd.kind() == img::FD_FIFO) return failf("a pipe end is not opened on its own");
   return open_regular(fd);
 }
@@ -338,6 +338,7 @@ Status link_pipes(std::vector<TaskFds>& tasks) {
 
 Status link_fds(std::vector<TaskFds>& tasks) {
   TRY(assign_ofd_ids(tasks));
+  files::mark_memfd_originals(tasks);
   TRY(link_pipes(tasks));
   TRY(files::collect_unlinked(tasks));
   TRY(files::mark_mapped_locks(tasks));

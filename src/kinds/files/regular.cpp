@@ -42,6 +42,10 @@ Status dump_regular(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out) {
     out.set_path(TRY(path_in_root(name, ctx.root)));
     return {};
   }
+  // An open directory that was removed: nothing can be opened as it again
+  // (rmdir'ed directories cannot be made and removed back into an fd).
+  if (S_ISDIR(p.st.st_mode) && p.link.ends_with(" (deleted)"))
+    return unsupported("{} (deleted directory): not supported yet", p.link);
   if (p.link.ends_with(" (deleted)")) return unsupported("{} (deleted file): not supported yet", p.link);
   out.set_kind(S_ISDIR(p.st.st_mode) ? img::FD_DIRECTORY : img::FD_REGULAR);
   out.set_path(TRY(path_in_root(p.link, ctx.root)));
@@ -50,7 +54,11 @@ Status dump_regular(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out) {
 
 Result<UniqueFd> open_regular(const img::Fd& fd) {
   const bool dir = fd.kind() == img::FD_DIRECTORY;
-  const int flags = (static_cast<int>(fd.flags()) & ~kNotReplayed) | O_CLOEXEC | O_NOCTTY;
+  int flags = (static_cast<int>(fd.flags()) & ~kNotReplayed) | O_CLOEXEC | O_NOCTTY;
+  // A file made with O_TMPFILE keeps __O_TMPFILE | O_DIRECTORY in its
+  // f_flags (fdinfo): replayed, they would ask for a new temporary file in
+  // "directory" PATH (ENOTDIR).
+  if ((flags & O_TMPFILE) == O_TMPFILE) flags &= ~O_TMPFILE;
   UniqueFd f(::open(fd.path().c_str(), flags));
   if (!f) return sys_fail("open {} (flags {:#o})", fd.path(), flags);
   struct stat st {};

@@ -55,11 +55,14 @@ TEST(Completeness, AnUnknownStatusLineRefusesByName) {
 
 TEST(Completeness, RefusedAndInheritedValuesRefuse) {
   kinds::Reference ref = own();
+  auto pinned = kinds::check_fields(ProcSource::Status, {{"VmPin", "4 kB"}}, ref, "task 2");
+  ASSERT_FALSE(pinned);
+  EXPECT_EQ(pinned.error().exit, Exit::Unsupported);
+  EXPECT_NE(pinned.error().message.find("pinned"), std::string::npos) << pinned.error().message;
+  EXPECT_TRUE(kinds::check_fields(ProcSource::Status, {{"VmPin", "0 kB"}}, ref, "task 2"));
   auto locked = kinds::check_fields(ProcSource::Status, {{"VmLck", "4 kB"}}, ref, "task 2");
-  ASSERT_FALSE(locked);
-  EXPECT_EQ(locked.error().exit, Exit::Unsupported);
-  EXPECT_NE(locked.error().message.find("mlock"), std::string::npos) << locked.error().message;
-  EXPECT_TRUE(kinds::check_fields(ProcSource::Status, {{"VmLck", "0 kB"}}, ref, "task 2"));
+  ASSERT_TRUE(locked) << "mlock is restored";
+  EXPECT_EQ(locked->at("VmLck"), "4 kB") << "and verified";
   // A nice value other than amber's own is not restored yet.
   std::string mine = ref.stat.at("19");
   auto niced = kinds::check_fields(ProcSource::Stat, {{"19", mine == "5" ? "6" : "5"}}, ref, "task 2");

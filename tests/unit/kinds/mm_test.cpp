@@ -583,10 +583,17 @@ TEST(MmLayout, ParseSmapsFlags) {
       "Size:               2048 kB\n"
       "VmFlags: rd wr mr mw me nr hg dd sl \n"
       "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]\n"
-      "VmFlags: ex \n";
+      "VmFlags: ex \n"
+      // mlock2(MLOCK_ONFAULT) and MAP_DROPPABLE areas, as 6.18 shows them.
+      "7f275acc0000-7f275acc4000 rw-p 00000000 00:00 0 \n"
+      "VmFlags: rd wr mr mw me lo lf ac \n"
+      "7f275aad0000-7f275aad6000 rw-p 00000000 00:00 0 \n"
+      "VmFlags: rd wr mr mw me nr wf dd dp \n";
   auto v = parse_smaps(text);
   ASSERT_TRUE(v) << v.error().message;
-  ASSERT_EQ(v->size(), 3u);
+  ASSERT_EQ(v->size(), 5u);
+  EXPECT_EQ((*v)[3].flags, kSmMayWrite | kSmLocked | kSmLockOnFault);
+  EXPECT_EQ((*v)[4].flags, kSmMayWrite | kSmNoReserve | kSmWipeOnFork | kSmDontDump | kSmDroppable);
   EXPECT_EQ((*v)[0].start, 0x7ffc501de000u);
   EXPECT_EQ((*v)[0].flags, kSmGrowsDown | kSmMayWrite);
   EXPECT_EQ((*v)[1].flags, kSmNoReserve | kSmHugePage | kSmDontDump | kSmSealed | kSmMayWrite);
@@ -644,6 +651,41 @@ TEST(MmLayout, ValidateRefusesRunsOutsideAreasAndUnsupportedAreas) {
   st = validate_mm(mm, *pages);
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().exit, Exit::Unsupported);
+  s->set_flags(img::VMA_SHARED | img::VMA_FILE);
+  EXPECT_TRUE(validate_mm(mm, *pages));
+  // Lock and droppable flags only as the kernel can have them; the
+  // mlockall flags only MCL_FUTURE [| MCL_ONFAULT].
+  auto bad_input_with = [&](const char* what) {
+    auto v = validate_mm(mm, *pages);
+    EXPECT_FALSE(v) << what;
+    if (!v) {
+      EXPECT_EQ(v.error().exit, Exit::BadInput) << what << ": " << v.error().message;
+    }
+  };
+  a->set_flags(img::VMA_PRIVATE | img::VMA_ANON | img::VMA_LOCKED | img::VMA_LOCKONFAULT);
+  EXPECT_TRUE(validate_mm(mm, *pages));
+  a->set_flags(img::VMA_PRIVATE | img::VMA_ANON | img::VMA_LOCKONFAULT);
+  bad_input_with("lock on fault without VMA_LOCKED");
+  a->set_flags(img::VMA_PRIVATE | img::VMA_ANON | img::VMA_DROPPABLE);
+  bad_input_with("droppable area with pages in the store");
+  a->set_flags(img::VMA_PRIVATE | img::VMA_ANON);
+  auto* d = mm.add_areas();  // after the shared one
+  d->set_start(0x30000000);
+  d->set_end(0x30004000);
+  d->set_prot(PROT_READ | PROT_WRITE);
+  d->set_flags(img::VMA_PRIVATE | img::VMA_ANON | img::VMA_DROPPABLE);
+  EXPECT_TRUE(validate_mm(mm, *pages));
+  d->set_flags(img::VMA_PRIVATE | img::VMA_ANON | img::VMA_DROPPABLE | img::VMA_LOCKED);
+  bad_input_with("locked droppable area");
+  d->set_flags(img::VMA_PRIVATE | img::VMA_FILE | img::VMA_DROPPABLE);
+  d->set_path("/x");
+  bad_input_with("droppable file area");
+  d->set_flags(img::VMA_PRIVATE | img::VMA_ANON | img::VMA_DROPPABLE);
+  d->clear_path();
+  mm.set_mlockall_flags(MCL_FUTURE | MCL_ONFAULT);
+  EXPECT_TRUE(validate_mm(mm, *pages));
+  mm.set_mlockall_flags(MCL_CURRENT | MCL_FUTURE);
+  bad_input_with("mlockall(MCL_CURRENT)");
   (void)remove_tree(tmpl);
 }
 
