@@ -104,6 +104,9 @@ Result<std::map<std::string, uint64_t>> read_ns_inodes(pid_t pid);
 // nested in it (walks NS_GET_PARENT up to the caller's own level).
 Result<bool> pidns_within(pid_t tid, uint64_t pidns);
 
+// /proc/sys/kernel/pid_max of the caller's pid namespace.
+Result<pid_t> read_pid_max();
+
 // /proc/PID/cgroup: "HIER:CONTROLLERS:PATH" lines (hierarchy 0 = cgroup v2).
 struct CgroupEntry {
   int hierarchy = 0;
