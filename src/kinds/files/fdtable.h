@@ -35,6 +35,12 @@ struct FdDumpContext {
   // regular-file fd on that very file (same device and inode) is marked
   // container_log. Empty: none.
   std::string log_path;
+  // The task itself and its ancestors up to the init (vpids): the restore
+  // reopens a file of the container's /proc/<pid>/ by path, which works only
+  // while that process exists — true of these when the task opens its fds.
+  std::vector<pid_t> proc_reopenable;
+  // Every process of the container (vpids, zombies included), for messages.
+  std::vector<pid_t> container_pids;
 };
 
 // One fd of a dumped task, looked at from outside.
