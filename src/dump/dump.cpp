@@ -22,7 +22,10 @@
 #include "kinds/itimers.h"
 #include "kinds/mm.h"
 #include "kinds/ns/fs_tree.h"
+#include "kinds/ns/ipc.h"
+#include "kinds/ns/membership.h"
 #include "kinds/ns/mounts.h"
+#include "kinds/ns/net.h"
 #include "kinds/ns/uts.h"
 #include "kinds/rlimits.h"
 #include "kinds/seccomp.h"
@@ -63,13 +66,37 @@ Result<container::ContainerState> running_container(const std::string& name) {
   return st;
 }
 
-// Every held process with its held threads, and the whole tree with zombies.
-Result<std::vector<kinds::TreeTask>> collect_tree(seal::Hold& hold, pid_t init) {
+// Every held process with its held threads, and the whole tree with zombies;
+// each task in the init's namespaces.
+Result<std::vector<kinds::TreeTask>> collect_tree(seal::Hold& hold, pid_t init, Faults& faults) {
   std::map<pid_t, std::vector<pid_t>> held;
   for (pid_t tgid : hold.processes()) held[tgid] = hold.threads(tgid);
   std::vector<kinds::TreeTask> tree = TRY(kinds::collect_tree(held, init));
   TRY(kinds::check_unshared(tree));
+  TRY(faults.hit("dump.nested-ns"));
+  TRY(kinds::check_same_namespaces(tree));
   return tree;
+}
+
+// The restore plans the tree from the image (sessions, groups, helpers)
+// and refuses what it cannot recreate: the same plan now, on what is about
+// to be written, so that no image is written that its restore would refuse.
+Status check_tree_restorable(const std::vector<TaskImage>& tasks) {
+  std::vector<const img::Task*> list;
+  for (const TaskImage& t : tasks) list.push_back(&t.task);
+  TRY_CTX(kinds::plan_image_tree(list, TRY(sys::read_pid_max())), "process tree");
+  return {};
+}
+
+// What the fd dump needs to know of the tree (FdDumpContext).
+void tree_context(const std::vector<kinds::TreeTask>& tree, pid_t vpid, kinds::FdDumpContext& ctx) {
+  std::map<pid_t, pid_t> ppid;
+  for (const auto& t : tree) {
+    ppid[t.vpid] = t.ppid;
+    ctx.container_pids.push_back(t.vpid);
+  }
+  for (pid_t p = vpid; p != 0 && ctx.proc_reopenable.size() <= tree.size(); p = ppid[p])
+    ctx.proc_reopenable.push_back(p);
 }
 
 Result<img::NsRef> ns_ref(pid_t pid, const char* type) {
@@ -78,7 +105,7 @@ Result<img::NsRef> ns_ref(pid_t pid, const char* type) {
   return r;
 }
 
-Result<img::Container> dump_container_meta(const container::ContainerState& st, pid_t init) {
+Result<img::Container> dump_container_meta(const container::ContainerState& st, pid_t init, Faults& faults) {
   img::Container c;
   c.set_name(st.name);
   for (const auto& a : st.command) c.add_command(a);
@@ -96,6 +123,11 @@ Result<img::Container> dump_container_meta(const container::ContainerState& st, 
   // recorded, never dumped.
   *ns.mutable_user() = TRY(ns_ref(init, "user"));
   *ns.mutable_time() = TRY(ns_ref(init, "time"));
+  // amber's containers own their ipc and net namespaces (kContainerNsFlags).
+  TRY(faults.hit("dump.ipc"));
+  *ns.mutable_ipc_ns() = TRY(kinds::dump_ipc(init));
+  TRY(faults.hit("dump.net"));
+  *ns.mutable_net_ns() = TRY(kinds::dump_net(init));
   return c;
 }
 
@@ -144,9 +176,10 @@ Status dump_thread_state(remote::RemoteTask& th, pid_t pid, const sys::ProcStatu
 
 // Everything of one process but its fds' links to the other tasks'
 // (kinds::link_fds, once every task is probed).
-Result<TaskImage> dump_task(seal::Hold& hold, const kinds::TreeTask& tt, const container::ContainerState& st,
-                            const std::string& container_root, image::ImageWriter& image, kinds::TaskFds& fds,
-                            Progress& progress, Faults& faults, Timeline& tl) {
+Result<TaskImage> dump_task(seal::Hold& hold, const std::vector<kinds::TreeTask>& tree, const kinds::TreeTask& tt,
+                            const container::ContainerState& st, const std::string& container_root,
+                            image::ImageWriter& image, kinds::TaskFds& fds, Progress& progress, Faults& faults,
+                            Timeline& tl) {
   TaskImage t;
   t.pid = tt.pid;
   t.vpid = tt.vpid;
@@ -196,6 +229,7 @@ Result<TaskImage> dump_task(seal::Hold& hold, const kinds::TreeTask& tt, const c
   TRY(faults.hit("dump.fds"));
   kinds::FdDumpContext fctx{pid, tt.vpid, TRY(kinds::read_root_link(pid)),
                             container::log_file(container::state_dir(st.name))};
+  tree_context(tree, tt.vpid, fctx);
   fds = TRY(kinds::probe_fds(fctx));
 
   tl.mark("task.fds");
@@ -271,13 +305,13 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   TRY(check_sealed(hold, target, opts, log));
   tl.mark("seal-check");
   TRY(faults.hit("dump.tree"));
-  std::vector<kinds::TreeTask> tree = TRY_CTX(collect_tree(hold, init), "container {}", st.name);
+  std::vector<kinds::TreeTask> tree = TRY_CTX(collect_tree(hold, init, faults), "container {}", st.name);
   log.debug("holding {} ({} processes, {} threads)", st.name, tree.size(), hold.all_threads().size());
   DumpSummary sum{st.name, opts.dir, static_cast<uint32_t>(tree.size()),
                   static_cast<uint32_t>(hold.all_threads().size())};
 
   TRY(faults.hit("dump.container"));
-  img::Container meta = TRY_CTX(dump_container_meta(st, init), "container {}", st.name);
+  img::Container meta = TRY_CTX(dump_container_meta(st, init, faults), "container {}", st.name);
   tl.mark("container-meta");
   TRY_CTX(dump_mounts(meta, init, image, faults), "mounts of {}", st.name);
   TRY(guard.check());
@@ -291,7 +325,7 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   for (const kinds::TreeTask& tt : tree) {
     kinds::TaskFds f;
     tasks.push_back(
-        TRY_CTX(dump_task(hold, tt, st, container_root, image, f, progress, faults, tl), "task {}", tt.vpid));
+        TRY_CTX(dump_task(hold, tree, tt, st, container_root, image, f, progress, faults, tl), "task {}", tt.vpid));
     if (!tt.zombie) fds.push_back(std::move(f));
     img::TaskRef* ref = meta.mutable_tree()->add_tasks();
     ref->set_pid(tt.vpid);
@@ -301,6 +335,8 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   }
   meta.mutable_tree()->set_init_pid(tree.front().vpid);
   tl.mark("tasks");
+  TRY(faults.hit("dump.tree-plan"));
+  TRY_CTX(check_tree_restorable(tasks), "container {}", st.name);
   TRY(faults.hit("dump.link-fds"));
   TRY(kinds::link_fds(fds));
   for (size_t i = 0, k = 0; i < tasks.size(); ++i)

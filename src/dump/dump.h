@@ -20,11 +20,11 @@ struct DumpOptions {
 };
 
 // Every step of the driver, in order (`amber dump --list-fault-points`).
-inline constexpr std::array<const char*, 19> kFaultPoints = {
-    "dump.create-image", "dump.hold",    "dump.seal-check", "dump.tree",    "dump.container", "dump.task",
-    "dump.threads",      "dump.pending", "dump.creds",      "dump.seccomp", "dump.itimers",   "dump.fds",
-    "dump.mm",           "dump.fs-content", "dump.link-fds", "dump.shmem",  "dump.write",     "dump.commit",
-    "dump.finish",
+inline constexpr std::array<const char*, 23> kFaultPoints = {
+    "dump.create-image", "dump.hold",    "dump.seal-check", "dump.tree",    "dump.nested-ns", "dump.container",
+    "dump.ipc",          "dump.net",     "dump.task",       "dump.threads", "dump.pending",   "dump.creds",
+    "dump.seccomp",      "dump.itimers", "dump.fds",        "dump.mm",      "dump.fs-content", "dump.tree-plan",
+    "dump.link-fds",     "dump.shmem",   "dump.write",      "dump.commit",  "dump.finish",
 };
 
 // What `amber dump` prints when it is done.

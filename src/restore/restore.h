@@ -15,9 +15,11 @@ struct RestoreOptions {
 };
 
 // Every step of the driver, in order (`amber restore --list-fault-points`).
-// restore.fork fails in the restored processes themselves (the fork phase).
-inline constexpr std::array<const char*, 25> kFaultPoints = {
-    "restore.validate", "restore.reserve",  "restore.cgroup",  "restore.shmem",    "restore.fork",
+// restore.ipc, restore.net and restore.fork fail in the restored processes
+// themselves (the fork phase: the init, before it forks anything).
+inline constexpr std::array<const char*, 27> kFaultPoints = {
+    "restore.validate", "restore.reserve",  "restore.cgroup",  "restore.shmem",    "restore.ipc",
+    "restore.net",      "restore.fork",
     "restore.spawn",    "restore.seize",    "restore.tree",    "restore.verify-tree", "restore.executor",
     "restore.shmem-fds", "restore.mm",      "restore.locks",   "restore.signals", "restore.rlimits",  "restore.thread",
     "restore.pending",  "restore.itimers",  "restore.creds",   "restore.dumpable", "restore.seccomp",
