@@ -105,7 +105,7 @@ Result<img::NsRef> ns_ref(pid_t pid, const char* type) {
   return r;
 }
 
-Result<img::Container> dump_container_meta(const container::ContainerState& st, pid_t init, Faults& faults) {
+Result<img::Container> dump_container_meta(const container::ContainerState& st, pid_t init) {
   img::Container c;
   c.set_name(st.name);
   for (const auto& a : st.command) c.add_command(a);
@@ -123,11 +123,6 @@ Result<img::Container> dump_container_meta(const container::ContainerState& st, 
   // recorded, never dumped.
   *ns.mutable_user() = TRY(ns_ref(init, "user"));
   *ns.mutable_time() = TRY(ns_ref(init, "time"));
-  // amber's containers own their ipc and net namespaces (kContainerNsFlags).
-  TRY(faults.hit("dump.ipc"));
-  *ns.mutable_ipc_ns() = TRY(kinds::dump_ipc(init));
-  TRY(faults.hit("dump.net"));
-  *ns.mutable_net_ns() = TRY(kinds::dump_net(init));
   return c;
 }
 
@@ -294,6 +289,8 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   image::ImageWriter image = TRY(image::ImageWriter::create(opts.dir));
   TRY(faults.hit("dump.create-image"));
   tl.mark("create-image");
+  // Read while the container is being held, not while it is frozen.
+  kinds::FreshNetnsPtr fresh_net = kinds::start_fresh_netns();
 
   // SIGINT/SIGTERM wait until the container is released (hold.h).
   seal::InterruptGuard guard = TRY(seal::InterruptGuard::block());
@@ -311,8 +308,15 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
                   static_cast<uint32_t>(hold.all_threads().size())};
 
   TRY(faults.hit("dump.container"));
-  img::Container meta = TRY_CTX(dump_container_meta(st, init, faults), "container {}", st.name);
+  img::Container meta = TRY_CTX(dump_container_meta(st, init), "container {}", st.name);
   tl.mark("container-meta");
+  // amber's containers own their ipc and net namespaces (kContainerNsFlags).
+  TRY(faults.hit("dump.ipc"));
+  *meta.mutable_namespaces()->mutable_ipc_ns() = TRY_CTX(kinds::dump_ipc(init), "container {}", st.name);
+  tl.mark("ipc");
+  TRY(faults.hit("dump.net"));
+  *meta.mutable_namespaces()->mutable_net_ns() = TRY_CTX(kinds::dump_net(init, fresh_net.get()), "container {}", st.name);
+  tl.mark("net");
   TRY_CTX(dump_mounts(meta, init, image, faults), "mounts of {}", st.name);
   TRY(guard.check());
   tl.mark("container");

@@ -2,7 +2,8 @@
 # unshared a namespace of any kind (mnt with a tmpfs of its own, uts, ipc,
 # net, cgroup, user, time (entered at exec); pid for its children) is not recreated by a
 # restore, so the dump refuses it by name (exit 4) and the container runs
-# on. A mount made in the container's own mount namespace is refused too.
+# on. A mount made in the container's own mount namespace is refused too,
+# and so is one of amber's own (/dev/shm) unmounted there.
 . "$E2E_LIB"
 command -v unshare >/dev/null || e2e_skip "unshare (util-linux) is not installed"
 
@@ -34,4 +35,12 @@ n=$(e2e_name mount)
 "$AMBER" exec "$n" -- mount -t tmpfs amber_own /mnt
 assert_fails 4 "mount /mnt (tmpfs from amber_own): a mount the container made itself is not supported yet" \
   "$AMBER" dump "$n" -D "$E2E_TMP/img-mount"
+assert_held_nothing "$n"
+
+note "a mount of amber's set-up unmounted inside the container"
+n=$(e2e_name umount)
+"$AMBER" run --name "$n" -- sleep 100000 >/dev/null
+"$AMBER" exec "$n" -- umount /dev/shm
+assert_fails 4 "mount /dev/shm (tmpfs), made by amber's container set-up, was unmounted inside the container" \
+  "$AMBER" dump "$n" -D "$E2E_TMP/img-umount"
 assert_held_nothing "$n"

@@ -38,12 +38,11 @@ img::NetNs lo_state(const net::NetView& v) {
   return out;
 }
 
+}  // namespace
+
 // A fresh net namespace of its own, unshared by a thread of ours (allowed
 // in one thread of a multi-threaded process: only mnt, user and fs sharing
-// are not) and gone with it; lo brought into the state the container's lo
-// will be restored in — known only once the container's lo is read: the
-// namespace is made meanwhile, and both are read in parallel (the sysctl
-// walks dominate: ~600 files each).
+// are not) and gone with it; lo brought into a given state, then read.
 class FreshNetns {
  public:
   FreshNetns() : thread_([this] { run(); }) {}
@@ -52,8 +51,12 @@ class FreshNetns {
     if (thread_.joinable()) thread_.join();
   }
   void give_lo(std::optional<img::NetNs> lo) {
-    if (!given_.exchange(true)) lo_.set_value(std::move(lo));
+    if (given_.exchange(true)) return;
+    if (lo) lo_given_ = *lo;
+    lo_.set_value(std::move(lo));
   }
+  // The lo state it was given (only after give_lo).
+  const img::NetNs& lo_given() const { return lo_given_; }
   Result<net::NetView> view() {
     give_lo(std::nullopt);  // no-op once given
     if (thread_.joinable()) thread_.join();
@@ -68,7 +71,7 @@ class FreshNetns {
     if (!made) {
       out_.emplace(sys_fail_errno(err, "unshare(CLONE_NEWNET) for a fresh net namespace to compare with"));
     } else if (!lo) {
-      out_.emplace(failf("the container's lo was not read"));
+      out_.emplace(failf("fresh net namespace: no state for lo was given"));
     } else if (auto r = apply_lo(*lo); !r) {
       out_.emplace(std::unexpected(std::move(r.error()).wrap("fresh net namespace")));
     } else {
@@ -77,9 +80,12 @@ class FreshNetns {
   }
   std::promise<std::optional<img::NetNs>> lo_;
   std::atomic<bool> given_{false};
+  img::NetNs lo_given_;
   std::optional<Result<net::NetView>> out_;
   std::thread thread_;  // last: starts once the rest is built
 };
+
+namespace {
 
 // "ipv4/ip_forward" -> "net.ipv4.ip_forward"
 std::string sysctl_name(const std::string& rel) {
@@ -131,15 +137,40 @@ Status compare(const net::NetView& ct, const net::NetView& fresh) {
 
 }  // namespace
 
-Result<img::NetNs> dump_net(pid_t pid) {
+void FreshNetnsDeleter::operator()(FreshNetns* f) const { delete f; }
+
+FreshNetnsPtr start_fresh_netns() {
+  img::NetNs guess;  // lo as amber run leaves it (container::loopback_up)
+  guess.set_lo_up(true);
+  guess.set_lo_mtu(kNewLoopbackMtu);
+  guess.set_lo_has_ipv4(true);
+  guess.set_lo_has_ipv6(true);
+  FreshNetnsPtr f(new FreshNetns);
+  f->give_lo(guess);
+  return f;
+}
+
+Result<img::NetNs> dump_net(pid_t pid, FreshNetns* started) {
   UniqueFd ns = TRY(open_fd(fmt::format("/proc/{}/ns/net", pid), O_RDONLY | O_CLOEXEC));
-  FreshNetns fresh;
+  // A fresh namespace for the lo state the restore will give: the one
+  // started early if it guessed right, else one started as soon as the
+  // container's lo is read, both read in parallel (the ~600-file sysctl
+  // walks dominate).
+  FreshNetnsPtr late;
+  auto same = [](const img::NetNs& a, const img::NetNs& b) {
+    return a.lo_up() == b.lo_up() && a.lo_mtu() == b.lo_mtu() && a.lo_has_ipv4() == b.lo_has_ipv4() &&
+           a.lo_has_ipv6() == b.lo_has_ipv6();
+  };
   net::NetView ct = TRY(sys::in_namespace(ns.get(), CLONE_NEWNET, [&] {
-    return net::read_view(true, [&](const net::NetView& v) { fresh.give_lo(lo_state(v)); });
+    return net::read_view(true, [&](const net::NetView& v) {
+      if (started && same(started->lo_given(), lo_state(v))) return;
+      late.reset(new FreshNetns);
+      late->give_lo(lo_state(v));
+    });
   }));
   // Links first: their addresses, routes and sysctls differ because of them.
   for (const auto& l : ct.links) return unsupported("net namespace: link {}: not supported yet", l);
-  net::NetView fv = TRY(fresh.view());
+  net::NetView fv = TRY(late ? late->view() : started->view());
   TRY(compare(ct, fv));
   return lo_state(ct);
 }
