@@ -88,15 +88,16 @@ Status check_tree_restorable(const std::vector<TaskImage>& tasks) {
   return {};
 }
 
-// What the fd dump needs to know of the tree (FdDumpContext).
-void tree_context(const std::vector<kinds::TreeTask>& tree, pid_t vpid, kinds::FdDumpContext& ctx) {
+// Which /proc/<pid>/ paths task `vpid` can reopen at restore (task_misc.h).
+kinds::ProcReopen proc_reopen(const std::vector<kinds::TreeTask>& tree, pid_t vpid) {
+  kinds::ProcReopen r;
   std::map<pid_t, pid_t> ppid;
   for (const auto& t : tree) {
     ppid[t.vpid] = t.ppid;
-    ctx.container_pids.push_back(t.vpid);
+    r.all.push_back(t.vpid);
   }
-  for (pid_t p = vpid; p != 0 && ctx.proc_reopenable.size() <= tree.size(); p = ppid[p])
-    ctx.proc_reopenable.push_back(p);
+  for (pid_t p = vpid; p != 0 && r.reopenable.size() <= tree.size(); p = ppid[p]) r.reopenable.push_back(p);
+  return r;
 }
 
 Result<img::NsRef> ns_ref(pid_t pid, const char* type) {
@@ -217,14 +218,15 @@ Result<TaskImage> dump_task(seal::Hold& hold, const std::vector<kinds::TreeTask>
   TRY_CTX(kinds::dump_itimers(leader, t.task), "itimers");
   TRY(kinds::refuse_posix_timers(pid, tt.vpid));
   TRY_CTX(kinds::dump_rlimits(leader, t.task), "rlimits");
-  TRY_CTX(kinds::dump_fs_context(pid, container_root, t.task), "cwd/umask");
+  const kinds::ProcReopen reopen = proc_reopen(tree, tt.vpid);
+  TRY_CTX(kinds::dump_fs_context(pid, container_root, reopen, t.task), "cwd/umask");
   kinds::fill_task_ids(tt, t.task);  // comm: the process's, as /proc/PID/stat has it
 
   tl.mark("task.process-attrs");
   TRY(faults.hit("dump.fds"));
   kinds::FdDumpContext fctx{pid, tt.vpid, TRY(kinds::read_root_link(pid)),
                             container::log_file(container::state_dir(st.name))};
-  tree_context(tree, tt.vpid, fctx);
+  fctx.proc = reopen;
   fds = TRY(kinds::probe_fds(fctx));
 
   tl.mark("task.fds");

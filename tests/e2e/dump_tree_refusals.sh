@@ -1,9 +1,10 @@
 # Late failures made dump-time refusals (issue 11 C, item 5): a process
-# tree whose sessions the restore cannot recreate, and an fd on a /proc
-# file of a process that has exited, are refused by the dump by name
-# (exit 4; before, the dump wrote an image its restore then refused or
-# failed on), the container running on. /proc files of the task itself and
-# of its parent are reopened by the restore and read correctly.
+# tree whose sessions the restore cannot recreate, an fd on a /proc file of
+# a process that has exited, and a cwd in /proc of another process are
+# refused by the dump by name (exit 4; before, the dump wrote an image its
+# restore then refused or failed on), the container running on. /proc files
+# of the task itself and of its parent are reopened by the restore and read
+# correctly.
 . "$E2E_LIB"
 
 wl=$(e2e_workload nsmisc)
@@ -23,6 +24,21 @@ n=$(e2e_name dead)
 wait_until 10 grep -q "nsmisc: READY" "$AMBER_STATE_DIR/$n/log"
 assert_fails 4 "task 1: fd 3: /proc/2/mountinfo: a /proc file of pid 2, which has exited" \
   "$AMBER" dump "$n" -D "$E2E_TMP/img-dead"
+assert_held_nothing "$n"
+
+note "a cwd in /proc/PID of a child that has exited (its directory reads as deleted)"
+n=$(e2e_name cwd)
+"$AMBER" run --name "$n" -- "$wl" cwd-dead >/dev/null
+wait_until 10 grep -q "nsmisc: READY" "$AMBER_STATE_DIR/$n/log"
+assert_fails 4 "task 1: cwd: /proc/2 (deleted): deleted" "$AMBER" dump "$n" -D "$E2E_TMP/img-cwd"
+assert_held_nothing "$n"
+
+note "a cwd in /proc/PID of a sibling: not there yet when the restored task sets its cwd"
+n=$(e2e_name sibling)
+"$AMBER" run --name "$n" -- "$wl" cwd-sibling >/dev/null
+wait_until 10 grep -q "nsmisc: READY" "$AMBER_STATE_DIR/$n/log"
+assert_fails 4 "task 3: cwd: /proc/2: a /proc file of task 2, neither this task nor an ancestor of it" \
+  "$AMBER" dump "$n" -D "$E2E_TMP/img-sibling"
 assert_held_nothing "$n"
 
 note "/proc files of the task itself and of its parent come back"

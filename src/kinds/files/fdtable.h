@@ -21,6 +21,7 @@
 
 #include "base/result.h"
 #include "files.pb.h"
+#include "kinds/task_misc.h"
 #include "remote/remote_task.h"
 #include "sys/procfs.h"
 
@@ -35,12 +36,8 @@ struct FdDumpContext {
   // regular-file fd on that very file (same device and inode) is marked
   // container_log. Empty: none.
   std::string log_path;
-  // The task itself and its ancestors up to the init (vpids): the restore
-  // reopens a file of the container's /proc/<pid>/ by path, which works only
-  // while that process exists — true of these when the task opens its fds.
-  std::vector<pid_t> proc_reopenable;
-  // Every process of the container (vpids, zombies included), for messages.
-  std::vector<pid_t> container_pids;
+  // Which /proc/<pid>/ files the restore can reopen in this task.
+  ProcReopen proc;
 };
 
 // One fd of a dumped task, looked at from outside.

@@ -1,13 +1,8 @@
 // Regular files, directories and the container's log.
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
-#include <algorithm>
-
-#include "base/files.h"
 #include "kinds/files/fd_kinds.h"
 #include "kinds/task_misc.h"
 
@@ -25,35 +20,6 @@ bool is_log(const FdProbe& p, const FdDumpContext& ctx) {
   // Same file, not same name: a file of the container may be called like
   // the host's log, and the log may be reached by another path.
   return ::stat(ctx.log_path.c_str(), &log) == 0 && log.st_dev == p.st.st_dev && log.st_ino == p.st.st_ino;
-}
-
-// A file of the container's procfs under /proc/<pid>/ names a process: the
-// restore reopens it by path inside the task, so that process must exist
-// then (see FdDumpContext::proc_reopenable), or the open fails late (ENOENT)
-// or, worse, opens another process's file. Its threads are made after the
-// task's fds: only the main thread's /proc/<pid>/task/<pid>.
-Status check_proc_file(const FdProbe& p, const FdDumpContext& ctx, const std::string& path) {
-  struct statfs fs {};
-  if (::statfs(fmt::format("/proc/{}/fd/{}", ctx.pid, p.fd).c_str(), &fs) != 0)
-    return sys_fail("statfs {}", p.link);
-  if (fs.f_type != PROC_SUPER_MAGIC || !path.starts_with("/proc/")) return {};
-  auto parts = split(std::string_view(path).substr(6), '/');
-  if (parts.empty()) return {};
-  auto pid = parse_int(parts[0]);
-  if (!pid) return {};  // /proc/meminfo and friends: not a process's
-  const auto& ok = ctx.proc_reopenable;
-  const auto& all = ctx.container_pids;
-  if (std::find(all.begin(), all.end(), *pid) == all.end())
-    return unsupported("{}: a /proc file of pid {}, which has exited: a restore cannot reopen it: not supported yet",
-                       path, *pid);
-  if (std::find(ok.begin(), ok.end(), *pid) == ok.end())
-    return unsupported("{}: a /proc file of task {}, neither this task nor an ancestor of it (the restore cannot reopen "
-                       "it before that task exists): not supported yet",
-                       path, *pid);
-  if (parts.size() >= 3 && parts[1] == "task" && parse_int(parts[2]) != pid)
-    return unsupported("{}: a /proc file of thread {} of task {} (the restore makes threads after fds): not supported yet",
-                       path, parts[2], *pid);
-  return {};
 }
 
 }  // namespace
@@ -79,7 +45,8 @@ Status dump_regular(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out) {
   if (p.link.ends_with(" (deleted)")) return unsupported("{} (deleted file): not supported yet", p.link);
   out.set_kind(S_ISDIR(p.st.st_mode) ? img::FD_DIRECTORY : img::FD_REGULAR);
   out.set_path(TRY(path_in_root(p.link, ctx.root)));
-  TRY(check_proc_file(p, ctx, out.path()));
+  // A /proc/<pid>/ file is reopened by path inside the task at restore.
+  TRY(check_proc_reopen(fmt::format("/proc/{}/fd/{}", ctx.pid, p.fd), out.path(), ctx.proc));
   return {};
 }
 

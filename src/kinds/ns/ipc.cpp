@@ -125,10 +125,12 @@ Result<img::IpcNs> read_ipc() {
   img::IpcNs out;
   for (const char* name : kSysctls) {
     // /proc/sys resolves per thread: the thread's nsproxy chooses the table.
-    std::string v = TRY(read_file(fmt::format("/proc/sys/{}", name)));
+    auto v = read_file(fmt::format("/proc/sys/{}", name));
+    if (!v && v.error().sys_errno == ENOENT) continue;  // not built in (CONFIG_POSIX_MQUEUE): nothing to keep
+    if (!v) return std::unexpected(std::move(v.error()).wrap("ipc namespace"));
     img::Sysctl* s = out.add_sysctls();
     s->set_name(name);
-    s->set_value(normalized(v));
+    s->set_value(normalized(*v));
   }
   return out;
 }

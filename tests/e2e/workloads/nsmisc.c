@@ -8,6 +8,9 @@
 //                    under C, which was born in B's
 //   proc-dead        (as the init) keeps /proc/X/mountinfo open of a child X
 //                    that has exited and been reaped
+//   cwd-dead         (as the init) has its cwd in /proc/X of a child X that
+//                    has exited and been reaped
+//   cwd-sibling      (as the init) forks X, then Y whose cwd is /proc/X
 //   proc-own         (as the init) keeps /proc/self/mountinfo open and a
 //                    child keeps /proc/1/status (its parent's) open; on
 //                    SIGUSR1 both read theirs and print "nsmisc: OK"
@@ -123,6 +126,36 @@ static int proc_dead(void) {
   return 0;
 }
 
+static int cwd_dead(void) {
+  pid_t c = fork();
+  if (c < 0) die("fork");
+  if (c == 0) park();
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d", c);
+  if (chdir(path) != 0) die("chdir /proc/CHILD");
+  if (kill(c, SIGKILL) != 0 || waitpid(c, NULL, 0) != c) die("end the child");
+  ready();
+  park();
+  return 0;
+}
+
+static int cwd_sibling(void) {
+  pid_t x = fork();
+  if (x < 0) die("fork");
+  if (x == 0) park();
+  pid_t y = fork();
+  if (y < 0) die("fork");
+  if (y == 0) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d", x);
+    if (chdir(path) != 0) die("chdir /proc/SIBLING");
+    ready();
+    park();
+  }
+  park();
+  return 0;
+}
+
 static volatile sig_atomic_t got_usr1;
 static void on_usr1(int sig) {
   (void)sig;
@@ -167,7 +200,9 @@ int main(int argc, char** argv) {
   if (argc >= 3 && strcmp(argv[1], "mq") == 0) return mq(argv[2]);
   if (argc >= 2 && strcmp(argv[1], "session") == 0) return session();
   if (argc >= 2 && strcmp(argv[1], "proc-dead") == 0) return proc_dead();
+  if (argc >= 2 && strcmp(argv[1], "cwd-dead") == 0) return cwd_dead();
+  if (argc >= 2 && strcmp(argv[1], "cwd-sibling") == 0) return cwd_sibling();
   if (argc >= 2 && strcmp(argv[1], "proc-own") == 0) return proc_own();
-  fprintf(stderr, "usage: nsmisc msgq KEY N | mq NAME | session | proc-dead | proc-own\n");
+  fprintf(stderr, "usage: nsmisc msgq KEY N | mq NAME | session | proc-dead | cwd-dead | cwd-sibling | proc-own\n");
   return 2;
 }
