@@ -31,6 +31,7 @@ assert_contains "$before" "kernel/sem=100 1000 50 60" "sysctls set in the contai
 assert_contains "$before" "kernel/msg_next_id=500" "sysctls set in the container"
 assert_ne "$(cat /proc/sys/kernel/msgmax)" 4242 "the host's kernel.msgmax"
 "$AMBER" dump "$n" -D "$E2E_TMP/img"
+assert_contains "$("$AMBER" show "$E2E_TMP/img")" "kernel/msgmax=4242, kernel/msgmnb=8484" "amber show"
 "$AMBER" restore -D "$E2E_TMP/img" >/dev/null
 assert_eq "$before" "$(read_sysctls "$n")" "ipc sysctls after restore"
 run_cmd "$AMBER" exec "$n" -- ipcmk -Q

@@ -17,6 +17,7 @@ assert_contains "$before" "mtu 1500" "lo before the dump"
 assert_not_contains "$before" ",UP" "lo before the dump"
 v4=$("$AMBER" exec "$n" -- ip -o -4 addr show dev lo | awk '{ print $4 }')
 "$AMBER" dump "$n" -D "$E2E_TMP/img"
+assert_contains "$("$AMBER" show "$E2E_TMP/img")" "net: lo down, MTU 1500, 127.0.0.1/8" "amber show"
 "$AMBER" restore -D "$E2E_TMP/img" >/dev/null
 assert_eq "$before" "$(lo_state "$n")" "lo after restore"
 assert_eq "$v4" "$("$AMBER" exec "$n" -- ip -o -4 addr show dev lo | awk '{ print $4 }')" "lo's IPv4 address after restore"
