@@ -1,9 +1,9 @@
 # The container's net namespace (issue 11 C, item 3). lo's state (down,
 # MTU) comes back in the restored container, read from inside with ip(8).
 # Everything a fresh net namespace does not have is refused at dump by name
-# (exit 4) — a link, an address, a route, a rule, a neighbour entry, a
-# changed net sysctl, an nftables table, a legacy iptables table — the
-# container running on.
+# (exit 4) — lo's other flags and queue length, a link, an address, a route,
+# a rule, a neighbour entry, a changed net sysctl, an nftables table, a
+# legacy iptables table — the container running on.
 . "$E2E_LIB"
 command -v ip >/dev/null || e2e_skip "ip (iproute2) is not installed"
 
@@ -31,6 +31,16 @@ refused() {  # MESSAGE-PART: the dump exits 4 naming the object; the container r
   assert_held_nothing "$n"
 }
 inside() { "$AMBER" exec "$n" -- "$@"; }
+
+note "lo in promiscuous mode, lo with another queue length"
+inside ip link set lo promisc on
+refused "net namespace: lo 'lo loopback <loopback,promisc,up,running,lowerup>"
+inside ip link set lo promisc off
+qlen=$(inside ip -o link show lo | sed -n 's/.* qlen \([0-9]*\).*/\1/p')
+[ -n "$qlen" ] || fail "no qlen in ip link show lo"
+inside ip link set lo txqlen 500
+refused "txqlen 500"
+inside ip link set lo txqlen "$qlen"
 
 note "a veth pair"
 inside ip link add amber_v0 type veth peer name amber_v1

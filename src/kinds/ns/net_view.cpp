@@ -90,6 +90,9 @@ Status read_links(nl_sock* sk, NetView& v, int& lo_index) {
       lo_index = rtnl_link_get_ifindex(l);
       v.lo_up = flags & IFF_UP;
       v.lo_mtu = rtnl_link_get_mtu(l);
+      // The one-line dump leaves out the queue length and the qdisc.
+      const char* qdisc = rtnl_link_get_qdisc(l);
+      v.lo_line = fmt::format("{} txqlen {} qdisc {}", line_of(o), rtnl_link_get_txqlen(l), qdisc ? qdisc : "none");
       return;
     }
     v.links.push_back(fmt::format("{} ({}, index {})", name ? name : "?", kind ? kind : "no kind",

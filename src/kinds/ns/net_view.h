@@ -18,6 +18,7 @@ struct NetView {
   bool lo_up = false;
   uint32_t lo_mtu = 0;
   bool lo_has_ipv4 = false, lo_has_ipv6 = false;  // 127.0.0.1/8, ::1/128
+  std::string lo_line;  // lo's libnl one-line dump (flags, MTU, qdisc...): compared, not restored
   // One line per object (libnl's own one-line dump), sorted.
   std::multiset<std::string> addresses, routes, rules, neighbours;
   std::map<std::string, std::string> sysctls;  // "ipv4/ip_forward" -> "1", every readable file of /proc/sys/net
