@@ -71,6 +71,15 @@ refused "net namespace: neighbour '"
 assert_contains "$ERR" "lladdr 00:11:22:33:44:55 <permanent>" "the neighbour entry"
 inside ip neigh flush dev lo nud permanent  # lo keeps no address length: the entry is 0.0.0.0
 
+note "a proxy neighbour entry, a nexthop object"
+inside ip neigh add proxy 10.55.0.6 dev lo
+refused "net namespace: proxy neighbour entry (rtnetlink message) '"
+inside ip neigh del proxy 10.55.0.6 dev lo
+if inside ip nexthop add id 7 dev lo 2>/dev/null; then
+  refused "net namespace: nexthop object (rtnetlink message) '"
+  inside ip nexthop del id 7
+fi
+
 note "a net sysctl"
 fresh=$(unshare -n cat /proc/sys/net/core/somaxconn)
 inside sh -c 'echo 1234 >/proc/sys/net/core/somaxconn'

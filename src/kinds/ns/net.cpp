@@ -122,6 +122,8 @@ Status compare(const net::NetView& ct, const net::NetView& fresh) {
   TRY(refuse_difference("route", ct.routes, fresh.routes));
   TRY(refuse_difference("rule", ct.rules, fresh.rules));
   TRY(refuse_difference("neighbour", ct.neighbours, fresh.neighbours));
+  TRY(refuse_difference("proxy neighbour entry (rtnetlink message)", ct.proxy_neighbours, fresh.proxy_neighbours));
+  TRY(refuse_difference("nexthop object (rtnetlink message)", ct.nexthops, fresh.nexthops));
   for (const auto& [k, v] : ct.sysctls) {
     auto it = fresh.sysctls.find(k);
     if (it == fresh.sysctls.end())

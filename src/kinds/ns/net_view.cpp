@@ -13,6 +13,9 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/neighbour.h>
+#include <linux/nexthop.h>
+#include <linux/rtnetlink.h>
 #include <netlink/addr.h>
 #include <netlink/cache.h>
 #include <netlink/errno.h>
@@ -194,6 +197,29 @@ Status read_legacy_tables(NetView& v) {
   return {};
 }
 
+int on_raw(nl_msg* msg, void* arg) {
+  nlmsghdr* h = nlmsg_hdr(msg);
+  const auto* p = static_cast<const unsigned char*>(nlmsg_data(h));
+  std::string hex;
+  for (int i = 0; i < nlmsg_datalen(h); ++i) hex += fmt::format("{:02x}", p[i]);
+  static_cast<std::multiset<std::string>*>(arg)->insert(std::move(hex));
+  return NL_OK;
+}
+
+// A dump request with a family header of its own; EOPNOTSUPP (no nexthop
+// support built in): none can exist.
+Status raw_dump(int type, const void* hdr, size_t len, const char* what, std::multiset<std::string>& out) {
+  Sock s = TRY(connect(NETLINK_ROUTE));
+  if (int e = nl_send_simple(s.get(), type, NLM_F_DUMP, const_cast<void*>(hdr), len); e < 0)
+    return nl_fail(e, fmt::format("rtnetlink: list {}", what));
+  nl_socket_modify_cb(s.get(), NL_CB_VALID, NL_CB_CUSTOM, on_raw, &out);
+  if (int e = nl_recvmsgs_default(s.get()); e < 0) {
+    if (e == -NLE_OPNOTSUPP || e == -NLE_AF_NOSUPPORT) return {};
+    return nl_fail(e, fmt::format("rtnetlink: list {}", what));
+  }
+  return {};
+}
+
 // Every readable file under /proc/sys/net (the calling thread's namespace
 // chooses the tables, proc_sys_compare). Write-only ones (route/flush) and
 // those without a value to read (ipv6 stable_secret unset: EIO) are skipped.
@@ -239,6 +265,13 @@ Result<NetView> read_view(bool sysctls, const std::function<void(const NetView&)
                  v.routes));
   TRY(read_lines([&](nl_cache** c) { return rtnl_rule_alloc_cache(sk.get(), AF_UNSPEC, c); }, "rules", v.rules));
   TRY(read_lines([&](nl_cache** c) { return rtnl_neigh_alloc_cache(sk.get(), c); }, "neighbours", v.neighbours));
+  ndmsg proxy{};
+  proxy.ndm_family = AF_UNSPEC;
+  proxy.ndm_flags = NTF_PROXY;
+  TRY(raw_dump(RTM_GETNEIGH, &proxy, sizeof proxy, "proxy neighbours", v.proxy_neighbours));
+  nhmsg nh{};
+  nh.nh_family = AF_UNSPEC;
+  TRY(raw_dump(RTM_GETNEXTHOP, &nh, sizeof nh, "nexthops", v.nexthops));
   TRY(read_nft_tables(v));
   TRY(read_legacy_tables(v));
   if (sysctls) TRY(walk_sysctls("/proc/sys/net", "", v));

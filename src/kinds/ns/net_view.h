@@ -21,6 +21,10 @@ struct NetView {
   std::string lo_line;  // lo's libnl one-line dump (flags, MTU, qdisc...): compared, not restored
   // One line per object (libnl's own one-line dump), sorted.
   std::multiset<std::string> addresses, routes, rules, neighbours;
+  // Objects libnl-route has no cache for, as the kernel's dump messages
+  // (hex): proxy neighbour entries (RTM_GETNEIGH with NTF_PROXY) and nexthop
+  // objects (RTM_GETNEXTHOP).
+  std::multiset<std::string> proxy_neighbours, nexthops;
   std::map<std::string, std::string> sysctls;  // "ipv4/ip_forward" -> "1", every readable file of /proc/sys/net
   std::set<std::string> nft_tables;            // "inet filter"
   std::set<std::string> legacy_tables;         // "iptables filter", "ip6tables nat", "arptables filter"
