@@ -5,9 +5,11 @@ pkgs=(
   g++ cmake ninja-build pkg-config
   protobuf-compiler libprotobuf-dev
   libcli11-dev libfmt-dev libxxhash-dev libzstd-dev nlohmann-json3-dev
+  libnl-3-dev libnl-route-3-dev
   libgtest-dev libbenchmark-dev
   busybox-static python3 jq util-linux
   perl sqlite3 openjdk-17-jdk-headless  # real programs the e2e tests checkpoint (real_*.sh)
+  iproute2 nftables iptables  # dump_netns.sh builds net namespace state to be refused
 )
 missing=()
 for p in "${pkgs[@]}"; do

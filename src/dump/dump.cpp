@@ -23,7 +23,10 @@
 #include "kinds/itimers.h"
 #include "kinds/mm.h"
 #include "kinds/ns/fs_tree.h"
+#include "kinds/ns/ipc.h"
+#include "kinds/ns/membership.h"
 #include "kinds/ns/mounts.h"
+#include "kinds/ns/net.h"
 #include "kinds/ns/uts.h"
 #include "kinds/rlimits.h"
 #include "kinds/seccomp.h"
@@ -64,13 +67,38 @@ Result<container::ContainerState> running_container(const std::string& name) {
   return st;
 }
 
-// Every held process with its held threads, and the whole tree with zombies.
-Result<std::vector<kinds::TreeTask>> collect_tree(seal::Hold& hold, pid_t init) {
+// Every held process with its held threads, and the whole tree with zombies;
+// each task in the init's namespaces.
+Result<std::vector<kinds::TreeTask>> collect_tree(seal::Hold& hold, pid_t init, Faults& faults) {
   std::map<pid_t, std::vector<pid_t>> held;
   for (pid_t tgid : hold.processes()) held[tgid] = hold.threads(tgid);
   std::vector<kinds::TreeTask> tree = TRY(kinds::collect_tree(held, init));
   TRY(kinds::check_unshared(tree));
+  TRY(faults.hit("dump.nested-ns"));
+  TRY(kinds::check_same_namespaces(tree));
   return tree;
+}
+
+// The restore plans the tree from the image (sessions, groups, helpers)
+// and refuses what it cannot recreate: the same plan now, on what is about
+// to be written, so that no image is written that its restore would refuse.
+Status check_tree_restorable(const std::vector<TaskImage>& tasks) {
+  std::vector<const img::Task*> list;
+  for (const TaskImage& t : tasks) list.push_back(&t.task);
+  TRY_CTX(kinds::plan_image_tree(list, TRY(sys::read_pid_max())), "process tree");
+  return {};
+}
+
+// Which /proc/<pid>/ paths task `vpid` can reopen at restore (task_misc.h).
+kinds::ProcReopen proc_reopen(const std::vector<kinds::TreeTask>& tree, pid_t vpid) {
+  kinds::ProcReopen r;
+  std::map<pid_t, pid_t> ppid;
+  for (const auto& t : tree) {
+    ppid[t.vpid] = t.ppid;
+    r.all.push_back(t.vpid);
+  }
+  for (pid_t p = vpid; p != 0 && r.reopenable.size() <= tree.size(); p = ppid[p]) r.reopenable.push_back(p);
+  return r;
 }
 
 Result<img::NsRef> ns_ref(pid_t pid, const char* type) {
@@ -147,8 +175,9 @@ Status dump_thread_state(remote::RemoteTask& th, pid_t pid, const sys::ProcStatu
 
 // Everything of one process but its fds' links to the other tasks'
 // (kinds::link_fds, once every task is probed).
-Result<TaskImage> dump_task(seal::Hold& hold, const kinds::TreeTask& tt, const container::ContainerState& st,
-                            const std::string& container_root, const kinds::Reference& ref,
+Result<TaskImage> dump_task(seal::Hold& hold, const std::vector<kinds::TreeTask>& tree, const kinds::TreeTask& tt,
+                            const container::ContainerState& st, const std::string& container_root,
+                            const kinds::Reference& ref,
                             image::ImageWriter& image, kinds::TaskFds& fds, Progress& progress, Faults& faults,
                             Timeline& tl) {
   TaskImage t;
@@ -193,7 +222,8 @@ Result<TaskImage> dump_task(seal::Hold& hold, const kinds::TreeTask& tt, const c
   TRY_CTX(kinds::dump_itimers(leader, t.task), "itimers");
   TRY(kinds::refuse_posix_timers(pid, tt.vpid));
   TRY_CTX(kinds::dump_rlimits(leader, t.task), "rlimits");
-  TRY_CTX(kinds::dump_fs_context(pid, container_root, t.task), "cwd/umask");
+  const kinds::ProcReopen reopen = proc_reopen(tree, tt.vpid);
+  TRY_CTX(kinds::dump_fs_context(pid, container_root, reopen, t.task), "cwd/umask");
   kinds::fill_task_ids(tt, t.task);  // comm: the process's, as /proc/PID/stat has it
   // Every /proc field is restored, inherited or refused (completeness.h).
   TRY(faults.hit("dump.proc-fields"));
@@ -203,6 +233,7 @@ Result<TaskImage> dump_task(seal::Hold& hold, const kinds::TreeTask& tt, const c
   TRY(faults.hit("dump.fds"));
   kinds::FdDumpContext fctx{pid, tt.vpid, TRY(kinds::read_root_link(pid)),
                             container::log_file(container::state_dir(st.name))};
+  fctx.proc = reopen;
   fds = TRY(kinds::probe_fds(fctx));
 
   tl.mark("task.fds");
@@ -267,6 +298,8 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   image::ImageWriter image = TRY(image::ImageWriter::create(opts.dir));
   TRY(faults.hit("dump.create-image"));
   tl.mark("create-image");
+  // Read while the container is being held, not while it is frozen.
+  kinds::FreshNetnsPtr fresh_net = kinds::start_fresh_netns();
 
   // SIGINT/SIGTERM wait until the container is released (hold.h).
   seal::InterruptGuard guard = TRY(seal::InterruptGuard::block());
@@ -278,7 +311,7 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   TRY(check_sealed(hold, target, opts, log));
   tl.mark("seal-check");
   TRY(faults.hit("dump.tree"));
-  std::vector<kinds::TreeTask> tree = TRY_CTX(collect_tree(hold, init), "container {}", st.name);
+  std::vector<kinds::TreeTask> tree = TRY_CTX(collect_tree(hold, init, faults), "container {}", st.name);
   log.debug("holding {} ({} processes, {} threads)", st.name, tree.size(), hold.all_threads().size());
   DumpSummary sum{st.name, opts.dir, static_cast<uint32_t>(tree.size()),
                   static_cast<uint32_t>(hold.all_threads().size())};
@@ -286,6 +319,13 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   TRY(faults.hit("dump.container"));
   img::Container meta = TRY_CTX(dump_container_meta(st, init), "container {}", st.name);
   tl.mark("container-meta");
+  // amber's containers own their ipc and net namespaces (kContainerNsFlags).
+  TRY(faults.hit("dump.ipc"));
+  *meta.mutable_namespaces()->mutable_ipc_ns() = TRY_CTX(kinds::dump_ipc(init), "container {}", st.name);
+  tl.mark("ipc");
+  TRY(faults.hit("dump.net"));
+  *meta.mutable_namespaces()->mutable_net_ns() = TRY_CTX(kinds::dump_net(init, fresh_net.get()), "container {}", st.name);
+  tl.mark("net");
   TRY_CTX(dump_mounts(meta, init, image, faults), "mounts of {}", st.name);
   TRY(guard.check());
   tl.mark("container");
@@ -299,7 +339,8 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   for (const kinds::TreeTask& tt : tree) {
     kinds::TaskFds f;
     tasks.push_back(
-        TRY_CTX(dump_task(hold, tt, st, container_root, ref, image, f, progress, faults, tl), "task {}", tt.vpid));
+        TRY_CTX(dump_task(hold, tree, tt, st, container_root, ref, image, f, progress, faults, tl), "task {}",
+                tt.vpid));
     if (!tt.zombie) fds.push_back(std::move(f));
     img::TaskRef* ref = meta.mutable_tree()->add_tasks();
     ref->set_pid(tt.vpid);
@@ -309,6 +350,8 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   }
   meta.mutable_tree()->set_init_pid(tree.front().vpid);
   tl.mark("tasks");
+  TRY(faults.hit("dump.tree-plan"));
+  TRY_CTX(check_tree_restorable(tasks), "container {}", st.name);
   TRY(faults.hit("dump.link-fds"));
   TRY(kinds::link_fds(fds));
   for (size_t i = 0, k = 0; i < tasks.size(); ++i)

@@ -125,6 +125,17 @@ void describe_namespaces(Text& t, const img::Namespaces& ns) {
   t.line(1, "uts: hostname '{}', domainname '{}'", printable(ns.uts().hostname()), printable(ns.uts().domainname()));
   t.line(1, "namespaces: {}, {}, {}, {}, {}, {}, {}", ref("pid", ns.pid()), ref("ipc", ns.ipc()), ref("net", ns.net()),
          ref("mnt", ns.mnt()), ref("cgroup", ns.cgroup()), ref("user", ns.user()), ref("time", ns.time()));
+  if (ns.has_ipc_ns()) {
+    std::string list;
+    for (const img::Sysctl& s : ns.ipc_ns().sysctls())
+      list += fmt::format("{}{}={}", list.empty() ? "" : ", ", s.name(), printable(s.value()));
+    t.line(1, "ipc sysctls: {}", list);
+  }
+  if (ns.has_net_ns()) {
+    const img::NetNs& n = ns.net_ns();
+    t.line(1, "net: lo {}, MTU {}{}{}", n.lo_up() ? "up" : "down", n.lo_mtu(), n.lo_has_ipv4() ? ", 127.0.0.1/8" : "",
+           n.lo_has_ipv6() ? ", ::1/128" : "");
+  }
   t.line(1, "mounts ({}):", ns.mounts_size());
   for (const img::Mount& m : ns.mounts()) {
     std::string prop;

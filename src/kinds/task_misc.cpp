@@ -1,9 +1,13 @@
 // Process-wide fs context and name (see task_misc.h).
 #include "kinds/task_misc.h"
 
+#include <linux/magic.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include "base/files.h"
 #include "sys/procfs.h"
@@ -38,12 +42,37 @@ Result<std::string> path_in_root(std::string_view link, std::string_view root) {
 
 Result<std::string> read_root_link(pid_t pid) { return read_link(fmt::format("/proc/{}/root", pid)); }
 
-Status dump_fs_context(pid_t pid, std::string_view container_root, img::Task& out) {
+Status check_proc_reopen(const std::string& link, const std::string& path, const ProcReopen& reopen) {
+  if (!path.starts_with("/proc/")) return {};
+  auto parts = split(std::string_view(path).substr(6), '/');
+  if (parts.empty()) return {};
+  auto pid = parse_int(parts[0]);
+  if (!pid) return {};  // /proc/meminfo and friends: not a process's
+  struct statfs fs {};
+  if (::statfs(link.c_str(), &fs) != 0) return sys_fail("statfs {}", link);
+  if (fs.f_type != PROC_SUPER_MAGIC) return {};
+  const auto& ok = reopen.reopenable;
+  const auto& all = reopen.all;
+  if (std::find(all.begin(), all.end(), *pid) == all.end())
+    return unsupported("{}: a /proc file of pid {}, which has exited: a restore cannot reopen it: not supported yet",
+                       path, *pid);
+  if (std::find(ok.begin(), ok.end(), *pid) == ok.end())
+    return unsupported("{}: a /proc file of task {}, neither this task nor an ancestor of it (the restore cannot reopen "
+                       "it before that task exists): not supported yet",
+                       path, *pid);
+  if (parts.size() >= 3 && parts[1] == "task" && parse_int(parts[2]) != pid)
+    return unsupported("{}: a /proc file of thread {} of task {} (the restore makes threads after fds): not supported yet",
+                       path, parts[2], *pid);
+  return {};
+}
+
+Status dump_fs_context(pid_t pid, std::string_view container_root, const ProcReopen& reopen, img::Task& out) {
   out.set_comm(TRY_CTX(read_comm(pid), "task {}: comm", out.pid()));
   std::string root = TRY_CTX(read_root_link(pid), "task {}", out.pid());
   out.set_root(TRY_CTX(path_in_root(root, container_root), "task {}: root", out.pid()));
   std::string cwd = TRY_CTX(read_link(fmt::format("/proc/{}/cwd", pid)), "task {}", out.pid());
   out.set_cwd(TRY_CTX(path_in_root(cwd, root), "task {}: cwd", out.pid()));
+  TRY_CTX(check_proc_reopen(fmt::format("/proc/{}/cwd", pid), out.cwd(), reopen), "task {}: cwd", out.pid());
   sys::ProcStatus st = TRY_CTX(sys::read_status(pid), "task {}", out.pid());
   out.set_umask(st.umask);
   return {};

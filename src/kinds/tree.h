@@ -132,6 +132,12 @@ struct TreePlan {
 // `max_used` (its highest thread id), below pid_max.
 Result<TreePlan> plan_tree(const std::vector<TreeSpec>& tasks, pid_t pid_max, pid_t max_used = 0);
 
+// The plan of an image's tasks (tree order, the init first): thread ids
+// checked (each once, none another task's pid, none taken by a helper), then
+// plan_tree. The dump runs it on what it is about to write, so that it
+// refuses (exit 4, naming the task) a tree the restore would refuse.
+Result<TreePlan> plan_image_tree(const std::vector<const img::Task*>& tasks, pid_t pid_max);
+
 // ---- restore: the controller's phase ----
 
 // A zombie's stand-in waits for this signal (sigwaitinfo) to join its group

@@ -2,6 +2,7 @@
 // process groups come out right (see tree.h). Pure: no task is touched.
 #include <algorithm>
 #include <deque>
+#include <map>
 #include <set>
 
 #include "kinds/tree.h"
@@ -351,6 +352,25 @@ pid_t TreePlan::common_creator(const std::vector<pid_t>& pids) const {
 
 Result<TreePlan> plan_tree(const std::vector<TreeSpec>& tasks, pid_t pid_max, pid_t max_used) {
   return Planner(tasks, pid_max, max_used).run();
+}
+
+Result<TreePlan> plan_image_tree(const std::vector<const img::Task*>& tasks, pid_t pid_max) {
+  std::vector<TreeSpec> specs;
+  std::set<pid_t> pids;
+  std::map<pid_t, pid_t> tids;  // every thread id -> its process
+  for (const img::Task* t : tasks) {
+    specs.push_back(tree_spec(*t));
+    pids.insert(t->pid());
+    for (const img::Thread& th : t->threads())
+      if (!tids.emplace(th.tid(), t->pid()).second) return bad_input("thread id {} is in the image twice", th.tid());
+  }
+  for (const auto& [tid, pid] : tids)
+    if (tid != pid && pids.contains(tid)) return bad_input("thread id {} of task {} is also a task", tid, pid);
+  TreePlan plan = TRY(plan_tree(specs, pid_max, tids.empty() ? 0 : tids.rbegin()->first));
+  for (const auto& [tid, pid] : tids)
+    if (plan.nodes.contains(tid) && tid != pid)
+      return bad_input("thread id {} of task {} is taken by a helper task", tid, pid);
+  return plan;
 }
 
 }  // namespace amber::kinds

@@ -12,6 +12,8 @@
 #include "container/report.h"
 #include "kinds/files/fdtable.h"
 #include "kinds/ns/fs_tree.h"
+#include "kinds/ns/ipc.h"
+#include "kinds/ns/net.h"
 #include "kinds/ns/uts.h"
 #include "kinds/task_misc.h"
 #include "kinds/thread.h"
@@ -166,8 +168,15 @@ Status init_side(const Plan& p, int log_fd, int report_fd, std::vector<int> shme
   for (const auto& fc : p.fs)
     TRY_CTX(kinds::restore_fs_tree(fc.tree, fc.data.get(), fc.tree.mountpoint()), "content of {}",
             fc.tree.mountpoint());
-  TRY(kinds::restore_uts(p.container.namespaces().uts()));
-  TRY(container::loopback_up());
+  const img::Namespaces& ns = p.container.namespaces();
+  TRY(kinds::restore_uts(ns.uts()));
+  // The ipc namespace's limits and next ids before any task can make an
+  // object; lo as it was (an image without them: amber run's defaults).
+  TRY(faults.hit("restore.ipc"));
+  if (ns.has_ipc_ns()) TRY(kinds::restore_ipc(ns.ipc_ns()));
+  TRY(faults.hit("restore.net"));
+  if (ns.has_net_ns()) TRY(kinds::restore_net(ns.net_ns()));
+  else TRY(container::loopback_up());
   ForkEnv env;
   env.plan = &p;
   env.report_fd = report_fd;

@@ -6,6 +6,7 @@
 #include "base/files.h"
 #include "image/layout.h"
 #include "kinds/mm.h"
+#include "kinds/ns/ipc.h"
 #include "kinds/ns/mounts.h"
 #include "kinds/rlimits.h"
 #include "sys/procfs.h"
@@ -13,13 +14,6 @@
 namespace amber::restore {
 
 namespace {
-
-Result<pid_t> read_pid_max() {
-  std::string text = TRY(read_file("/proc/sys/kernel/pid_max"));
-  auto v = parse_int(trim(text));
-  if (!v || *v <= 1) return failf("/proc/sys/kernel/pid_max: '{}'", trim(text));
-  return static_cast<pid_t>(*v);
-}
 
 Status read_task(const image::ImageReader& image, const img::TaskRef& ref, TaskPlan& t) {
   const pid_t pid = ref.pid();
@@ -56,24 +50,15 @@ Result<Plan> read_plan(const image::ImageReader& image) {
     return unsupported("the image holds {} ({}), which this amber cannot restore", u.what(), u.reason());
   const auto& tree = p.container.tree();
   if (tree.tasks_size() == 0) return bad_input("the image has no tasks");
-  std::vector<kinds::TreeSpec> specs;
-  std::map<pid_t, pid_t> tids;  // every thread id -> its process
+  std::vector<const img::Task*> tasks;
   for (const img::TaskRef& ref : tree.tasks()) {
     if (p.tasks.contains(ref.pid())) return bad_input("task {} is listed twice in the process tree", ref.pid());
     TaskPlan& t = p.tasks[ref.pid()];
     TRY(read_task(image, ref, t));
-    specs.push_back(kinds::tree_spec(t.task));
-    for (const img::Thread& th : t.task.threads())
-      if (!tids.emplace(th.tid(), ref.pid()).second) return bad_input("thread id {} is in the image twice", th.tid());
+    tasks.push_back(&t.task);
   }
   if (tree.init_pid() != 1) return bad_input("the image's init is task {}, not 1", tree.init_pid());
-  for (const auto& [tid, pid] : tids)
-    if (tid != pid && p.tasks.contains(tid)) return bad_input("thread id {} of task {} is also a task", tid, pid);
-  pid_t pid_max = TRY(read_pid_max());
-  p.tree = TRY(kinds::plan_tree(specs, pid_max, tids.empty() ? 0 : tids.rbegin()->first));
-  for (const auto& [tid, pid] : tids)
-    if (p.tree.nodes.contains(tid) && tid != pid)
-      return bad_input("thread id {} of task {} is taken by a helper task", tid, pid);
+  p.tree = TRY(kinds::plan_image_tree(tasks, TRY(sys::read_pid_max())));
 
   p.shmem = TRY(kinds::read_shmem(image));
   for (const auto& [pid, t] : p.tasks)
@@ -85,6 +70,7 @@ Result<Plan> read_plan(const image::ImageReader& image) {
   const kinds::TreePlan& tp = p.tree;
   p.shared = TRY(kinds::plan_shared_fds(files, [&tp](const std::vector<pid_t>& pids) { return tp.common_creator(pids); }));
 
+  TRY(kinds::validate_ipc(p.container.namespaces().ipc_ns()));
   TRY(kinds::check_inherited_mounts(p.container.namespaces(), TRY(sys::read_mountinfo(::getpid()))));
   for (const auto& m : p.container.namespaces().mounts()) {
     if (m.content().empty()) continue;

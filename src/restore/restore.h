@@ -18,10 +18,12 @@ struct RestoreOptions {
 };
 
 // Every step of the driver, in order (`amber restore --list-fault-points`).
-// restore.fork fails in the restored processes themselves (the fork phase).
+// restore.ipc, restore.net and restore.fork fail in the restored processes
+// themselves (the fork phase: the init, before it forks anything).
 // (std::to_array: the count follows the list.)
 inline constexpr auto kFaultPoints = std::to_array<const char*>({
-    "restore.validate", "restore.reserve",  "restore.cgroup",  "restore.shmem",    "restore.fork",
+    "restore.validate", "restore.reserve",  "restore.cgroup",  "restore.shmem",    "restore.ipc",
+    "restore.net",      "restore.fork",
     "restore.spawn",    "restore.seize",    "restore.tree",    "restore.verify-tree", "restore.executor",
     "restore.shmem-fds", "restore.mm",      "restore.mlock",   "restore.locks",   "restore.signals",
     "restore.rlimits",  "restore.thread",

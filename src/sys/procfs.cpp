@@ -527,6 +527,13 @@ Result<std::map<std::string, uint64_t>> read_ns_inodes(pid_t pid) {
   return out;
 }
 
+Result<pid_t> read_pid_max() {
+  std::string text = TRY(read_file("/proc/sys/kernel/pid_max"));
+  auto v = parse_int(trim(text));
+  if (!v || *v <= 1) return failf("/proc/sys/kernel/pid_max: '{}'", trim(text));
+  return static_cast<pid_t>(*v);
+}
+
 Result<bool> pidns_within(pid_t tid, uint64_t pidns) {
   constexpr int kMaxPidnsDepth = 33;  // MAX_PID_NS_LEVEL + 1
   const std::string path = proc_path(tid, "ns/pid");

@@ -107,6 +107,9 @@ Result<std::vector<std::string>> list_ns_entries(pid_t pid);
 // nested in it (walks NS_GET_PARENT up to the caller's own level).
 Result<bool> pidns_within(pid_t tid, uint64_t pidns);
 
+// /proc/sys/kernel/pid_max of the caller's pid namespace.
+Result<pid_t> read_pid_max();
+
 // /proc/PID/cgroup: "HIER:CONTROLLERS:PATH" lines (hierarchy 0 = cgroup v2).
 struct CgroupEntry {
   int hierarchy = 0;

@@ -21,6 +21,7 @@
 
 #include "base/result.h"
 #include "files.pb.h"
+#include "kinds/task_misc.h"
 #include "remote/remote_task.h"
 #include "sys/procfs.h"
 
@@ -35,6 +36,8 @@ struct FdDumpContext {
   // regular-file fd on that very file (same device and inode) is marked
   // container_log. Empty: none.
   std::string log_path;
+  // Which /proc/<pid>/ files the restore can reopen in this task.
+  ProcReopen proc;
 };
 
 // One fd of a dumped task, looked at from outside.

@@ -49,6 +49,8 @@ Status dump_regular(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out) {
   if (p.link.ends_with(" (deleted)")) return unsupported("{} (deleted file): not supported yet", p.link);
   out.set_kind(S_ISDIR(p.st.st_mode) ? img::FD_DIRECTORY : img::FD_REGULAR);
   out.set_path(TRY(path_in_root(p.link, ctx.root)));
+  // A /proc/<pid>/ file is reopened by path inside the task at restore.
+  TRY(check_proc_reopen(fmt::format("/proc/{}/fd/{}", ctx.pid, p.fd), out.path(), ctx.proc));
   return {};
 }
 

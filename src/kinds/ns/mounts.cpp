@@ -84,6 +84,13 @@ Result<std::vector<ClassifiedMount>> classify_mounts(const std::vector<sys::Moun
       return unsupported("mount {}: shared propagation (peer group {}) is not supported", m.mount_point, m.shared);
     out.push_back(std::move(c));
   }
+  // The restore mounts each of them again (setup_container_fs): one the
+  // container unmounted would come back.
+  for (const auto& s : kStandard)
+    if (!standard_seen.count(s.mountpoint))
+      return unsupported("mount {} ({}), made by amber's container set-up, was unmounted inside the container: the "
+                         "restore would mount it again: not supported yet",
+                         s.mountpoint, s.fstype);
   return out;
 }
 

@@ -58,11 +58,21 @@ TEST(Mounts, RefusesUnknownAndSharedMounts) {
 
 TEST(Mounts, RootfsBindIsStandard) {
   std::vector<sys::MountInfo> host = {mi(1, 0, 1, "/", "/", "ext4")};
-  std::vector<sys::MountInfo> ct = {mi(10, 9, 1, "/srv/rootfs", "/", "ext4"), mi(11, 10, 20, "/", "/proc", "proc")};
+  std::vector<sys::MountInfo> ct = {mi(10, 9, 1, "/srv/rootfs", "/", "ext4"), mi(11, 10, 20, "/", "/proc", "proc"),
+                                    mi(12, 10, 21, "/", "/dev", "tmpfs"),         mi(13, 12, 22, "/", "/dev/shm", "tmpfs"),
+                                    mi(14, 12, 23, "/", "/dev/pts", "devpts"),    mi(15, 10, 24, "/", "/tmp", "tmpfs")};
   auto r = classify_mounts(ct, host, "/srv/rootfs");
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ((*r)[0].role, MountRole::Standard);
   EXPECT_FALSE((*r)[0].mount.external_bind());
+  // The container unmounted its /dev/shm: the restore would mount it again.
+  ct.erase(ct.begin() + 3);
+  r = classify_mounts(ct, host, "/srv/rootfs");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().exit, Exit::Unsupported);
+  EXPECT_NE(r.error().message.find("mount /dev/shm (tmpfs), made by amber's container set-up, was unmounted"),
+            std::string::npos)
+      << r.error().message;
 }
 
 TEST(Mounts, InheritedMountMissingOnThisHostIsRefused) {

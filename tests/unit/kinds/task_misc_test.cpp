@@ -62,7 +62,7 @@ TEST(FsContextKind, CwdUmaskCommRestoredInAnotherChild) {
   image.set_pid(1);
   auto root = kinds::read_root_link(a.pid());
   ASSERT_TRUE(root) << root.error().message;
-  auto st = kinds::dump_fs_context(a.pid(), *root, image);
+  auto st = kinds::dump_fs_context(a.pid(), *root, {}, image);
   ASSERT_TRUE(st) << st.error().message;
   EXPECT_EQ(image.cwd(), dir);
   EXPECT_EQ(image.root(), "/");
@@ -94,7 +94,7 @@ TEST(FsContextKind, ChrootedTaskStoresPathsAsItSeesThem) {
   img::Task image;
   image.set_pid(1);
   // The container's root is ours ("/"): the task's root is a directory in it.
-  auto st = kinds::dump_fs_context(a.pid(), "/", image);
+  auto st = kinds::dump_fs_context(a.pid(), "/", {}, image);
   ASSERT_TRUE(st) << st.error().message;
   EXPECT_EQ(image.root(), tree.root);
   EXPECT_EQ(image.cwd(), "/sub");
@@ -115,7 +115,7 @@ TEST(FsContextKind, DeletedCwdIsRefused) {
   ASSERT_EQ(::rmdir(dir.c_str()), 0);
   img::Task image;
   image.set_pid(4);
-  auto st = kinds::dump_fs_context(a.pid(), "/", image);
+  auto st = kinds::dump_fs_context(a.pid(), "/", {}, image);
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().exit, Exit::Unsupported);
   EXPECT_NE(st.error().message.find("task 4: cwd"), std::string::npos) << st.error().message;

@@ -113,5 +113,38 @@ TEST(TreePlan, ChildrenBornBeforeTheirParentsSetsidKeepTheOldSession) {
   EXPECT_EQ(p->node(3).sid, 1);
 }
 
+img::Task image_task(pid_t pid, pid_t ppid, pid_t pgid, pid_t sid, std::vector<pid_t> tids) {
+  img::Task t;
+  t.set_pid(pid);
+  t.set_ppid(ppid);
+  t.set_pgid(pgid);
+  t.set_sid(sid);
+  for (pid_t tid : tids) t.add_threads()->set_tid(tid);
+  return t;
+}
+
+TEST(TreePlan, ImageTreeChecksThreadIdsThenPlans) {
+  // What the dump now checks before it writes an image (the restore did it
+  // only when reading one back).
+  auto one = image_task(1, 0, 1, 1, {1, 7});
+  auto two = image_task(2, 1, 1, 1, {2});
+  auto ok = kinds::plan_image_tree({&one, &two}, 4194304);
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->nodes.size(), 2u);
+  auto clash = image_task(7, 1, 1, 1, {7});
+  auto dup = kinds::plan_image_tree({&one, &two, &clash}, 4194304);
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().exit, Exit::BadInput);
+  // init - A (session 2) - B (session 3) - C (session 4) - D, D still in
+  // A's session: C was born in B's, so D's session cannot be recreated.
+  auto a = image_task(2, 1, 2, 2, {2}), b = image_task(3, 2, 3, 3, {3}), c = image_task(4, 3, 4, 4, {4}),
+       d = image_task(5, 4, 2, 2, {5});
+  auto init = image_task(1, 0, 1, 1, {1});
+  auto sess = kinds::plan_image_tree({&init, &a, &b, &c, &d}, 4194304);
+  ASSERT_FALSE(sess);
+  EXPECT_EQ(sess.error().exit, Exit::Unsupported);
+  EXPECT_NE(sess.error().message.find("task 5 is in session 2"), std::string::npos) << sess.error().message;
+}
+
 }  // namespace
 }  // namespace amber

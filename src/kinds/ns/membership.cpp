@@ -1,0 +1,92 @@
+#include "kinds/ns/membership.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "base/files.h"
+#include "base/unique_fd.h"
+
+namespace amber::kinds {
+
+namespace {
+
+// The kinds of /proc/PID/ns this amber knows, each with the kind of the
+// init's namespace it must equal (a *_for_children link names the namespace
+// the task's next children get: the same kind).
+const std::map<std::string_view, std::string_view> kKnown = {
+    {"cgroup", "cgroup"}, {"ipc", "ipc"},   {"mnt", "mnt"},
+    {"net", "net"},       {"pid", "pid"},   {"pid_for_children", "pid"},
+    {"time", "time"},     {"time_for_children", "time"},
+    {"user", "user"},     {"uts", "uts"},
+};
+
+struct DirCloser {
+  void operator()(DIR* d) const { ::closedir(d); }
+};
+
+// entry -> link text ("mnt:[4026531841]") of one thread's ns directory.
+Result<std::map<std::string, std::string>> read_links(const std::string& dir_path) {
+  UniqueFd fd = TRY(open_fd(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  std::unique_ptr<DIR, DirCloser> dir(::fdopendir(fd.get()));
+  if (!dir) return sys_fail("opendir {}", dir_path);
+  (void)fd.release();
+  std::map<std::string, std::string> out;
+  for (;;) {
+    errno = 0;
+    dirent* e = ::readdir(dir.get());
+    if (!e) {
+      if (errno != 0) return sys_fail("readdir {}", dir_path);
+      break;
+    }
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    auto link = read_link(dir_path + "/" + name);
+    // pid_for_children after unshare(CLONE_NEWPID) and before the first
+    // fork: the new namespace has no init yet, and the link says ENOENT.
+    if (!link && link.error().sys_errno == ENOENT && name.ends_with("_for_children")) {
+      out[name] = "a new namespace no task is in yet";
+      continue;
+    }
+    out[name] = TRY(std::move(link));
+  }
+  return out;
+}
+
+}  // namespace
+
+Status check_same_namespaces(const std::vector<TreeTask>& tree) {
+  if (tree.empty()) return {};
+  const TreeTask& init = tree.front();
+  std::map<std::string, std::string> base = TRY_CTX(read_links(fmt::format("/proc/{}/ns", init.pid)), "task {}", init.vpid);
+  for (const auto& [name, link] : base)
+    if (!kKnown.contains(name))
+      return unsupported("task {} ({}): namespace kind '{}' ({}) is unknown to this amber: not supported", init.vpid,
+                         init.comm, name, link);
+  for (const TreeTask& t : tree) {
+    if (t.zombie) continue;
+    for (pid_t tid : t.threads) {
+      auto links = TRY_CTX(read_links(fmt::format("/proc/{}/task/{}/ns", t.pid, tid)), "task {}", t.vpid);
+      for (const auto& [name, link] : links) {
+        auto k = kKnown.find(name);
+        if (k == kKnown.end())
+          return unsupported("task {} ({}): namespace kind '{}' ({}) is unknown to this amber: not supported", t.vpid,
+                             t.comm, name, link);
+        auto b = base.find(std::string(k->second));
+        const std::string want = b == base.end() ? "none" : b->second;
+        if (link == want) continue;
+        const std::string who = tid == t.pid ? fmt::format("task {} ({})", t.vpid, t.comm)
+                                             : fmt::format("task {} ({}) thread (host tid {})", t.vpid, t.comm, tid);
+        return unsupported("{}: its {} namespace {} is not the container's ({}): nested namespaces are not supported "
+                           "yet",
+                           who, name, link, want);
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace amber::kinds

@@ -1,0 +1,44 @@
+// Internal to the net namespace kind (net.cpp): what one net namespace
+// holds, read by the calling thread in its own net namespace, in words that
+// compare equal between two namespaces holding the same thing.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace amber::kinds::net {
+
+struct NetView {
+  std::vector<std::string> links;  // every link but lo: "eth0 (veth, index 3)"
+  bool lo_up = false;
+  uint32_t lo_mtu = 0;
+  bool lo_has_ipv4 = false, lo_has_ipv6 = false;  // 127.0.0.1/8, ::1/128
+  std::string lo_line;  // lo's libnl one-line dump (flags, MTU, qdisc...): compared, not restored
+  // One line per object (libnl's own one-line dump), sorted.
+  std::multiset<std::string> addresses, routes, rules, neighbours;
+  // Objects libnl-route has no cache for, as the kernel's dump messages
+  // (hex): proxy neighbour entries (RTM_GETNEIGH with NTF_PROXY) and nexthop
+  // objects (RTM_GETNEXTHOP).
+  std::multiset<std::string> proxy_neighbours, nexthops;
+  std::map<std::string, std::string> sysctls;  // "ipv4/ip_forward" -> "1", every readable file of /proc/sys/net
+  std::set<std::string> nft_tables;            // "inet filter"
+  std::set<std::string> legacy_tables;         // "iptables filter", "ip6tables nat", "arptables filter"
+};
+
+// rtnetlink (libnl-route), nfnetlink and /proc/thread-self/net of the
+// calling thread's net namespace; `sysctls`: also walk /proc/sys/net.
+// `on_lo`, if set, is called as soon as lo's state is known (links and
+// addresses read), before the rest: the dump starts its fresh namespace's
+// copy of lo meanwhile.
+Result<NetView> read_view(bool sysctls, const std::function<void(const NetView&)>& on_lo = {});
+
+// lo up or down, its MTU: by ioctl in the calling thread's namespace.
+Status set_lo_up(bool up);
+Status set_lo_mtu(uint32_t mtu);
+
+}  // namespace amber::kinds::net
