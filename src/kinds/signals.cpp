@@ -85,6 +85,10 @@ Status restore_sigactions(remote::RemoteTask& task, const img::Task& in) {
     const int sig = static_cast<int>(s.signo());
     if (s.signo() > kMaxSignal || !settable(sig))
       return bad_input("task {}: sigaction for signal {} cannot be set", in.pid(), s.signo());
+    // Every later remote call ends on a forced SIGTRAP, which resets an
+    // ignored SIGTRAP to SIG_DFL (remote_task.h); the dump refuses it too.
+    if (sig == SIGTRAP && s.handler() == reinterpret_cast<uint64_t>(SIG_IGN))
+      return unsupported("task {}: SIGTRAP ignored (SIG_IGN) is not supported yet", in.pid());
     acts[sig - 1] = {s.handler(), s.flags(), s.restorer(), s.mask()};
   }
   const uint64_t base = task.scratch_addr();
