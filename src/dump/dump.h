@@ -20,9 +20,10 @@ struct DumpOptions {
 };
 
 // Every step of the driver, in order (`amber dump --list-fault-points`).
-inline constexpr std::array<const char*, 19> kFaultPoints = {
+inline constexpr std::array<const char*, 21> kFaultPoints = {
     "dump.create-image", "dump.hold",    "dump.seal-check", "dump.tree",    "dump.container", "dump.task",
-    "dump.threads",      "dump.pending", "dump.creds",      "dump.seccomp", "dump.itimers",   "dump.fds",
+    "dump.threads",      "dump.sched",   "dump.pending",    "dump.creds",   "dump.seccomp",   "dump.task-attrs",
+    "dump.itimers",      "dump.fds",
     "dump.mm",           "dump.fs-content", "dump.link-fds", "dump.shmem",  "dump.write",     "dump.commit",
     "dump.finish",
 };

@@ -2,12 +2,14 @@
 
 #include "kinds/creds.h"
 #include "kinds/files/fdtable.h"
+#include "kinds/files/owner.h"
 #include "kinds/itimers.h"
 #include "kinds/mm.h"
 #include "kinds/rlimits.h"
 #include "kinds/seccomp.h"
 #include "kinds/shmem.h"
 #include "kinds/signals.h"
+#include "kinds/task_attrs.h"
 #include "kinds/thread.h"
 #include "kinds/tree.h"
 #include "sys/procfs.h"
@@ -121,6 +123,14 @@ Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const
     tl.mark("rebuild.pending+itimers");
     TRY(restore_identity(threads, task, faults));
     tl.mark("rebuild.creds");
+    // After the credentials: commit_creds() clears the parent-death signal
+    // when ids change. The fd owners may be any task: all exist by now.
+    TRY(faults.hit("restore.task-attrs"));
+    for (size_t i = 0; i < threads.size(); ++i)
+      TRY_CTX(kinds::restore_thread_prctl(threads[i], task.threads(static_cast<int>(i))), "task attributes");
+    TRY(kinds::restore_process_attrs(leader, task));
+    TRY(kinds::restore_fd_owners(leader, task.pid(), t.files));
+    tl.mark("rebuild.task-attrs");
   }
   TRY(faults.hit("restore.unmap-executor"));
   TRY_CTX(leader.unmap_executor(), "unmap executor");

@@ -16,13 +16,13 @@ struct RestoreOptions {
 
 // Every step of the driver, in order (`amber restore --list-fault-points`).
 // restore.fork fails in the restored processes themselves (the fork phase).
-inline constexpr std::array<const char*, 25> kFaultPoints = {
+inline constexpr std::array<const char*, 27> kFaultPoints = {
     "restore.validate", "restore.reserve",  "restore.cgroup",  "restore.shmem",    "restore.fork",
     "restore.spawn",    "restore.seize",    "restore.tree",    "restore.verify-tree", "restore.executor",
     "restore.shmem-fds", "restore.mm",      "restore.locks",   "restore.signals", "restore.rlimits",  "restore.thread",
     "restore.pending",  "restore.itimers",  "restore.creds",   "restore.dumpable", "restore.seccomp",
-    "restore.unmap-executor", "restore.verify",
-    "restore.state",    "restore.release",
+    "restore.task-attrs", "restore.unmap-executor", "restore.verify",
+    "restore.state",    "restore.sched",    "restore.release",
 };
 
 // Returns the container's name once it runs. On failure nothing is left:

@@ -16,6 +16,7 @@
 
 #include "base/files.h"
 #include "kinds/files/fd_kinds.h"
+#include "kinds/files/owner.h"
 #include "sys/pidfd.h"
 
 namespace amber::kinds {
@@ -225,6 +226,7 @@ Result<TaskFds> probe_fds(const FdDumpContext& ctx) {
                          describe_unsupported(p, pidfd.get()));
     }
     TRY_CTX(files::dump_locks(p, *f), "task {}: fd {}", ctx.vpid, p.fd);
+    TRY(files::dump_owner(pidfd.get(), p, ctx, *f));
   }
   return t;
 }
