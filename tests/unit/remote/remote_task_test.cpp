@@ -705,3 +705,26 @@ TEST(RemoteTask, IgnoredSigtrapIsRefusedBeforeAnyRemoteCode) {
   ASSERT_TRUE(t->release());
   EXPECT_EQ(status_field(child.pid(), "SigIgn"), "0000000000000004");
 }
+
+// A SIGTRAP pending while blocked would be taken by our code once SIGTRAP is
+// unblocked for it: refused before any remote code, still pending after.
+TEST(RemoteTask, PendingSigtrapIsRefusedBeforeAnyRemoteCode) {
+  Child child([] {
+    sigset_t t;
+    sigemptyset(&t);
+    sigaddset(&t, SIGTRAP);
+    ::sigprocmask(SIG_BLOCK, &t, nullptr);
+    ::kill(::getpid(), SIGTRAP);
+    idle_forever();
+  });
+  ASSERT_TRUE(wait_until([&] { return status_field(child.pid(), "ShdPnd") == "0000000000000004"; }));
+  auto t = RemoteTask::seize(child.pid());
+  ASSERT_TRUE(t) << t.error().message;
+  auto r = t->syscall(SYS_getpid);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().exit, Exit::Unsupported);
+  EXPECT_NE(r.error().message.find("SIGTRAP is pending"), std::string::npos) << r.error().message;
+  ASSERT_TRUE(t->release());
+  EXPECT_EQ(status_field(child.pid(), "ShdPnd"), "0000000000000004");
+  EXPECT_EQ(status_field(child.pid(), "SigBlk"), "0000000000000004");
+}
