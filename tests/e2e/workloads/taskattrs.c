@@ -10,7 +10,8 @@
 // init itself: loginuid 1234 (when the kernel has audit), oom_score_adj 500,
 // THP disabled, membarrier PRIVATE_EXPEDITED and _RSEQ registered (not
 // _SYNC_CORE), a SIGTRAP handler, a pipe with O_ASYNC, F_SETSIG SIGRTMIN+4
-// and itself as F_SETOWN_EX owner; main thread SCHED_BATCH nice 7, CPU 0,
+// and itself as F_SETOWN_EX owner, two more pipes owned by its process
+// group and by its thread ta-idle (F_OWNER_PGRP, F_OWNER_TID); main thread SCHED_BATCH nice 7, CPU 0,
 // io priority best-effort 2, timer slack 123456 ns, parent-death signal
 // SIGWINCH; worker "ta-rr": SCHED_RR 5 with SCHED_RESET_ON_FORK, nice -3,
 // CPU 1 (when there is one), io priority real-time 3, parent-death signal
@@ -63,7 +64,8 @@ static char failure[256];
 static atomic_int check_now;
 static atomic_int checked;
 static volatile sig_atomic_t usr1, traps, rtsig_fd = -1, rtsig_code;
-static int pipe_own[2], pipe_a[2];
+static int pipe_own[2], pipe_a[2], pipe_grp[2], pipe_tid[2];
+static atomic_int idle_tid;
 static int ncpu;
 
 // Every failed check is printed at once (a later one may kill us), the
@@ -159,6 +161,7 @@ static void* worker(void* arg) {
   struct want* w = arg;
   prctl(PR_SET_NAME, w->name);
   if (w == &w_idle) {
+    idle_tid = gettid_();
     sigset_t t;
     sigemptyset(&t);
     sigaddset(&t, SIGTRAP);
@@ -227,8 +230,8 @@ static void run_a(void) {
   _exit(rc);
 }
 
-static void setup_async(int fd, pid_t owner, int sig) {
-  struct f_owner_ex o = {F_OWNER_PID, owner};
+static void setup_async(int fd, int type, pid_t owner, int sig) {
+  struct f_owner_ex o = {type, owner};
   if (fcntl(fd, F_SETOWN_EX, &o) != 0) die("F_SETOWN_EX");
   if (sig && fcntl(fd, F_SETSIG, sig) != 0) die("F_SETSIG");
   if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC) != 0) die("F_SETFL O_ASYNC");
@@ -279,8 +282,8 @@ int main(int argc, char** argv) {
     _exit(0);
   }
   if (pipe(pipe_own) != 0 || pipe(pipe_a) != 0) die("pipe");
-  setup_async(pipe_own[0], getpid(), SIGRTMIN + 4);
-  setup_async(pipe_a[0], a, 0);
+  setup_async(pipe_own[0], F_OWNER_PID, getpid(), SIGRTMIN + 4);
+  setup_async(pipe_a[0], F_OWNER_PID, a, 0);
 
   if (prctl(PR_SET_PDEATHSIG, SIGWINCH) != 0) die("PR_SET_PDEATHSIG");
   if (prctl(PR_SET_TIMERSLACK, 123456) != 0) die("PR_SET_TIMERSLACK");
@@ -291,6 +294,10 @@ int main(int argc, char** argv) {
   if (syscall(SYS_ioprio_set, 1, 0, w_main.ioprio) != 0) die("ioprio_set");
   set_sched(SCHED_BATCH, 0, 0, 7);
   while (ready_threads < 2) usleep(1000);
+  // Owners only checked (no signal sent): a process group and a thread.
+  if (pipe(pipe_grp) != 0 || pipe(pipe_tid) != 0) die("pipe");
+  struct f_owner_ex og = {F_OWNER_PGRP, getpgrp()}, ot = {F_OWNER_TID, idle_tid};
+  if (fcntl(pipe_grp[0], F_SETOWN_EX, &og) != 0 || fcntl(pipe_tid[1], F_SETOWN_EX, &ot) != 0) die("F_SETOWN_EX");
   printf("taskattrs: READY\n");
 
   while (!usr1) pause();
@@ -316,6 +323,10 @@ int main(int argc, char** argv) {
   if (fcntl(pipe_own[0], F_GETSIG) != SIGRTMIN + 4) failf("F_GETSIG");
   if (!(fcntl(pipe_own[0], F_GETFL) & O_ASYNC)) failf("O_ASYNC lost");
   if (fcntl(pipe_a[0], F_GETOWN_EX, &o) != 0 || o.pid != a) failf("F_GETOWN_EX of A's pipe");
+  if (fcntl(pipe_grp[0], F_GETOWN_EX, &o) != 0 || o.type != F_OWNER_PGRP || o.pid != getpgrp())
+    failf("F_GETOWN_EX process group");
+  if (fcntl(pipe_tid[1], F_GETOWN_EX, &o) != 0 || o.type != F_OWNER_TID || o.pid != idle_tid)
+    failf("F_GETOWN_EX thread");
   if (write(pipe_own[1], "x", 1) != 1 || write(pipe_a[1], "y", 1) != 1) failf("write pipes");
   for (int i = 0; i < 300 && rtsig_fd < 0; i++) usleep(10000);
   if (rtsig_fd != pipe_own[0] || rtsig_code != POLL_IN) failf("no SIGRTMIN+4 with si_fd for the pipe (F_SETSIG)");
