@@ -695,7 +695,7 @@ TEST(RemoteTask, IgnoredSigtrapIsRefusedBeforeAnyRemoteCode) {
     ::signal(SIGTRAP, SIG_IGN);
     idle_forever();
   });
-  ASSERT_TRUE(wait_until([&] { return status_field(child.pid(), "SigIgn") == "0000000000000004"; }));
+  ASSERT_TRUE(wait_until([&] { return status_field(child.pid(), "SigIgn") == "0000000000000010"; }));
   auto t = RemoteTask::seize(child.pid());
   ASSERT_TRUE(t) << t.error().message;
   auto r = t->syscall(SYS_getpid);
@@ -703,7 +703,7 @@ TEST(RemoteTask, IgnoredSigtrapIsRefusedBeforeAnyRemoteCode) {
   EXPECT_EQ(r.error().exit, Exit::Unsupported);
   EXPECT_NE(r.error().message.find("SIGTRAP is ignored"), std::string::npos) << r.error().message;
   ASSERT_TRUE(t->release());
-  EXPECT_EQ(status_field(child.pid(), "SigIgn"), "0000000000000004");
+  EXPECT_EQ(status_field(child.pid(), "SigIgn"), "0000000000000010");
 }
 
 // A SIGTRAP pending while blocked would be taken by our code once SIGTRAP is
@@ -717,7 +717,7 @@ TEST(RemoteTask, PendingSigtrapIsRefusedBeforeAnyRemoteCode) {
     ::kill(::getpid(), SIGTRAP);
     idle_forever();
   });
-  ASSERT_TRUE(wait_until([&] { return status_field(child.pid(), "ShdPnd") == "0000000000000004"; }));
+  ASSERT_TRUE(wait_until([&] { return status_field(child.pid(), "ShdPnd") == "0000000000000010"; }));
   auto t = RemoteTask::seize(child.pid());
   ASSERT_TRUE(t) << t.error().message;
   auto r = t->syscall(SYS_getpid);
@@ -725,6 +725,44 @@ TEST(RemoteTask, PendingSigtrapIsRefusedBeforeAnyRemoteCode) {
   EXPECT_EQ(r.error().exit, Exit::Unsupported);
   EXPECT_NE(r.error().message.find("SIGTRAP is pending"), std::string::npos) << r.error().message;
   ASSERT_TRUE(t->release());
-  EXPECT_EQ(status_field(child.pid(), "ShdPnd"), "0000000000000004");
-  EXPECT_EQ(status_field(child.pid(), "SigBlk"), "0000000000000004");
+  EXPECT_EQ(status_field(child.pid(), "ShdPnd"), "0000000000000010");
+  EXPECT_EQ(status_field(child.pid(), "SigBlk"), "0000000000000010");
+}
+
+// A SIGTRAP sent while our code runs (SIGTRAP unblocked for it) must not run
+// the task's handler on top of our stub: it is held back and sent again at
+// release.
+TEST(RemoteTask, SigtrapSentDuringBatchReachesTheHandlerAfterRelease) {
+  auto* log = shared_new<TrapLog>();
+  Child child([log] {
+    g_trap_log = log;
+    struct sigaction sa {};
+    sa.sa_handler = [](int) { g_trap_log->traps++; };
+    ::sigaction(SIGTRAP, &sa, nullptr);
+    log->ready = 1;
+    idle_forever();
+  });
+  ASSERT_TRUE(wait_until([&] { return log->ready.load() == 1; }));
+  auto t = RemoteTask::seize(child.pid());
+  ASSERT_TRUE(t) << t.error().message;
+  ASSERT_TRUE(t->map_executor());
+  timespec ts{0, 200 * 1000000};
+  ASSERT_TRUE(t->write(t->scratch_addr(), std::as_bytes(std::span(&ts, 1))));
+  std::thread sender([&] {
+    sleep_ms(50);
+    ::kill(child.pid(), SIGTRAP);
+  });
+  std::vector<Call> calls{remote::make_call(SYS_nanosleep, t->scratch_addr(), 0), remote::make_call(SYS_getpid)};
+  auto r = t->run_batch(calls);
+  sender.join();
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(calls[1].result, child.pid());
+  EXPECT_EQ(log->traps.load(), 0) << "the handler ran on top of remote code";
+  ASSERT_TRUE(t->unmap_executor());
+  ASSERT_TRUE(t->release());
+  EXPECT_TRUE(wait_until([&] { return log->traps.load() == 1; }));
+  sleep_ms(10);
+  EXPECT_EQ(log->traps.load(), 1);
+  EXPECT_NE(proc_state(child.pid()), 'Z');
+  shared_delete(log);
 }
