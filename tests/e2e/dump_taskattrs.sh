@@ -85,7 +85,7 @@ sleep 0.2
 assert_eq T "$(state_of "$stopped2")" "ta-stopped a moment after restore"
 kill -CONT "$stopped2"
 kill -USR1 "$pid2"
-wait_until 20 eval 'ps_state "$n" | grep -q "^stopped"'
+wait_until 20 eval 'ps_state "$n" | grep -q "^stopped ("'
 log=$(cat "$AMBER_STATE_DIR/$n/log")
 assert_contains "$log" "taskattrs: OK" "workload verdict"
 assert_eq "stopped (exit 0)" "$(ps_state "$n")" "workload exit"
