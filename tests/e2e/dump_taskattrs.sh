@@ -38,7 +38,8 @@ attrs() {
       # stat fields after the comm: 18 priority, 19 nice, 40 rt_priority, 41 policy
       echo "  thread $(awk '/^NSpid:/ { print $NF }' $t/status) $(cat $t/comm)" \
         "$(sed 's/.*) //' $t/stat | awk '{ print "prio=" $16, "nice=" $17, "rt_priority=" $38, "policy=" $39 }')" \
-        "slack=$(cat /proc/${t##*/}/timerslack_ns) $(grep -E '^(Cpus_allowed_list|SigBlk)' $t/status | xargs)"
+        "slack=$(cat /proc/${t##*/}/timerslack_ns) stopped=$(awk '/^State:/ { print ($2 == "T") ? "yes" : "no" }' $t/status)" \
+        "$(grep -E '^(Cpus_allowed_list|SigBlk)' $t/status | xargs)"
     done
   done
 }

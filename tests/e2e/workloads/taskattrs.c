@@ -6,7 +6,8 @@
 //      from init), forks
 //      B "ta-middle": forks C, then waits in pause() until killed;
 //        C "ta-orphan": PR_SET_PDEATHSIG SIGUSR2, waits for it (30 s);
-//   D  "ta-stopped": stops itself with SIGSTOP, exits 0 once continued.
+//   D  "ta-stopped": with a second thread, stops itself with SIGSTOP, exits 0
+//      once continued.
 // init itself: loginuid 1234 (when the kernel has audit), oom_score_adj 500,
 // THP disabled, membarrier PRIVATE_EXPEDITED and _RSEQ registered (not
 // _SYNC_CORE), a SIGTRAP handler, a pipe with O_ASYNC, F_SETSIG SIGRTMIN+4
@@ -181,6 +182,14 @@ static void* worker(void* arg) {
 }
 
 static void on_usr1(int s) { (void)s; usr1 = 1; }
+static atomic_int idle_started;
+static void* idle_thread(void* arg) {
+  (void)arg;
+  prctl(PR_SET_NAME, "ta-stopped-2");
+  idle_started = 1;
+  for (;;) pause();
+  return NULL;
+}
 static void on_trap(int s, siginfo_t* si, void* uc) { (void)s; (void)si; (void)uc; traps++; }
 static void on_rt(int s, siginfo_t* si, void* uc) {
   (void)s;
@@ -278,6 +287,9 @@ int main(int argc, char** argv) {
   pid_t d = fork();
   if (d == 0) {
     prctl(PR_SET_NAME, "ta-stopped");
+    pthread_t dt;  // a second thread: the whole group must be stopped
+    pthread_create(&dt, NULL, idle_thread, NULL);
+    while (!idle_started) usleep(1000);
     raise(SIGSTOP);
     _exit(0);
   }
