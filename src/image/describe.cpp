@@ -192,7 +192,7 @@ void describe_files(Text& t, int indent, const img::Files& files) {
            fd.ofd_id() ? fmt::format(" ofd {}", fd.ofd_id()) : "");
     if (fd.has_unsupported()) describe_unsupported(t, indent + 2, fd.unsupported());
     if (fd.owner() || fd.signal())
-      t.line(indent + 2, "SIGIO owner {} {}, signal {}",
+      t.line(indent + 2, "SIGIO owner {} {}, sends {}",
              fd.owner_type() == 0 ? "thread" : fd.owner_type() == 1 ? "process" : "process group", fd.owner(),
              fd.signal() ? signal_name(fd.signal()) : std::string("SIGIO"));
     for (const img::FileLock& l : fd.locks())
