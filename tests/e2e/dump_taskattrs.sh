@@ -33,7 +33,7 @@ attrs() {
   for p in $(cat "$AMBER_CGROUP_ROOT/$n/cgroup.procs" | sort -n); do
     echo "process $(awk '/^NSpid:/ { print $NF }' /proc/$p/status) $(cat /proc/$p/comm)" \
       "oom_score_adj=$(cat /proc/$p/oom_score_adj) loginuid=$(cat /proc/$p/loginuid 2>/dev/null || echo none)" \
-      "state=$(state_of "$p") $(grep -E '^(SigCgt|SigIgn)' /proc/$p/status | xargs)"
+      "state=$(state_of "$p") $(grep -E '^(SigCgt|SigIgn|THP_enabled)' /proc/$p/status | xargs)"
     for t in /proc/$p/task/*; do
       # stat fields after the comm: 18 priority, 19 nice, 40 rt_priority, 41 policy
       echo "  thread $(awk '/^NSpid:/ { print $NF }' $t/status) $(cat $t/comm)" \
@@ -58,6 +58,7 @@ echo "$before"
 assert_contains "$before" "policy=3" "SCHED_BATCH set before the dump"
 assert_contains "$before" "rt_priority=5 policy=2" "SCHED_RR set before the dump"
 assert_contains "$before" "oom_score_adj=500" "oom_score_adj set before the dump"
+assert_contains "$before" "THP_enabled: 0" "THP disabled before the dump"
 [ $((0x$(awk '/^SigCgt:/ { print $2 }' /proc/$pid/status) & 0x10)) != 0 ] || fail "SIGTRAP not caught before the dump"
 
 note "dump --leave-running: the stopped task stays stopped, nothing changes"
