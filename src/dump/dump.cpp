@@ -171,6 +171,8 @@ Result<TaskImage> dump_task(seal::Hold& hold, const kinds::TreeTask& tt, const c
   // other threads share it (one address space). It is unmapped before the
   // task is released or killed (a failed dump's release unmaps it again).
   tl.mark("tasks");
+  // Before any remote code: its traps would change these (remote_task.h).
+  for (remote::RemoteTask* th : threads) TRY(th->check_sigtrap());
   TRY_CTX(leader.map_executor(), "map executor");
   tl.mark("task.executor");
   TRY(faults.hit("dump.threads"));

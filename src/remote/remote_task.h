@@ -136,6 +136,11 @@ class RemoteTask {
   Result<uint64_t> syscall_checked(std::string_view what, long nr, uint64_t a1 = 0, uint64_t a2 = 0,
                                    uint64_t a3 = 0, uint64_t a4 = 0, uint64_t a5 = 0, uint64_t a6 = 0);
 
+  // Unsupported when the thread's SIGTRAP is ignored or pending (see
+  // "Signals" above). Every first remote instruction checks it; a caller may
+  // ask first, for a refusal that names no remote call. Reads /proc once.
+  Status check_sigtrap();
+
   // Maps the executor: one code page (r-x) followed by the call table and
   // scratch area (rw-), private anonymous. addr 0: anywhere, else exactly
   // there (MAP_FIXED_NOREPLACE; EEXIST if taken).
@@ -191,7 +196,6 @@ class RemoteTask {
   // Handles one wait result while waiting for the hold stop.
   Result<Progress> on_hold_stop(const sys::Stop& s);
   Status block_signals();
-  Status check_sigtrap();
   Status fixup_rseq();
   Status prepare_run();
   // Resumes (CONT or SINGLESTEP) until the trap at trap_rip; returns the
