@@ -5,7 +5,10 @@
 // through a pidfd_getfd copy (same description) with F_GETOWN_EX / F_GETSIG.
 // The owner comes back as a pid of amber's namespace: translated to the
 // container's (a task of the container, or the leader of a process group of
-// it; an owner outside the container is refused, Unsupported).
+// it; an owner outside the container is refused, Unsupported). Only for the
+// kinds probe_fds supports: pidfd_getfd of a socket is not side-effect free
+// (the kernel re-tags it with amber's cgroup, __receive_sock), so sockets
+// will need another way when they are supported.
 //
 // Restore: by the controller, remote fcntl in the first task holding the
 // description (the owner may be any task of the container: all exist then),
