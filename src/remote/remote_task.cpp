@@ -58,7 +58,7 @@ Result<pid_t> read_tgid(pid_t tid) {
   return failf("/proc/{}/status: no Tgid line", tid);
 }
 
-// A hex signal set line ("SigIgn:\t0000000000000004") of /proc/TID/status.
+// A hex signal set line ("SigIgn:\t0000000000000010": SIGTRAP) of /proc/TID/status.
 uint64_t status_mask(std::string_view status, std::string_view key) {
   for (auto line : split(status, '\n'))
     if (starts_with(line, key)) return parse_uint(trim(line.substr(key.size())), 16).value_or(0);
