@@ -32,6 +32,7 @@
 #include "kinds/seccomp.h"
 #include "kinds/shmem.h"
 #include "kinds/signals.h"
+#include "kinds/task_attrs.h"
 #include "kinds/task_misc.h"
 #include "kinds/thread.h"
 #include "kinds/tree.h"
@@ -164,6 +165,9 @@ Status dump_mounts(img::Container& c, pid_t init, image::ImageWriter& image, Fau
 Status dump_thread_state(remote::RemoteTask& th, pid_t pid, const sys::ProcStatus& st, img::Thread& out,
                          Faults& faults) {
   TRY(kinds::dump_thread_attrs(th, out));
+  TRY(faults.hit("dump.sched"));
+  TRY(kinds::dump_sched(th.tid(), *out.mutable_sched()));
+  TRY(kinds::dump_thread_prctl(th, out));
   TRY(faults.hit("dump.pending"));
   TRY_CTX(kinds::dump_pending(th.tid(), /*shared=*/false, *out.mutable_pending()), "pending signals");
   TRY(faults.hit("dump.creds"));
@@ -177,7 +181,7 @@ Status dump_thread_state(remote::RemoteTask& th, pid_t pid, const sys::ProcStatu
 // (kinds::link_fds, once every task is probed).
 Result<TaskImage> dump_task(seal::Hold& hold, const std::vector<kinds::TreeTask>& tree, const kinds::TreeTask& tt,
                             const container::ContainerState& st, const std::string& container_root,
-                            const kinds::Reference& ref,
+                            const std::map<pid_t, pid_t>& vpid_of, const kinds::Reference& ref,
                             image::ImageWriter& image, kinds::TaskFds& fds, Progress& progress, Faults& faults,
                             Timeline& tl) {
   TaskImage t;
@@ -199,6 +203,8 @@ Result<TaskImage> dump_task(seal::Hold& hold, const std::vector<kinds::TreeTask>
   // other threads share it (one address space). It is unmapped before the
   // task is released or killed (a failed dump's release unmaps it again).
   tl.mark("tasks");
+  // Before any remote code: its traps would change these (remote_task.h).
+  for (remote::RemoteTask* th : threads) TRY(th->check_sigtrap());
   TRY_CTX(leader.map_executor(), "map executor");
   tl.mark("task.executor");
   TRY(faults.hit("dump.threads"));
@@ -218,6 +224,12 @@ Result<TaskImage> dump_task(seal::Hold& hold, const std::vector<kinds::TreeTask>
   TRY_CTX(kinds::dump_sigactions(leader, t.task), "signal actions");
   TRY_CTX(kinds::dump_pending(leader.tid(), /*shared=*/true, *t.task.mutable_shared_pending()), "pending signals");
   TRY_CTX(kinds::dump_dumpable(leader, t.task), "dumpable");
+  TRY(faults.hit("dump.task-attrs"));
+  // A job-control stop of the group is seen by every thread's hold (or
+  // entered while held); the kernel puts it back at release or detach.
+  bool stopped = false;
+  for (const remote::RemoteTask* th : threads) stopped |= th->group_stopped();
+  TRY(kinds::dump_process_attrs(leader, stopped, t.task));
   TRY(faults.hit("dump.itimers"));
   TRY_CTX(kinds::dump_itimers(leader, t.task), "itimers");
   TRY(kinds::refuse_posix_timers(pid, tt.vpid));
@@ -232,7 +244,7 @@ Result<TaskImage> dump_task(seal::Hold& hold, const std::vector<kinds::TreeTask>
   tl.mark("task.process-attrs");
   TRY(faults.hit("dump.fds"));
   kinds::FdDumpContext fctx{pid, tt.vpid, TRY(kinds::read_root_link(pid)),
-                            container::log_file(container::state_dir(st.name))};
+                            container::log_file(container::state_dir(st.name)), &vpid_of};
   fctx.proc = reopen;
   fds = TRY(kinds::probe_fds(fctx));
 
@@ -335,12 +347,14 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   const kinds::Reference ref = TRY_CTX(kinds::read_reference(), "amber's own /proc fields");
   std::vector<TaskImage> tasks;
   std::vector<kinds::TaskFds> fds;  // live tasks only, in tree order
+  std::map<pid_t, pid_t> vpid_of;    // amber's pid -> the container's, zombies included
+  for (const kinds::TreeTask& tt : tree) vpid_of[tt.pid] = tt.vpid;
   Progress progress("dump");
   for (const kinds::TreeTask& tt : tree) {
     kinds::TaskFds f;
     tasks.push_back(
-        TRY_CTX(dump_task(hold, tree, tt, st, container_root, ref, image, f, progress, faults, tl), "task {}",
-                tt.vpid));
+        TRY_CTX(dump_task(hold, tree, tt, st, container_root, vpid_of, ref, image, f, progress, faults, tl),
+                "task {}", tt.vpid));
     if (!tt.zombie) fds.push_back(std::move(f));
     img::TaskRef* ref = meta.mutable_tree()->add_tasks();
     ref->set_pid(tt.vpid);

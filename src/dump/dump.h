@@ -22,10 +22,11 @@ struct DumpOptions {
 // Every step of the driver, in order (`amber dump --list-fault-points`).
 // (std::to_array: the count follows the list.)
 inline constexpr auto kFaultPoints = std::to_array<const char*>({
-    "dump.create-image", "dump.hold",    "dump.seal-check", "dump.tree",    "dump.nested-ns", "dump.container",
-    "dump.ipc",          "dump.net",     "dump.task",       "dump.threads", "dump.pending",   "dump.creds",
-    "dump.seccomp",      "dump.itimers", "dump.proc-fields", "dump.fds",    "dump.mm",        "dump.fs-content",
-    "dump.tree-plan",    "dump.link-fds", "dump.shmem",     "dump.write",   "dump.commit",    "dump.finish",
+    "dump.create-image", "dump.hold",     "dump.seal-check", "dump.tree",        "dump.nested-ns", "dump.container",
+    "dump.ipc",          "dump.net",      "dump.task",       "dump.threads",     "dump.sched",     "dump.pending",
+    "dump.creds",        "dump.seccomp",  "dump.task-attrs", "dump.itimers",     "dump.proc-fields", "dump.fds",
+    "dump.mm",           "dump.fs-content", "dump.tree-plan", "dump.link-fds",   "dump.shmem",     "dump.write",
+    "dump.commit",       "dump.finish",
 });
 
 // What `amber dump` prints when it is done.

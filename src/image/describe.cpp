@@ -162,6 +162,17 @@ void describe_thread(Text& t, int indent, const img::Thread& th) {
   std::string rseq = th.rseq().ptr() ? fmt::format(", rseq 0x{:x}", th.rseq().ptr()) : "";
   t.line(indent, "thread {} '{}'{}{}, sigmask 0x{:x}{}, xstate {} bytes", th.tid(), printable(th.comm()), where, sc,
          th.blocked(), rseq, th.xstate().size());
+  if (th.has_sched()) {
+    const img::Sched& s = th.sched();
+    std::string cpus;
+    for (int i = s.cpus_allowed_size() - 1; i >= 0; --i)
+      if (!cpus.empty() || s.cpus_allowed(i) || i == 0)
+        cpus += cpus.empty() ? fmt::format("{:x}", s.cpus_allowed(i)) : fmt::format("{:016x}", s.cpus_allowed(i));
+    static const char* const kPolicies[] = {"SCHED_OTHER", "SCHED_FIFO", "SCHED_RR", "SCHED_BATCH", "4", "SCHED_IDLE"};
+    t.line(indent + 1, "sched {} rt_priority {}{} nice {} cpus {} ioprio 0x{:x}, pdeathsig {}, timer slack {} ns",
+           s.policy() < 6 ? std::string(kPolicies[s.policy()]) : std::to_string(s.policy()), s.rt_priority(), s.reset_on_fork() ? " reset-on-fork" : "", s.nice(), cpus, s.ioprio(),
+           th.pdeath_signal() ? signal_name(th.pdeath_signal()) : std::string("none"), th.timer_slack_ns());
+  }
 }
 
 Status describe_mm(Text& t, int indent, const ImageReader& image, const img::Mm& mm) {
@@ -191,6 +202,10 @@ void describe_files(Text& t, int indent, const img::Files& files) {
            printable(fd.path()), fd.flags(), fd.pos(), fd.cloexec() ? " cloexec" : "",
            fd.ofd_id() ? fmt::format(" ofd {}", fd.ofd_id()) : "");
     if (fd.has_unsupported()) describe_unsupported(t, indent + 2, fd.unsupported());
+    if (fd.owner() || fd.signal())
+      t.line(indent + 2, "SIGIO owner {} {}, sends {}",
+             fd.owner_type() == 0 ? "thread" : fd.owner_type() == 1 ? "process" : "process group", fd.owner(),
+             fd.signal() ? signal_name(fd.signal()) : std::string("SIGIO"));
     for (const img::FileLock& l : fd.locks())
       t.line(indent + 2, "lock: {} {}{}{}", enum_word(img::FileLockKind_Name(l.kind()), "FILE_LOCK_"),
              l.write() ? "write" : "read",
@@ -221,6 +236,10 @@ Status describe_task(Text& t, int indent, const ImageReader& image, pid_t pid) {
     handlers += sa.handler() == 1 ? " ignored" : fmt::format(" -> 0x{:x}", sa.handler());
   }
   if (!handlers.empty()) t.line(in, "signal handlers: {}", handlers);
+  t.line(in, "{}oom_score_adj {}, loginuid {}, subreaper {}, THP disable {}, membarrier registrations 0x{:x}",
+         task.stopped() ? "stopped (job control), " : "", task.oom_score_adj(),
+         task.has_loginuid() ? std::to_string(task.loginuid()) : std::string("none"), task.child_subreaper() ? "yes" : "no",
+         task.thp_disable(), task.membarrier_registered());
 
   if (task.mm_shared_with()) {
     t.line(in, "memory: shared with task {}", task.mm_shared_with());

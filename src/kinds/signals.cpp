@@ -85,6 +85,10 @@ Status restore_sigactions(remote::RemoteTask& task, const img::Task& in) {
     const int sig = static_cast<int>(s.signo());
     if (s.signo() > kMaxSignal || !settable(sig))
       return bad_input("task {}: sigaction for signal {} cannot be set", in.pid(), s.signo());
+    // Every later remote call ends on a forced SIGTRAP, which resets an
+    // ignored SIGTRAP to SIG_DFL (remote_task.h); the dump refuses it too.
+    if (sig == SIGTRAP && s.handler() == reinterpret_cast<uint64_t>(SIG_IGN))
+      return unsupported("task {}: SIGTRAP ignored (SIG_IGN) is not supported yet", in.pid());
     acts[sig - 1] = {s.handler(), s.flags(), s.restorer(), s.mask()};
   }
   const uint64_t base = task.scratch_addr();
@@ -139,6 +143,10 @@ Status restore_pending(remote::RemoteTask& task, pid_t vtgid, pid_t vtid, bool s
     std::memcpy(&si, p.siginfo().data(), sizeof si);
     if (si.si_signo != static_cast<int>(p.signo()) || !settable(si.si_signo))
       return bad_input("thread {}: pending signal {} cannot be queued", vtid, p.signo());
+    // Queued while remote code runs with SIGTRAP unblocked, it would be
+    // taken at once (remote_task.h); the dump refuses it as well.
+    if (si.si_signo == SIGTRAP)
+      return unsupported("thread {}: a pending SIGTRAP is not supported yet", vtid);
   }
   // As many siginfos per batch as the scratch area holds; queue order kept.
   const size_t per_batch = std::max<size_t>(1, task.scratch_size() / sizeof(siginfo_t));

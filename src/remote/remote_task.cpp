@@ -18,8 +18,15 @@ namespace amber::remote {
 
 namespace {
 
-// The kernel ignores the SIGKILL and SIGSTOP bits of a mask.
-constexpr uint64_t kAllSignals = ~0ull;
+constexpr uint64_t kSigTrapBit = uint64_t{1} << (SIGTRAP - 1);
+// The mask remote code runs with: every signal but SIGTRAP (the kernel
+// ignores the SIGKILL and SIGSTOP bits). The int3 that ends our code and the
+// single-step trap are force_sig(SIGTRAP): when SIGTRAP is blocked or
+// ignored the kernel resets its disposition to SIG_DFL (and unblocks it) —
+// the task would lose its own SIGTRAP handler, or die of its next
+// kill(SIGTRAP). Unblocked, the handler stays; the trap is a
+// signal-delivery-stop we discard, so the handler never runs.
+constexpr uint64_t kRunMask = ~kSigTrapBit;
 constexpr unsigned long long kTrapFlag = 0x100;
 constexpr unsigned long long kUserCs64 = 0x33;
 constexpr int kMaxRestarts = 1000;
@@ -52,6 +59,13 @@ Result<pid_t> read_tgid(pid_t tid) {
     if (v) return static_cast<pid_t>(*v);
   }
   return failf("/proc/{}/status: no Tgid line", tid);
+}
+
+// A hex signal set line ("SigIgn:\t0000000000000010": SIGTRAP) of /proc/TID/status.
+uint64_t status_mask(std::string_view status, std::string_view key) {
+  for (auto line : split(status, '\n'))
+    if (starts_with(line, key)) return parse_uint(trim(line.substr(key.size())), 16).value_or(0);
+  return 0;
 }
 
 // "Seccomp:" of /proc/TID/status (0 none, 1 strict, 2 filter).
@@ -122,6 +136,8 @@ RemoteTask& RemoteTask::operator=(RemoteTask&& o) noexcept {
   mask_saved_ = o.mask_saved_;
   signals_blocked_ = o.signals_blocked_;
   rseq_checked_ = o.rseq_checked_;
+  sigtrap_checked_ = o.sigtrap_checked_;
+  user_sigtrap_ = o.user_sigtrap_;
   saved_regs_ = o.saved_regs_;
   saved_mask_ = o.saved_mask_;
   syscall_insn_ = o.syscall_insn_;
@@ -209,8 +225,27 @@ Status RemoteTask::block_signals() {
     saved_mask_ = TRY(sys::get_sigmask(tid_));
     mask_saved_ = true;
   }
-  TRY(sys::set_sigmask(tid_, kAllSignals));
+  TRY(sys::set_sigmask(tid_, kRunMask));
   signals_blocked_ = mask_dirty_ = true;
+  return {};
+}
+
+// Remote code stops on force_sig(SIGTRAP) (see kRunMask). Two states of the
+// task's SIGTRAP it would change, refused before the first instruction:
+// SIG_IGN (the kernel resets an ignored forced signal to SIG_DFL), and a
+// SIGTRAP pending while blocked (unblocked for our code, it would be taken
+// out of the queue — a dump would lose it). The task's pid inside the
+// container is added by the callers' context.
+Status RemoteTask::check_sigtrap() {
+  if (sigtrap_checked_) return {};
+  std::string status = TRY(read_file(fmt::format("/proc/{}/task/{}/status", tgid_, tid_)));
+  if (status_mask(status, "SigIgn:") & kSigTrapBit)
+    return unsupported("SIGTRAP is ignored (SIG_IGN): amber's remote code stops on a trap, which would reset it to "
+                       "SIG_DFL; not supported yet");
+  if ((status_mask(status, "SigPnd:") | status_mask(status, "ShdPnd:")) & kSigTrapBit)
+    return unsupported("a SIGTRAP is pending: amber's remote code stops on a trap and would take it; not supported "
+                       "yet");
+  sigtrap_checked_ = true;
   return {};
 }
 
@@ -249,6 +284,7 @@ Status RemoteTask::prepare_run() {
   if (state_ != State::Stopped) return failf("task {} is not held in a ptrace stop", tid_);
   if (saved_regs_.cs != kUserCs64)
     return unsupported("task {} runs 32-bit code (cs {:#x}): remote syscalls need x86-64", tid_, saved_regs_.cs);
+  TRY(check_sigtrap());
   TRY(fixup_rseq());
   // Blocked from the first remote instruction until release.
   return block_signals();
@@ -280,8 +316,16 @@ Result<user_regs_struct> RemoteTask::run_until_trap(uint64_t trap_rip, bool step
           return failf("task {}: remote code got {} at {:#x} (address {})", tid_, strsignal(s.sig), regs.rip,
                        si.si_addr);
         }
-        // Sent by someone else while all signals are blocked: only SIGSTOP
-        // gets here. Injected, it starts the group-stop it asked for.
+        if (s.sig == SIGTRAP) {
+          // Sent by someone (kill, tgkill) while our code ran with SIGTRAP
+          // unblocked: injected, the task's handler would run on top of our
+          // code. Discarded now, sent again at release (the sender's pid
+          // and uid are lost: amber sends it).
+          user_sigtrap_ = true;
+          continue;
+        }
+        // Sent by someone else while all other signals are blocked: only
+        // SIGSTOP gets here. Injected, it starts the group-stop it asked for.
         inject = s.sig;
         continue;
       }
@@ -464,6 +508,9 @@ Status RemoteTask::release() {
     if (exec_base_ != 0) (void)unmap_executor();
     if (regs_dirty_) TRY(sys::set_regs(tid_, saved_regs_));
     if (mask_dirty_) TRY(sys::set_sigmask(tid_, saved_mask_));
+    if (user_sigtrap_ && ::syscall(SYS_tgkill, tgid_, tid_, SIGTRAP) != 0 && errno != ESRCH)
+      return sys_fail("send back the SIGTRAP thread {} got while running remote code", tid_);
+    user_sigtrap_ = false;
     return sys::ptrace_detach(tid_, 0);
   };
   Status st = restore();

@@ -26,8 +26,12 @@
 //     process_vm_readv. One ptrace stop per batch, not per syscall.
 //
 // Signals: before the first remote instruction runs, every signal of the
-// thread is blocked (PTRACE_SETSIGMASK) and the real mask is kept in
-// saved_sigmask(). A signal sent to the task meanwhile stays pending and is
+// thread but SIGTRAP is blocked (PTRACE_SETSIGMASK) and the real mask is
+// kept in saved_sigmask(). SIGTRAP stays unblocked: our traps are forced
+// SIGTRAPs, and the kernel resets a forced signal that is blocked or
+// ignored to SIG_DFL (the task's handler would be lost). A task whose
+// SIGTRAP is ignored, or pending, is refused (Unsupported) before any
+// remote code runs in it. A signal sent to the task meanwhile stays pending and is
 // delivered, with its siginfo, after release() restores the mask: it can
 // neither be lost nor run a handler on top of our stub. A signal the task had
 // already dequeued when we stopped it (a signal-delivery-stop) is handed back
@@ -132,6 +136,11 @@ class RemoteTask {
   Result<uint64_t> syscall_checked(std::string_view what, long nr, uint64_t a1 = 0, uint64_t a2 = 0,
                                    uint64_t a3 = 0, uint64_t a4 = 0, uint64_t a5 = 0, uint64_t a6 = 0);
 
+  // Unsupported when the thread's SIGTRAP is ignored or pending (see
+  // "Signals" above). Every first remote instruction checks it; a caller may
+  // ask first, for a refusal that names no remote call. Reads /proc once.
+  Status check_sigtrap();
+
   // Maps the executor: one code page (r-x) followed by the call table and
   // scratch area (rw-), private anonymous. addr 0: anywhere, else exactly
   // there (MAP_FIXED_NOREPLACE; EEXIST if taken).
@@ -211,6 +220,8 @@ class RemoteTask {
   bool mask_saved_ = false;
   bool signals_blocked_ = false;  // the thread runs with every signal blocked
   bool rseq_checked_ = false;
+  bool sigtrap_checked_ = false;  // check_sigtrap() passed
+  bool user_sigtrap_ = false;     // a SIGTRAP someone sent was discarded: sent again at release
   user_regs_struct saved_regs_{};
   uint64_t saved_mask_ = 0;
   uint64_t syscall_insn_ = 0;

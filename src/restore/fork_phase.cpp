@@ -15,6 +15,7 @@
 #include "kinds/ns/ipc.h"
 #include "kinds/ns/net.h"
 #include "kinds/ns/uts.h"
+#include "kinds/task_attrs.h"
 #include "kinds/task_misc.h"
 #include "kinds/thread.h"
 #include "sys/clone.h"
@@ -94,6 +95,7 @@ Status task_ready(ForkEnv& env, pid_t pid) {
   fctx.top = env.plan->shared.top;
   TRY(kinds::open_fds_in_child(t.files, fctx));
   TRY(kinds::apply_fs_context_in_child(t.task));
+  TRY(kinds::apply_loginuid_in_child(t.task));  // before the threads: they inherit it
   TRY(kinds::create_threads_in_child(t.task));
   ::close(keep[0]);  // ready
   park_forever();

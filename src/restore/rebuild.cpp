@@ -3,12 +3,14 @@
 #include "kinds/completeness.h"
 #include "kinds/creds.h"
 #include "kinds/files/fdtable.h"
+#include "kinds/files/owner.h"
 #include "kinds/itimers.h"
 #include "kinds/mm.h"
 #include "kinds/rlimits.h"
 #include "kinds/seccomp.h"
 #include "kinds/shmem.h"
 #include "kinds/signals.h"
+#include "kinds/task_attrs.h"
 #include "kinds/thread.h"
 #include "kinds/tree.h"
 #include "sys/procfs.h"
@@ -72,20 +74,6 @@ class SharedExecutor {
   size_t shared_ = 0;
 };
 
-// Restore verification: what the kernel now shows of the task, compared
-// with what the image recorded (kinds/completeness.h); the mm layout and
-// credentials were compared by the steps that rebuilt them.
-Status verify_rebuilt(std::vector<remote::RemoteTask>& threads, const TaskPlan& t, Faults& faults) {
-  TRY(faults.hit("restore.verify-image"));
-  const pid_t pid = threads.front().tgid();
-  std::vector<pid_t> tids;
-  for (const remote::RemoteTask& th : threads) tids.push_back(th.tid());
-  TRY(kinds::verify_proc_fields(pid, tids, t.task));
-  TRY(kinds::verify_vmflags(pid, t.task.pid(), t.mm));
-  TRY(kinds::verify_fds(pid, t.task.pid(), t.files));
-  return {};
-}
-
 }  // namespace
 
 Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const kinds::ShmemPlan& shmem,
@@ -138,6 +126,14 @@ Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const
     tl.mark("rebuild.pending+itimers");
     TRY(restore_identity(threads, task, faults));
     tl.mark("rebuild.creds");
+    // After the credentials: commit_creds() clears the parent-death signal
+    // when ids change. The fd owners may be any task: all exist by now.
+    TRY(faults.hit("restore.task-attrs"));
+    for (size_t i = 0; i < threads.size(); ++i)
+      TRY_CTX(kinds::restore_thread_prctl(threads[i], task.threads(static_cast<int>(i))), "task attributes");
+    TRY(kinds::restore_process_attrs(leader, task));
+    TRY(kinds::restore_fd_owners(leader, task.pid(), t.files));
+    tl.mark("rebuild.task-attrs");
     // Read back while the executor is still there (one remote batch).
     if (verify) TRY(kinds::verify_sigactions(leader, task));
   }
@@ -148,8 +144,17 @@ Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const
   TRY(kinds::verify_mm(leader.tgid(), t.mm, 0, 0));
   for (size_t i = 0; i < threads.size(); ++i)
     TRY(kinds::restore_thread_final(threads[i], task.threads(static_cast<int>(i))));
-  if (verify) TRY(verify_rebuilt(threads, t, faults));
   tl.mark("rebuild.verify");
+  return {};
+}
+
+Status verify_rebuilt(const std::vector<remote::RemoteTask>& threads, const TaskPlan& t) {
+  const pid_t pid = threads.front().tgid();
+  std::vector<pid_t> tids;
+  for (const remote::RemoteTask& th : threads) tids.push_back(th.tid());
+  TRY(kinds::verify_proc_fields(pid, tids, t.task));
+  TRY(kinds::verify_vmflags(pid, t.task.pid(), t.mm));
+  TRY(kinds::verify_fds(pid, t.task.pid(), t.files));
   return {};
 }
 

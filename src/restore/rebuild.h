@@ -19,11 +19,16 @@ namespace amber::restore {
 // lets it go.
 // `shmem_objects`: the controller's fds of plan.shmem's objects, which the
 // task holds above `top` (the highest fd number of the image).
-// `verify`: compare the rebuilt task with the image before it may run
-// (restore verification: every /proc field the completeness table restores,
-// VmFlags, the fd table, signal actions); a difference fails the restore.
+// `verify`: read the signal actions back while the executor is there
+// (restore verification, with verify_rebuilt).
 Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const kinds::ShmemPlan& shmem,
                     const std::vector<UniqueFd>& shmem_objects, int top, bool drain_sigchld, bool verify,
                     Progress& progress, Faults& faults, Timeline& tl);
+
+// Restore verification of one rebuilt, still seized task: every /proc field
+// the completeness table (kinds/completeness.h) recorded, each area's
+// VmFlags and the fd table are compared with the image. Run once every
+// step that sets something has run (scheduling included), before release.
+Status verify_rebuilt(const std::vector<remote::RemoteTask>& threads, const TaskPlan& t);
 
 }  // namespace amber::restore

@@ -16,6 +16,7 @@
 #include "container/state.h"
 #include "image/reader.h"
 #include "kinds/ns/uts.h"
+#include "kinds/task_attrs.h"
 #include "kinds/tree.h"
 #include "remote/remote_task.h"
 #include "restore/fork_phase.h"
@@ -108,17 +109,36 @@ Status seize_tasks(const Plan& plan, const std::map<pid_t, pid_t>& host_of, Seiz
   return {};
 }
 
-// Detached inside the frozen cgroup and thawed together: no task runs
-// before every one is ready.
-Status release_all(Made& made) {
-  TRY(sys::cgroup_freeze(made.cgroup, 10s));
+// Scheduling of every thread, real-time policies last (task_attrs.h): the
+// tasks stay in their ptrace stops until release_all.
+Status restore_sched(const Plan& plan, Made& made) {
+  std::vector<kinds::SchedTarget> targets;
   for (auto& [pid, threads] : made.seized) {
+    const img::Task& task = plan.tasks.at(pid).task;
+    for (size_t i = 0; i < threads.size(); ++i)
+      targets.push_back({threads[i].tid(), pid, &task.threads(static_cast<int>(i))});
+  }
+  return kinds::restore_sched(targets);
+}
+
+// Detached inside the frozen cgroup and thawed together: no task runs
+// before every one is ready. A task that was in a job-control stop gets
+// SIGSTOP in every thread while frozen: each takes it before it returns to
+// user space, so it stops without running (kinds/task_attrs.h).
+Status release_all(const Plan& plan, Made& made) {
+  TRY(sys::cgroup_freeze(made.cgroup, 10s));
+  auto fail = [&](Error e, pid_t pid) -> Status {
+    (void)sys::cgroup_thaw(made.cgroup, 10s);
+    return std::unexpected(std::move(e).wrap(fmt::format("task {}", pid)));
+  };
+  for (auto& [pid, threads] : made.seized) {
+    std::vector<pid_t> tids;
     for (auto& t : threads) {
-      if (auto r = t.release(); !r) {
-        (void)sys::cgroup_thaw(made.cgroup, 10s);
-        return std::unexpected(std::move(r.error()).wrap(fmt::format("task {}", pid)));
-      }
+      tids.push_back(t.tid());
+      if (auto r = t.release(); !r) return fail(std::move(r.error()), pid);
     }
+    if (plan.tasks.at(pid).task.stopped())
+      if (auto r = kinds::stop_again(threads.front().tgid(), tids, pid); !r) return fail(std::move(r.error()), pid);
   }
   TRY(sys::cgroup_thaw(made.cgroup, 10s));
   return {};
@@ -199,19 +219,29 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
             "{}: task {}", what, pid);
   }
   tl.mark("rebuild");
-  if (!opts.no_verify) {
-    TRY(faults.hit("restore.verify-container"));
-    TRY_CTX(kinds::verify_uts(host_of.at(plan.container.tree().init_pid()), plan.container.namespaces().uts()), "{}", what);
-    tl.mark("verify");
-  }
 
   // 5. Registered as an amber container, then released together.
   TRY(faults.hit("restore.state"));
   container::ContainerState st = TRY_CTX(describe(name, plan, made), "{}", what);
   TRY_CTX(container::write_state(made.state_dir, st), "{}", what);
   tl.mark("state");
+  TRY(faults.hit("restore.sched"));
+  TRY_CTX(restore_sched(plan, made), "{}", what);
+  tl.mark("sched");
+
+  // 6. Restore verification: what the kernel shows of every task and of
+  //    the container's namespaces is what the image recorded, before any
+  //    task runs (a difference fails and rolls back; --no-verify skips it).
+  if (!opts.no_verify) {
+    TRY(faults.hit("restore.verify-image"));
+    for (const auto& [pid, threads] : made.seized) TRY_CTX(verify_rebuilt(threads, plan.tasks.at(pid)), "{}", what);
+    TRY(faults.hit("restore.verify-container"));
+    TRY_CTX(kinds::verify_uts(host_of.at(plan.container.tree().init_pid()), plan.container.namespaces().uts()),
+            "{}", what);
+    tl.mark("verify");
+  }
   TRY(faults.hit("restore.release"));
-  TRY_CTX(release_all(made), "{}", what);
+  TRY_CTX(release_all(plan, made), "{}", what);
   tl.mark("release");
   made.keep = true;
   log.debug("timing: {}", tl.format());

@@ -28,8 +28,8 @@ inline constexpr auto kFaultPoints = std::to_array<const char*>({
     "restore.shmem-fds", "restore.mm",      "restore.mlock",   "restore.locks",   "restore.signals",
     "restore.rlimits",  "restore.thread",
     "restore.pending",  "restore.itimers",  "restore.creds",   "restore.dumpable", "restore.seccomp",
-    "restore.unmap-executor", "restore.verify", "restore.verify-image",
-    "restore.verify-container", "restore.state", "restore.release",
+    "restore.task-attrs", "restore.unmap-executor", "restore.verify", "restore.state", "restore.sched",
+    "restore.verify-image", "restore.verify-container", "restore.release",
 });
 
 // Returns the container's name once it runs. On failure nothing is left:

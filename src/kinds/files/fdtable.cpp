@@ -20,6 +20,7 @@
 #include "base/files.h"
 #include "kinds/completeness.h"
 #include "kinds/files/fd_kinds.h"
+#include "kinds/files/owner.h"
 #include "sys/pidfd.h"
 
 namespace amber::kinds {
@@ -229,6 +230,7 @@ Result<TaskFds> probe_fds(const FdDumpContext& ctx) {
                          describe_unsupported(p, pidfd.get()));
     }
     TRY_CTX(files::dump_locks(p, *f), "task {}: fd {}", ctx.vpid, p.fd);
+    TRY(files::dump_owner(pidfd.get(), p, ctx, *f));
     TRY(check_fdinfo_keys(p.info.fields, fmt::format("task {}: fd {}", ctx.vpid, p.fd)));
   }
   return t;

@@ -36,6 +36,9 @@ struct FdDumpContext {
   // regular-file fd on that very file (same device and inode) is marked
   // container_log. Empty: none.
   std::string log_path;
+  // Every task of the container: its pid as amber sees it -> its pid inside
+  // (SIGIO owners of descriptions, owner.h). nullptr: none known.
+  const std::map<pid_t, pid_t>* vpid_of = nullptr;
   // Which /proc/<pid>/ files the restore can reopen in this task.
   ProcReopen proc;
 };

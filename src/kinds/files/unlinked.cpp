@@ -130,9 +130,18 @@ Result<UniqueFd> make_node(const img::Fd& fd, const img::UnlinkedFile& u, const 
     undo();
     return std::unexpected(std::move(st.error()));
   }
-  const int flags = (static_cast<int>(fd.flags()) & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC)) | O_CLOEXEC |
-                    O_NOCTTY | O_NOFOLLOW;
-  UniqueFd f(::open(at.c_str(), flags));
+  // Found without following a symlink (O_PATH | O_NOFOLLOW), then opened
+  // through /proc/self/fd: O_NOFOLLOW would stay in the description's
+  // flags, which restore verification compares with the image.
+  const int flags = (static_cast<int>(fd.flags()) & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC)) | O_CLOEXEC | O_NOCTTY;
+  UniqueFd path_fd(::open(at.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  struct stat pst {};
+  if (!path_fd || ::fstat(path_fd.get(), &pst) != 0 || !S_ISCHR(pst.st_mode)) {
+    Status st = path_fd ? failf("device node {} is not a character device", at) : sys_fail("open device node {}", at);
+    undo();
+    return std::unexpected(std::move(st.error()));
+  }
+  UniqueFd f(::open(fmt::format("/proc/self/fd/{}", path_fd.get()).c_str(), flags));
   if (!f) {
     Status st = sys_fail("open device node {} (flags {:#o})", at, flags);
     undo();

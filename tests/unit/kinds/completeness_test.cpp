@@ -61,16 +61,20 @@ TEST(Completeness, RefusedAndInheritedValuesRefuse) {
   EXPECT_NE(pinned.error().message.find("pinned"), std::string::npos) << pinned.error().message;
   EXPECT_TRUE(kinds::check_fields(ProcSource::Status, {{"VmPin", "0 kB"}}, ref, "task 2"));
   auto locked = kinds::check_fields(ProcSource::Status, {{"VmLck", "4 kB"}}, ref, "task 2");
-  ASSERT_TRUE(locked) << "mlock is restored";
-  EXPECT_EQ(locked->at("VmLck"), "4 kB") << "and verified";
-  // A nice value other than amber's own is not restored yet.
-  std::string mine = ref.stat.at("19");
-  auto niced = kinds::check_fields(ProcSource::Stat, {{"19", mine == "5" ? "6" : "5"}}, ref, "task 2");
-  ASSERT_FALSE(niced);
-  EXPECT_NE(niced.error().message.find("nice"), std::string::npos) << niced.error().message;
-  auto same = kinds::check_fields(ProcSource::Stat, {{"19", mine}}, ref, "task 2");
+  ASSERT_TRUE(locked) << "mlock is restored (VmFlags lo, lf per area)";
+  // Speculation control is not restored: only amber's own value is accepted.
+  std::string mine = ref.status.at("Speculation_Store_Bypass");
+  std::string other = mine == "thread force mitigated" ? "thread vulnerable" : "thread force mitigated";
+  auto spec = kinds::check_fields(ProcSource::Status, {{"Speculation_Store_Bypass", other}}, ref, "task 2");
+  ASSERT_FALSE(spec);
+  EXPECT_NE(spec.error().message.find("speculation"), std::string::npos) << spec.error().message;
+  auto same = kinds::check_fields(ProcSource::Status, {{"Speculation_Store_Bypass", mine}}, ref, "task 2");
   ASSERT_TRUE(same);
-  EXPECT_EQ(same->at("19"), mine);
+  EXPECT_EQ(same->at("Speculation_Store_Bypass"), mine) << "recorded for the verification";
+  // A nice value is restored (kinds/task_attrs): recorded, verified.
+  auto niced = kinds::check_fields(ProcSource::Stat, {{"19", "5"}}, ref, "task 2");
+  ASSERT_TRUE(niced);
+  EXPECT_EQ(niced->at("19"), "5");
   // Deadline parameters appear only for SCHED_DEADLINE tasks: their presence refuses.
   EXPECT_FALSE(kinds::check_fields(ProcSource::Sched, {{"dl.runtime", "1000"}}, ref, "task 2"));
 }

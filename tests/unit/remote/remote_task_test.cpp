@@ -627,3 +627,142 @@ TEST(RemoteTask, ThreadInsideAnRseqSectionIsAbortedNotResumedUnprotected) {
   EXPECT_EQ(::kill(child.pid(), 0), 0);
   shared_delete(sh);
 }
+
+namespace {
+
+struct TrapLog {
+  std::atomic<long> ready{0};
+  std::atomic<long> go{0};
+  std::atomic<long> traps{0};
+};
+TrapLog* g_trap_log = nullptr;
+
+// A child with a SIGTRAP handler, SIGTRAP blocked or not, that raises
+// SIGTRAP once told to: the handler must still be there after remote code.
+void trap_child(TrapLog* log, bool blocked) {
+  g_trap_log = log;
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { g_trap_log->traps++; };
+  ::sigaction(SIGTRAP, &sa, nullptr);
+  sigset_t t;
+  sigemptyset(&t);
+  sigaddset(&t, SIGTRAP);
+  if (blocked) ::sigprocmask(SIG_BLOCK, &t, nullptr);
+  log->ready = 1;
+  while (!log->go) {
+    timespec ts{0, 1000000};
+    ::nanosleep(&ts, nullptr);
+  }
+  ::sigprocmask(SIG_UNBLOCK, &t, nullptr);
+  ::raise(SIGTRAP);
+  for (;;) ::pause();
+}
+
+}  // namespace
+
+// The int3 and single-step traps are force_sig(SIGTRAP): with SIGTRAP
+// blocked the kernel would reset the task's handler to SIG_DFL, and its own
+// raise(SIGTRAP) would then kill it.
+TEST(RemoteTask, SigtrapHandlerSurvivesRemoteCode) {
+  for (bool blocked : {false, true}) {
+    SCOPED_TRACE(blocked ? "SIGTRAP blocked" : "SIGTRAP unblocked");
+    auto* log = shared_new<TrapLog>();
+    Child child([log, blocked] { trap_child(log, blocked); });
+    ASSERT_TRUE(wait_until([&] { return log->ready.load() == 1; }));
+    const std::string cgt = status_field(child.pid(), "SigCgt");
+    const std::string blk = status_field(child.pid(), "SigBlk");
+    auto t = RemoteTask::seize(child.pid());
+    ASSERT_TRUE(t) << t.error().message;
+    ASSERT_TRUE(t->syscall_checked("getpid", SYS_getpid));  // through [vdso], single-stepped
+    ASSERT_TRUE(t->map_executor());
+    std::vector<Call> calls = {remote::make_call(SYS_getpid), remote::make_call(SYS_getppid)};
+    ASSERT_TRUE(t->run_batch(calls));
+    ASSERT_TRUE(t->unmap_executor());
+    ASSERT_TRUE(t->release());
+    EXPECT_EQ(status_field(child.pid(), "SigCgt"), cgt);
+    EXPECT_EQ(status_field(child.pid(), "SigBlk"), blk);
+    log->go = 1;
+    EXPECT_TRUE(wait_until([&] { return log->traps.load() == 1; }));
+    EXPECT_NE(proc_state(child.pid()), 'Z') << "the child died of its own SIGTRAP";
+    shared_delete(log);
+  }
+}
+
+// An ignored SIGTRAP would be reset to SIG_DFL by the first trap: refused
+// before any remote instruction runs, the task untouched.
+TEST(RemoteTask, IgnoredSigtrapIsRefusedBeforeAnyRemoteCode) {
+  Child child([] {
+    ::signal(SIGTRAP, SIG_IGN);
+    idle_forever();
+  });
+  ASSERT_TRUE(wait_until([&] { return status_field(child.pid(), "SigIgn") == "0000000000000010"; }));
+  auto t = RemoteTask::seize(child.pid());
+  ASSERT_TRUE(t) << t.error().message;
+  auto r = t->syscall(SYS_getpid);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().exit, Exit::Unsupported);
+  EXPECT_NE(r.error().message.find("SIGTRAP is ignored"), std::string::npos) << r.error().message;
+  ASSERT_TRUE(t->release());
+  EXPECT_EQ(status_field(child.pid(), "SigIgn"), "0000000000000010");
+}
+
+// A SIGTRAP pending while blocked would be taken by our code once SIGTRAP is
+// unblocked for it: refused before any remote code, still pending after.
+TEST(RemoteTask, PendingSigtrapIsRefusedBeforeAnyRemoteCode) {
+  Child child([] {
+    sigset_t t;
+    sigemptyset(&t);
+    sigaddset(&t, SIGTRAP);
+    ::sigprocmask(SIG_BLOCK, &t, nullptr);
+    ::kill(::getpid(), SIGTRAP);
+    idle_forever();
+  });
+  ASSERT_TRUE(wait_until([&] { return status_field(child.pid(), "ShdPnd") == "0000000000000010"; }));
+  auto t = RemoteTask::seize(child.pid());
+  ASSERT_TRUE(t) << t.error().message;
+  auto r = t->syscall(SYS_getpid);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().exit, Exit::Unsupported);
+  EXPECT_NE(r.error().message.find("SIGTRAP is pending"), std::string::npos) << r.error().message;
+  ASSERT_TRUE(t->release());
+  EXPECT_EQ(status_field(child.pid(), "ShdPnd"), "0000000000000010");
+  EXPECT_EQ(status_field(child.pid(), "SigBlk"), "0000000000000010");
+}
+
+// A SIGTRAP sent while our code runs (SIGTRAP unblocked for it) must not run
+// the task's handler on top of our stub: it is held back and sent again at
+// release.
+TEST(RemoteTask, SigtrapSentDuringBatchReachesTheHandlerAfterRelease) {
+  auto* log = shared_new<TrapLog>();
+  Child child([log] {
+    g_trap_log = log;
+    struct sigaction sa {};
+    sa.sa_handler = [](int) { g_trap_log->traps++; };
+    ::sigaction(SIGTRAP, &sa, nullptr);
+    log->ready = 1;
+    idle_forever();
+  });
+  ASSERT_TRUE(wait_until([&] { return log->ready.load() == 1; }));
+  auto t = RemoteTask::seize(child.pid());
+  ASSERT_TRUE(t) << t.error().message;
+  ASSERT_TRUE(t->map_executor());
+  timespec ts{0, 200 * 1000000};
+  ASSERT_TRUE(t->write(t->scratch_addr(), std::as_bytes(std::span(&ts, 1))));
+  std::thread sender([&] {
+    sleep_ms(50);
+    ::kill(child.pid(), SIGTRAP);
+  });
+  std::vector<Call> calls{remote::make_call(SYS_nanosleep, t->scratch_addr(), 0), remote::make_call(SYS_getpid)};
+  auto r = t->run_batch(calls);
+  sender.join();
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(calls[1].result, child.pid());
+  EXPECT_EQ(log->traps.load(), 0) << "the handler ran on top of remote code";
+  ASSERT_TRUE(t->unmap_executor());
+  ASSERT_TRUE(t->release());
+  EXPECT_TRUE(wait_until([&] { return log->traps.load() == 1; }));
+  sleep_ms(10);
+  EXPECT_EQ(log->traps.load(), 1);
+  EXPECT_NE(proc_state(child.pid()), 'Z');
+  shared_delete(log);
+}
