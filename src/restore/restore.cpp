@@ -16,6 +16,7 @@
 #include "container/spawn.h"
 #include "container/state.h"
 #include "image/reader.h"
+#include "kinds/ns/mounts.h"
 #include "kinds/ns/uts.h"
 #include "kinds/task_attrs.h"
 #include "kinds/tree.h"
@@ -243,8 +244,9 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
             "{}", what);
     tl.mark("verify.tasks");
     TRY(faults.hit("restore.verify-container"));
-    TRY_CTX(kinds::verify_uts(host_of.at(plan.container.tree().init_pid()), plan.container.namespaces().uts()),
-            "{}", what);
+    const pid_t init_host = host_of.at(plan.container.tree().init_pid());
+    TRY_CTX(kinds::verify_uts(init_host, plan.container.namespaces().uts()), "{}", what);
+    TRY_CTX(kinds::verify_mounts(TRY(sys::read_mountinfo(init_host)), plan.container.namespaces()), "{}", what);
     tl.mark("verify");
   }
   TRY(faults.hit("restore.release"));

@@ -107,4 +107,21 @@ Status check_inherited_mounts(const img::Namespaces& ns, const std::vector<sys::
   return {};
 }
 
+Status verify_mounts(const std::vector<sys::MountInfo>& restored, const img::Namespaces& ns) {
+  auto key = [](std::string_view mp, std::string_view fstype, std::string_view opts) {
+    return fmt::format("{} {} {}", mp, fstype, opts);
+  };
+  std::multiset<std::string> want, have;
+  for (const img::Mount& m : ns.mounts()) want.insert(key(m.mountpoint(), m.fstype(), m.mount_options()));
+  for (const sys::MountInfo& m : restored) have.insert(key(m.mount_point, m.fstype, m.mount_options));
+  if (want == have) return {};
+  for (const std::string& w : want)
+    if (have.count(w) < want.count(w))
+      return failf("mount namespace: the image's mount '{}' is not in the restored mount table", w);
+  for (const std::string& h : have)
+    if (want.count(h) < have.count(h))
+      return failf("mount namespace: the restored mount '{}' is not in the image", h);
+  return {};
+}
+
 }  // namespace amber::kinds

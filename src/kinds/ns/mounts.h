@@ -36,4 +36,10 @@ Result<std::vector<ClassifiedMount>> classify_mounts(const std::vector<sys::Moun
 // mount point, same filesystem type); a missing one is Exit::BadInput naming it.
 Status check_inherited_mounts(const img::Namespaces& ns, const std::vector<sys::MountInfo>& host);
 
+// Restore verification: the restored init's mount table has exactly the
+// image's mount points, each with its filesystem type and per-mount options
+// (ro, nosuid, nodev, noexec, atime), compared as sets (the order they are
+// mounted in may differ). `restored`: the init's mountinfo.
+Status verify_mounts(const std::vector<sys::MountInfo>& restored, const img::Namespaces& ns);
+
 }  // namespace amber::kinds

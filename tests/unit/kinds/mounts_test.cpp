@@ -88,3 +88,29 @@ TEST(Mounts, InheritedMountMissingOnThisHostIsRefused) {
   host.push_back(mi(2, 1, 5, "/", "/data", "ext4"));
   EXPECT_TRUE(check_inherited_mounts(ns, host));
 }
+
+TEST(Mounts, VerifyComparesMountPointsTypesAndOptionsAsSets) {
+  img::Namespaces ns;
+  for (auto [mp, fs] : {std::pair{"/", "ext4"}, {"/proc", "proc"}, {"/tmp", "tmpfs"}}) {
+    img::Mount* m = ns.add_mounts();
+    m->set_mountpoint(mp);
+    m->set_fstype(fs);
+    m->set_mount_options("rw,nosuid");
+  }
+  auto with_opts = [](sys::MountInfo m, std::string o) {
+    m.mount_options = std::move(o);
+    return m;
+  };
+  std::vector<sys::MountInfo> same = {with_opts(mi(5, 1, 1, "/", "/tmp", "tmpfs"), "rw,nosuid"),
+                                      with_opts(mi(1, 0, 1, "/", "/", "ext4"), "rw,nosuid"),
+                                      with_opts(mi(2, 1, 2, "/", "/proc", "proc"), "rw,nosuid")};
+  EXPECT_TRUE(verify_mounts(same, ns)) << "the order of mounting does not matter";
+  auto missing = same;
+  missing.pop_back();
+  auto r = verify_mounts(missing, ns);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("/proc"), std::string::npos) << r.error().message;
+  auto ro = same;
+  ro[0].mount_options = "ro,nosuid";
+  EXPECT_FALSE(verify_mounts(ro, ns)) << "a read-only /tmp is not the image's";
+}
