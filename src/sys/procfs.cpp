@@ -495,8 +495,8 @@ Result<uint64_t> read_ns_inode(pid_t pid, std::string_view type) {
   return context(parse_ns_link(link, type), path);
 }
 
-Result<std::vector<std::string>> list_ns_entries(pid_t pid) {
-  std::string dir_path = proc_path(pid, "ns");
+Result<std::vector<std::string>> list_ns_entries(pid_t pid, pid_t tid) {
+  std::string dir_path = tid ? proc_path(pid, fmt::format("task/{}/ns", tid)) : proc_path(pid, "ns");
   UniqueFd fd = TRY(open_fd(dir_path, O_RDONLY | O_DIRECTORY));
   std::unique_ptr<DIR, DirCloser> dir(::fdopendir(fd.get()));
   if (!dir) return sys_fail("opendir {}", dir_path);

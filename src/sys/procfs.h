@@ -101,8 +101,8 @@ Result<uint64_t> read_ns_inode(pid_t pid, std::string_view type);
 // A vanished pid is an error (ENOENT kept), never an empty map.
 Result<std::map<std::string, uint64_t>> read_ns_inodes(pid_t pid);
 // Every entry of /proc/PID/ns (also pid_for_children, time_for_children and
-// kinds this amber does not know), unsorted.
-Result<std::vector<std::string>> list_ns_entries(pid_t pid);
+// kinds this amber does not know), unsorted; of thread `tid` if not 0.
+Result<std::vector<std::string>> list_ns_entries(pid_t pid, pid_t tid = 0);
 // Whether the pid namespace of task `tid` is the one with inode `pidns` or
 // nested in it (walks NS_GET_PARENT up to the caller's own level).
 Result<bool> pidns_within(pid_t tid, uint64_t pidns);

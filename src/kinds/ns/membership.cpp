@@ -1,6 +1,5 @@
 #include "kinds/ns/membership.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 
 #include <map>
@@ -9,6 +8,7 @@
 
 #include "base/files.h"
 #include "base/unique_fd.h"
+#include "sys/procfs.h"
 
 namespace amber::kinds {
 
@@ -24,26 +24,11 @@ const std::map<std::string_view, std::string_view> kKnown = {
     {"user", "user"},     {"uts", "uts"},
 };
 
-struct DirCloser {
-  void operator()(DIR* d) const { ::closedir(d); }
-};
-
 // entry -> link text ("mnt:[4026531841]") of one thread's ns directory.
-Result<std::map<std::string, std::string>> read_links(const std::string& dir_path) {
-  UniqueFd fd = TRY(open_fd(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  std::unique_ptr<DIR, DirCloser> dir(::fdopendir(fd.get()));
-  if (!dir) return sys_fail("opendir {}", dir_path);
-  (void)fd.release();
+Result<std::map<std::string, std::string>> read_links(pid_t pid, pid_t tid) {
+  const std::string dir_path = fmt::format("/proc/{}/task/{}/ns", pid, tid);
   std::map<std::string, std::string> out;
-  for (;;) {
-    errno = 0;
-    dirent* e = ::readdir(dir.get());
-    if (!e) {
-      if (errno != 0) return sys_fail("readdir {}", dir_path);
-      break;
-    }
-    std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
+  for (const std::string& name : TRY(sys::list_ns_entries(pid, tid))) {
     auto link = read_link(dir_path + "/" + name);
     // pid_for_children after unshare(CLONE_NEWPID) and before the first
     // fork: the new namespace has no init yet, and the link says ENOENT.
@@ -61,7 +46,7 @@ Result<std::map<std::string, std::string>> read_links(const std::string& dir_pat
 Status check_same_namespaces(const std::vector<TreeTask>& tree) {
   if (tree.empty()) return {};
   const TreeTask& init = tree.front();
-  std::map<std::string, std::string> base = TRY_CTX(read_links(fmt::format("/proc/{}/ns", init.pid)), "task {}", init.vpid);
+  std::map<std::string, std::string> base = TRY_CTX(read_links(init.pid, init.pid), "task {}", init.vpid);
   for (const auto& [name, link] : base)
     if (!kKnown.contains(name))
       return unsupported("task {} ({}): namespace kind '{}' ({}) is unknown to this amber: not supported", init.vpid,
@@ -69,7 +54,7 @@ Status check_same_namespaces(const std::vector<TreeTask>& tree) {
   for (const TreeTask& t : tree) {
     if (t.zombie) continue;
     for (pid_t tid : t.threads) {
-      auto links = TRY_CTX(read_links(fmt::format("/proc/{}/task/{}/ns", t.pid, tid)), "task {}", t.vpid);
+      auto links = TRY_CTX(read_links(t.pid, tid), "task {}", t.vpid);
       for (const auto& [name, link] : links) {
         auto k = kKnown.find(name);
         if (k == kKnown.end())
