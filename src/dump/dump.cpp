@@ -386,6 +386,16 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   if (shmem.objects_size() > 0) TRY(image.write(image::shmem_path(), img::KIND_SHMEM, shmem));
   tl.mark("link-fds+shmem");
 
+  // Not kept: a restore gives every task its own copy (README "Restored,
+  // refused"); never silent.
+  for (const TaskImage& t : tasks) {
+    uint64_t cow = 0;
+    for (const img::VmArea& a : t.mm.areas()) cow += a.cow_shared_bytes();
+    if (cow >= (uint64_t{1} << 20))
+      log.warn("task {}: {:.1f} MiB of its memory is shared copy-on-write with other tasks; the restore gives each "
+               "task its own copy (sharing is not kept yet)",
+               t.vpid, static_cast<double>(cow) / (1 << 20));
+  }
   TRY(faults.hit("dump.write"));
   for (const TaskImage& t : tasks) TRY(write_task(image, t));
   TRY(image.write(image::container_path(), img::KIND_CONTAINER, meta));

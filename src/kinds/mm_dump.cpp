@@ -230,6 +230,8 @@ Result<std::vector<img::VmArea>> classify_areas(const remote::RemoteTask& task, 
       auto vf = check_vmflags(smaps[k].mnemonics, special, fmt::format("task {}: mapping {}", pid, maps_label(a)));
       if (vf) v.set_vm_flags(*vf);
       else refused += fmt::format("{}{}", refused.empty() ? "" : "; ", vf.error().message);
+      if ((v.flags() & img::VMA_ANON) && !(v.flags() & img::VMA_SHARED))
+        v.set_cow_shared_bytes(smaps[k].shared_kb << 10);
     }
     out.push_back(std::move(v));
   }
@@ -412,7 +414,12 @@ Result<std::vector<Piece>> find_pieces(pid_t pid, img::Mm& mm) {
     sys::PageFilter filter = sys::dumpable_pages_filter(a.flags() & img::VMA_FILE);
     filter.returned |= sys::kPageGuard;
     auto runs = TRY_CTX(pm.scan(a.start(), a.end(), filter), "task {}: area {}", pid, area_label(a));
-    const bool via_mem = !(a.prot() & PROT_READ);
+    // A page shared copy-on-write with another process (after fork) would
+    // be unshared by process_vm_readv: its read-only FOLL_PIN must break
+    // the sharing (gup_must_unshare, Linux 5.19+), so a dump doubled such
+    // memory of the live tasks. /proc/PID/mem reads with FOLL_GET, which
+    // leaves it shared.
+    const bool via_mem = !(a.prot() & PROT_READ) || a.cow_shared_bytes() > 0;
     for (const sys::PageRun& r : runs) {
       // MADV_GUARD_INSTALL markers read as swapped pages but fault on access.
       if (r.categories & sys::kPageGuard)

@@ -37,7 +37,11 @@ Result<std::vector<SmapsArea>> parse_smaps(std::string_view text) {
     if (fields.empty()) continue;
     std::string_view first = fields[0];
     if (first.ends_with(':')) {
-      // "Key: value" of the current area; only VmFlags matters here.
+      // "Key: value" of the current area: VmFlags and the shared pages.
+      if ((first == "Shared_Clean:" || first == "Shared_Dirty:") && fields.size() >= 2 && !out.empty()) {
+        if (auto kb = parse_uint(fields[1])) out.back().shared_kb += *kb;
+        continue;
+      }
       if (first != "VmFlags:") continue;
       if (out.empty()) return bad_input("smaps line {}: VmFlags before any area", n);
       for (size_t i = 1; i < fields.size(); i++) {
@@ -51,7 +55,7 @@ Result<std::vector<SmapsArea>> parse_smaps(std::string_view text) {
     auto start = dash == std::string_view::npos ? std::nullopt : parse_uint(first.substr(0, dash), 16);
     auto end = dash == std::string_view::npos ? std::nullopt : parse_uint(first.substr(dash + 1), 16);
     if (!start || !end || *end < *start) return bad_input("smaps line {}: bad area header", n);
-    out.push_back({*start, *end, 0, {}});
+    out.push_back({*start, *end, 0, {}, 0});
   }
   return out;
 }

@@ -41,6 +41,9 @@ struct SmapsArea {
   uint64_t start = 0, end = 0;
   uint32_t flags = 0;                  // SmapsFlag bits
   std::vector<std::string> mnemonics;  // the whole VmFlags line (kinds/completeness checks it)
+  // Shared_Clean + Shared_Dirty: of an anonymous private area, the pages it
+  // shares copy-on-write with another process (after a fork).
+  uint64_t shared_kb = 0;
 };
 
 // Areas in file order; an area without a VmFlags line has flags 0.
