@@ -124,10 +124,11 @@ n=$(e2e_name joined)
 ipid=$(init_pid "$n")
 # The wrapper moves itself into the container's cgroup, so that the seal
 # check finds the cgroup and the pid namespace in agreement; its session and
-# group (this script's) are outside the container. Without this script's
-# extra fds, which would be seal-check leaks.
-sh -c 'echo $$ >"$1/cgroup.procs" && exec nsenter -t "$2" -a -- sh -c "sleep 500 </dev/null >/dev/null 2>&1 &"' \
-  _ "$AMBER_CGROUP_ROOT/$n" "$ipid" 10<&- 251<&-
+# group (this script's) are outside the container. It closes every fd but
+# 0-2 first: this script's (and ctest's) would be seal-check leaks.
+bash -c 'for f in /proc/$$/fd/*; do f=${f##*/}; [ "$f" -gt 2 ] && eval "exec $f>&-"; done 2>/dev/null
+  echo $$ >"$1/cgroup.procs" && exec nsenter -t "$2" -a -- sh -c "sleep 500 </dev/null >/dev/null 2>&1 &"' \
+  _ "$AMBER_CGROUP_ROOT/$n" "$ipid"
 wait_until 10 eval '[ "$(wc -l <"$AMBER_CGROUP_ROOT/$n/cgroup.procs")" = 2 ]'
 jpid=$(container_tree "$n" | awk '$6 == "sleep" && $1 != 1 { print $1 }')
 assert_eq "$jpid 1 0 0 S sleep" "$(tree_line "$n" "$jpid")" "the joined sleep (session and group outside)"
