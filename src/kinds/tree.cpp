@@ -60,6 +60,17 @@ Result<std::vector<TreeTask>> collect_tree(const std::map<pid_t, std::vector<pid
     t.comm = stat.comm;
     t.exit_signal = stat.exit_signal;
     t.exit_code = stat.exit_code;
+    // A session or group whose leader is outside the container's pid
+    // namespace reads as 0 there (a task that joined with setns, e.g.
+    // nsenter, keeps its caller's): no task of a restored container can
+    // create it, so it is refused here by name rather than by the restore.
+    if (t.sid == 0)
+      return unsupported("task {} ({}): its session is outside the container (it came in from outside, e.g. with "
+                         "nsenter): a restore cannot recreate it",
+                         t.vpid, t.comm);
+    if (t.pgid == 0)
+      return unsupported("task {} ({}): its process group is outside the container: a restore cannot recreate it",
+                         t.vpid, t.comm);
     vpid_of[pid] = t.vpid;
     return st;
   };
