@@ -11,6 +11,8 @@
 
 #include "base/files.h"
 #include "kinds/ns/fs_tree.h"
+#include "kinds/vdso.h"
+#include "sys/procfs.h"
 
 namespace amber::restore {
 namespace {
@@ -197,8 +199,12 @@ Result<Plan> check_image(const image::ImageReader& image, PageData pages) {
   TRY(image.validate());
   Plan plan = TRY(read_plan(image));
   ContainerTree tree = TRY(ContainerTree::open(plan));
-  for (const auto& [pid, t] : plan.tasks)
-    if (!t.zombie()) TRY(check_task_paths(tree, pid, t));
+  const auto own_maps = TRY_CTX(sys::read_maps(::getpid()), "amber's own maps");
+  for (const auto& [pid, t] : plan.tasks) {
+    if (t.zombie()) continue;
+    TRY(check_task_paths(tree, pid, t));
+    TRY(kinds::check_vdso_here(pid, t.mm, own_maps));
+  }
   if (pages == PageData::Stream) TRY(stream_pages(image));
   return plan;
 }

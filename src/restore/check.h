@@ -3,7 +3,8 @@
 // image on its own (every file, header, checksum, message, cross-reference,
 // page index; restore.plan.h) and what a restore would find on this host
 // without creating anything: the container's rootfs, each task's root and
-// cwd, its mapped files and executable, the files and FIFOs its fds open.
+// cwd, its mapped files and executable, the files and FIFOs its fds open,
+// and that this kernel's vdso is the image's.
 // Every refusal is Exit::BadInput (or Exit::Unsupported for state this amber
 // cannot restore) with one line naming the object.
 #pragma once

@@ -24,9 +24,9 @@ assert_fails 2 "already exists" "$AMBER" restore -D "$img"  # the name is taken
 # Other scenarios run in parallel under the same cgroup root: count ours only.
 our_cgroups() { ls "$AMBER_CGROUP_ROOT" 2>/dev/null | grep -c "^$E2E_PREFIX" || true; }
 cgroups_before=$(our_cgroups)
-check_refused() {  # WHAT DIR MESSAGE-PART
-  assert_fails 2 "$3" "$AMBER" show "$2" --verify
-  assert_fails 2 "$3" "$AMBER" restore -D "$2" --name "$n-r"
+check_refused() {  # WHAT DIR MESSAGE-PART [STATUS, default 2]
+  assert_fails "${4:-2}" "$3" "$AMBER" show "$2" --verify
+  assert_fails "${4:-2}" "$3" "$AMBER" restore -D "$2" --name "$n-r"
   assert_nothing_left "$n-r"
   assert_eq "$cgroups_before" "$(our_cgroups)" "$1: cgroups after a refused restore"
 }
@@ -87,6 +87,10 @@ note "a mapped file missing on this host"
 d=$(copy_image mapped)
 rewrite "$d" tasks/1/mm.img 's|path: "/[^"]*/libc[.-][^"]*"|path: "/nosuch/libc.so.6"|'
 check_refused mapped "$d" "mapped file (area"
+note "an image of a kernel whose vdso differs (exit 4: unsupported, refused up front too)"
+d=$(copy_image vdso)
+rewrite "$d" tasks/1/mm.img 's/^vdso_xxh3: .*/vdso_xxh3: 1/'
+check_refused vdso "$d" "[vdso] code differs" 4
 note "a task's page store missing"
 d=$(copy_image pages-missing)
 "$edit" "$d" drop tasks/1/pages-1.img tasks/1/pages-1.bin
