@@ -82,7 +82,14 @@ std::string cap_list(uint64_t caps) {
   return out;
 }
 
-Status check_image(const img::Thread& t) {
+}  // namespace
+
+Status check_dumpable_image(const img::Task& in) {
+  if (in.dumpable() >= kSuidDumpRoot) return bad_input("task {}: dumpable {} cannot be set", in.pid(), in.dumpable());
+  return {};
+}
+
+Status check_creds_image(const img::Thread& t) {
   if (!t.has_creds()) return bad_input("thread {}: no credentials in the image", t.tid());
   const img::Creds& c = t.creds();
   if (c.uids_size() != 4 || c.gids_size() != 4)
@@ -91,7 +98,6 @@ Status check_image(const img::Thread& t) {
   return {};
 }
 
-}  // namespace
 
 Status dump_creds(remote::RemoteTask& task, pid_t pid, img::Thread& out) {
   const pid_t tid = task.tid();
@@ -128,7 +134,7 @@ Status dump_dumpable(remote::RemoteTask& leader, img::Task& out) {
 }
 
 Status restore_ids(remote::RemoteTask& task, const img::Thread& t) {
-  TRY(check_image(t));
+  TRY(check_creds_image(t));
   const img::Creds& c = t.creds();
   const pid_t vtid = t.tid();
   sys::ProcStatus now = TRY_CTX(sys::read_thread_status(task.tgid(), task.tid()), "thread {}: status", vtid);
@@ -186,7 +192,7 @@ Status restore_ids(remote::RemoteTask& task, const img::Thread& t) {
 }
 
 Status restore_caps(remote::RemoteTask& task, const img::Thread& t) {
-  TRY(check_image(t));
+  TRY(check_creds_image(t));
   const img::Creds& c = t.creds();
   const CapArgs want = cap_args(c.cap_eff(), c.cap_prm(), c.cap_inh());
   TRY_CTX(task.write(task.scratch_addr(), std::as_bytes(std::span(&want, 1))), "thread {}: write capset", t.tid());
@@ -197,7 +203,7 @@ Status restore_caps(remote::RemoteTask& task, const img::Thread& t) {
 }
 
 Status restore_dumpable(remote::RemoteTask& leader, const img::Task& in) {
-  if (in.dumpable() >= kSuidDumpRoot) return bad_input("task {}: dumpable {} cannot be set", in.pid(), in.dumpable());
+  TRY(check_dumpable_image(in));
   Steps s;
   s.add(remote::make_call(SYS_prctl, PR_SET_DUMPABLE, in.dumpable(), 0, 0, 0),
         fmt::format("prctl(PR_SET_DUMPABLE, {})", in.dumpable()));
@@ -205,7 +211,7 @@ Status restore_dumpable(remote::RemoteTask& leader, const img::Task& in) {
 }
 
 Status restore_no_new_privs(remote::RemoteTask& task, const img::Thread& t) {
-  TRY(check_image(t));
+  TRY(check_creds_image(t));
   // A fork of amber has it clear, and it can never be cleared again.
   if (!t.creds().no_new_privs()) return {};
   Steps s;
@@ -214,7 +220,7 @@ Status restore_no_new_privs(remote::RemoteTask& task, const img::Thread& t) {
 }
 
 Status verify_creds(pid_t pid, pid_t tid, const img::Thread& t) {
-  TRY(check_image(t));
+  TRY(check_creds_image(t));
   const img::Creds& c = t.creds();
   sys::ProcStatus st = TRY_CTX(sys::read_thread_status(pid, tid), "thread {}: status", t.tid());
   auto differ = [&](std::string_view what, const std::string& got, const std::string& want) -> Status {

@@ -38,6 +38,10 @@ Status dump_dumpable(remote::RemoteTask& leader, img::Task& out);
 // Refuses, before touching the thread, capabilities the fresh thread (a
 // fork of amber) does not hold in its permitted or bounding set: they can
 // never be raised (no CAP_SYS_RESOURCE here, for one).
+// What restore_* would refuse in the image alone (Exit::BadInput), checked
+// before anything is created (restore/plan.cpp).
+Status check_creds_image(const img::Thread& t);
+Status check_dumpable_image(const img::Task& in);
 Status restore_ids(remote::RemoteTask& task, const img::Thread& t);
 Status restore_caps(remote::RemoteTask& task, const img::Thread& t);
 Status restore_dumpable(remote::RemoteTask& leader, const img::Task& in);

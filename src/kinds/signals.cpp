@@ -78,9 +78,9 @@ Status dump_sigactions(remote::RemoteTask& task, img::Task& out) {
   return {};
 }
 
-Status restore_sigactions(remote::RemoteTask& task, const img::Task& in) {
-  TRY(check_scratch(task));
-  std::array<KernelSigaction, kMaxSignal> acts{};
+namespace {
+
+Status check_sigactions(const img::Task& in) {
   for (const img::SigAction& s : in.sigactions()) {
     const int sig = static_cast<int>(s.signo());
     if (s.signo() > kMaxSignal || !settable(sig))
@@ -89,8 +89,42 @@ Status restore_sigactions(remote::RemoteTask& task, const img::Task& in) {
     // ignored SIGTRAP to SIG_DFL (remote_task.h); the dump refuses it too.
     if (sig == SIGTRAP && s.handler() == reinterpret_cast<uint64_t>(SIG_IGN))
       return unsupported("task {}: SIGTRAP ignored (SIG_IGN) is not supported yet", in.pid());
-    acts[sig - 1] = {s.handler(), s.flags(), s.restorer(), s.mask()};
   }
+  return {};
+}
+
+Status check_pending(pid_t vtid, const google::protobuf::RepeatedPtrField<img::PendingSignal>& pending) {
+  for (const img::PendingSignal& p : pending) {
+    if (p.siginfo().size() != sizeof(siginfo_t))
+      return bad_input("thread {}: pending signal {}: siginfo of {} bytes, expected {}", vtid, p.signo(),
+                       p.siginfo().size(), sizeof(siginfo_t));
+    siginfo_t si;
+    std::memcpy(&si, p.siginfo().data(), sizeof si);
+    if (si.si_signo != static_cast<int>(p.signo()) || !settable(si.si_signo))
+      return bad_input("thread {}: pending signal {} cannot be queued", vtid, p.signo());
+    // Queued while remote code runs with SIGTRAP unblocked, it would be
+    // taken at once (remote_task.h); the dump refuses it as well.
+    if (si.si_signo == SIGTRAP)
+      return unsupported("thread {}: a pending SIGTRAP is not supported yet", vtid);
+  }
+  return {};
+}
+
+}  // namespace
+
+Status check_signals_image(const img::Task& in) {
+  TRY(check_sigactions(in));
+  for (const img::Thread& th : in.threads()) TRY(check_pending(th.tid(), th.pending()));
+  if (in.threads_size() > 0) TRY(check_pending(in.threads(0).tid(), in.shared_pending()));
+  return {};
+}
+
+Status restore_sigactions(remote::RemoteTask& task, const img::Task& in) {
+  TRY(check_scratch(task));
+  std::array<KernelSigaction, kMaxSignal> acts{};
+  TRY(check_sigactions(in));
+  for (const img::SigAction& s : in.sigactions())
+    acts[s.signo() - 1] = {s.handler(), s.flags(), s.restorer(), s.mask()};
   const uint64_t base = task.scratch_addr();
   TRY_CTX(task.write(base, std::as_bytes(std::span(acts))), "task {}: write sigactions", in.pid());
   TRY(run_sigaction_batch(task, base, 0, "restore"));
@@ -135,19 +169,7 @@ Status restore_pending(remote::RemoteTask& task, pid_t vtgid, pid_t vtid, bool s
   const char* what = shared ? "process-wide" : "thread";
   if (!task.has_executor()) return failf("thread {}: queuing signals needs the executor", vtid);
   // Validated in full before the first one is queued.
-  for (const img::PendingSignal& p : pending) {
-    if (p.siginfo().size() != sizeof(siginfo_t))
-      return bad_input("thread {}: pending signal {}: siginfo of {} bytes, expected {}", vtid, p.signo(),
-                       p.siginfo().size(), sizeof(siginfo_t));
-    siginfo_t si;
-    std::memcpy(&si, p.siginfo().data(), sizeof si);
-    if (si.si_signo != static_cast<int>(p.signo()) || !settable(si.si_signo))
-      return bad_input("thread {}: pending signal {} cannot be queued", vtid, p.signo());
-    // Queued while remote code runs with SIGTRAP unblocked, it would be
-    // taken at once (remote_task.h); the dump refuses it as well.
-    if (si.si_signo == SIGTRAP)
-      return unsupported("thread {}: a pending SIGTRAP is not supported yet", vtid);
-  }
+  TRY(check_pending(vtid, pending));
   // As many siginfos per batch as the scratch area holds; queue order kept.
   const size_t per_batch = std::max<size_t>(1, task.scratch_size() / sizeof(siginfo_t));
   for (int first = 0; first < pending.size();) {

@@ -29,6 +29,12 @@ inline constexpr int kMaxSignal = 64;
 // (its scratch area receives the 62 structs).
 Status dump_sigactions(remote::RemoteTask& task, img::Task& out);
 
+// What restore_sigactions and restore_pending would refuse in the image
+// alone (signals that cannot be set or queued, a siginfo of another size,
+// SIGTRAP ignored or pending), checked before anything is created
+// (restore/plan.cpp).
+Status check_signals_image(const img::Task& in);
+
 // Sets every signal's action: the image's, SIG_DFL for the others (a fresh
 // task may have handlers of its own). Handlers and restorers are addresses in
 // the restored address space. Needs the executor mapped.

@@ -38,11 +38,17 @@ Result<user_regs_struct> regs_from_image(const img::Thread& thread) {
   return regs;
 }
 
+Status check_comm(const img::Thread& thread) {
+  const std::string& comm = thread.comm();
+  if (comm.size() >= kCommLen || comm.find('\0') != std::string::npos)
+    return bad_input("thread {}: comm of {} bytes is not a kernel task name", thread.tid(), comm.size());
+  return {};
+}
+
 Status restore_comm(remote::RemoteTask& task, const img::Thread& thread) {
   const std::string& comm = thread.comm();
   if (comm.empty()) return {};
-  if (comm.size() >= kCommLen || comm.find('\0') != std::string::npos)
-    return bad_input("thread {}: comm of {} bytes is not a kernel task name", thread.tid(), comm.size());
+  TRY(check_comm(thread));
   if (!task.has_executor() || task.scratch_size() < kCommLen)
     return failf("thread {}: restoring comm needs the executor's scratch area", thread.tid());
   char buf[kCommLen] = {};
@@ -133,6 +139,11 @@ Result<img::Thread> dump_thread(remote::RemoteTask& task) {
 
   t.set_comm(TRY_CTX(read_thread_comm(task.tgid(), tid), "thread {}: comm", tid));
   return t;
+}
+
+Status check_thread_image(const img::Thread& thread) {
+  TRY(regs_from_image(thread));
+  return check_comm(thread);
 }
 
 Status restore_thread(remote::RemoteTask& task, const img::Thread& thread) {

@@ -37,6 +37,11 @@ inline constexpr long kErestartRestartBlock = 516;
 // xstate, rseq, syscall state, comm.
 Result<img::Thread> dump_thread(remote::RemoteTask& task);
 
+// What restore_thread would refuse in the image alone (Exit::BadInput):
+// registers of another size, a comm the kernel cannot hold. Checked before
+// anything is created (restore/plan.cpp).
+Status check_thread_image(const img::Thread& thread);
+
 // Restore step 1 (see above). Needs the thread's memory in place (the rseq
 // area) and the executor mapped (comm goes through its scratch area).
 Status restore_thread(remote::RemoteTask& task, const img::Thread& thread);

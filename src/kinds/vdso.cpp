@@ -91,6 +91,23 @@ Status check_vdso_compatible(pid_t pid, const img::Mm& saved, const std::vector<
   return check_hash(pid, saved, have);
 }
 
+Status check_vdso_here(pid_t vpid, const img::Mm& saved, const std::vector<sys::VmArea>& own) {
+  std::vector<VdsoArea> want = vdso_areas(saved), have = vdso_areas(own);
+  if (want.empty()) return {};
+  if (!same_shape(want, have))
+    return unsupported("task {}: vdso layout differs from the dumping kernel's: image has {}, this kernel maps {}",
+                       vpid, describe(want), describe(have));
+  if (saved.vdso_xxh3() == 0) return {};
+  const VdsoArea* v = find(have, "[vdso]");
+  if (!v) return unsupported("task {}: vdso layout differs from the dumping kernel's: no [vdso] here", vpid);
+  uint64_t h = TRY_CTX(hash_vdso(::getpid(), v->start, v->end), "amber's own vdso");
+  if (h != saved.vdso_xxh3())
+    return unsupported(
+        "task {}: vdso layout differs from the dumping kernel's: [vdso] code differs (xxh3 {:016x}, image {:016x})",
+        vpid, h, saved.vdso_xxh3());
+  return {};
+}
+
 Status place_vdso(remote::RemoteTask& task, const img::Mm& saved) {
   const pid_t pid = task.tgid();
   std::vector<VdsoArea> want = vdso_areas(saved);

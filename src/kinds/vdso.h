@@ -45,6 +45,11 @@ Status check_vdso_whole(pid_t pid, const img::Mm& mm);
 // code hashes the same. Exit::Unsupported otherwise.
 Status check_vdso_compatible(pid_t pid, const img::Mm& saved, const std::vector<sys::VmArea>& current);
 
+// Before anything is created: the same check against amber's own vdso
+// (`own`: amber's maps), which every restored task inherits from it, so an
+// image of another kernel is refused up front. `vpid` names the task.
+Status check_vdso_here(pid_t vpid, const img::Mm& saved, const std::vector<sys::VmArea>& own);
+
 // After the teardown: maps the vdso block at the saved address, checks the
 // result is the saved layout and code, and lets the RemoteTask find its
 // `syscall` instruction in the new [vdso].

@@ -5,10 +5,14 @@
 
 #include "base/files.h"
 #include "image/layout.h"
+#include "kinds/creds.h"
 #include "kinds/mm.h"
+#include "kinds/ns/fs_tree.h"
 #include "kinds/ns/ipc.h"
 #include "kinds/ns/mounts.h"
 #include "kinds/rlimits.h"
+#include "kinds/signals.h"
+#include "kinds/thread.h"
 #include "sys/procfs.h"
 
 namespace amber::restore {
@@ -32,6 +36,12 @@ Status read_task(const image::ImageReader& image, const img::TaskRef& ref, TaskP
   }
   if (t.task.threads_size() == 0) return bad_input("task {} has no threads in the image", pid);
   if (t.task.threads(0).tid() != pid) return bad_input("task {}: its first thread is {}", pid, t.task.threads(0).tid());
+  for (const img::Thread& th : t.task.threads()) {
+    TRY_CTX(kinds::check_thread_image(th), "task {}", pid);
+    TRY_CTX(kinds::check_creds_image(th), "task {}", pid);
+  }
+  TRY(kinds::check_dumpable_image(t.task));
+  TRY(kinds::check_signals_image(t.task));
   t.mm = TRY(image.read<img::Mm>(image::mm_path(pid), img::KIND_MM));
   t.files = TRY(image.read<img::Files>(image::files_path(pid), img::KIND_FILES));
   t.pages.emplace(TRY(image::PageReader::open(image, t.mm.pages_index())));
@@ -39,6 +49,29 @@ Status read_task(const image::ImageReader& image, const img::TaskRef& ref, TaskP
   TRY_CTX(kinds::validate_mm(t.mm, *t.pages), "task {}", pid);
   TRY_CTX(kinds::check_rlimits(t.task), "task {}", pid);
   return {};
+}
+
+// A tmpfs the container owns, with its data file: the init recreates it
+// under the mount point, so both must be the image's own and whole.
+Result<FsContent> read_fs_content(const image::ImageReader& image, const img::Mount& m) {
+  FsContent fc;
+  fc.tree = TRY(image.read<img::FsTree>(m.content(), img::KIND_FS_TREE));
+  const std::string what = fmt::format("content of {} ({})", m.mountpoint(), m.content());
+  // Only amber's own tmpfs mounts have content: a tree elsewhere (or at
+  // another path than its mount) would write into the rootfs or the host.
+  if (fc.tree.mountpoint() != m.mountpoint() || m.fstype() != "tmpfs" || m.external_bind() ||
+      !m.mountpoint().starts_with("/") || m.mountpoint() == "/")
+    return bad_input("{}: corrupt: a tree for {} on a {} mount", what, fc.tree.mountpoint(), m.fstype());
+  uint64_t data_size = 0;
+  if (!fc.tree.data_file().empty()) {
+    const img::FileEntry* f = image.find(fc.tree.data_file());
+    if (!f || f->kind() != img::KIND_FS_DATA)
+      return bad_input("{}: data file {} is not in the image", what, fc.tree.data_file());
+    data_size = f->size();  // validate() checked the file has it
+    fc.data = TRY(open_fd(image.path(f->path()), O_RDONLY));
+  }
+  TRY_CTX(kinds::validate_fs_tree(fc.tree, data_size), "{}", what);
+  return fc;
 }
 
 }  // namespace
@@ -74,10 +107,7 @@ Result<Plan> read_plan(const image::ImageReader& image) {
   TRY(kinds::check_inherited_mounts(p.container.namespaces(), TRY(sys::read_mountinfo(::getpid()))));
   for (const auto& m : p.container.namespaces().mounts()) {
     if (m.content().empty()) continue;
-    FsContent fc;
-    fc.tree = TRY(image.read<img::FsTree>(m.content(), img::KIND_FS_TREE));
-    if (!fc.tree.data_file().empty()) fc.data = TRY(open_fd(image.path(fc.tree.data_file()), O_RDONLY));
-    p.fs.push_back(std::move(fc));
+    p.fs.push_back(TRY(read_fs_content(image, m)));
   }
   return p;
 }

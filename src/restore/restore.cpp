@@ -21,6 +21,7 @@
 #include "kinds/task_attrs.h"
 #include "kinds/tree.h"
 #include "remote/remote_task.h"
+#include "restore/check.h"
 #include "restore/fork_phase.h"
 #include "restore/plan.h"
 #include "restore/rebuild.h"
@@ -151,10 +152,11 @@ Status release_all(const Plan& plan, Made& made) {
 Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faults& faults) {
   // 1. Everything is read and checked before anything is created.
   Timeline tl;
+  //    (check.h: the same check as `amber show --verify`, but the page
+  //    data's chunk checksums, which are checked while it is streamed).
   image::ImageReader image = TRY(image::ImageReader::open(opts.dir));
-  TRY(image.validate());
+  Plan plan = TRY(check_image(image, PageData::Sizes));
   TRY(faults.hit("restore.validate"));
-  Plan plan = TRY(read_plan(image));
   std::string name = opts.name.empty() ? plan.container.name() : opts.name;
   TRY(container::check_name(name));
   std::string what = fmt::format("restore {}", name);

@@ -145,6 +145,7 @@ Status check_path(const std::string& p) {
   // The image is input: no absolute paths, no "..", no empty components.
   if (p.empty()) return {};
   if (p.front() == '/') return bad_input("entry '{}': absolute path", p);
+  if (p.find('\0') != std::string::npos) return bad_input("entry '{}': NUL byte in its path", p);
   for (auto part : split(p, '/'))
     if (part.empty() || part == "." || part == "..") return bad_input("entry '{}': bad path", p);
   return {};
@@ -229,6 +230,47 @@ Status restore_fs_tree(const img::FsTree& tree, int data_fd, const std::string& 
     timespec t[2] = {ts_of(e.atime_ns()), ts_of(e.mtime_ns())};
     const char* at = e.path().empty() ? "." : e.path().c_str();
     if (::utimensat(root.get(), at, t, AT_SYMLINK_NOFOLLOW) != 0) return sys_fail("set times of {}", e.path());
+  }
+  return {};
+}
+
+Status validate_fs_tree(const img::FsTree& tree, uint64_t data_size) {
+  std::map<std::string_view, mode_t> type_of;  // the entries seen so far
+  for (const auto& e : tree.entries()) {
+    const std::string& p = e.path();
+    TRY(check_path(p));
+    TRY(check_path(e.hardlink_to()));
+    if (p.empty() ? !type_of.empty() : type_of.empty())
+      return bad_input("entry '{}': the tree's first entry must be its root, and only it", p);
+    if (!p.empty()) {
+      size_t slash = p.rfind('/');
+      std::string_view dir = slash == std::string::npos ? std::string_view() : std::string_view(p).substr(0, slash);
+      auto parent = type_of.find(dir);
+      if (parent == type_of.end() || parent->second != S_IFDIR)
+        return bad_input("entry '{}': its directory is not an earlier directory entry", p);
+      if (type_of.contains(p)) return bad_input("entry '{}': listed twice", p);
+    }
+    mode_t type = e.mode() & S_IFMT;
+    if (!e.hardlink_to().empty()) {
+      auto target = type_of.find(e.hardlink_to());
+      if (target == type_of.end() || target->second == S_IFDIR)
+        return bad_input("entry '{}': hard link to '{}', which is no earlier file entry", p, e.hardlink_to());
+      type = target->second;
+    } else {
+      switch (type) {
+        case S_IFDIR: case S_IFLNK: case S_IFIFO: case S_IFCHR: case S_IFBLK:
+          break;
+        case S_IFREG:
+          if (e.data_offset() > data_size || e.size() > data_size - e.data_offset())
+            return bad_input("entry '{}': {} bytes at offset {} are beyond the data file ({} bytes)", p, e.size(),
+                             e.data_offset(), data_size);
+          break;
+        default:
+          return bad_input("entry '{}': unknown file type {:o}", p, type);
+      }
+    }
+    if (p.empty() && type != S_IFDIR) return bad_input("the tree's root is not a directory");
+    type_of[p] = type;
   }
   return {};
 }

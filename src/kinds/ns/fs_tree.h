@@ -15,6 +15,13 @@ namespace amber::kinds {
 // `data_fd` at `*data_offset`. Sockets are refused (Exit::Unsupported).
 Result<img::FsTree> dump_fs_tree(const std::string& src, int data_fd, uint64_t* data_offset);
 
+// Checks `tree` on its own before anything is created (Exit::BadInput naming
+// the entry): paths relative, without "", ".", ".." components or NUL, each
+// entry's directory an earlier directory entry, hard links to an earlier
+// entry, known file types, and file data inside the data file's `data_size`
+// bytes.
+Status validate_fs_tree(const img::FsTree& tree, uint64_t data_size);
+
 // Recreates `tree` under the empty directory `dst`: files with their data
 // (each checked against its xxh3: a mismatch is Exit::BadInput), directories,
 // symlinks, fifos, device nodes, hard links; modes, owners and times.

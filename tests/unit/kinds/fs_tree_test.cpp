@@ -103,3 +103,80 @@ TEST(FsTree, TmpfsMountData) {
   EXPECT_EQ(kinds::tmpfs_mount_data("rw,seclabel,size=1024k,nr_inodes=10,mode=1777,uid=0,gid=0,inode64"),
             "size=1024k,nr_inodes=10,mode=1777,uid=0,gid=0");
 }
+
+TEST(FsTree, ValidateAcceptsADumpedTree) {
+  Tree t;
+  ASSERT_TRUE(make_dirs(t.src + "/sub"));
+  ASSERT_TRUE(write_new_file(t.src + "/sub/f", "hello", 0644));
+  ASSERT_EQ(::link((t.src + "/sub/f").c_str(), (t.src + "/hard").c_str()), 0);
+  ASSERT_EQ(::symlink("sub", (t.src + "/link").c_str()), 0);
+  UniqueFd data(::open(t.data.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  uint64_t off = 0;
+  auto tree = kinds::dump_fs_tree(t.src, data.get(), &off);
+  ASSERT_TRUE(tree) << tree.error().message;
+  EXPECT_TRUE(kinds::validate_fs_tree(*tree, off));
+  // One byte less of data file: the file's data would be cut.
+  auto st = kinds::validate_fs_tree(*tree, off - 1);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().exit, Exit::BadInput);
+  EXPECT_NE(st.error().message.find("beyond the data file"), std::string::npos) << st.error().message;
+}
+
+// Each of these would fail only while the init recreates the tree (exit 1,
+// after the container's cgroup and namespaces exist); validate refuses them
+// up front as bad input.
+TEST(FsTree, ValidateRefusesWhatRestoreWouldTripOver) {
+  auto entry = [](img::FsTree& t, const std::string& path, mode_t mode) -> img::FsEntry& {
+    img::FsEntry& e = *t.add_entries();
+    e.set_path(path);
+    e.set_mode(mode | 0644);
+    return e;
+  };
+  auto refused = [](const img::FsTree& t, const std::string& why) {
+    auto st = kinds::validate_fs_tree(t, 100);
+    ASSERT_FALSE(st) << why;
+    EXPECT_EQ(st.error().exit, Exit::BadInput) << why;
+  };
+  {
+    img::FsTree t;
+    entry(t, "", S_IFDIR);
+    entry(t, "a/b", S_IFREG);
+    refused(t, "a file whose directory is not in the tree");
+  }
+  {
+    img::FsTree t;
+    entry(t, "", S_IFDIR);
+    entry(t, "f", S_IFREG);
+    entry(t, "f/g", S_IFREG);
+    refused(t, "a file under a regular file");
+  }
+  {
+    img::FsTree t;
+    entry(t, "", S_IFDIR);
+    entry(t, "h", S_IFREG).set_hardlink_to("later");
+    refused(t, "a hard link to no earlier entry");
+  }
+  {
+    img::FsTree t;
+    entry(t, "", S_IFDIR);
+    entry(t, std::string("a\0b", 3), S_IFREG);
+    refused(t, "a NUL byte in a path");
+  }
+  {
+    img::FsTree t;
+    entry(t, "", S_IFDIR);
+    entry(t, "s", S_IFSOCK);
+    refused(t, "a socket");
+  }
+  {
+    img::FsTree t;
+    entry(t, "", S_IFDIR);
+    entry(t, "f", S_IFREG).set_data_offset(UINT64_MAX);
+    refused(t, "data offset beyond the data file");
+  }
+  {
+    img::FsTree t;
+    entry(t, "x", S_IFDIR);
+    refused(t, "no root entry first");
+  }
+}

@@ -147,3 +147,41 @@ TEST(SignalsKind, NeedsTheExecutorAndRefusesBadSignals) {
   EXPECT_FALSE(kinds::restore_sigactions(*t, image));
   ASSERT_TRUE(t->unmap_executor());
 }
+
+// What restore_sigactions and restore_pending would refuse only once the
+// tasks exist, check_signals_image refuses from the image alone.
+TEST(Signals, CheckImageRefusesWhatCannotBeRestored) {
+  img::Task good;
+  good.set_pid(5);
+  img::Thread* th = good.add_threads();
+  th->set_tid(5);
+  img::SigAction* sa = good.add_sigactions();
+  sa->set_signo(SIGUSR1);
+  sa->set_handler(0x401000);
+  siginfo_t si{};
+  si.si_signo = SIGUSR2;
+  img::PendingSignal* p = th->add_pending();
+  p->set_signo(SIGUSR2);
+  p->set_siginfo(std::string(reinterpret_cast<const char*>(&si), sizeof si));
+  EXPECT_TRUE(kinds::check_signals_image(good));
+
+  auto refused = [](const img::Task& t, Exit exit, const char* why) {
+    auto st = kinds::check_signals_image(t);
+    ASSERT_FALSE(st) << why;
+    EXPECT_EQ(st.error().exit, exit) << why << ": " << st.error().message;
+  };
+  img::Task t = good;
+  t.mutable_sigactions(0)->set_signo(SIGKILL);
+  refused(t, Exit::BadInput, "an action for SIGKILL");
+  t = good;
+  t.mutable_sigactions(0)->set_signo(SIGTRAP);
+  t.mutable_sigactions(0)->set_handler(reinterpret_cast<uint64_t>(SIG_IGN));
+  refused(t, Exit::Unsupported, "SIGTRAP ignored");
+  t = good;
+  t.mutable_threads(0)->mutable_pending(0)->set_siginfo("short");
+  refused(t, Exit::BadInput, "a siginfo of 5 bytes");
+  t = good;
+  *t.add_shared_pending() = good.threads(0).pending(0);
+  t.mutable_shared_pending(0)->set_signo(SIGUSR1);  // its siginfo says SIGUSR2
+  refused(t, Exit::BadInput, "a process-wide signal whose siginfo disagrees");
+}

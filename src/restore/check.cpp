@@ -1,0 +1,212 @@
+#include "restore/check.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <map>
+#include <string>
+
+#include "base/files.h"
+#include "kinds/ns/fs_tree.h"
+#include "kinds/vdso.h"
+#include "sys/procfs.h"
+
+namespace amber::restore {
+namespace {
+
+// What the restored container's tree will have at a path, found without
+// creating anything: its file type, 0 if nothing is there, or unchecked.
+struct Found {
+  bool checked = true;
+  mode_t type = 0;
+};
+
+std::string join_root(const std::string& root, const std::string& path) {
+  if (root.empty() || root == "/") return path;
+  if (path == "/") return root;
+  return root + path;
+}
+
+bool under(std::string_view path, std::string_view mountpoint) {
+  if (mountpoint == "/") return true;
+  return path.starts_with(mountpoint) && (path.size() == mountpoint.size() || path[mountpoint.size()] == '/');
+}
+
+const char* type_name(mode_t type) {
+  switch (type) {
+    case S_IFREG: return "a regular file";
+    case S_IFDIR: return "a directory";
+    case S_IFLNK: return "a symlink";
+    case S_IFIFO: return "a FIFO";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    case S_IFSOCK: return "a socket";
+    default: return "an unknown file type";
+  }
+}
+
+// The container's tree as a restore builds it: the rootfs (or the host's
+// tree for a container without one, whose mounts are inherited by path),
+// the dumped content of its own tmpfs mounts, and amber's /proc, /dev and
+// /dev/pts, which are made fresh and not looked into.
+class ContainerTree {
+ public:
+  static Result<ContainerTree> open(const Plan& plan) {
+    ContainerTree t;
+    t.plan_ = &plan;
+    const std::string& rootfs = plan.container.rootfs();
+    if (!rootfs.empty()) TRY_CTX(check_image_path(rootfs), "the container's rootfs");
+    const std::string root = rootfs.empty() ? "/" : rootfs;
+    int fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT || errno == ENOTDIR) return bad_input("the container's rootfs {} is not a directory on this host", root);
+      return sys_fail("open {}", root);
+    }
+    t.root_ = UniqueFd(fd);
+    t.root_path_ = root;
+    for (const FsContent& fc : plan.fs) {
+      auto& entries = t.trees_[fc.tree.mountpoint()];
+      for (const img::FsEntry& e : fc.tree.entries()) {
+        mode_t type = e.mode() & S_IFMT;
+        if (!e.hardlink_to().empty()) type = entries[e.hardlink_to()];  // validate_fs_tree: an earlier entry
+        entries[e.path()] = type;
+      }
+    }
+    return t;
+  }
+
+  Result<Found> find(const std::string& path) const {
+    const img::Mount* at = nullptr;
+    for (const img::Mount& m : plan_->container.namespaces().mounts())
+      if (under(path, m.mountpoint()) && (!at || m.mountpoint().size() > at->mountpoint().size())) at = &m;
+    if (at && !at->content().empty()) return in_tree(trees_.at(at->mountpoint()), path, at->mountpoint());
+    if (at && !at->external_bind() && at->mountpoint() != "/") return Found{false};  // amber's fresh mounts
+    return on_host(path);
+  }
+
+  const std::string& root_path() const { return root_path_; }
+
+ private:
+  using Entries = std::map<std::string, mode_t>;
+
+  static Found in_tree(const Entries& entries, std::string_view path, std::string_view mountpoint) {
+    std::string rel(mountpoint == "/" ? path.substr(1) : path.substr(std::min(path.size(), mountpoint.size() + 1)));
+    if (auto it = entries.find(rel); it != entries.end()) return Found{true, it->second};
+    // Through a symlink of the tree: where it leads is not followed here.
+    for (size_t slash = rel.find('/'); slash != std::string::npos; slash = rel.find('/', slash + 1))
+      if (auto it = entries.find(rel.substr(0, slash)); it != entries.end() && it->second == S_IFLNK) return Found{false};
+    return Found{true, 0};
+  }
+
+  // Resolved inside the container's root as its tasks would (symlinks
+  // cannot lead out of it), without opening more than a path.
+  Result<Found> on_host(const std::string& path) const {
+    open_how how{};
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    long fd = ::syscall(SYS_openat2, root_.get(), path.c_str(), &how, sizeof how);
+    if (fd < 0) {
+      if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) return Found{true, 0};
+      return sys_fail("look up {} under {}", path, root_path_);
+    }
+    UniqueFd f(static_cast<int>(fd));
+    struct stat st {};
+    if (::fstat(f.get(), &st) != 0) return sys_fail("stat {} under {}", path, root_path_);
+    return Found{true, st.st_mode & S_IFMT};
+  }
+
+  const Plan* plan_ = nullptr;
+  UniqueFd root_;
+  std::string root_path_;
+  std::map<std::string, Entries> trees_;  // by mount point
+};
+
+// `what` of task `pid` at `path` (absolute in the task's root `root`) must
+// be of `type` in the restored tree.
+Status expect(const ContainerTree& tree, pid_t pid, std::string_view what, const std::string& root,
+              const std::string& path, mode_t type) {
+  TRY_CTX(check_image_path(path), "task {}: {}", pid, what);
+  const std::string full = join_root(root, path);
+  Found f = TRY(tree.find(full));
+  if (!f.checked || f.type == type) return {};
+  std::string in = root.empty() || root == "/" ? "" : fmt::format(" (as {} in the task's root)", full);
+  if (f.type == 0)
+    return bad_input("task {}: {} {}{}: missing in the container's tree on this host (root {})", pid, what, path, in,
+                     tree.root_path());
+  return bad_input("task {}: {} {}{} is {} on this host, not {}", pid, what, path, in, type_name(f.type),
+                   type_name(type));
+}
+
+bool mapped_from_path(const img::VmArea& a) {
+  // Shared memory, memfds and deleted files come from the image, the vdso
+  // and vsyscall from the kernel.
+  constexpr uint32_t kNotByPath = img::VMA_SHMEM | img::VMA_MEMFD | img::VMA_FILE_DELETED | img::VMA_SYSVSHM |
+                                  img::VMA_VDSO | img::VMA_VSYSCALL | img::VMA_UNSUPPORTED;
+  return (a.flags() & img::VMA_FILE) && !(a.flags() & kNotByPath);
+}
+
+// What the fork phase and the rebuild of task `pid` open by path.
+Status check_task_paths(const ContainerTree& tree, pid_t pid, const TaskPlan& t) {
+  const std::string root = t.task.root().empty() ? "/" : t.task.root();
+  TRY(expect(tree, pid, "root", "/", root, S_IFDIR));
+  if (!t.task.cwd().empty()) TRY(expect(tree, pid, "cwd", root, t.task.cwd(), S_IFDIR));
+  if (!t.mm.exe_path().empty() && t.mm.exe_shmem_inode() == 0)
+    TRY(expect(tree, pid, "executable", root, t.mm.exe_path(), S_IFREG));
+  for (const img::VmArea& a : t.mm.areas())
+    if (mapped_from_path(a))
+      TRY(expect(tree, pid, fmt::format("mapped file (area {:x}-{:x})", a.start(), a.end()), root, a.path(), S_IFREG));
+  for (const img::Fd& fd : t.files.fds()) {
+    if (fd.unlinked() || fd.container_log()) continue;  // their content is in the image
+    const std::string what = fmt::format("fd {}", fd.fd());
+    if (fd.kind() == img::FD_REGULAR) TRY(expect(tree, pid, what, root, fd.path(), S_IFREG));
+    if (fd.kind() == img::FD_DIRECTORY) TRY(expect(tree, pid, what, root, fd.path(), S_IFDIR));
+    // A device node missing at its path is opened at the device's usual one
+    // (chardev.cpp): only the path's form is checked.
+    if (fd.kind() == img::FD_CHARDEV) TRY_CTX(check_image_path(fd.path()), "task {}: {}", pid, what);
+  }
+  for (const img::Pipe& p : t.files.pipes())
+    if (!p.fifo_path().empty()) TRY(expect(tree, pid, fmt::format("FIFO of pipe {}", p.id()), root, p.fifo_path(), S_IFIFO));
+  return {};
+}
+
+// Every page store once through its chunk checksums (what a restore checks
+// while it streams them).
+Status stream_pages(const image::ImageReader& image) {
+  for (const img::FileEntry& f : image.inventory().files()) {
+    if (f.kind() != img::KIND_PAGES_INDEX) continue;
+    image::PageReader pages = TRY(image::PageReader::open(image, f.path()));
+    TRY(pages.for_each_run([](uint64_t, std::span<const std::byte>) -> Status { return {}; }));
+  }
+  return {};
+}
+
+}  // namespace
+
+Status check_image_path(std::string_view path) {
+  if (!path.starts_with('/')) return bad_input("path '{}' is not absolute", path);
+  if (path.find('\0') != std::string_view::npos) return bad_input("path '{}' holds a NUL byte", path);
+  if (path == "/") return {};
+  for (auto part : split(path.substr(1), '/'))
+    if (part.empty() || part == "." || part == "..")
+      return bad_input("path '{}' has an empty, '.' or '..' component", path);
+  return {};
+}
+
+Result<Plan> check_image(const image::ImageReader& image, PageData pages) {
+  TRY(image.validate());
+  Plan plan = TRY(read_plan(image));
+  ContainerTree tree = TRY(ContainerTree::open(plan));
+  const auto own_maps = TRY_CTX(sys::read_maps(::getpid()), "amber's own maps");
+  for (const auto& [pid, t] : plan.tasks) {
+    if (t.zombie()) continue;
+    TRY(check_task_paths(tree, pid, t));
+    TRY(kinds::check_vdso_here(pid, t.mm, own_maps));
+  }
+  if (pages == PageData::Stream) TRY(stream_pages(image));
+  return plan;
+}
+
+}  // namespace amber::restore

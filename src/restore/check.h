@@ -1,0 +1,29 @@
+// The one check of an image before a restore creates anything: `amber
+// restore` runs it first, `amber show --verify` runs it alone. It covers the
+// image on its own (every file, header, checksum, message, cross-reference,
+// page index; restore.plan.h) and what a restore would find on this host
+// without creating anything: the container's rootfs, each task's root and
+// cwd, its mapped files and executable, the files and FIFOs its fds open,
+// and that this kernel's vdso is the image's.
+// Every refusal is Exit::BadInput (or Exit::Unsupported for state this amber
+// cannot restore) with one line naming the object.
+#pragma once
+#include "base/result.h"
+#include "image/reader.h"
+#include "restore/plan.h"
+
+namespace amber::restore {
+
+enum class PageData {
+  Sizes,   // index against data file sizes; a restore checks the chunk
+           // checksums while it streams the pages (and rolls back on one)
+  Stream,  // also reads every page store through its chunk checksums
+};
+
+Result<Plan> check_image(const image::ImageReader& image, PageData pages);
+
+// Exposed for tests: a path of the container's tree as the image records it
+// (absolute, no "", ".", ".." component, no NUL).
+Status check_image_path(std::string_view path);
+
+}  // namespace amber::restore
