@@ -28,12 +28,13 @@ by_comm() {
 }
 state_of() { awk '/^State:/ { print $2 }' "/proc/$1/status"; }
 # Every attribute /proc shows, per thread (by its tid inside) and per process.
+# Of the run state only "stopped or not": R and S come and go under load.
 attrs() {
   local p t
   for p in $(cat "$AMBER_CGROUP_ROOT/$n/cgroup.procs" | sort -n); do
     echo "process $(awk '/^NSpid:/ { print $NF }' /proc/$p/status) $(cat /proc/$p/comm)" \
       "oom_score_adj=$(cat /proc/$p/oom_score_adj) loginuid=$(cat /proc/$p/loginuid 2>/dev/null || echo none)" \
-      "state=$(state_of "$p") $(grep -E '^(SigCgt|SigIgn|THP_enabled)' /proc/$p/status | xargs)"
+      "stopped=$([ "$(state_of "$p")" = T ] && echo yes || echo no) $(grep -E '^(SigCgt|SigIgn|THP_enabled)' /proc/$p/status | xargs)"
     for t in /proc/$p/task/*; do
       # stat fields after the comm: 18 priority, 19 nice, 40 rt_priority, 41 policy
       echo "  thread $(awk '/^NSpid:/ { print $NF }' $t/status) $(cat $t/comm)" \
