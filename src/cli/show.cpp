@@ -31,7 +31,7 @@ Action add_show(CLI::App& app) {
   };
   auto o = std::make_shared<Opts>();
   CLI::App* sub = app.add_subcommand("show", "Print an image directory (container, tasks, memory, fds)");
-  sub->add_option("dir", o->dir, "Image directory")->required();
+  sub->add_option("dir", o->dir, "Image directory")->required()->check(path_value());
   sub->add_flag("--json", o->json, "Print one JSON document: the inventory and every metadata file");
   sub->add_flag("--verify", o->verify, "Also read all page data and check its checksums");
   return [o](Context& ctx) -> int {
