@@ -75,18 +75,20 @@ Action add_check(CLI::App& app) {
       "check", "Prove a container shares nothing with the outside (exit 0 sealed, 3 leaks found)");
   auto a = std::make_shared<CheckArgs>();
   sub->add_option("name", a->name, "Container name (amber run)");
-  sub->add_option("--pid", a->pid, "Instead of NAME: the init of any pid namespace (unshare, runc, ...)");
+  auto* pid = sub->add_option("--pid", a->pid, "Instead of NAME: the init of any pid namespace (unshare, runc, ...)");
   sub->add_flag("--json", a->json, "Print the report as JSON");
   auto list = std::make_shared<bool>(false);
   sub->add_flag("--list-fault-points", *list, "Print the names of the check's fault points (for tests) and exit");
   sub->add_option("--external", a->externals,
                   "Accept a declared leak (repeatable): a namespace type (pid uts ipc net mnt cgroup user time), "
                   "file:PATH, fifo:PATH, pipe:INODE, unix:INODE, shm:SHMID, mapping:PATH or mount:PATH");
-  return [a, list](Context& ctx) {
+  return [a, list, pid](Context& ctx) {
     if (*list) {
       for (const char* p : kFaultPoints) fmt::print("{}\n", p);
       return 0;
     }
+    if (pid->count() && a->pid <= 0)
+      return report(ctx, Error{Exit::BadInput, 0, fmt::format("--pid {}: not a process id", a->pid)});
     if (a->name.empty() == (a->pid == 0))
       return report(ctx, Error{Exit::BadInput, 0, "usage: amber check NAME | --pid PID [--json] [--external SPEC]"});
     const char* armed = std::getenv("AMBER_FAULT");

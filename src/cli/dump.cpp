@@ -13,7 +13,7 @@ Action add_dump(CLI::App& app) {
   auto opts = std::make_shared<dump::DumpOptions>();
   auto list = std::make_shared<bool>(false);
   sub->add_option("name", opts->name, "Container name");
-  sub->add_option("-D,--images-dir", opts->dir, "Image directory to create (must not exist)");
+  sub->add_option("-D,--images-dir", opts->dir, "Image directory to create (must not exist)")->check(path_value());
   sub->add_flag("--leave-running", opts->leave_running, "Release the container after the dump instead of killing it");
   auto externals = std::make_shared<std::vector<std::string>>();
   sub->add_option("--external", *externals, "Accept a declared leak (as for amber check; repeatable)");

@@ -1,5 +1,8 @@
 // amber: checkpoint and restore whole Linux containers.
+#include <unistd.h>
+
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #include "cli/verbs.h"
@@ -20,18 +23,23 @@ int main(int argc, char** argv) {
   bool verbose = false;
   std::string log_file;
   app.add_flag("-v,--verbose", verbose, "Print progress and debug messages");
-  app.add_option("--log-file", log_file, "Also write every message to this file");
+  app.add_option("--log-file", log_file, "Also write every message to this file")->check(cli::path_value());
 
-  // The verb table: one line per verb (src/cli/<verb>.cpp).
-  std::vector<std::pair<CLI::App*, cli::Action>> verbs;
-  auto add = [&](cli::Action (*adder)(CLI::App&)) {
+  // The verb table: one line per verb (src/cli/<verb>.cpp). Every verb but
+  // show acts on containers, /run/amber, cgroups or namespaces: root only.
+  struct Verb {
+    CLI::App* sub;
+    cli::Action action;
+    bool needs_root;
+  };
+  std::vector<Verb> verbs;
+  auto add = [&](cli::Action (*adder)(CLI::App&), bool needs_root = true) {
     auto all = [](CLI::App*) { return true; };
     size_t before = app.get_subcommands(all).size();
     cli::Action a = adder(app);
-    verbs.emplace_back(app.get_subcommands(all).at(before), std::move(a));
+    verbs.push_back({app.get_subcommands(all).at(before), std::move(a), needs_root});
   };
-  // (verbs are added here as they land)
-  add(cli::add_show);
+  add(cli::add_show, /*needs_root=*/false);  // reads an image directory only
   add(cli::add_run);
   add(cli::add_ps);
   add(cli::add_exec);
@@ -49,8 +57,20 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    // DESIGN.md: CLI parsing errors are exit 2, not CLI11's own codes.
-    app.exit(e);
+    // DESIGN.md: CLI parsing errors are exit 2, not CLI11's own codes, and
+    // one line like every other error.
+    std::string who = "amber";
+    std::string hint;
+    for (const Verb& v : verbs) {
+      if (!v.sub->parsed()) continue;
+      who += " " + v.sub->get_name();
+      // The usual cause: a command's own options taken for amber's.
+      if (dynamic_cast<const CLI::ExtrasError*>(&e)) {
+        if (v.sub->get_name() == "exec") hint = " (use `amber exec [OPTIONS] NAME -- CMD ARGS...`)";
+        if (v.sub->get_name() == "run") hint = " (use `amber run [OPTIONS] -- CMD ARGS...`)";
+      }
+    }
+    std::fprintf(stderr, "%s: error: %s%s\n", who.c_str(), e.what(), hint.c_str());
     return 2;
   }
 
@@ -63,11 +83,13 @@ int main(int argc, char** argv) {
     }
   }
   cli::Context ctx{log};
-  for (auto& [sub, action] : verbs) {
-    if (sub->parsed()) {
-      log.set_prefix("amber " + sub->get_name());
-      return action(ctx);
-    }
+  for (Verb& v : verbs) {
+    if (!v.sub->parsed()) continue;
+    log.set_prefix("amber " + v.sub->get_name());
+    // Before anything is opened: otherwise the first refusal is some
+    // "open /run/amber: Permission denied" (exit 1).
+    if (v.needs_root && ::geteuid() != 0) return cli::report(ctx, Error{Exit::BadInput, 0, "amber must run as root"});
+    return v.action(ctx);
   }
   return 2;
 }

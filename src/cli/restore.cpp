@@ -11,8 +11,9 @@ Action add_restore(CLI::App& app) {
   auto* sub = app.add_subcommand("restore", "Restore a container from an image directory");
   auto opts = std::make_shared<restore::RestoreOptions>();
   auto list = std::make_shared<bool>(false);
-  sub->add_option("-D,--images-dir", opts->dir, "Image directory written by amber dump");
-  sub->add_option("--name", opts->name, "Name of the restored container (default: the name in the image)");
+  sub->add_option("-D,--images-dir", opts->dir, "Image directory written by amber dump")->check(path_value());
+  sub->add_option("--name", opts->name, "Name of the restored container (default: the name in the image)")
+      ->check(non_empty());
   sub->add_flag("--no-verify", opts->no_verify,
                 "Skip comparing the rebuilt tasks with the image before they run (see README: restore verification)");
   sub->add_flag("--list-fault-points", *list, "Print the names of the restore's fault points (for tests) and exit");

@@ -19,7 +19,7 @@ Action add_show(CLI::App& app) {
   };
   auto o = std::make_shared<Opts>();
   CLI::App* sub = app.add_subcommand("show", "Print an image directory (container, tasks, memory, fds)");
-  sub->add_option("dir", o->dir, "Image directory")->required();
+  sub->add_option("dir", o->dir, "Image directory")->required()->check(path_value());
   sub->add_flag("--json", o->json, "Print one JSON document: the inventory and every metadata file");
   sub->add_flag("--verify", o->verify, "Run every check a restore runs before it creates anything (page data checksums too)");
   return [o](Context& ctx) -> int {

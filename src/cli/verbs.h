@@ -16,6 +16,15 @@ struct Context {
 
 using Action = std::function<int(Context&)>;
 
+// Option validators; a value they refuse is a usage error (exit 2, one line
+// "amber VERB: error: --OPTION: why").
+// An option that is given must have a value: "--name ''" would otherwise read
+// as "not given" (a generated name, the host's tree).
+CLI::Validator non_empty();
+// A path the kernel can take: not empty, shorter than PATH_MAX, no name in it
+// longer than NAME_MAX. Refused here, not as some later call's ENAMETOOLONG (exit 1).
+CLI::Validator path_value();
+
 // Reports `e` as one line on stderr ("amber: <verb>: <message>") and returns its exit status.
 int report(Context& ctx, const Error& e);
 

@@ -29,8 +29,7 @@ Status wait_for_go(int fd) {
   return {};
 }
 
-// A mount point inside a rootfs must be a real directory: a symlink there
-// would be followed in the host's tree before pivot_root.
+// A directory inside amber's own tmpfs (/dev/shm, /dev/pts), made if missing.
 Status ensure_dir(const std::string& path, mode_t mode) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
@@ -63,9 +62,18 @@ Status bind_rootfs(const std::string& root) {
   return do_mount(root.c_str(), root, nullptr, MS_BIND | MS_REC, nullptr);
 }
 
+// A mount point in the user's tree (or the host's): never made by amber
+// (check_mount_points), checked again here in case it changed since.
+Status require_dir(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return sys_fail("mount point {}", path);
+  if (!S_ISDIR(st.st_mode)) return failf("mount point {} is not a directory", path);
+  return {};
+}
+
 // proc of the new pid namespace.
 Status mount_proc(const std::string& dir) {
-  TRY(ensure_dir(dir, 0555));
+  TRY(require_dir(dir));
   return do_mount("proc", dir, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
 }
 
@@ -84,7 +92,7 @@ constexpr std::pair<const char*, const char*> kDevLinks[] = {
 // A minimal /dev of its own: device nodes made here (not binds of the
 // host's), /dev/shm and a devpts instance of its own.
 Status mount_dev(const std::string& dir) {
-  TRY(ensure_dir(dir, 0755));
+  TRY(require_dir(dir));
   TRY(do_mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=1m"));
   for (const DevNode& n : kDevNodes) {
     std::string p = dir + "/" + n.name;
@@ -103,7 +111,7 @@ Status mount_dev(const std::string& dir) {
 }
 
 Status mount_tmp(const std::string& dir) {
-  TRY(ensure_dir(dir, 01777));
+  TRY(require_dir(dir));
   return do_mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
 }
 
@@ -133,6 +141,21 @@ Status set_stdio(int log_fd) {
 }
 
 }  // namespace
+
+Status check_mount_points(const std::string& rootfs, const std::string& shown) {
+  for (const char* dir : {"proc", "dev", "tmp"}) {
+    std::string path = rootfs + "/" + dir;
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT)
+        return bad_input("rootfs {}: no {} directory (amber creates nothing in a rootfs)", shown, dir);
+      int e = errno;
+      return fail(Exit::BadInput, fmt::format("rootfs {}: {}: {}", shown, dir, std::strerror(e)), e);
+    }
+    if (!S_ISDIR(st.st_mode)) return bad_input("rootfs {}: {} is not a directory", shown, dir);
+  }
+  return {};
+}
 
 Status setup_container_fs(const std::string& rootfs) {
   TRY(make_mounts_private());

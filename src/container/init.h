@@ -28,6 +28,12 @@ Status run_init(const InitConfig& c);
 // tmpfs /tmp; with a rootfs, the same inside it, then pivot_root into it.
 // Shared by `amber run` and `amber restore`.
 Status setup_container_fs(const std::string& rootfs);
+// The directories setup_container_fs mounts on (proc, dev, tmp) must exist in
+// the rootfs as real directories: amber never creates anything in a user's
+// tree (a rootfs that is a link to /etc got /etc/proc, /etc/dev, /etc/tmp),
+// and a symlink there would be followed into the host's tree. Exit 2 naming
+// the missing one. `rootfs` is resolved; `shown` is how the user named it.
+Status check_mount_points(const std::string& rootfs, const std::string& shown);
 // Brings "lo" up (a new net namespace has it down).
 Status loopback_up();
 

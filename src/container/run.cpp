@@ -7,6 +7,7 @@
 #include <climits>
 #include <cstdlib>
 #include <ctime>
+#include <utility>
 
 #include "base/files.h"
 #include "container/command.h"
@@ -82,8 +83,14 @@ Result<RunOptions> validate(RunOptions o) {
       return fail(Exit::BadInput, fmt::format("rootfs {}: {}", o.rootfs, std::strerror(e)), e);
     }
     if (!S_ISDIR(st.st_mode)) return bad_input("rootfs {}: not a directory", o.rootfs);
-    o.rootfs = real;
-    if (o.rootfs == "/") o.rootfs.clear();  // the host's tree, then
+    // Resolved once, here: the init mounts on and pivots into this path,
+    // whatever a symlink given as DIR points to later.
+    std::string shown = std::exchange(o.rootfs, real);
+    if (o.rootfs == "/") {
+      o.rootfs.clear();  // the host's tree, then
+    } else {
+      TRY(check_mount_points(o.rootfs, shown));
+    }
   }
   return o;
 }

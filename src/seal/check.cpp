@@ -81,7 +81,10 @@ Result<Target> target_for_pid(pid_t pid) {
   Target t;
   t.name = fmt::format("pid {}", pid);
   t.init = pid;
-  sys::ProcStatus st = TRY_CTX(sys::read_status(pid), "--pid {}", pid);
+  auto status = sys::read_status(pid);
+  // The user named a pid that is not there: bad input, not a failure of amber.
+  if (!status && status.error().sys_errno == ENOENT) return bad_input("--pid {}: no such process", pid);
+  sys::ProcStatus st = TRY_CTX(std::move(status), "--pid {}", pid);
   if (st.ns_pid.size() < 2) return bad_input("--pid {}: {} runs in amber's own pid namespace, not a container", pid, st.name);
   if (st.ns_pid.back() != 1)
     return bad_input("--pid {}: not the init of a pid namespace (it is pid {} in its namespace)", pid, st.ns_pid.back());

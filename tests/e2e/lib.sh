@@ -178,7 +178,8 @@ make_busybox_rootfs() {
     *"not a dynamic"*) ;;
     *) e2e_skip "$bb is not statically linked (install busybox-static)" ;;
   esac
-  mkdir -p "$1/bin"
+  # proc, dev and tmp: the mount points amber requires (it creates nothing in a rootfs).
+  mkdir -p "$1/bin" "$1/proc" "$1/dev" "$1/tmp"
   cp "$bb" "$1/bin/busybox"
   chroot "$1" /bin/busybox --install -s /bin
 }
