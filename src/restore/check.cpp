@@ -10,6 +10,7 @@
 #include <string>
 
 #include "base/files.h"
+#include "container/init.h"
 #include "kinds/ns/fs_tree.h"
 #include "kinds/vdso.h"
 #include "sys/procfs.h"
@@ -67,6 +68,10 @@ class ContainerTree {
     }
     t.root_ = UniqueFd(fd);
     t.root_path_ = root;
+    // The restore mounts /proc, /dev and /tmp there and creates nothing in
+    // a rootfs (as amber run): a rootfs that lost one is bad input now,
+    // not a late exit 1.
+    if (!rootfs.empty()) TRY(container::check_mount_points(rootfs, rootfs));
     for (const FsContent& fc : plan.fs) {
       auto& entries = t.trees_[fc.tree.mountpoint()];
       for (const img::FsEntry& e : fc.tree.entries()) {
