@@ -451,28 +451,6 @@ Status check_fdinfo_keys(const std::vector<std::pair<std::string, std::string>>&
   return {};
 }
 
-Status check_ns_entries(pid_t pid, std::string_view who) {
-  std::vector<std::string> names = TRY_CTX(sys::list_ns_entries(pid), "{}", who);
-  for (const std::string& n : names)
-    if (!find_rule(ProcSource::Ns, n))
-      return unsupported("{}: namespace kind '{}' is unknown to this amber (a newer kernel?): not supported yet", who,
-                         n);
-  for (std::string_view kind : {"pid", "time"}) {
-    std::string child = fmt::format("{}_for_children", kind);
-    if (std::find(names.begin(), names.end(), child) == names.end()) continue;
-    uint64_t own = TRY_CTX(sys::read_ns_inode(pid, kind), "{}", who);
-    // Its link reads "pid:[INODE]". A task whose new namespace has no
-    // init yet may read as ENOENT: that too differs.
-    auto link = read_link(fmt::format("/proc/{}/ns/{}", pid, child));
-    auto next = link ? sys::parse_ns_link(*link, kind) : Result<uint64_t>(std::unexpected(link.error()));
-    if (!next || *next != own)
-      return unsupported("{}: its {} namespace for children differs from its own (unshare without a fork yet): "
-                         "not supported yet",
-                         who, kind);
-  }
-  return {};
-}
-
 Status check_mount_optional(const std::vector<std::string>& optional_fields, std::string_view who) {
   for (const std::string& f : optional_fields) {
     std::string_view tag = f;
@@ -535,7 +513,6 @@ std::string thread_path(pid_t pid, pid_t tid, std::string_view file) {
 
 Status record_proc_fields(pid_t pid, const std::vector<pid_t>& tids, const Reference& ref, img::Task& task) {
   const std::string who = fmt::format("task {}", task.pid());
-  TRY(check_ns_entries(pid, who));
   std::string stat = TRY_CTX(read_file(fmt::format("/proc/{}/stat", pid)), "{}", who);
   auto kept = TRY(check_fields(ProcSource::Stat, TRY_CTX(parse_stat_fields(stat), "{}", who), ref, who));
   task.mutable_proc_stat()->insert(kept.begin(), kept.end());

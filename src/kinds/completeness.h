@@ -15,7 +15,8 @@
 //
 // A key, mnemonic or namespace kind the table does not list refuses the dump
 // too: a newer kernel or a program doing something new gets a refusal
-// (exit 4), never a wrong image.
+// (exit 4), never a wrong image. The namespace kinds are checked, with
+// every thread's namespaces, by kinds/ns/membership.
 #pragma once
 #include <sys/types.h>
 
@@ -84,11 +85,6 @@ std::string verified_vmflags(const std::vector<std::string>& mnemonics);
 // The keys of one fd's fdinfo (kinds amber restores: regular files,
 // directories, pipes, FIFOs, memory devices, memfds).
 Status check_fdinfo_keys(const std::vector<std::pair<std::string, std::string>>& fields, std::string_view who);
-
-// The entries of /proc/PID/ns: an unknown kind refuses; pid_for_children
-// and time_for_children must be the task's own pid and time namespaces (a
-// task that unshared them without forking yet cannot be restored).
-Status check_ns_entries(pid_t pid, std::string_view who);
 
 // The optional fields of a mountinfo line ("shared:N", ...): unknown tags refuse.
 Status check_mount_optional(const std::vector<std::string>& optional_fields, std::string_view who);

@@ -1,28 +1,25 @@
 #include "kinds/ns/membership.h"
 
-#include <fcntl.h>
-
 #include <map>
-#include <memory>
 #include <string>
 
 #include "base/files.h"
 #include "base/unique_fd.h"
+#include "kinds/completeness.h"
 #include "sys/procfs.h"
 
 namespace amber::kinds {
 
 namespace {
 
-// The kinds of /proc/PID/ns this amber knows, each with the kind of the
-// init's namespace it must equal (a *_for_children link names the namespace
-// the task's next children get: the same kind).
-const std::map<std::string_view, std::string_view> kKnown = {
-    {"cgroup", "cgroup"}, {"ipc", "ipc"},   {"mnt", "mnt"},
-    {"net", "net"},       {"pid", "pid"},   {"pid_for_children", "pid"},
-    {"time", "time"},     {"time_for_children", "time"},
-    {"user", "user"},     {"uts", "uts"},
-};
+// The namespace a thread's entry must equal: the init's of the same kind (a
+// *_for_children link names the namespace the task's next children get).
+// Which kinds this amber knows is the completeness table's (ProcSource::Ns).
+std::string_view base_kind(std::string_view name) {
+  constexpr std::string_view kChildren = "_for_children";
+  return name.ends_with(kChildren) ? name.substr(0, name.size() - kChildren.size()) : name;
+}
+bool known(std::string_view name) { return find_rule(ProcSource::Ns, name) != nullptr; }
 
 // entry -> link text ("mnt:[4026531841]") of one thread's ns directory.
 Result<std::map<std::string, std::string>> read_links(pid_t pid, pid_t tid) {
@@ -48,7 +45,7 @@ Status check_same_namespaces(const std::vector<TreeTask>& tree) {
   const TreeTask& init = tree.front();
   std::map<std::string, std::string> base = TRY_CTX(read_links(init.pid, init.pid), "task {}", init.vpid);
   for (const auto& [name, link] : base)
-    if (!kKnown.contains(name))
+    if (!known(name))
       return unsupported("task {} ({}): namespace kind '{}' ({}) is unknown to this amber: not supported", init.vpid,
                          init.comm, name, link);
   for (const TreeTask& t : tree) {
@@ -56,11 +53,10 @@ Status check_same_namespaces(const std::vector<TreeTask>& tree) {
     for (pid_t tid : t.threads) {
       auto links = TRY_CTX(read_links(t.pid, tid), "task {}", t.vpid);
       for (const auto& [name, link] : links) {
-        auto k = kKnown.find(name);
-        if (k == kKnown.end())
+        if (!known(name))
           return unsupported("task {} ({}): namespace kind '{}' ({}) is unknown to this amber: not supported", t.vpid,
                              t.comm, name, link);
-        auto b = base.find(std::string(k->second));
+        auto b = base.find(std::string(base_kind(name)));
         const std::string want = b == base.end() ? "none" : b->second;
         if (link == want) continue;
         const std::string who = tid == t.pid ? fmt::format("task {} ({})", t.vpid, t.comm)

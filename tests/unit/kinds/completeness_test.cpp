@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/files.h"
+#include "sys/procfs.h"
 
 using namespace amber;
 using kinds::ProcSource;
@@ -113,8 +114,11 @@ TEST(Completeness, FdinfoAndMountinfo) {
 }
 
 TEST(Completeness, NsEntriesOfThisProcessAreKnown) {
-  auto r = kinds::check_ns_entries(::getpid(), "self");
-  EXPECT_TRUE(r) << r.error().message;
+  auto names = sys::list_ns_entries(::getpid());
+  ASSERT_TRUE(names) << names.error().message;
+  EXPECT_GE(names->size(), 8u);
+  for (const std::string& n : *names) EXPECT_NE(kinds::find_rule(ProcSource::Ns, n), nullptr) << n;
+  EXPECT_EQ(kinds::find_rule(ProcSource::Ns, "brand_new"), nullptr);
 }
 
 TEST(Completeness, StatParsesACommWithSpacesAndParens) {
