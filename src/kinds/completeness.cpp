@@ -280,6 +280,16 @@ const std::map<std::string, std::string>* reference_of(ProcSource src, const Ref
   }
 }
 
+// Only the fields the table keeps, normalized as at the dump.
+std::map<std::string, std::string> kept_fields(ProcSource src, const KeyValues& fields) {
+  std::map<std::string, std::string> out;
+  for (const auto& [key, value] : fields) {
+    const FieldRule* r = find_rule(src, key);
+    if (r && (r->cls == C::Restored || r->cls == C::Inherited)) out[key] = normalize(src, key, value);
+  }
+  return out;
+}
+
 }  // namespace
 
 const std::vector<FieldRule>& rules(ProcSource src) {
@@ -385,7 +395,6 @@ Result<Reference> read_reference() {
 
 Result<std::map<std::string, std::string>> check_fields(ProcSource src, const KeyValues& fields,
                                                         const Reference& ref, std::string_view who) {
-  std::map<std::string, std::string> keep;
   const auto* mine = reference_of(src, ref);
   for (const auto& [key, value] : fields) {
     const FieldRule* r = find_rule(src, key);
@@ -407,14 +416,12 @@ Result<std::map<std::string, std::string>> check_fields(ProcSource src, const Ke
             return unsupported("{}: {} ({} '{}' is {}, amber runs with {}): {}", who, r->what, source_name(src), key,
                                value, it == mine->end() ? "none" : it->second, class_hint(*r));
         }
-        keep[key] = normalize(src, key, value);
         break;
       case C::Restored:
-        keep[key] = normalize(src, key, value);
         break;
     }
   }
-  return keep;
+  return kept_fields(src, fields);
 }
 
 Result<std::string> check_vmflags(const std::vector<std::string>& mnemonics, bool special, std::string_view who) {
@@ -463,16 +470,6 @@ Status check_mount_optional(const std::vector<std::string>& optional_fields, std
 }
 
 namespace {
-
-// Only the fields the table keeps, normalized as at the dump.
-std::map<std::string, std::string> kept_fields(ProcSource src, const KeyValues& fields) {
-  std::map<std::string, std::string> out;
-  for (const auto& [key, value] : fields) {
-    const FieldRule* r = find_rule(src, key);
-    if (r && (r->cls == C::Restored || r->cls == C::Inherited)) out[key] = normalize(src, key, value);
-  }
-  return out;
-}
 
 // Signals the kernel may queue to the process between the restore of its
 // interval timers and the verification (the tasks are stopped, so they stay
