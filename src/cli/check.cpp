@@ -9,6 +9,7 @@
 #include "base/faults.h"
 #include "cli/verbs.h"
 #include "container/state.h"
+#include "recover/journal.h"
 #include "seal/check.h"
 #include "seal/report.h"
 
@@ -56,9 +57,11 @@ Result<seal::Report> run_check(const CheckArgs& a, Faults& faults) {
       return bad_input("container {} is frozen by someone else (amber thaw {} releases it)", a.name, a.name);
     target = seal::target_for_container(st);
   }
+  // What a SIGKILL of amber would leave, for the next command (recover/).
+  recover::Journal journal = TRY(recover::Journal::begin(jrn::Journal::CHECK, target.name));
   // SIGINT/SIGTERM wait until the container is released (seal/hold.h).
   seal::InterruptGuard guard = TRY(seal::InterruptGuard::block());
-  seal::Hold hold = TRY_CTX(seal::hold_target(target, &guard), "hold {}", target.name);
+  seal::Hold hold = TRY_CTX(seal::hold_target(target, &guard, &journal), "hold {}", target.name);
   TRY(faults.hit("check.held"));
   TRY(maybe_pause("check.held", guard));
   seal::Report r = TRY(seal::check_held(hold, target, externals));
@@ -91,8 +94,7 @@ Action add_check(CLI::App& app) {
       return report(ctx, Error{Exit::BadInput, 0, fmt::format("--pid {}: not a process id", a->pid)});
     if (a->name.empty() == (a->pid == 0))
       return report(ctx, Error{Exit::BadInput, 0, "usage: amber check NAME | --pid PID [--json] [--external SPEC]"});
-    const char* armed = std::getenv("AMBER_FAULT");
-    Faults faults(armed ? armed : "");
+    Faults faults = Faults::from_env();  // test-only (base/faults.h)
     auto r = run_check(*a, faults);
     if (!r) return report(ctx, r.error());
     fmt::print("{}\n", a->json ? seal::format_json(*r) : seal::format_text(*r));

@@ -29,8 +29,7 @@ Action add_dump(CLI::App& app) {
     if (!ext) return report(ctx, ext.error());
     opts->externals = std::move(*ext);
     // Test-only switch (fault-injection tests): fail at the named step.
-    const char* armed = std::getenv("AMBER_FAULT");
-    Faults faults(armed ? armed : "");
+    Faults faults = Faults::from_env();  // test-only (base/faults.h)
     auto r = dump::dump_container(*opts, ctx.log, faults);
     if (!r) return report(ctx, r.error());
     fmt::print("{}\n", dump::format_summary(*r));

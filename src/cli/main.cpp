@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli/verbs.h"
+#include "recover/recover.h"
 
 namespace amber::cli {
 
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
   add(cli::add_check);
   add(cli::add_dump);
   add(cli::add_restore);
+  add(cli::add_recover);
 
   try {
     app.parse(argc, argv);
@@ -89,6 +91,12 @@ int main(int argc, char** argv) {
     // Before anything is opened: otherwise the first refusal is some
     // "open /run/amber: Permission denied" (exit 1).
     if (v.needs_root && ::geteuid() != 0) return cli::report(ctx, Error{Exit::BadInput, 0, "amber must run as root"});
+    // What a killed amber left is undone before anything else (recover/).
+    if (v.needs_root && v.sub->get_name() != "recover") {
+      auto done = recover::recover_dead(log);
+      if (!done) log.warn("{}", done.error().message);
+      for (const std::string& line : done ? *done : std::vector<std::string>{}) log.warn("recovered: {}", line);
+    }
     return v.action(ctx);
   }
   return 2;

@@ -23,9 +23,7 @@ Action add_restore(CLI::App& app) {
       return 0;
     }
     if (opts->dir.empty()) return report(ctx, Error{Exit::BadInput, 0, "usage: amber restore -D DIR [--name NEW]"});
-    const char* armed = std::getenv("AMBER_FAULT");  // test-only: fail at the named step
-    const char* broken = std::getenv("AMBER_BREAK");  // test-only: skip the named step
-    Faults faults(armed ? armed : "", broken ? broken : "");
+    Faults faults = Faults::from_env();  // test-only (base/faults.h)
     auto r = restore::restore_container(*opts, ctx.log, faults);
     if (!r) return report(ctx, r.error());
     fmt::print("{}\n", *r);

@@ -38,5 +38,6 @@ Action add_show(CLI::App& app);
 Action add_check(CLI::App& app);
 Action add_dump(CLI::App& app);
 Action add_restore(CLI::App& app);
+Action add_recover(CLI::App& app);
 
 }  // namespace amber::cli

@@ -25,7 +25,8 @@ Result<std::string> cgroup_root() {
 std::string state_dir(const std::string& name) { return state_root() + "/" + name; }
 
 bool valid_name(std::string_view name) {
-  if (name.empty() || name.size() > 64 || name == "." || name == "..") return false;
+  // A leading dot is amber's own (<state root>/.journal).
+  if (name.empty() || name.size() > 64 || name.front() == '.') return false;
   for (char c : name) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
               c == '.' || c == '-';
@@ -36,7 +37,7 @@ bool valid_name(std::string_view name) {
 
 Status check_name(std::string_view name) {
   if (!valid_name(name))
-    return bad_input("invalid container name '{}' (use 1 to 64 of A-Z a-z 0-9 _ . -)", name);
+    return bad_input("invalid container name '{}' (use 1 to 64 of A-Z a-z 0-9 _ . -, not starting with .)", name);
   return {};
 }
 

@@ -37,6 +37,7 @@
 #include "kinds/task_misc.h"
 #include "kinds/thread.h"
 #include "kinds/tree.h"
+#include "recover/journal.h"
 #include "mm.pb.h"
 #include "seal/check.h"
 #include "seal/hold.h"
@@ -308,6 +309,12 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   container::ContainerState st = TRY(running_container(opts.name));
   const pid_t init = st.init.pid;
 
+  // What a SIGKILL of amber would leave, written before it is made, for the
+  // next amber command to undo (recover/): the temporary image, the hold.
+  recover::Journal journal = TRY(recover::Journal::begin(jrn::Journal::DUMP, st.name));
+  journal.data().set_temp_image(image::ImageWriter::temp_dir_for(opts.dir));
+  journal.data().set_image(opts.dir);
+  TRY(journal.set_phase(jrn::Journal::HOLDING));
   image::ImageWriter image = TRY(image::ImageWriter::create(opts.dir));
   TRY(faults.hit("dump.create-image"));
   tl.mark("create-image");
@@ -317,7 +324,7 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   // SIGINT/SIGTERM wait until the container is released (hold.h).
   seal::InterruptGuard guard = TRY(seal::InterruptGuard::block());
   const seal::Target target = seal::target_for_container(st);
-  seal::Hold hold = TRY_CTX(seal::hold_target(target, &guard), "hold container {}", st.name);
+  seal::Hold hold = TRY_CTX(seal::hold_target(target, &guard, &journal), "hold container {}", st.name);
   TRY(faults.hit("dump.hold"));
   tl.mark("hold");
   TRY(faults.hit("dump.seal-check"));
@@ -400,6 +407,9 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   for (const TaskImage& t : tasks) TRY(write_task(image, t));
   TRY(image.write(image::container_path(), img::KIND_CONTAINER, meta));
   TRY(faults.hit("dump.commit"));
+  // Killed from here until the tasks are gone, the image is removed again
+  // and the container put back.
+  TRY(journal.set_phase(jrn::Journal::COMMITTED));
   TRY(image.commit());
   tl.mark("write");
 
@@ -412,11 +422,12 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
     if (opts.leave_running) {
       TRY(hold.release());
       tl.mark("release");
-      return {};
+      return journal.set_phase(jrn::Journal::RELEASED);
     }
     TRY(hold.kill());
     tl.mark("kill");
-    return {};
+    // The image is the container now: a kill from here keeps it.
+    return journal.set_phase(jrn::Journal::KILLED);
   };
   if (auto r = finish(); !r) {
     if (auto rm = remove_tree(opts.dir); !rm) log.warn("removing image {}: {}", opts.dir, rm.error().message);

@@ -25,7 +25,7 @@ Result<ImageWriter> ImageWriter::create(std::string dir) {
   if (::stat(parent.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return bad_input("{}: parent directory {} does not exist", dir, parent);
 
-  std::string tmp = fmt::format("{}.tmp-{}", dir, ::getpid());
+  std::string tmp = temp_dir_for(dir);
   if (::mkdir(tmp.c_str(), 0700) != 0) {
     if (errno == EEXIST)
       return failf("{}: temporary directory exists (another dump into it is running, or one crashed)", tmp);
@@ -33,6 +33,8 @@ Result<ImageWriter> ImageWriter::create(std::string dir) {
   }
   return ImageWriter(std::move(dir), std::move(tmp));
 }
+
+std::string ImageWriter::temp_dir_for(const std::string& dir) { return fmt::format("{}.tmp-{}", dir, ::getpid()); }
 
 ImageWriter::ImageWriter(ImageWriter&& o) noexcept
     : dir_(std::move(o.dir_)),

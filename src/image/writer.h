@@ -45,6 +45,8 @@ class ImageWriter {
 
   const std::string& dir() const { return dir_; }
   const std::string& tmp_dir() const { return tmp_; }
+  // The temporary directory create(dir) makes in this process.
+  static std::string temp_dir_for(const std::string& dir);
   bool committed() const { return committed_; }
 
  private:

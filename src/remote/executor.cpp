@@ -11,26 +11,37 @@
 #include "remote/remote_task.h"
 
 // The stub. Entry points:
-//   begin:  `syscall; int3` — one syscall with the registers set by ptrace.
+//   begin:  `syscall`, result kept in r13, then park — one syscall with the
+//           registers set by ptrace.
 //   batch:  rbx = first Slot, r12 = number of slots. For each slot: load
 //           nr and 6 args, syscall, store rax in result; stop after a
-//           failure (-4095..-1) if bit 0 of flags is set. Ends on int3 at
-//           batch_trap; r12 then holds the number of slots not run.
+//           failure (-4095..-1) if bit 0 of flags is set. Then park; r12
+//           holds the number of slots not run.
+//   park:   tgkill(getpid(), gettid(), SIGSTOP), then again, for ever.
+//           Traced, the SIGSTOP is a signal-delivery-stop at `parked` that
+//           amber discards. Not traced any more (amber was SIGKILLed while
+//           the stub ran), the kernel delivers it: the process enters a
+//           job-control stop and stays there, harmless, until the next
+//           amber command puts its registers back from the journal
+//           (src/recover) and continues it. An `int3` here instead would be
+//           a forced SIGTRAP: fatal once the tracer is gone.
 // Only registers are used (no stack, no data outside the table), so it
-// runs at any address and with any rsp the task had.
+// runs at any address and with any rsp the task had. The park clobbers rax,
+// rcx, rdx, rsi, rdi and r11 (rbx, r12 and r13 are read at the stop).
 asm(R"(
   .pushsection .rodata.amber_remote_stub, "a"
   .balign 16
-  .globl amber_remote_stub_begin, amber_remote_stub_batch, amber_remote_stub_batch_trap, amber_remote_stub_end
-  .hidden amber_remote_stub_begin, amber_remote_stub_batch, amber_remote_stub_batch_trap, amber_remote_stub_end
+  .globl amber_remote_stub_begin, amber_remote_stub_batch, amber_remote_stub_parked, amber_remote_stub_end
+  .hidden amber_remote_stub_begin, amber_remote_stub_batch, amber_remote_stub_parked, amber_remote_stub_end
 amber_remote_stub_begin:
   syscall
-  int3
+  mov %rax, %r13
+  jmp 3f
   .balign 16, 0xcc
 amber_remote_stub_batch:
 1:
   test %r12, %r12
-  jz 2f
+  jz 3f
   mov 0(%rbx), %rax
   mov 8(%rbx), %rdi
   mov 16(%rbx), %rsi
@@ -46,14 +57,23 @@ amber_remote_stub_batch:
   jb 1b
   testb $1, -16(%rbx)
   jz 1b
-2:
-amber_remote_stub_batch_trap:
-  int3
+3:
+  mov $39, %eax
+  syscall
+  mov %rax, %rdi
+  mov $186, %eax
+  syscall
+  mov %rax, %rsi
+  mov $19, %edx
+  mov $234, %eax
+  syscall
+amber_remote_stub_parked:
+  jmp 3b
 amber_remote_stub_end:
   .popsection
 )");
 
-extern "C" const char amber_remote_stub_begin[], amber_remote_stub_batch[], amber_remote_stub_batch_trap[],
+extern "C" const char amber_remote_stub_begin[], amber_remote_stub_batch[], amber_remote_stub_parked[],
     amber_remote_stub_end[];
 
 namespace amber::remote {
@@ -77,6 +97,20 @@ size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
 }  // namespace
 
+std::span<const std::byte> RemoteTask::stub_code() {
+  return {reinterpret_cast<const std::byte*>(amber_remote_stub_begin),
+          static_cast<size_t>(amber_remote_stub_end - amber_remote_stub_begin)};
+}
+
+size_t RemoteTask::executor_size_for(size_t table_calls, size_t scratch_bytes) {
+  const size_t page = page_size();
+  return page + round_up(table_calls * sizeof(Slot), page) + round_up(scratch_bytes, page);
+}
+
+uint64_t RemoteTask::executor_parked() const {
+  return exec_base_ + static_cast<uint64_t>(amber_remote_stub_parked - amber_remote_stub_begin);
+}
+
 Status RemoteTask::map_executor(uint64_t addr, size_t table_calls, size_t scratch_bytes) {
   if (has_executor()) return failf("task {}: executor already mapped at {:#x}", tid_, exec_base_);
   if (table_calls == 0) return failf("task {}: executor needs room for at least one call", tid_);
@@ -98,8 +132,7 @@ Status RemoteTask::map_executor(uint64_t addr, size_t table_calls, size_t scratc
     return failf("task {}: executor mapped at {:#x}, not at {:#x}", tid_, base, addr);
   }
   std::vector<std::byte> code(code_size, std::byte{0xcc});
-  const size_t stub_size = static_cast<size_t>(amber_remote_stub_end - amber_remote_stub_begin);
-  std::copy_n(reinterpret_cast<const std::byte*>(amber_remote_stub_begin), stub_size, code.begin());
+  std::ranges::copy(stub_code(), code.begin());
   if (auto w = write(base, code); !w) {
     undo();
     return context(std::move(w), fmt::format("task {}: write executor code", tid_));
@@ -109,6 +142,11 @@ Status RemoteTask::map_executor(uint64_t addr, size_t table_calls, size_t scratc
     undo();
     return std::unexpected(std::move(p.error()));
   }
+  if (exec_observer_)
+    if (auto o = exec_observer_(tgid_, base, total, true); !o) {
+      undo();
+      return o;
+    }
   exec_base_ = base;
   exec_size_ = total;
   table_addr_ = base + code_size;
@@ -148,6 +186,7 @@ Status RemoteTask::unmap_executor() {
   long r = TRY_CTX(raw_syscall(true, SYS_munmap, {exec_base_, exec_size_, 0, 0, 0, 0}), "task {}: unmap executor",
                    tid_);
   TRY(check_syscall(r, fmt::format("task {}: munmap executor {:#x}+{:#x}", tid_, exec_base_, exec_size_)));
+  if (exec_observer_) TRY(exec_observer_(tgid_, exec_base_, exec_size_, false));
   exec_base_ = exec_size_ = 0;
   table_addr_ = scratch_addr_ = 0;
   table_calls_ = scratch_size_ = 0;
@@ -181,16 +220,12 @@ Status RemoteTask::run_chunk(std::span<Call> calls, size_t first_index) {
   TRY_CTX(write(table_addr_, std::as_bytes(std::span(slots))), "task {}: write call table", tid_);
 
   user_regs_struct r = saved_regs_;
-  const uint64_t batch = exec_base_ + static_cast<uint64_t>(amber_remote_stub_batch - amber_remote_stub_begin);
-  const uint64_t trap = exec_base_ + static_cast<uint64_t>(amber_remote_stub_batch_trap - amber_remote_stub_begin);
-  r.rip = batch;
+  r.rip = exec_base_ + static_cast<uint64_t>(amber_remote_stub_batch - amber_remote_stub_begin);
   r.rbx = table_addr_;
   r.r12 = calls.size();
   r.orig_rax = ~0ull;
   r.eflags &= ~0x100ull;
-  TRY(sys::set_regs(tid_, r));
-  regs_dirty_ = true;
-  user_regs_struct out = TRY_CTX(run_until_trap(trap + 1, false), "task {}: run batch", tid_);
+  user_regs_struct out = TRY_CTX(run_remote(r, executor_parked(), false), "task {}: run batch", tid_);
   if (out.r12 > calls.size()) return failf("task {}: batch stub returned {} calls left of {}", tid_, out.r12, calls.size());
   const size_t done = calls.size() - out.r12;
   TRY_CTX(read(table_addr_, std::as_writable_bytes(std::span(slots).first(done))), "task {}: read results", tid_);

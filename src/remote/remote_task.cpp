@@ -20,8 +20,8 @@ namespace {
 
 constexpr uint64_t kSigTrapBit = uint64_t{1} << (SIGTRAP - 1);
 // The mask remote code runs with: every signal but SIGTRAP (the kernel
-// ignores the SIGKILL and SIGSTOP bits). The int3 that ends our code and the
-// single-step trap are force_sig(SIGTRAP): when SIGTRAP is blocked or
+// ignores the SIGKILL and SIGSTOP bits). The single-step trap is
+// force_sig(SIGTRAP): when SIGTRAP is blocked or
 // ignored the kernel resets its disposition to SIG_DFL (and unblocks it) —
 // the task would lose its own SIGTRAP handler, or die of its next
 // kill(SIGTRAP). Unblocked, the handler stays; the trap is a
@@ -89,8 +89,8 @@ Result<uint64_t> check_syscall(long ret, std::string_view what) {
   return static_cast<uint64_t>(ret);
 }
 
-Result<RemoteTask> RemoteTask::seize(pid_t tid) {
-  RemoteTask t = TRY(attach(tid));
+Result<RemoteTask> RemoteTask::seize(pid_t tid, bool exit_kill) {
+  RemoteTask t = TRY(attach(tid, 0, exit_kill));
   // Polled, not blocking: a task in uninterruptible sleep (or a vfork
   // parent) stops only when that ends.
   const uint64_t deadline = now_ms() + kStopTimeoutMs;
@@ -103,13 +103,14 @@ Result<RemoteTask> RemoteTask::seize(pid_t tid) {
   }
 }
 
-Result<RemoteTask> RemoteTask::attach(pid_t tid, pid_t tgid) {
+Result<RemoteTask> RemoteTask::attach(pid_t tid, pid_t tgid, bool exit_kill) {
   if (tgid == 0) tgid = TRY(read_tgid(tid));
-  Status seized = sys::ptrace_seize(tid, kSeizeOptions);
+  const unsigned long options = kSeizeOptions | (exit_kill ? PTRACE_O_EXITKILL : 0);
+  Status seized = sys::ptrace_seize(tid, options);
   // SUSPEND_SECCOMP needs CAP_SYS_ADMIN and a tracer not itself under
   // seccomp; a task without filters does not need it.
   if (!seized && seized.error().sys_errno == EPERM && seccomp_mode(tid) == 0)
-    seized = sys::ptrace_seize(tid, kSeizeOptions & ~static_cast<unsigned long>(PTRACE_O_SUSPEND_SECCOMP));
+    seized = sys::ptrace_seize(tid, options & ~static_cast<unsigned long>(PTRACE_O_SUSPEND_SECCOMP));
   TRY(std::move(seized));
   RemoteTask t(tid, tgid);
   t.state_ = State::Running;
@@ -131,6 +132,7 @@ RemoteTask& RemoteTask::operator=(RemoteTask&& o) noexcept {
   tgid_ = o.tgid_;
   state_ = o.state_;
   group_stop_ = o.group_stop_;
+  resumable_ = o.resumable_;
   regs_dirty_ = o.regs_dirty_;
   mask_dirty_ = o.mask_dirty_;
   mask_saved_ = o.mask_saved_;
@@ -148,6 +150,7 @@ RemoteTask& RemoteTask::operator=(RemoteTask&& o) noexcept {
   scratch_addr_ = o.scratch_addr_;
   scratch_size_ = o.scratch_size_;
   exec_shared_ = o.exec_shared_;
+  exec_observer_ = std::move(o.exec_observer_);
   o.state_ = State::Detached;
   return *this;
 }
@@ -170,6 +173,11 @@ Result<RemoteTask::Progress> RemoteTask::on_hold_stop(const sys::Stop& s) {
       if (!mask_saved_) {
         saved_mask_ = TRY(sys::get_sigmask(tid_));
         mask_saved_ = true;
+      }
+      if (resumable_ && signals_blocked_) {
+        // A dequeued signal was requeued (below): its own mask back now.
+        TRY(sys::set_sigmask(tid_, saved_mask_));
+        signals_blocked_ = mask_dirty_ = false;
       }
       state_ = State::Stopped;
       return Progress::Stopped;
@@ -219,6 +227,14 @@ void RemoteTask::set_saved_sigmask(uint64_t mask) {
   mask_dirty_ = true;
 }
 
+Status RemoteTask::put_back_saved() {
+  if (state_ != State::Stopped) return failf("task {} is not held in a ptrace stop", tid_);
+  if (regs_dirty_) TRY(sys::set_regs(tid_, saved_regs_));
+  if (mask_dirty_) TRY(sys::set_sigmask(tid_, saved_mask_));
+  regs_dirty_ = mask_dirty_ = signals_blocked_ = false;
+  return {};
+}
+
 Status RemoteTask::block_signals() {
   if (signals_blocked_) return {};
   if (!mask_saved_) {
@@ -249,7 +265,8 @@ Status RemoteTask::check_sigtrap() {
   return {};
 }
 
-Status RemoteTask::fixup_rseq() {
+Status RemoteTask::settle_rseq() {
+  if (state_ != State::Stopped) return failf("task {} is not held in a ptrace stop", tid_);
   if (rseq_checked_) return {};
   auto conf = sys::get_rseq_configuration(tid_);
   // An error: a kernel without the request, so no rseq to care about.
@@ -269,9 +286,12 @@ Status RemoteTask::fixup_rseq() {
     } cs{};
     TRY_CTX(read(cs_ptr, std::as_writable_bytes(std::span(&cs, 1))), "task {}: read rseq_cs at {:#x}", tid_, cs_ptr);
     if (saved_regs_.rip - cs.start_ip < cs.post_commit_offset) {
-      // The kernel's abort: ip to the handler, rseq_cs cleared.
+      // The kernel's abort: ip to the handler, rseq_cs cleared. The task's
+      // registers change now, not at release: whatever happens to amber,
+      // the task resumes at the handler. (Cleared the other way round, it
+      // could resume mid-section unprotected.)
       saved_regs_.rip = cs.abort_ip;
-      regs_dirty_ = true;
+      TRY(sys::set_regs(tid_, saved_regs_));
       const uint64_t zero = 0;
       TRY_CTX(write(cs_field, std::as_bytes(std::span(&zero, 1))), "task {}: clear rseq_cs", tid_);
     }
@@ -285,12 +305,11 @@ Status RemoteTask::prepare_run() {
   if (saved_regs_.cs != kUserCs64)
     return unsupported("task {} runs 32-bit code (cs {:#x}): remote syscalls need x86-64", tid_, saved_regs_.cs);
   TRY(check_sigtrap());
-  TRY(fixup_rseq());
-  // Blocked from the first remote instruction until release.
-  return block_signals();
+  // The mask is set by run_remote, right before our code runs.
+  return settle_rseq();
 }
 
-Result<user_regs_struct> RemoteTask::run_until_trap(uint64_t trap_rip, bool step) {
+Result<user_regs_struct> RemoteTask::run_until_stop(uint64_t stop_rip, bool step) {
   using K = sys::Stop::Kind;
   int inject = 0;
   for (;;) {
@@ -305,10 +324,16 @@ Result<user_regs_struct> RemoteTask::run_until_trap(uint64_t trap_rip, bool step
       case K::SignalDelivery: {
         siginfo_t si = TRY(sys::get_siginfo(tid_));
         bool from_kernel = si.si_code > 0;  // SI_USER, SI_TKILL, SI_QUEUE are <= 0
-        if (s.sig == SIGTRAP && from_kernel) {
+        if (!step && s.sig == SIGSTOP && si.si_code == SI_TKILL) {
+          // The executor's park (executor.cpp): its own tgkill. Discarded
+          // by the next resume, which passes no signal.
           user_regs_struct regs = TRY(sys::get_regs(tid_));
-          if (regs.rip == trap_rip) return regs;
-          return failf("task {}: unexpected trap at {:#x} (expected {:#x})", tid_, regs.rip, trap_rip);
+          if (regs.rip == stop_rip) return regs;
+        }
+        if (step && s.sig == SIGTRAP && from_kernel) {
+          user_regs_struct regs = TRY(sys::get_regs(tid_));
+          if (regs.rip == stop_rip) return regs;
+          return failf("task {}: unexpected trap at {:#x} (expected {:#x})", tid_, regs.rip, stop_rip);
         }
         if (is_fault_signal(s.sig) && from_kernel) {
           // Ours: the task stays in this stop; the next resume discards it.
@@ -343,6 +368,65 @@ Result<user_regs_struct> RemoteTask::run_until_trap(uint64_t trap_rip, bool step
   }
 }
 
+Result<user_regs_struct> RemoteTask::run_remote(const user_regs_struct& regs, uint64_t stop_rip, bool step) {
+  // Registers first, then the mask: a task whose tracer vanishes between the
+  // two runs our code with its own mask and parks (see "amber killed").
+  TRY(sys::set_regs(tid_, regs));
+  regs_dirty_ = true;
+  TRY(block_signals());
+  user_regs_struct out = TRY(run_until_stop(stop_rip, step));
+  TRY(end_remote());
+  return out;
+}
+
+Status RemoteTask::end_remote() {
+  if (!resumable_) return {};
+  // The task sits in a signal-delivery-stop (our SIGSTOP, or the
+  // single-step SIGTRAP). Were amber killed now, the kernel would deliver
+  // that signal at detach (ptrace_signal() keeps exit_code): a SIGTRAP kills,
+  // a SIGSTOP stops the group. PTRACE_INTERRUPT then PTRACE_CONT with no
+  // signal turns it into an interrupt stop before the task returns to user
+  // mode (get_signal() handles the trap first); that stop ends harmlessly.
+  TRY(sys::ptrace_interrupt(tid_));
+  TRY(sys::ptrace_cont(tid_, 0));
+  for (bool stopped = false; !stopped;) {
+    sys::Stop s = TRY(sys::wait_stop(tid_));
+    using K = sys::Stop::Kind;
+    switch (s.kind) {
+      case K::Exited:
+      case K::Killed:
+        state_ = State::Detached;
+        return failf("task {} {} after remote code", tid_, describe_end(s));
+      case K::Interrupt:
+        stopped = true;
+        break;
+      case K::GroupStop:
+        group_stop_ = stopped = true;
+        break;
+      case K::SignalDelivery:
+        if (s.sig == SIGTRAP) {
+          user_sigtrap_ = true;  // sent by someone: see run_until_stop
+          TRY(sys::ptrace_cont(tid_, 0));
+        } else {
+          TRY(sys::ptrace_cont(tid_, s.sig));
+        }
+        break;
+      case K::None:
+      case K::Event:
+      case K::Syscall:
+        TRY(sys::ptrace_cont(tid_, 0));
+        break;
+    }
+  }
+  // Mask first, registers last: in between the task is still parked in the
+  // executor, which recovery recognizes.
+  TRY(sys::set_sigmask(tid_, saved_mask_));
+  signals_blocked_ = mask_dirty_ = false;
+  TRY(sys::set_regs(tid_, saved_regs_));
+  regs_dirty_ = false;
+  return {};
+}
+
 Result<long> RemoteTask::run_one(uint64_t insn, bool step, long nr, const std::array<uint64_t, 6>& a) {
   user_regs_struct r = saved_regs_;
   r.rip = insn;
@@ -356,12 +440,10 @@ Result<long> RemoteTask::run_one(uint64_t insn, bool step, long nr, const std::a
   r.r8 = a[4];
   r.r9 = a[5];
   r.eflags &= ~kTrapFlag;
-  TRY(sys::set_regs(tid_, r));
-  regs_dirty_ = true;
-  // After `syscall` (2 bytes) when single-stepping; after `syscall; int3`
-  // (3 bytes) in the executor.
-  user_regs_struct out = TRY(run_until_trap(insn + (step ? 2 : 3), step));
-  return static_cast<long>(out.rax);
+  // Single-stepped: the trap right after `syscall` (2 bytes), result in
+  // rax. In the executor: its park, result in r13.
+  if (step) return static_cast<long>(TRY(run_remote(r, insn + 2, true)).rax);
+  return static_cast<long>(TRY(run_remote(r, executor_parked(), false)).r13);
 }
 
 Result<long> RemoteTask::raw_syscall(bool via_vdso, long nr, const std::array<uint64_t, 6>& args) {

@@ -22,12 +22,23 @@
 //     page of a private file mapping anonymous for ever.
 //   - With an executor (code page r-x + data area rw-, private anonymous),
 //     a tiny position-independent stub runs N syscalls from a table written
-//     with process_vm_writev, then hits int3; the results come back with one
+//     with process_vm_writev, then parks (sends itself SIGSTOP, a
+//     signal-delivery-stop for us); the results come back with one
 //     process_vm_readv. One ptrace stop per batch, not per syscall.
 //
-// Signals: before the first remote instruction runs, every signal of the
-// thread but SIGTRAP is blocked (PTRACE_SETSIGMASK) and the real mask is
-// kept in saved_sigmask(). SIGTRAP stays unblocked: our traps are forced
+// amber killed (SIGKILL) while it holds a task: the kernel detaches the
+// task as it is. In resumable mode (a live container's tasks: dump, check)
+// every remote call ends with the task's own registers and mask put back in
+// an interrupt stop, so between calls a detached task just carries on. A
+// task detached while in the executor parks there (a job-control stop, see
+// executor.cpp) until recovery puts its registers back from the journal
+// (src/recover). The one window left is a syscall single-stepped through
+// [vdso] (mapping and unmapping the executor): detached then, the task
+// runs on in [vdso] with our registers.
+//
+// Signals: while remote code runs, every signal of the thread but SIGTRAP
+// is blocked (PTRACE_SETSIGMASK) and the real mask is kept in
+// saved_sigmask(). SIGTRAP stays unblocked: the single-step traps are forced
 // SIGTRAPs, and the kernel resets a forced signal that is blocked or
 // ignored to SIG_DFL (the task's handler would be lost). A task whose
 // SIGTRAP is ignored, or pending, is refused (Unsupported) before any
@@ -57,6 +68,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string_view>
 
@@ -96,9 +108,11 @@ class RemoteTask {
   static constexpr size_t kDefaultScratchBytes = 128 * 1024;
 
   // Seizes the thread, interrupts it and waits (up to 10 s) for the stop.
-  static Result<RemoteTask> seize(pid_t tid);
+  // exit_kill: PTRACE_O_EXITKILL, the task dies with amber (a restore's
+  // half-built tasks; never a live container's).
+  static Result<RemoteTask> seize(pid_t tid, bool exit_kill = false);
   // Seizes and interrupts without waiting. tgid 0: read from /proc.
-  static Result<RemoteTask> attach(pid_t tid, pid_t tgid = 0);
+  static Result<RemoteTask> attach(pid_t tid, pid_t tgid = 0, bool exit_kill = false);
 
   enum class Progress { Pending, Stopped, Gone };
   // Collects the stop after attach() without blocking. Gone: the thread
@@ -127,6 +141,10 @@ class RemoteTask {
   void set_saved_regs(const user_regs_struct& regs);
   uint64_t saved_sigmask() const { return saved_mask_; }
   void set_saved_sigmask(uint64_t mask);
+  // Puts the saved registers and mask into the thread now rather than at
+  // release(): /proc then shows the final state (restore verification).
+  // No remote call may follow.
+  Status put_back_saved();
 
   // One remote syscall; returns the raw kernel return (value or -errno).
   // Runs through the executor when one is mapped, else through [vdso].
@@ -135,6 +153,25 @@ class RemoteTask {
   // Same, with -errno turned into an Error "what: strerror".
   Result<uint64_t> syscall_checked(std::string_view what, long nr, uint64_t a1 = 0, uint64_t a2 = 0,
                                    uint64_t a3 = 0, uint64_t a4 = 0, uint64_t a5 = 0, uint64_t a6 = 0);
+
+  // Resumable mode (see "amber killed" above): after every remote call
+  // the thread's own registers and mask are put back, in an interrupt stop.
+  void set_resumable(bool on) { resumable_ = on; }
+  // Applies the kernel's rseq abort now if the thread stopped inside a
+  // critical section (see "rseq"); done by the first remote call anyway.
+  // The registers the journal records are the ones after this.
+  Status settle_rseq();
+
+  // The executor's code, as map_executor writes it at the start of its
+  // mapping, and that mapping's size: how recovery recognizes an executor
+  // left in a task by a killed amber.
+  static std::span<const std::byte> stub_code();
+  // Told right after the executor is mapped (mapped true; a failure unmaps
+  // it again) and right after it is unmapped: the crash journal.
+  using ExecutorObserver = std::function<Status(pid_t tgid, uint64_t base, size_t size, bool mapped)>;
+  void set_executor_observer(ExecutorObserver f) { exec_observer_ = std::move(f); }
+  static size_t executor_size_for(size_t table_calls = kDefaultTableCalls,
+                                  size_t scratch_bytes = kDefaultScratchBytes);
 
   // Unsupported when the thread's SIGTRAP is ignored or pending (see
   // "Signals" above). Every first remote instruction checks it; a caller may
@@ -199,11 +236,17 @@ class RemoteTask {
   // Handles one wait result while waiting for the hold stop.
   Result<Progress> on_hold_stop(const sys::Stop& s);
   Status block_signals();
-  Status fixup_rseq();
   Status prepare_run();
-  // Resumes (CONT or SINGLESTEP) until the trap at trap_rip; returns the
-  // registers there. Other stops are handled as the header comment says.
-  Result<user_regs_struct> run_until_trap(uint64_t trap_rip, bool step);
+  // Sets `regs`, blocks signals, resumes (CONT or SINGLESTEP) until our stop
+  // at stop_rip (the executor's park, or the single-step trap) and returns
+  // the registers there; then end_remote().
+  Result<user_regs_struct> run_remote(const user_regs_struct& regs, uint64_t stop_rip, bool step);
+  // Other stops on the way are handled as the header comment says.
+  Result<user_regs_struct> run_until_stop(uint64_t stop_rip, bool step);
+  // Resumable mode: the signal-delivery-stop becomes an interrupt stop, and
+  // the thread's own mask and registers are put back.
+  Status end_remote();
+  uint64_t executor_parked() const;
   Result<long> run_one(uint64_t insn, bool step, long nr, const std::array<uint64_t, 6>& args);
   // One syscall through [vdso] (via_vdso) or the executor, issued again if
   // a job-control stop of the group cut it (-ERESTART*).
@@ -215,6 +258,7 @@ class RemoteTask {
   pid_t tgid_ = 0;
   State state_ = State::Detached;
   bool group_stop_ = false;
+  bool resumable_ = false;
   bool regs_dirty_ = false;  // registers were changed: put saved_regs_ back at release
   bool mask_dirty_ = false;  // signal mask was changed: put saved_mask_ back
   bool mask_saved_ = false;
@@ -232,6 +276,7 @@ class RemoteTask {
   uint64_t scratch_addr_ = 0;
   size_t scratch_size_ = 0;
   bool exec_shared_ = false;  // borrowed from another thread (share_executor)
+  ExecutorObserver exec_observer_;
 };
 
 // Waits until every one of `tasks` (killed already) is gone, collecting

@@ -142,8 +142,11 @@ Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const
   tl.mark("rebuild.executor");
   TRY(faults.hit("restore.verify"));
   TRY(kinds::verify_mm(leader.tgid(), t.mm, 0, 0));
-  for (size_t i = 0; i < threads.size(); ++i)
+  for (size_t i = 0; i < threads.size(); ++i) {
     TRY(kinds::restore_thread_final(threads[i], task.threads(static_cast<int>(i))));
+    // In the thread now, so that verification reads the final mask.
+    TRY(threads[i].put_back_saved());
+  }
   tl.mark("rebuild.verify");
   return {};
 }

@@ -20,6 +20,7 @@
 #include "kinds/ns/uts.h"
 #include "kinds/task_attrs.h"
 #include "kinds/tree.h"
+#include "recover/journal.h"
 #include "remote/remote_task.h"
 #include "restore/check.h"
 #include "restore/fork_phase.h"
@@ -106,7 +107,9 @@ Status seize_tasks(const Plan& plan, const std::map<pid_t, pid_t>& host_of, Seiz
     for (const img::Thread& th : t->task.threads()) {
       auto it = tid_host.find(th.tid());
       if (it == tid_host.end()) return failf("task {}: thread {} is missing", pid, th.tid());
-      threads.push_back(TRY_CTX(remote::RemoteTask::seize(it->second), "seize task {} thread {}", pid, th.tid()));
+      // PTRACE_O_EXITKILL: a half-built task dies with amber.
+      threads.push_back(TRY_CTX(remote::RemoteTask::seize(it->second, /*exit_kill=*/true), "seize task {} thread {}",
+                                pid, th.tid()));
     }
   }
   return {};
@@ -163,11 +166,19 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   tl.mark("read+validate");
 
   // 2. The container's name, cgroup and log.
+  // What a SIGKILL of amber would leave, for the next command to remove
+  // (recover/). Each piece is recorded right after it exists: recorded
+  // before, a failure (the name is taken) would name someone else's.
+  recover::Journal journal = TRY(recover::Journal::begin(jrn::Journal::RESTORE, name));
   Made made{log};
   made.state_dir = TRY(container::reserve_state_dir(name));
+  journal.data().set_state_dir(made.state_dir);
+  TRY(journal.set_phase(jrn::Journal::RESTORING));
   TRY(faults.hit("restore.reserve"));
   std::string cg_root = TRY(container::cgroup_root());
   made.cgroup = TRY_CTX(container::make_container_cgroup(cg_root, name), "{}", what);
+  journal.data().set_restore_cgroup(made.cgroup);
+  TRY(journal.save());
   made.cgroup_fd = TRY_CTX(sys::cgroup_open(made.cgroup), "{}", what);
   TRY(faults.hit("restore.cgroup"));
   UniqueFd log_fd = TRY_CTX(container::open_container_log(made.state_dir), "{}", what);
@@ -192,9 +203,17 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
                                                }),
                          "{}", what);
   log_fd.reset();
+  if (auto shim = container::proc_ref(made.spawned->shim_pid)) {
+    journal.data().set_shim_pid(shim->pid);
+    journal.data().set_shim_start_time(shim->start_time);
+    TRY(journal.save());
+  }
   tl.mark("spawn");
   TRY(faults.hit("restore.spawn"));
-  TRY_CTX(container::wait_init_started(*made.spawned), "{}: fork phase", what);
+  if (auto r = container::wait_init_started(*made.spawned); !r) {
+    faults.child_failed(r.error());
+    return std::unexpected(std::move(r.error()).wrap(fmt::format("{}: fork phase", what)));
+  }
   tl.mark("fork-phase");
 
   // 4. The controller seizes every task, finishes the tree (groups, zombies,
@@ -255,6 +274,8 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   TRY_CTX(release_all(plan, made), "{}", what);
   tl.mark("release");
   made.keep = true;
+  // The container runs: nothing for a recovery to undo any more.
+  if (auto r = journal.set_phase(jrn::Journal::RESTORED); !r) log.warn("{}", r.error().message);
   log.debug("timing: {}", tl.format());
   return name;
 }

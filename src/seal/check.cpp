@@ -119,9 +119,10 @@ Result<Target> target_for_pid(pid_t pid) {
   return t;
 }
 
-Result<Hold> hold_target(const Target& target, const InterruptGuard* guard) {
+Result<Hold> hold_target(const Target& target, const InterruptGuard* guard, HoldJournal* journal) {
   HoldOptions opts;
   opts.guard = guard;
+  opts.journal = journal;
   opts.record_traced = true;
   if (!target.cgroup.empty()) return Hold::by_cgroup(target.cgroup, opts);
   return Hold::by_pidns(target.init, opts);

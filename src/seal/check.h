@@ -36,7 +36,8 @@ Target target_for_container(const container::ContainerState& st);
 Result<Target> target_for_pid(pid_t pid);
 
 // Holds the target (ptrace stops; traced tasks recorded, not refused).
-Result<Hold> hold_target(const Target& target, const InterruptGuard* guard);
+// With a journal, what the hold changes is recorded first (hold.h).
+Result<Hold> hold_target(const Target& target, const InterruptGuard* guard, HoldJournal* journal = nullptr);
 
 // Every detector, on a held container.
 Result<Report> check_held(Hold& hold, const Target& target, const std::vector<External>& externals);

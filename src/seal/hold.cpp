@@ -161,6 +161,7 @@ Result<Hold> Hold::by_cgroup(const std::string& cgroup_dir, const HoldOptions& o
   h.cgroup_ = cgroup_dir;
   while (h.cgroup_.size() > 1 && h.cgroup_.back() == '/') h.cgroup_.pop_back();
   TRY(h.check_cgroup());
+  if (opts.journal) TRY(opts.journal->holding(h.cgroup_, !h.was_frozen_, 0));
   h.held_since_ = std::chrono::steady_clock::now();
   TRY(h.freeze());
   std::vector<pid_t> tids = TRY(h.list_cgroup_threads());
@@ -168,6 +169,7 @@ Result<Hold> Hold::by_cgroup(const std::string& cgroup_dir, const HoldOptions& o
   TRY(h.check_interrupt());
   TRY(h.thaw());
   TRY(h.settle());
+  TRY(h.journal_held());
   return h;
 }
 
@@ -178,9 +180,11 @@ Result<Hold> Hold::by_pidns(pid_t pid, const HoldOptions& opts) {
   if (own == h.pidns_ino_)
     return bad_input("hold: pid {} is in amber's own pid namespace: refusing to hold every task of the host", pid);
   if (TRY(h.in_target_pidns(getpid()))) return bad_input("hold: amber runs inside the pid namespace of {}", pid);
+  if (opts.journal) TRY(opts.journal->holding("", false, pid));
   h.held_since_ = std::chrono::steady_clock::now();
   TRY(h.settle());
   if (h.tasks_.empty()) return failf("hold: no task left in the pid namespace of {}", pid);
+  TRY(h.journal_held());
   return h;
 }
 
@@ -362,6 +366,7 @@ Status Hold::seize_one(pid_t tid, const std::set<pid_t>& listed) {
   if (st->tracer_pid != 0) return traced_error(*st);
   auto t = remote::RemoteTask::attach(tid, st->tgid);
   if (t) {
+    t->set_resumable(true);
     tasks_.emplace(tid, std::move(*t));
     return {};
   }
@@ -425,6 +430,18 @@ Status Hold::settle() {
     const std::set<pid_t> all(listed.begin(), listed.end());
     for (pid_t tid : fresh) TRY(seize_one(tid, all));
   }
+}
+
+Status Hold::journal_held() {
+  if (!opts_.journal) return {};
+  HoldJournal* j = opts_.journal;
+  for (auto& [tid, t] : tasks_) {
+    TRY_CTX(t.settle_rseq(), "hold: task {}", tid);
+    t.set_executor_observer([j](pid_t tgid, uint64_t base, size_t size, bool mapped) {
+      return j->executor(tgid, base, size, mapped);
+    });
+  }
+  return j->held(tasks_);
 }
 
 // ---------------------------------------------------------------------------

@@ -22,6 +22,9 @@
 // found (a cgroup its owner had frozen is frozen again before the tasks are
 // detached, so they never run).
 //
+// Every held task is resumable (remote_task.h "amber killed"): a SIGKILL of
+// amber lets it carry on, or parks it in the executor for recovery.
+//
 // SIGINT/SIGTERM: the command that holds blocks them with an InterruptGuard
 // (created before the Hold, destroyed after it) and the hold checks the
 // guard's signalfd between steps. An interrupt then unwinds like any error:
@@ -72,6 +75,20 @@ class InterruptGuard {
   mutable int caught_ = 0;
 };
 
+// The crash journal's side of a hold (src/recover/journal.h): told what is
+// about to be held before the freeze, and every thread's registers and mask
+// once all are stopped, before any code runs in them. A hold without one
+// cannot be undone after a SIGKILL of amber beyond what resumable tasks
+// give (remote_task.h "amber killed").
+class HoldJournal {
+ public:
+  virtual ~HoldJournal() = default;
+  virtual Status holding(const std::string& cgroup, bool will_freeze, pid_t pidns_pid) = 0;
+  virtual Status held(const std::map<pid_t, remote::RemoteTask>& tasks) = 0;
+  // An executor mapped into (mapped) or removed from process tgid.
+  virtual Status executor(pid_t tgid, uint64_t base, uint64_t size, bool mapped) = 0;
+};
+
 struct HoldOptions {
   // Longest wait for the freeze, and for each round of stops.
   std::chrono::milliseconds timeout{10000};
@@ -79,6 +96,7 @@ struct HoldOptions {
   // A task traced from outside is recorded (traced()) and left alone
   // instead of failing the hold: the seal check reports it as a leak.
   bool record_traced = false;
+  HoldJournal* journal = nullptr;
 };
 
 class Hold {
@@ -136,6 +154,8 @@ class Hold {
   Status seize_one(pid_t tid, const std::set<pid_t>& listed);
   Status wait_stops();
   Status settle();
+  // Settles every thread's rseq and tells the journal (if any).
+  Status journal_held();
   void release_quietly();
 
   HoldOptions opts_;
