@@ -73,6 +73,18 @@ kept=$(awk '/^entries \{/ { e = "" } { e = e $0 "\n" } /^}/ && e ~ /path: "kept"
 check_refused evil-link "$d" "entry 'evil/x'"
 [ ! -e "$host/x" ] || fail "restore wrote $host/x on the host"
 
+note "a node of the host's disk in /tmp's content"
+d=$(copy_image "$img" img-blockdev)
+disk=$(stat -c '%t %T' "$(findmnt -n -o SOURCE / 2>/dev/null || echo /dev/null)" 2>/dev/null || echo "8 0")
+read -r major minor <<<"$disk"
+{
+  grep -v '^data_' "$E2E_TMP/tree.txt"
+  printf 'entries {\n  path: "disk"\n  mode: %d\n  rdev: %d\n}\n' $((8#060666)) $(((16#$major << 8) | 16#$minor))
+  grep '^data_' "$E2E_TMP/tree.txt"
+} >"$E2E_TMP/tree2.txt"
+"$edit" "$d" encode "$tmp_tree" <"$E2E_TMP/tree2.txt"
+check_refused blockdev "$d" "entry 'disk': block device"
+
 # --- credentials above amber's own -----------------------------------------
 # A capability amber lacks (here CAP_SYS_RESOURCE, even as root), else one
 # past the kernel's last.

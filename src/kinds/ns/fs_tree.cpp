@@ -16,6 +16,7 @@
 
 #include "base/files.h"
 #include "base/unique_fd.h"
+#include "kinds/files/fd_kinds.h"
 #include "sys/resolve.h"
 
 namespace amber::kinds {
@@ -123,6 +124,12 @@ struct Walker {
         return {};
       case S_IFCHR:
       case S_IFBLK:
+        // A restore would make it again for whoever the image says: only the
+        // harmless ones (a node of the host's disk would hand it over).
+        if (!S_ISCHR(st.st_mode) || !files::is_harmless_chardev(st.st_rdev))
+          return unsupported("{}: {} device {}:{} in a container filesystem: not supported (only null, zero, full, "
+                             "random, urandom)", rel, S_ISCHR(st.st_mode) ? "character" : "block", major(st.st_rdev),
+                             minor(st.st_rdev));
         e.set_rdev(st.st_rdev);
         return {};
       default:
@@ -315,7 +322,12 @@ Status validate_fs_tree(const img::FsTree& tree, uint64_t data_size) {
       type = target->second;
     } else {
       switch (type) {
-        case S_IFDIR: case S_IFLNK: case S_IFIFO: case S_IFCHR: case S_IFBLK:
+        case S_IFDIR: case S_IFLNK: case S_IFIFO:
+          break;
+        case S_IFCHR: case S_IFBLK:
+          if (type != S_IFCHR || !files::is_harmless_chardev(static_cast<dev_t>(e.rdev())))
+            return bad_input("entry '{}': {} device {}:{}: only null, zero, full, random and urandom are made", p,
+                             type == S_IFCHR ? "character" : "block", major(e.rdev()), minor(e.rdev()));
           break;
         case S_IFREG:
           if (e.data_offset() > data_size || e.size() > data_size - e.data_offset())
