@@ -1,15 +1,10 @@
 #!/usr/bin/env bash
-# Kills and removes the cgroups that earlier test runs left under the test
-# cgroup root (tests use AMBER_CGROUP_ROOT=<v2 root>/amber-test; user containers
-# under <v2 root>/amber are never touched).
+# Kills and removes the cgroup roots of earlier test runs whose owner is gone
+# (<v2 root>/amber-test/run-PID-START, see scripts/test-cgroups.bash). The
+# roots of runs still going on (another checkout testing at the same time)
+# and user containers under <v2 root>/amber are never touched.
 set -u
-for v2 in /sys/fs/cgroup/unified /sys/fs/cgroup; do
-  [ -f "$v2/cgroup.controllers" ] || [ -f "$v2/cgroup.procs" ] && [ -d "$v2/amber-test" ] || continue
-  # deepest first
-  find "$v2/amber-test" -mindepth 1 -depth -type d | while read -r cg; do
-    [ -f "$cg/cgroup.freeze" ] && echo 0 >"$cg/cgroup.freeze" 2>/dev/null
-    [ -f "$cg/cgroup.kill" ] && echo 1 >"$cg/cgroup.kill" 2>/dev/null
-    for _ in $(seq 50); do rmdir "$cg" 2>/dev/null && break; sleep 0.1; done
-  done
-done
+. "$(dirname "$0")/test-cgroups.bash"
+v2=$(tcg_v2) || exit 0
+tcg_clean_stale "$v2"
 exit 0

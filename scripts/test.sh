@@ -6,6 +6,14 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 ./scripts/build.sh
 ./scripts/clean-test-cgroups.sh
+# The run's own cgroup root (scripts/test-cgroups.bash): every scenario's
+# containers and the unit tests' cgroups go under it; removed at the end.
+. scripts/test-cgroups.bash
+if v2=$(tcg_v2); then
+  AMBER_TEST_CGROUP_ROOT=$(tcg_make_run_root "$v2" $$)
+  export AMBER_TEST_CGROUP_ROOT
+  trap 'tcg_remove_tree "$AMBER_TEST_CGROUP_ROOT"' EXIT
+fi
 cd build
 # A failed test runs once more before it counts as failed: two scenarios are
 # known to flake under heavy load (MmTest.RoundTripRebuildsLayout..., about 1

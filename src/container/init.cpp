@@ -1,6 +1,7 @@
 #include "container/init.h"
 
 #include <fcntl.h>
+#include <linux/mount.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -14,6 +15,8 @@
 
 #include "base/unique_fd.h"
 #include "container/command.h"
+#include "sys/mount.h"
+#include "sys/resolve.h"
 
 namespace amber::container {
 
@@ -29,26 +32,6 @@ Status wait_for_go(int fd) {
   return {};
 }
 
-// A directory inside amber's own tmpfs (/dev/shm, /dev/pts), made if missing.
-Status ensure_dir(const std::string& path, mode_t mode) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0) {
-    if (!S_ISDIR(st.st_mode)) return failf("{} is not a directory", path);
-    return {};
-  }
-  if (errno != ENOENT) return sys_fail("stat {}", path);
-  if (::mkdir(path.c_str(), mode) != 0) return sys_fail("mkdir {}", path);
-  if (::chmod(path.c_str(), mode) != 0) return sys_fail("chmod {}", path);  // past the umask
-  return {};
-}
-
-Status do_mount(const char* source, const std::string& target, const char* type, unsigned long flags,
-                const char* data) {
-  if (::mount(source, target.c_str(), type, flags, data) != 0)
-    return sys_fail("mount {} on {}", type ? type : source, target);
-  return {};
-}
-
 // Before anything is mounted: on systemd hosts "/" is shared, and our mounts
 // would propagate to the host (and the host's into the container).
 Status make_mounts_private() {
@@ -57,24 +40,21 @@ Status make_mounts_private() {
   return {};
 }
 
-// pivot_root needs the new root to be a mount point.
-Status bind_rootfs(const std::string& root) {
-  return do_mount(root.c_str(), root, nullptr, MS_BIND | MS_REC, nullptr);
-}
-
-// A mount point in the user's tree (or the host's): never made by amber
-// (check_mount_points), checked again here in case it changed since.
-Status require_dir(const std::string& path) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) return sys_fail("mount point {}", path);
-  if (!S_ISDIR(st.st_mode)) return failf("mount point {} is not a directory", path);
-  return {};
+// A mount point in the user's tree (or the host's), found below the root
+// without following a symlink (sys::kNoLinks): never made by amber
+// (check_mount_points checked it before; checked again here in case it
+// changed since), and mounted on by fd, so nothing swapped in afterwards is
+// followed either.
+Result<UniqueFd> mount_point(int root, const char* name) {
+  return TRY_CTX(sys::open_at(root, name, O_PATH | O_DIRECTORY, sys::kNoLinks), "mount point /{}", name);
 }
 
 // proc of the new pid namespace.
-Status mount_proc(const std::string& dir) {
-  TRY(require_dir(dir));
-  return do_mount("proc", dir, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+Status mount_proc(int root) {
+  UniqueFd at = TRY(mount_point(root, "proc"));
+  TRY_CTX(sys::mount_new("proc", "proc", {}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, at.get()),
+          "mount proc on /proc");
+  return {};
 }
 
 struct DevNode {
@@ -89,37 +69,53 @@ constexpr std::pair<const char*, const char*> kDevLinks[] = {
     {"stderr", "/proc/self/fd/2"},   {"ptmx", "pts/ptmx"},
 };
 
+// A directory of amber's own in the fresh /dev (shm, pts), its mode past
+// the umask.
+Result<UniqueFd> make_dir(int dev, const char* name, mode_t mode) {
+  if (::mkdirat(dev, name, mode) != 0) return sys_fail("mkdir /dev/{}", name);
+  if (::fchmodat(dev, name, mode, 0) != 0) return sys_fail("chmod /dev/{}", name);
+  UniqueFd fd(::openat(dev, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return sys_fail("open /dev/{}", name);
+  return fd;
+}
+
 // A minimal /dev of its own: device nodes made here (not binds of the
-// host's), /dev/shm and a devpts instance of its own.
-Status mount_dev(const std::string& dir) {
-  TRY(require_dir(dir));
-  TRY(do_mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=1m"));
+// host's), /dev/shm and a devpts instance of its own. Everything is made
+// relative to the new tmpfs's root fd.
+Status mount_dev(int root) {
+  UniqueFd at = TRY(mount_point(root, "dev"));
+  UniqueFd dev = TRY_CTX(sys::mount_new("tmpfs", "tmpfs", {{"mode", "755"}, {"size", "1m"}},
+                                        MOUNT_ATTR_NOSUID | MOUNT_ATTR_STRICTATIME, at.get()),
+                         "mount tmpfs on /dev");
   for (const DevNode& n : kDevNodes) {
-    std::string p = dir + "/" + n.name;
-    if (::mknod(p.c_str(), S_IFCHR | 0666, makedev(n.major, n.minor)) != 0) return sys_fail("mknod {}", p);
-    if (::chmod(p.c_str(), 0666) != 0) return sys_fail("chmod {}", p);
+    if (::mknodat(dev.get(), n.name, S_IFCHR | 0666, makedev(n.major, n.minor)) != 0)
+      return sys_fail("mknod /dev/{}", n.name);
+    if (::fchmodat(dev.get(), n.name, 0666, 0) != 0) return sys_fail("chmod /dev/{}", n.name);
   }
-  for (const auto& [name, target] : kDevLinks) {
-    std::string p = dir + "/" + name;
-    if (::symlink(target, p.c_str()) != 0) return sys_fail("symlink {}", p);
-  }
-  TRY(ensure_dir(dir + "/shm", 01777));
-  TRY(do_mount("shm", dir + "/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"));
-  TRY(ensure_dir(dir + "/pts", 0755));
-  TRY(do_mount("devpts", dir + "/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"));
+  for (const auto& [name, target] : kDevLinks)
+    if (::symlinkat(target, dev.get(), name) != 0) return sys_fail("symlink /dev/{}", name);
+  UniqueFd shm = TRY(make_dir(dev.get(), "shm", 01777));
+  TRY_CTX(sys::mount_new("tmpfs", "shm", {{"mode", "1777"}}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, shm.get()),
+          "mount tmpfs on /dev/shm");
+  UniqueFd pts = TRY(make_dir(dev.get(), "pts", 0755));
+  TRY_CTX(sys::mount_new("devpts", "devpts", {{"newinstance", ""}, {"ptmxmode", "0666"}, {"mode", "0620"}},
+                         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, pts.get()),
+          "mount devpts on /dev/pts");
   return {};
 }
 
-Status mount_tmp(const std::string& dir) {
-  TRY(require_dir(dir));
-  return do_mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+Status mount_tmp(int root) {
+  UniqueFd at = TRY(mount_point(root, "tmp"));
+  TRY_CTX(sys::mount_new("tmpfs", "tmpfs", {{"mode", "1777"}}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, at.get()),
+          "mount tmpfs on /tmp");
+  return {};
 }
 
 // pivot_root(".", ".") stacks the old root on the new one; detaching it
-// leaves the container nothing of the host's tree.
-Status enter_rootfs(const std::string& root) {
-  if (::chdir(root.c_str()) != 0) return sys_fail("chdir {}", root);
-  if (::syscall(SYS_pivot_root, ".", ".") != 0) return sys_fail("pivot_root {}", root);
+// leaves the container nothing of the host's tree. `root`: the rootfs bind.
+Status enter_rootfs(int root, const std::string& shown) {
+  if (::fchdir(root) != 0) return sys_fail("chdir {}", shown);
+  if (::syscall(SYS_pivot_root, ".", ".") != 0) return sys_fail("pivot_root {}", shown);
   if (::umount2(".", MNT_DETACH) != 0) return sys_fail("detach the old root");
   if (::chdir("/") != 0) return sys_fail("chdir /");
   return {};
@@ -159,12 +155,19 @@ Status check_mount_points(const std::string& rootfs, const std::string& shown) {
 
 Status setup_container_fs(const std::string& rootfs) {
   TRY(make_mounts_private());
-  const std::string& root = rootfs;  // "" → the paths below are the host's
-  if (!root.empty()) TRY(bind_rootfs(root));
-  TRY(mount_proc(root + "/proc"));
-  TRY(mount_dev(root + "/dev"));
-  TRY(mount_tmp(root + "/tmp"));
-  if (!root.empty()) TRY(enter_rootfs(root));
+  // The rootfs exactly as recorded (amber run resolved it): no symlink on
+  // the way, which a mount would follow; "" is the host's tree.
+  UniqueFd root;
+  if (rootfs.empty()) {
+    root = TRY(sys::open_at(AT_FDCWD, "/", O_PATH | O_DIRECTORY, sys::kExact));
+  } else {
+    UniqueFd dir = TRY_CTX(sys::open_at(AT_FDCWD, rootfs, O_PATH | O_DIRECTORY, sys::kExact), "rootfs");
+    root = TRY_CTX(sys::bind_onto_itself(dir.get()), "rootfs {}", rootfs);
+  }
+  TRY(mount_proc(root.get()));
+  TRY(mount_dev(root.get()));
+  TRY(mount_tmp(root.get()));
+  if (!rootfs.empty()) TRY(enter_rootfs(root.get(), rootfs));
   return {};
 }
 

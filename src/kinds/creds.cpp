@@ -6,9 +6,13 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <unistd.h>
+
+#include <climits>
 
 #include <algorithm>
 #include <bit>
+#include <climits>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -75,6 +79,35 @@ Result<int> cap_last_cap() {
   return v;
 }
 
+// Names as in capabilities(7), by number (0..40 on 6.x kernels).
+constexpr std::string_view kCapNames[] = {
+    "CAP_CHOWN",          "CAP_DAC_OVERRIDE",    "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
+    "CAP_FSETID",         "CAP_KILL",            "CAP_SETGID",          "CAP_SETUID",
+    "CAP_SETPCAP",        "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",      "CAP_NET_RAW",         "CAP_IPC_LOCK",        "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",     "CAP_SYS_RAWIO",       "CAP_SYS_CHROOT",      "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",      "CAP_SYS_ADMIN",       "CAP_SYS_BOOT",        "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",   "CAP_SYS_TIME",        "CAP_SYS_TTY_CONFIG",  "CAP_MKNOD",
+    "CAP_LEASE",          "CAP_AUDIT_WRITE",     "CAP_AUDIT_CONTROL",   "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",   "CAP_MAC_ADMIN",       "CAP_SYSLOG",          "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",  "CAP_AUDIT_READ",      "CAP_PERFMON",         "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+};
+
+// "capability 24 (CAP_SYS_RESOURCE)", or "capabilities 24 (CAP_SYS_RESOURCE), 40 (...)".
+std::string cap_names(uint64_t caps) {
+  std::string out;
+  int n = 0;
+  for (int c = 0; c < 64; ++c) {
+    if (!(caps & (uint64_t{1} << c))) continue;
+    out += fmt::format("{}{} ({})", n++ ? ", " : "", c,
+                       c < static_cast<int>(std::size(kCapNames)) ? kCapNames[c] : std::string_view("unknown"));
+  }
+  return fmt::format("{} {}", n == 1 ? "capability" : "capabilities", out);
+}
+
+constexpr uint64_t bit(int cap) { return uint64_t{1} << cap; }
+
 std::string cap_list(uint64_t caps) {
   std::string out;
   for (int c = 0; c < 64; ++c)
@@ -98,6 +131,64 @@ Status check_creds_image(const img::Thread& t) {
   return {};
 }
 
+Result<OwnCreds> own_creds() {
+  sys::ProcStatus st = TRY_CTX(sys::read_status(::getpid()), "amber's own credentials");
+  OwnCreds own;
+  own.cap_prm = st.cap_prm;
+  own.cap_eff = st.cap_eff;
+  own.cap_bnd = st.cap_bnd;
+  own.cap_inh = st.cap_inh;
+  own.last_cap = TRY(cap_last_cap());
+  return own;
+}
+
+Status check_creds_here(pid_t pid, const img::Thread& t, const OwnCreds& own) {
+  TRY(check_creds_image(t));
+  const img::Creds& c = t.creds();
+  auto refuse = [&](std::string what) -> Status {
+    return bad_input("task {}: thread {}: {}", pid, t.tid(), what);
+  };
+  const uint64_t known = own.last_cap >= 63 ? ~uint64_t{0} : (uint64_t{1} << (own.last_cap + 1)) - 1;
+  const uint64_t all = c.cap_prm() | c.cap_eff() | c.cap_inh() | c.cap_bnd() | c.cap_amb();
+  if (uint64_t x = all & ~known)
+    return refuse(fmt::format("{} unknown to this kernel (its last is {})", cap_names(x), own.last_cap));
+  // Permitted (and so effective, ambient): only what amber holds itself.
+  if (uint64_t x = c.cap_prm() & ~own.cap_prm)
+    return refuse(fmt::format("permitted {} above amber's own: refused", cap_names(x)));
+  // Bounding: can only be dropped; inheritable: capset keeps it within the
+  // bounding set (amber has CAP_SETPCAP) or amber's own inheritable set.
+  if (uint64_t x = c.cap_bnd() & ~own.cap_bnd)
+    return refuse(fmt::format("bounding {} outside amber's bounding set: refused", cap_names(x)));
+  const uint64_t inh_ok = own.cap_inh | ((own.cap_eff & bit(CAP_SETPCAP)) ? own.cap_bnd : own.cap_prm);
+  if (uint64_t x = c.cap_inh() & ~inh_ok)
+    return refuse(fmt::format("inheritable {} amber cannot grant: refused", cap_names(x)));
+  if (uint64_t x = c.cap_eff() & ~c.cap_prm())
+    return refuse(fmt::format("effective {} not permitted (the kernel never shows that)", cap_names(x)));
+  if (uint64_t x = c.cap_amb() & ~(c.cap_prm() & c.cap_inh()))
+    return refuse(fmt::format("ambient {} not permitted and inheritable", cap_names(x)));
+  // Ids: -1 to setres[ug]id means "leave it": the thread would keep amber's 0.
+  for (int i = 0; i < 4; ++i) {
+    if (c.uids(i) == UINT32_MAX) return refuse("uid -1 (to setresuid it means 'unchanged'): refused");
+    if (c.gids(i) == UINT32_MAX) return refuse("gid -1 (to setresgid it means 'unchanged'): refused");
+  }
+  for (uint32_t g : c.groups())
+    if (g == UINT32_MAX) return refuse("supplementary group -1: refused");
+  if (c.groups_size() > NGROUPS_MAX) return refuse(fmt::format("{} supplementary groups (at most {})", c.groups_size(), NGROUPS_MAX));
+  const bool ids_change = std::any_of(c.uids().begin(), c.uids().end(), [](uint32_t u) { return u != ::getuid(); });
+  const bool gids_change = std::any_of(c.gids().begin(), c.gids().end(), [](uint32_t g) { return g != ::getgid(); }) ||
+                           c.groups_size() > 0;
+  if (ids_change && !(own.cap_eff & bit(CAP_SETUID)))
+    return refuse(fmt::format("uids {} need CAP_SETUID, which amber lacks", fmt::join(c.uids(), " ")));
+  if (gids_change && !(own.cap_eff & bit(CAP_SETGID)))
+    return refuse(fmt::format("gids {} need CAP_SETGID, which amber lacks", fmt::join(c.gids(), " ")));
+  // restore_ids sets securebits (and drops bounding caps) with CAP_SETPCAP.
+  constexpr uint32_t kKnownSecurebits = SECURE_ALL_BITS | SECURE_ALL_LOCKS;
+  if (uint32_t x = c.securebits() & ~kKnownSecurebits) return refuse(fmt::format("unknown securebits {:#x}: refused", x));
+  if (!(own.cap_eff & bit(CAP_SETPCAP)))
+    return refuse("securebits and the bounding set need CAP_SETPCAP, which amber lacks");
+  if (c.personality() == 0xffffffff) return refuse("personality 0xffffffff (personality(2)'s query, not a value)");
+  return {};
+}
 
 Status dump_creds(remote::RemoteTask& task, pid_t pid, img::Thread& out) {
   const pid_t tid = task.tid();

@@ -41,6 +41,24 @@ Status dump_dumpable(remote::RemoteTask& leader, img::Task& out);
 // What restore_* would refuse in the image alone (Exit::BadInput), checked
 // before anything is created (restore/plan.cpp).
 Status check_creds_image(const img::Thread& t);
+
+// What amber itself holds: a restored thread is a fork of amber and can be
+// given no more. From amber's /proc/self/status and cap_last_cap.
+struct OwnCreds {
+  uint64_t cap_prm = 0, cap_eff = 0, cap_bnd = 0, cap_inh = 0;
+  int last_cap = 0;
+};
+Result<OwnCreds> own_creds();
+// Credentials of thread `t` of task `pid` above amber's own, or that the
+// restore could not set as recorded, are bad input (one line naming the
+// task, the thread and the capability or id), refused before anything is
+// created: capabilities amber's permitted or bounding set lacks (no
+// CAP_SYS_RESOURCE here, for one) or the kernel does not know, an
+// effective or ambient set the kernel could never show, an id of -1 (to
+// setresuid it means "unchanged": the thread would stay root), ids or
+// groups amber lacks CAP_SETUID / CAP_SETGID to set, unknown securebits
+// or securebits without CAP_SETPCAP, the personality query value.
+Status check_creds_here(pid_t pid, const img::Thread& t, const OwnCreds& own);
 Status check_dumpable_image(const img::Task& in);
 Status restore_ids(remote::RemoteTask& task, const img::Thread& t);
 Status restore_caps(remote::RemoteTask& task, const img::Thread& t);

@@ -24,6 +24,7 @@
 #include "kinds/mm_internal.h"
 #include "kinds/vdso.h"
 #include "sys/pidfd.h"
+#include "sys/resolve.h"
 #include "sys/ptrace.h"
 #include "sys/uffd.h"
 
@@ -119,6 +120,19 @@ class Scratch {
   std::string buf_;
 };
 
+// openat2 of an image's path by the task itself (sys::kTaskPath: no /proc
+// magic link out of its root); its arguments in the scratch area. nullopt:
+// they do not fit.
+std::optional<Call> open_call(Scratch& scratch, const std::string& path, int flags) {
+  open_how how{};
+  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+  how.resolve = sys::kTaskPath;
+  uint64_t h = scratch.put(std::string_view(reinterpret_cast<const char*>(&how), sizeof how));
+  uint64_t p = h ? scratch.put(path, true) : 0;
+  if (!p) return std::nullopt;
+  return make_call(SYS_openat2, static_cast<uint64_t>(AT_FDCWD), p, h, sizeof how);
+}
+
 // ---- steps ----
 
 // The executor must not be in the way of any saved area.
@@ -191,12 +205,12 @@ Status set_mm_map(RemoteTask& task, const img::Mm& mm, const ShmemFds& shmem) {
     exe_fd = it->second;
   } else if (!mm.exe_path().empty()) {
     own_fd = true;
-    uint64_t path = scratch.put(mm.exe_path(), true);
-    if (!path) return failf("task {}: executable path of {} bytes does not fit the scratch area", pid, mm.exe_path().size());
+    std::optional<Call> open = open_call(scratch, mm.exe_path(), O_RDONLY);
+    if (!open) return failf("task {}: executable path of {} bytes does not fit the scratch area", pid, mm.exe_path().size());
     TRY(scratch.flush(task));
-    exe_fd = static_cast<int64_t>(TRY(task.syscall_checked(fmt::format("open executable {}", mm.exe_path()),
-                                                           SYS_openat, static_cast<uint64_t>(AT_FDCWD), path,
-                                                           O_RDONLY | O_CLOEXEC)));
+    exe_fd = static_cast<int64_t>(TRY(task.syscall_checked(fmt::format("open executable {}", mm.exe_path()), open->nr,
+                                                           open->args[0], open->args[1], open->args[2],
+                                                           open->args[3])));
   }
   prctl_mm_map m{};
   m.start_code = mm.start_code();
@@ -294,10 +308,9 @@ Status map_files(RemoteTask& task, const img::Mm& mm) {
     std::vector<Call> opens;
     std::vector<Open> round;
     for (; next < order.size() && round.size() < kOpenPerRound; next++) {
-      uint64_t p = scratch.put(order[next].first, true);
-      if (!p) break;
-      opens.push_back(make_call(SYS_openat, static_cast<uint64_t>(AT_FDCWD), p,
-                                (order[next].second ? O_RDWR : O_RDONLY) | O_CLOEXEC));
+      std::optional<Call> open = open_call(scratch, order[next].first, order[next].second ? O_RDWR : O_RDONLY);
+      if (!open) break;
+      opens.push_back(*open);
       round.push_back(order[next]);
     }
     if (round.empty()) return failf("task {}: path {} does not fit the scratch area", task.tgid(), order[next].first);

@@ -1,6 +1,7 @@
 // Process-wide fs context and name (see task_misc.h).
 #include "kinds/task_misc.h"
 
+#include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -11,6 +12,7 @@
 
 #include "base/files.h"
 #include "sys/procfs.h"
+#include "sys/resolve.h"
 
 namespace amber::kinds {
 
@@ -82,10 +84,18 @@ Status apply_fs_context_in_child(const img::Task& task) {
   const std::string& root = task.root();
   const std::string& cwd = task.cwd();
   if (task.umask() > 0777) return bad_input("task {}: umask {:o} is not a mode", task.pid(), task.umask());
+  // Found as the task sees its tree (sys::kTaskPath: no /proc magic link
+  // to a directory outside it), then entered by fd.
   if (!root.empty() && root != "/") {
-    if (::chroot(root.c_str()) != 0) return sys_fail("task {}: chroot {}", task.pid(), root);
+    UniqueFd dir = TRY_CTX(sys::open_at(AT_FDCWD, root, O_PATH | O_DIRECTORY, sys::kTaskPath), "task {}: root",
+                           task.pid());
+    if (::fchdir(dir.get()) != 0 || ::chroot(".") != 0) return sys_fail("task {}: chroot {}", task.pid(), root);
   }
-  if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) return sys_fail("task {}: chdir {}", task.pid(), cwd);
+  if (!cwd.empty()) {
+    UniqueFd dir = TRY_CTX(sys::open_at(AT_FDCWD, cwd, O_PATH | O_DIRECTORY, sys::kTaskPath), "task {}: cwd",
+                           task.pid());
+    if (::fchdir(dir.get()) != 0) return sys_fail("task {}: chdir {}", task.pid(), cwd);
+  }
   ::umask(static_cast<mode_t>(task.umask()));
   const std::string& comm = task.comm();
   if (!comm.empty()) {

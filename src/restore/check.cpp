@@ -11,9 +11,11 @@
 
 #include "base/files.h"
 #include "container/init.h"
+#include "kinds/creds.h"
 #include "kinds/ns/fs_tree.h"
 #include "kinds/vdso.h"
 #include "sys/procfs.h"
+#include "sys/resolve.h"
 
 namespace amber::restore {
 namespace {
@@ -59,14 +61,23 @@ class ContainerTree {
     ContainerTree t;
     t.plan_ = &plan;
     const std::string& rootfs = plan.container.rootfs();
-    if (!rootfs.empty()) TRY_CTX(check_image_path(rootfs), "the container's rootfs");
-    const std::string root = rootfs.empty() ? "/" : rootfs;
-    int fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-      if (errno == ENOENT || errno == ENOTDIR) return bad_input("the container's rootfs {} is not a directory on this host", root);
-      return sys_fail("open {}", root);
+    if (!rootfs.empty()) {
+      TRY_CTX(check_image_path(rootfs), "the container's rootfs");
+      // amber run records the host's tree as "" and a rootfs resolved
+      // (realpath): "/" or a symlink on the way is no rootfs amber made.
+      if (rootfs == "/") return bad_input("the container's rootfs is the host's root /: refused");
     }
-    t.root_ = UniqueFd(fd);
+    const std::string root = rootfs.empty() ? "/" : rootfs;
+    auto fd = sys::open_at(AT_FDCWD, root, O_PATH | O_DIRECTORY, sys::kExact);
+    if (!fd) {
+      const int e = fd.error().sys_errno;
+      if (e == ENOENT || e == ENOTDIR) return bad_input("the container's rootfs {} is not a directory on this host", root);
+      if (e == ELOOP)
+        return bad_input("the container's rootfs {} is reached through a symlink on this host (it must exist as "
+                         "recorded)", root);
+      return std::unexpected(std::move(fd.error()));
+    }
+    t.root_ = std::move(*fd);
     t.root_path_ = root;
     // The restore mounts /proc, /dev and /tmp there and creates nothing in
     // a rootfs (as amber run): a rootfs that lost one is bad input now,
@@ -205,8 +216,10 @@ Result<Plan> check_image(const image::ImageReader& image, PageData pages) {
   Plan plan = TRY(read_plan(image));
   ContainerTree tree = TRY(ContainerTree::open(plan));
   const auto own_maps = TRY_CTX(sys::read_maps(::getpid()), "amber's own maps");
+  const kinds::OwnCreds own = TRY(kinds::own_creds());
   for (const auto& [pid, t] : plan.tasks) {
     if (t.zombie()) continue;
+    for (const img::Thread& th : t.task.threads()) TRY(kinds::check_creds_here(pid, th, own));
     TRY(check_task_paths(tree, pid, t));
     TRY(kinds::check_vdso_here(pid, t.mm, own_maps));
   }

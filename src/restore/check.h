@@ -4,7 +4,9 @@
 // page index; restore.plan.h) and what a restore would find on this host
 // without creating anything: the container's rootfs, each task's root and
 // cwd, its mapped files and executable, the files and FIFOs its fds open,
-// and that this kernel's vdso is the image's.
+// that this kernel's vdso is the image's, and that no thread's credentials
+// are above amber's own (kinds/creds.h). The rootfs must exist as recorded:
+// a directory reached without a symlink, never "/".
 // Every refusal is Exit::BadInput (or Exit::Unsupported for state this amber
 // cannot restore) with one line naming the object.
 #pragma once

@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 
 #include "container/init.h"
@@ -55,6 +56,19 @@ Status fork_node(ForkEnv& env, pid_t pid) {
 void close_all_but_report(int report_fd) {
   if (report_fd > 0) ::syscall(SYS_close_range, 0u, static_cast<unsigned>(report_fd) - 1, 0u);
   ::syscall(SYS_close_range, static_cast<unsigned>(report_fd) + 1, ~0u, 0u);
+}
+
+Status close_all_but(std::vector<int> keep) {
+  std::sort(keep.begin(), keep.end());
+  unsigned from = 0;
+  for (int k : keep) {
+    if (k < 0 || static_cast<unsigned>(k) < from) continue;
+    if (static_cast<unsigned>(k) > from && ::syscall(SYS_close_range, from, static_cast<unsigned>(k) - 1, 0u) != 0)
+      return sys_fail("init: close fds {}..{}", from, k - 1);
+    from = static_cast<unsigned>(k) + 1;
+  }
+  if (::syscall(SYS_close_range, from, ~0u, 0u) != 0) return sys_fail("init: close fds from {}", from);
+  return {};
 }
 
 Status set_name(const std::string& name) {
@@ -166,6 +180,14 @@ void run_node(ForkEnv& env, pid_t pid) {
 }  // namespace
 
 Status init_side(const Plan& p, int log_fd, int report_fd, std::vector<int> shmem_fds, Faults faults) {
+  // Only what the fork phase uses stays open: the shim kept the cgroup fd
+  // for clone3, a directory of the host's tree, and a /proc/self/fd link to
+  // it (an fd path of the image) would lead out of the container's root.
+  std::vector<int> keep = {0, 1, 2, log_fd, report_fd};
+  keep.insert(keep.end(), shmem_fds.begin(), shmem_fds.end());
+  for (const auto& fc : p.fs)
+    if (fc.data) keep.push_back(fc.data.get());
+  TRY(close_all_but(std::move(keep)));
   TRY(container::setup_container_fs(p.container.rootfs()));
   for (const auto& fc : p.fs)
     TRY_CTX(kinds::restore_fs_tree(fc.tree, fc.data.get(), fc.tree.mountpoint()), "content of {}",

@@ -57,10 +57,13 @@ Result<FsContent> read_fs_content(const image::ImageReader& image, const img::Mo
   FsContent fc;
   fc.tree = TRY(image.read<img::FsTree>(m.content(), img::KIND_FS_TREE));
   const std::string what = fmt::format("content of {} ({})", m.mountpoint(), m.content());
-  // Only amber's own tmpfs mounts have content: a tree elsewhere (or at
-  // another path than its mount) would write into the rootfs or the host.
-  if (fc.tree.mountpoint() != m.mountpoint() || m.fstype() != "tmpfs" || m.external_bind() ||
-      !m.mountpoint().starts_with("/") || m.mountpoint() == "/")
+  // Only amber's own tmpfs mounts have content, which the restore mounts
+  // fresh: a tree elsewhere (or at another path than its mount) would write
+  // into the rootfs or, without one, the host ("/var/tmp" did).
+  if (!kinds::is_own_tmpfs(m.mountpoint()))
+    return bad_input("{}: content for {}, which is not a tmpfs the restore makes (/tmp, /dev/shm)", what,
+                     m.mountpoint());
+  if (fc.tree.mountpoint() != m.mountpoint() || m.fstype() != "tmpfs" || m.external_bind())
     return bad_input("{}: corrupt: a tree for {} on a {} mount", what, fc.tree.mountpoint(), m.fstype());
   uint64_t data_size = 0;
   if (!fc.tree.data_file().empty()) {

@@ -52,7 +52,7 @@ assert_eq "$(tr '\0' ' ' </proc/$pid/cmdline)" "$("$AMBER" exec "$n" -- sh -c "t
 execjob=$!
 wait_until 5 pgrep -fx "sleep 3.$$"
 xpid=$(pgrep -fx "sleep 3.$$")
-assert_eq "0::/$(basename "$AMBER_CGROUP_ROOT")/$n" "$(grep ^0:: /proc/$xpid/cgroup)" "cgroup of an exec'd command"
+assert_eq "0::${AMBER_CGROUP_ROOT#"$E2E_V2"}/$n" "$(grep ^0:: /proc/$xpid/cgroup)" "cgroup of an exec'd command"
 for ns in pid mnt net; do
   assert_eq "$(readlink /proc/$pid/ns/$ns)" "$(readlink /proc/$xpid/ns/$ns)" "$ns namespace of an exec'd command"
 done
@@ -62,7 +62,7 @@ note "cgroup"
 cgdir="$AMBER_CGROUP_ROOT/$n"
 [ -d "$cgdir" ] || fail "no cgroup $cgdir"
 grep -qx "$pid" "$cgdir/cgroup.procs" || fail "init $pid not in $cgdir/cgroup.procs"
-grep -q "^0::/$(basename "$AMBER_CGROUP_ROOT")/$n\$" /proc/$pid/cgroup || fail "init's cgroup: $(grep ^0:: /proc/$pid/cgroup)"
+grep -q "^0::${AMBER_CGROUP_ROOT#"$E2E_V2"}/$n\$" /proc/$pid/cgroup || fail "init's cgroup: $(grep ^0:: /proc/$pid/cgroup)"
 
 note "ps"
 assert_eq running "$(ps_state "$n")" "ps STATE"

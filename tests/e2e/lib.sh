@@ -1,9 +1,12 @@
 # Shared helpers for the end-to-end scenarios. A scenario starts with
 #   . "$E2E_LIB"
-# and gets: a temporary AMBER_STATE_DIR of its own, AMBER_CGROUP_ROOT under
-# <cgroup v2>/amber-test (scripts/clean-test-cgroups.sh removes leftovers),
-# unique container names (e2e_name), a trap that kills every container the
-# scenario started, and small assertions. Exit 77 (skip) with the reason when
+# and gets: a temporary AMBER_STATE_DIR of its own, AMBER_CGROUP_ROOT: the
+# test run's cgroup root (AMBER_TEST_CGROUP_ROOT, made by scripts/test.sh)
+# or, for a scenario run alone, a root of its own that it removes at the end
+# (<cgroup v2>/amber-test/run-PID-START, scripts/test-cgroups.bash; a killed
+# scenario's is removed by scripts/clean-test-cgroups.sh), unique container
+# names (e2e_name), a trap that kills every container the scenario started,
+# and small assertions. Exit 77 (skip) with the reason when
 # not root or without cgroup v2.
 set -euo pipefail
 [ -n "${E2E_TRACE:-}" ] && set -x
@@ -16,13 +19,17 @@ note() { echo "--- $*"; }
 : "${AMBER:?AMBER must be the path of the amber binary}"
 [ -x "$AMBER" ] || fail "AMBER=$AMBER is not executable"
 
-E2E_V2=""
-for d in /sys/fs/cgroup/unified /sys/fs/cgroup; do
-  if [ "$(stat -f -c %T "$d" 2>/dev/null)" = cgroup2fs ]; then E2E_V2=$d; break; fi
-done
-[ -n "$E2E_V2" ] || e2e_skip "no cgroup v2 hierarchy at /sys/fs/cgroup/unified or /sys/fs/cgroup"
-
-export AMBER_CGROUP_ROOT="$E2E_V2/amber-test"
+. "$(dirname "$E2E_LIB")/../../scripts/test-cgroups.bash"
+E2E_V2=$(tcg_v2) || e2e_skip "no cgroup v2 hierarchy at /sys/fs/cgroup/unified or /sys/fs/cgroup"
+# The root this scenario made itself, removed by e2e_cleanup ("" under a run's).
+E2E_OWN_CGROUP_ROOT=""
+if [ -n "${AMBER_TEST_CGROUP_ROOT:-}" ]; then
+  [ -d "$AMBER_TEST_CGROUP_ROOT" ] || fail "AMBER_TEST_CGROUP_ROOT=$AMBER_TEST_CGROUP_ROOT does not exist"
+  export AMBER_CGROUP_ROOT="$AMBER_TEST_CGROUP_ROOT"
+else
+  E2E_OWN_CGROUP_ROOT=$(tcg_make_run_root "$E2E_V2" $$) || fail "cannot make a cgroup root under $E2E_V2/amber-test"
+  export AMBER_CGROUP_ROOT="$E2E_OWN_CGROUP_ROOT"
+fi
 E2E_TMP=$(mktemp -d /tmp/amber-e2e.XXXXXX)
 export AMBER_STATE_DIR="$E2E_TMP/state"
 # Containers get a tmpfs /tmp of their own: programs they run must live
@@ -66,6 +73,10 @@ e2e_cleanup() {
     echo 1 >"$cg/cgroup.kill" 2>/dev/null
     for _ in $(seq 50); do rmdir "$cg" 2>/dev/null && break; sleep 0.1; done
   done
+  if [ -n "$E2E_OWN_CGROUP_ROOT" ] && ! tcg_remove_tree "$E2E_OWN_CGROUP_ROOT"; then
+    echo "cgroup root left: $E2E_OWN_CGROUP_ROOT" >&2
+    [ "$rc" != 0 ] || rc=1
+  fi
   rm -rf "$E2E_TMP" "$E2E_BIN"
   if [ "$rc" = 0 ]; then echo "PASS: $(basename "$0" .sh)"; fi
   exit "$rc"

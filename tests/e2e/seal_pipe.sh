@@ -13,7 +13,7 @@ pipe_writer() {
     case "$(readlink /proc/$t/fd/1)" in pipe:*) [ "$(cat /proc/$t/comm)" = sleep ] && echo "$t" ;; esac
   done
 }
-wait_until 5 test -n "$(pipe_writer)"
+wait_until 5 eval 'test -n "$(pipe_writer)"'  # deferred: else expanded once, before the shell forked
 writer=$(pipe_writer)
 [ -n "$writer" ] || fail "no task of $n writes into a pipe"
 assert_sealed "$n"

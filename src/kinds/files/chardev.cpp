@@ -62,12 +62,12 @@ Result<UniqueFd> open_chardev(const img::Fd& fd) {
   const int flags =
       (static_cast<int>(fd.flags()) & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC)) | O_CLOEXEC | O_NOCTTY;
   std::string path = fd.path();
-  UniqueFd f(::open(path.c_str(), flags));
-  if (!f && errno == ENOENT && path != dev->path) {
+  auto opened = sys::open_at(AT_FDCWD, path, flags, sys::kTaskPath);
+  if (!opened && opened.error().sys_errno == ENOENT && path != dev->path) {
     path = dev->path;
-    f = UniqueFd(::open(path.c_str(), flags));
+    opened = sys::open_at(AT_FDCWD, path, flags, sys::kTaskPath);
   }
-  if (!f) return sys_fail("open {} (flags {:#o})", path, flags);
+  UniqueFd f = TRY_CTX(std::move(opened), "flags {:#o}", flags);
   struct stat st {};
   if (::fstat(f.get(), &st) != 0) return sys_fail("fstat {}", path);
   if (!S_ISCHR(st.st_mode) || st.st_rdev != static_cast<dev_t>(fd.rdev()))

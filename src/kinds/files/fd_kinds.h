@@ -12,6 +12,7 @@
 #include "files.pb.h"
 #include "kinds/files/fdtable.h"
 #include "sys/procfs.h"
+#include "sys/resolve.h"
 
 namespace amber::kinds::files {
 
@@ -25,8 +26,11 @@ uint32_t description_flags(const FdProbe& p);
 bool is_regular_kind(const FdProbe& p);
 Status dump_regular(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
 // Opens path with the description's flags at its position (not for
-// container_log fds: fdtable.cpp hands those the new log).
-Result<UniqueFd> open_regular(const img::Fd& fd);
+// container_log fds: fdtable.cpp hands those the new log). The path is the
+// image's, opened by the restoring task itself (sys::kTaskPath: no /proc
+// magic link); unlinked.cpp reopens a file it made through /proc/self/fd
+// with `resolve` 0.
+Result<UniqueFd> open_regular(const img::Fd& fd, uint64_t resolve = sys::kTaskPath);
 
 // unlinked.cpp: regular files open but unlinked (content in the image), and
 // unlinked nodes of the harmless character devices (made again by mknod).

@@ -166,7 +166,8 @@ Result<PipeSet> PipeSet::create(const std::vector<const img::Pipe*>& pipes, pid_
 
 Status PipeSet::add_fifo(const img::Pipe& p, pid_t vpid) {
   const std::string& path = p.fifo_path();
-  UniqueFd keeper = TRY_CTX(open_fd(path, O_RDWR | O_NONBLOCK | O_CLOEXEC), "task {}: FIFO {}", vpid, path);
+  UniqueFd keeper =
+      TRY_CTX(sys::open_at(AT_FDCWD, path, O_RDWR | O_NONBLOCK, sys::kTaskPath), "task {}: FIFO {}", vpid, path);
   struct stat st {};
   if (::fstat(keeper.get(), &st) != 0) return sys_fail("task {}: FIFO {}: fstat", vpid, path);
   if (!S_ISFIFO(st.st_mode)) return failf("task {}: {} is no longer a FIFO", vpid, path);

@@ -54,15 +54,14 @@ Status dump_regular(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out) {
   return {};
 }
 
-Result<UniqueFd> open_regular(const img::Fd& fd) {
+Result<UniqueFd> open_regular(const img::Fd& fd, uint64_t resolve) {
   const bool dir = fd.kind() == img::FD_DIRECTORY;
   int flags = (static_cast<int>(fd.flags()) & ~kNotReplayed) | O_CLOEXEC | O_NOCTTY;
   // A file made with O_TMPFILE keeps __O_TMPFILE | O_DIRECTORY in its
   // f_flags (fdinfo): replayed, they would ask for a new temporary file in
   // "directory" PATH (ENOTDIR).
   if ((flags & O_TMPFILE) == O_TMPFILE) flags &= ~O_TMPFILE;
-  UniqueFd f(::open(fd.path().c_str(), flags));
-  if (!f) return sys_fail("open {} (flags {:#o})", fd.path(), flags);
+  UniqueFd f = TRY_CTX(sys::open_at(AT_FDCWD, fd.path(), flags, resolve), "flags {:#o}", flags);
   struct stat st {};
   if (::fstat(f.get(), &st) != 0) return sys_fail("fstat {}", fd.path());
   if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))

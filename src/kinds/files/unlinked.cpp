@@ -117,39 +117,31 @@ std::string base_of(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-// A device node made, opened and unlinked again; `at` is where it is made.
-Result<UniqueFd> make_node(const img::Fd& fd, const img::UnlinkedFile& u, const std::string& at) {
-  auto undo = [&] { (void)::unlink(at.c_str()); };
-  if (::lchown(at.c_str(), u.uid(), u.gid()) != 0) {
-    Status st = sys_fail("chown device node {}", at);
+// A device node made, opened and unlinked again: `name` in `dir` (found
+// as the task sees its tree, sys::kTaskPath), shown as `at`.
+Result<UniqueFd> make_node(const img::Fd& fd, const img::UnlinkedFile& u, int dir, const std::string& name,
+                           const std::string& at) {
+  auto undo = [&] { (void)::unlinkat(dir, name.c_str(), 0); };
+  auto failed = [&](Status st) -> Result<UniqueFd> {
     undo();
     return std::unexpected(std::move(st.error()));
-  }
-  if (::fchmodat(AT_FDCWD, at.c_str(), u.mode(), 0) != 0) {
-    Status st = sys_fail("chmod device node {}", at);
-    undo();
-    return std::unexpected(std::move(st.error()));
-  }
+  };
   // Found without following a symlink (O_PATH | O_NOFOLLOW), then opened
   // through /proc/self/fd: O_NOFOLLOW would stay in the description's
   // flags, which restore verification compares with the image.
   const int flags = (static_cast<int>(fd.flags()) & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC)) | O_CLOEXEC | O_NOCTTY;
-  UniqueFd path_fd(::open(at.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd path_fd(::openat(dir, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
   struct stat pst {};
-  if (!path_fd || ::fstat(path_fd.get(), &pst) != 0 || !S_ISCHR(pst.st_mode)) {
-    Status st = path_fd ? failf("device node {} is not a character device", at) : sys_fail("open device node {}", at);
-    undo();
-    return std::unexpected(std::move(st.error()));
-  }
+  if (!path_fd || ::fstat(path_fd.get(), &pst) != 0 || !S_ISCHR(pst.st_mode))
+    return failed(path_fd ? Status(failf("device node {} is not a character device", at))
+                          : Status(sys_fail("open device node {}", at)));
+  if (auto r = sys::chown_fd(path_fd.get(), u.uid(), u.gid()); !r) return failed(context(std::move(r), at));
+  if (auto r = sys::chmod_fd(path_fd.get(), u.mode()); !r) return failed(context(std::move(r), at));
   UniqueFd f(::open(fmt::format("/proc/self/fd/{}", path_fd.get()).c_str(), flags));
-  if (!f) {
-    Status st = sys_fail("open device node {} (flags {:#o})", at, flags);
-    undo();
-    return std::unexpected(std::move(st.error()));
-  }
+  if (!f) return failed(sys_fail("open device node {} (flags {:#o})", at, flags));
   timespec t[2] = {ts_of(u.atime_ns()), ts_of(u.mtime_ns())};
-  (void)::utimensat(AT_FDCWD, at.c_str(), t, AT_SYMLINK_NOFOLLOW);
-  if (::unlink(at.c_str()) != 0) return sys_fail("unlink device node {} again", at);
+  (void)sys::set_times_fd(path_fd.get(), t);
+  if (::unlinkat(dir, name.c_str(), 0) != 0) return sys_fail("unlink device node {} again", at);
   struct stat st {};
   if (::fstat(f.get(), &st) != 0) return sys_fail("fstat device node {}", at);
   if (!S_ISCHR(st.st_mode) || st.st_rdev != static_cast<dev_t>(fd.rdev()))
@@ -162,13 +154,16 @@ Result<UniqueFd> open_unlinked_node(const img::Fd& fd, const img::UnlinkedFile& 
     return unsupported("unlinked device node {} ({}:{}): not supported yet", fd.path(), major(fd.rdev()),
                        minor(fd.rdev()));
   if (u.mode() & ~07777u) return bad_input("unlinked device node {}: mode {:#o}", fd.path(), u.mode());
+  sys::PathEntry e = TRY_CTX(sys::open_parent(AT_FDCWD, fd.path(), sys::kTaskPath), "unlinked device node {}", fd.path());
   // Its name if free, else a name of amber's beside it (the description's
   // name then differs; the device, mode and owner do not).
-  std::string at = fd.path();
+  std::string name = e.name, at = fd.path();
   for (int i = 0; i < 100; i++) {
-    if (::mknod(at.c_str(), S_IFCHR | 0600, static_cast<dev_t>(fd.rdev())) == 0) return make_node(fd, u, at);
+    if (::mknodat(e.dir.get(), name.c_str(), S_IFCHR | 0600, static_cast<dev_t>(fd.rdev())) == 0)
+      return make_node(fd, u, e.dir.get(), name, at);
     if (errno != EEXIST) return sys_fail("mknod {} (character device {}:{})", at, major(fd.rdev()), minor(fd.rdev()));
-    at = fmt::format("{}/.amber-unlinked-{}-{}", dir_of(fd.path()), ::getpid(), i);
+    name = fmt::format(".amber-unlinked-{}-{}", ::getpid(), i);
+    at = fmt::format("{}/{}", dir_of(fd.path()), name);
   }
   return failf("mknod {}: no free name beside it", fd.path());
 }
@@ -219,12 +214,18 @@ Result<UniqueFd> open_unlinked(const img::Fd& fd, const img::UnlinkedFile& u) {
   const bool own_tmpfile = tmpfile && (own & O_TMPFILE) == O_TMPFILE && (own & O_ACCMODE) != O_RDONLY;
   const int tmp_flags = own_tmpfile ? (own & ~(O_APPEND | O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY)) | O_CLOEXEC
                                     : O_TMPFILE | O_RDWR | O_CLOEXEC;
-  int raw = tmpfile ? -1 : ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  bool named = raw >= 0;
-  if (!named && (tmpfile || errno == EEXIST)) raw = ::open(dir_of(path).c_str(), tmp_flags, 0600);
-  if (raw < 0) return sys_fail("re-create unlinked file {}", path);
-  UniqueFd file(raw);
-  if (named && ::unlink(path.c_str()) != 0) return sys_fail("unlink {} again", path);
+  // Its directory as the task sees its tree (sys::kTaskPath), the file made
+  // and unlinked there by name, never through a symlink.
+  sys::PathEntry e = TRY_CTX(sys::open_parent(AT_FDCWD, path, sys::kTaskPath), "re-create unlinked file {}", path);
+  UniqueFd file;
+  if (!tmpfile) {
+    file = UniqueFd(::openat(e.dir.get(), e.name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!file && errno != EEXIST) return sys_fail("re-create unlinked file {}", path);
+  }
+  const bool named = file.valid();
+  if (!named)
+    file = TRY_CTX(sys::open_at(e.dir.get(), ".", tmp_flags, RESOLVE_BENEATH, 0600), "re-create unlinked file {}", path);
+  if (named && ::unlinkat(e.dir.get(), e.name.c_str(), 0) != 0) return sys_fail("unlink {} again", path);
   TRY_CTX(write_all(file.get(), u.content().data(), u.content().size()), "content of unlinked file {}", path);
   const uint64_t size = std::max<uint64_t>(u.size(), u.content().size());
   if (::ftruncate(file.get(), static_cast<off_t>(size)) != 0)
@@ -249,7 +250,7 @@ Result<UniqueFd> open_unlinked(const img::Fd& fd, const img::UnlinkedFile& u) {
   // /proc/self/fd (which works for an unlinked file too).
   img::Fd again = fd;
   again.set_path(fmt::format("/proc/self/fd/{}", file.get()));
-  return open_regular(again);
+  return open_regular(again, 0);
 }
 
 }  // namespace amber::kinds::files

@@ -16,6 +16,8 @@
 
 #include "base/files.h"
 #include "base/unique_fd.h"
+#include "kinds/files/fd_kinds.h"
+#include "sys/resolve.h"
 
 namespace amber::kinds {
 namespace {
@@ -122,6 +124,12 @@ struct Walker {
         return {};
       case S_IFCHR:
       case S_IFBLK:
+        // A restore would make it again for whoever the image says: only the
+        // harmless ones (a node of the host's disk would hand it over).
+        if (!S_ISCHR(st.st_mode) || !files::is_harmless_chardev(st.st_rdev))
+          return unsupported("{}: {} device {}:{} in a container filesystem: not supported (only null, zero, full, "
+                             "random, urandom)", rel, S_ISCHR(st.st_mode) ? "character" : "block", major(st.st_rdev),
+                             minor(st.st_rdev));
         e.set_rdev(st.st_rdev);
         return {};
       default:
@@ -152,10 +160,10 @@ Status check_path(const std::string& p) {
 }
 
 // `buf`: allocated at the first file with data (see Walker::buf).
-Status restore_file(int root, const img::FsEntry& e, int data_fd, std::unique_ptr<char[]>& buf) {
+Status restore_file(const sys::PathEntry& at, const img::FsEntry& e, int data_fd, std::unique_ptr<char[]>& buf) {
   const std::string& p = e.path();
   if (!buf && e.size() > 0) buf = std::make_unique_for_overwrite<char[]>(kCopyBuf);
-  int fd = ::openat(root, p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  int fd = ::openat(at.dir.get(), at.name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return sys_fail("create {}", p);
   UniqueFd f(fd);
   XXH3_state_t* st = XXH3_createState();
@@ -183,53 +191,109 @@ Status restore_file(int root, const img::FsEntry& e, int data_fd, std::unique_pt
   return {};
 }
 
+// Where entries are made: every directory on the way is one made here
+// (validate_fs_tree), found without following any symlink or crossing a
+// mount (sys::kOwnTree), so that a symlink of the tree (an image may hold
+// "evil -> /var/tmp" and then "evil/x") is never followed out of it. The
+// last directory stays open: entries come directory by directory.
+class Placer {
+ public:
+  explicit Placer(int root) : root_(root) {}
+
+  Result<const sys::PathEntry*> at(const std::string& path) {
+    size_t slash = path.rfind('/');
+    std::string dir = slash == std::string::npos ? std::string() : path.substr(0, slash);
+    if (!cached_.dir || dir != dir_) {
+      cached_.dir = TRY(sys::open_at(root_, dir, O_PATH | O_DIRECTORY, sys::kOwnTree));
+      dir_ = dir;
+    }
+    cached_.name = slash == std::string::npos ? path : path.substr(slash + 1);
+    return &cached_;
+  }
+
+  // The entry itself (the tree's root for ""), not followed.
+  Result<UniqueFd> entry(const std::string& path) {
+    if (path.empty()) return sys::open_at(root_, ".", O_PATH | O_DIRECTORY, sys::kOwnTree);
+    return sys::open_entry(*TRY(at(path)));
+  }
+
+ private:
+  int root_;
+  std::string dir_;
+  sys::PathEntry cached_;
+};
+
+// Owner and mode of the entry just made, on an O_PATH | O_NOFOLLOW open of
+// it; its type must be the one made (nothing else writes a fresh tmpfs).
+Status set_owner_mode(Placer& placer, const img::FsEntry& e, mode_t type) {
+  const std::string& p = e.path();
+  UniqueFd obj = TRY_CTX(placer.entry(p), "{}", p.empty() ? "/" : p);
+  struct stat st {};
+  if (::fstat(obj.get(), &st) != 0) return sys_fail("stat {}", p);
+  if ((st.st_mode & S_IFMT) != type) return failf("{}: is not what was made here", p);
+  TRY_CTX(sys::chown_fd(obj.get(), e.uid(), e.gid()), "{}", p);
+  // After the chown, which clears set-id bits.
+  if (type != S_IFLNK) TRY_CTX(sys::chmod_fd(obj.get(), e.mode() & 07777), "{}", p);
+  return {};
+}
+
 }  // namespace
 
 Status restore_fs_tree(const img::FsTree& tree, int data_fd, const std::string& dst) {
-  int rootfd = ::open(dst.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (rootfd < 0) return sys_fail("open {}", dst);
-  UniqueFd root(rootfd);
+  // Checked here too: restore_fs_tree is never handed a tree that was not.
+  struct stat data_st {};
+  uint64_t data_size = 0;
+  if (data_fd >= 0) {
+    if (::fstat(data_fd, &data_st) != 0) return sys_fail("stat the data file");
+    data_size = static_cast<uint64_t>(data_st.st_size);
+  }
+  TRY(validate_fs_tree(tree, data_size));
+  // The mount point as named: no symlink on the way to it.
+  UniqueFd root = TRY(sys::open_at(AT_FDCWD, dst, O_RDONLY | O_DIRECTORY, sys::kExact));
+  Placer placer(root.get());
   std::unique_ptr<char[]> buf;
   for (const auto& e : tree.entries()) {
     const std::string& p = e.path();
-    TRY(check_path(p));
-    TRY(check_path(e.hardlink_to()));
-    const char* at = p.empty() ? "." : p.c_str();
-    if (!e.hardlink_to().empty()) {
-      if (::linkat(root.get(), e.hardlink_to().c_str(), root.get(), p.c_str(), 0) != 0)
-        return sys_fail("link {} to {}", p, e.hardlink_to());
-      continue;
-    }
     mode_t type = e.mode() & S_IFMT;
-    switch (type) {
-      case S_IFDIR:
-        if (!p.empty() && ::mkdirat(root.get(), at, 0700) != 0) return sys_fail("mkdir {}", p);
-        break;
-      case S_IFREG:
-        TRY(restore_file(root.get(), e, data_fd, buf));
-        break;
-      case S_IFLNK:
-        if (::symlinkat(e.link().c_str(), root.get(), at) != 0) return sys_fail("symlink {}", p);
-        break;
-      case S_IFIFO:
-      case S_IFCHR:
-      case S_IFBLK:
-        if (::mknodat(root.get(), at, type | 0600, static_cast<dev_t>(e.rdev())) != 0)
-          return sys_fail("mknod {}", p);
-        break;
-      default:
-        return bad_input("entry '{}': unknown file type {:o}", p, type);
+    if (!p.empty()) {
+      const sys::PathEntry& at = *TRY_CTX(placer.at(p), "{}", p);
+      if (!e.hardlink_to().empty()) {
+        sys::PathEntry target = TRY_CTX(sys::open_parent(root.get(), e.hardlink_to(), sys::kOwnTree), "{}",
+                                        e.hardlink_to());
+        // Flags 0: a symlink is linked itself, never followed.
+        if (::linkat(target.dir.get(), target.name.c_str(), at.dir.get(), at.name.c_str(), 0) != 0)
+          return sys_fail("link {} to {}", p, e.hardlink_to());
+        continue;
+      }
+      switch (type) {
+        case S_IFDIR:
+          if (::mkdirat(at.dir.get(), at.name.c_str(), 0700) != 0) return sys_fail("mkdir {}", p);
+          break;
+        case S_IFREG:
+          TRY(restore_file(at, e, data_fd, buf));
+          break;
+        case S_IFLNK:
+          if (::symlinkat(e.link().c_str(), at.dir.get(), at.name.c_str()) != 0) return sys_fail("symlink {}", p);
+          break;
+        case S_IFIFO:
+        case S_IFCHR:
+        case S_IFBLK:
+          if (::mknodat(at.dir.get(), at.name.c_str(), type | 0600, static_cast<dev_t>(e.rdev())) != 0)
+            return sys_fail("mknod {}", p);
+          break;
+        default:
+          return bad_input("entry '{}': unknown file type {:o}", p, type);
+      }
     }
-    if (::fchownat(root.get(), at, e.uid(), e.gid(), AT_SYMLINK_NOFOLLOW) != 0) return sys_fail("chown {}", p);
-    if (type != S_IFLNK && ::fchmodat(root.get(), at, e.mode() & 07777, 0) != 0) return sys_fail("chmod {}", p);
+    TRY(set_owner_mode(placer, e, type));
   }
   // Times last, children before parents: creating an entry changes its
   // directory's mtime.
   for (int i = tree.entries_size() - 1; i >= 0; i--) {
     const auto& e = tree.entries(i);
     timespec t[2] = {ts_of(e.atime_ns()), ts_of(e.mtime_ns())};
-    const char* at = e.path().empty() ? "." : e.path().c_str();
-    if (::utimensat(root.get(), at, t, AT_SYMLINK_NOFOLLOW) != 0) return sys_fail("set times of {}", e.path());
+    UniqueFd obj = TRY_CTX(placer.entry(e.path()), "{}", e.path().empty() ? "/" : e.path());
+    TRY_CTX(sys::set_times_fd(obj.get(), t), "{}", e.path().empty() ? "/" : e.path());
   }
   return {};
 }
@@ -258,7 +322,12 @@ Status validate_fs_tree(const img::FsTree& tree, uint64_t data_size) {
       type = target->second;
     } else {
       switch (type) {
-        case S_IFDIR: case S_IFLNK: case S_IFIFO: case S_IFCHR: case S_IFBLK:
+        case S_IFDIR: case S_IFLNK: case S_IFIFO:
+          break;
+        case S_IFCHR: case S_IFBLK:
+          if (type != S_IFCHR || !files::is_harmless_chardev(static_cast<dev_t>(e.rdev())))
+            return bad_input("entry '{}': {} device {}:{}: only null, zero, full, random and urandom are made", p,
+                             type == S_IFCHR ? "character" : "block", major(e.rdev()), minor(e.rdev()));
           break;
         case S_IFREG:
           if (e.data_offset() > data_size || e.size() > data_size - e.data_offset())

@@ -22,9 +22,13 @@ Result<img::FsTree> dump_fs_tree(const std::string& src, int data_fd, uint64_t* 
 // bytes.
 Status validate_fs_tree(const img::FsTree& tree, uint64_t data_size);
 
-// Recreates `tree` under the empty directory `dst`: files with their data
-// (each checked against its xxh3: a mismatch is Exit::BadInput), directories,
-// symlinks, fifos, device nodes, hard links; modes, owners and times.
+// Recreates `tree` under the empty directory `dst` (reached without a
+// symlink): files with their data (each checked against its xxh3: a
+// mismatch is Exit::BadInput), directories, symlinks, fifos, device nodes,
+// hard links; modes, owners and times. The tree is validated again first,
+// and every entry is made by *at() calls in its directory, found below
+// `dst` without following any symlink or crossing a mount: a symlink of the
+// tree is made, never followed (sys/resolve.h).
 Status restore_fs_tree(const img::FsTree& tree, int data_fd, const std::string& dst);
 
 // The tmpfs mount data worth keeping from mountinfo's super options

@@ -38,6 +38,12 @@ constexpr StandardMount kStandard[] = {
 
 }  // namespace
 
+bool is_own_tmpfs(std::string_view mountpoint) {
+  for (const auto& s : kStandard)
+    if (s.content && mountpoint == s.mountpoint) return true;
+  return false;
+}
+
 Result<std::vector<ClassifiedMount>> classify_mounts(const std::vector<sys::MountInfo>& container,
                                                      const std::vector<sys::MountInfo>& host,
                                                      const std::string& rootfs) {

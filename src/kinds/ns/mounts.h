@@ -32,6 +32,10 @@ Result<std::vector<ClassifiedMount>> classify_mounts(const std::vector<sys::Moun
                                                      const std::vector<sys::MountInfo>& host,
                                                      const std::string& rootfs);
 
+// A tmpfs whose content the container owns (/tmp, /dev/shm): the restore
+// mounts it fresh and fills it; no other mount point may have content.
+bool is_own_tmpfs(std::string_view mountpoint);
+
 // Restore side: every inherited mount must still be there on this host (same
 // mount point, same filesystem type); a missing one is Exit::BadInput naming it.
 Status check_inherited_mounts(const img::Namespaces& ns, const std::vector<sys::MountInfo>& host);

@@ -179,4 +179,73 @@ TEST(FsTree, ValidateRefusesWhatRestoreWouldTripOver) {
     entry(t, "x", S_IFDIR);
     refused(t, "no root entry first");
   }
+  {
+    img::FsTree t;
+    entry(t, "", S_IFDIR);
+    entry(t, "disk", S_IFBLK).set_rdev(makedev(8, 0));
+    refused(t, "a block device (the host's disk)");
+  }
+  {
+    img::FsTree t;
+    entry(t, "", S_IFDIR);
+    entry(t, "mem", S_IFCHR).set_rdev(makedev(1, 1));
+    refused(t, "/dev/mem");
+  }
+  {
+    img::FsTree t;
+    entry(t, "", S_IFDIR);
+    entry(t, "null", S_IFCHR).set_rdev(makedev(1, 3));
+    EXPECT_TRUE(kinds::validate_fs_tree(t, 100));
+  }
+}
+
+// The image: "evil -> OUTSIDE", then "evil/x". Refused (the check
+// runs in restore_fs_tree too), and nothing is made outside.
+TEST(FsTree, RestoreFollowsNoSymlinkOutOfTheTree) {
+  Tree t;
+  std::string outside = make_tmp();
+  img::FsTree tree;
+  auto add = [&](const std::string& path, mode_t mode) -> img::FsEntry& {
+    img::FsEntry& e = *tree.add_entries();
+    e.set_path(path);
+    e.set_mode(mode);
+    return e;
+  };
+  add("", S_IFDIR | 0755);
+  add("evil", S_IFLNK | 0777).set_link(outside);
+  add("evil/x", S_IFDIR | 0755);
+  auto r = kinds::restore_fs_tree(tree, -1, t.dst);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().exit, Exit::BadInput);
+  struct stat st {};
+  EXPECT_NE(::stat((outside + "/x").c_str(), &st), 0);
+  // The mount point itself reached through a symlink: refused too.
+  std::string link = t.dst + ".link";
+  ASSERT_EQ(::symlink(t.dst.c_str(), link.c_str()), 0);
+  img::FsTree plain;
+  plain.add_entries()->set_mode(S_IFDIR | 0755);
+  r = kinds::restore_fs_tree(plain, -1, link);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().sys_errno, ELOOP);
+  ::unlink(link.c_str());
+  (void)remove_tree(outside);
+}
+
+TEST(FsTree, DumpRefusesDeviceNodesButTheHarmlessOnes) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (mknod)";
+  Tree t;
+  ASSERT_EQ(::mknod((t.src + "/null").c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
+  UniqueFd data(::open(t.data.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  uint64_t off = 0;
+  auto tree = kinds::dump_fs_tree(t.src, data.get(), &off);
+  ASSERT_TRUE(tree) << tree.error().message;
+  ASSERT_TRUE(kinds::restore_fs_tree(*tree, data.get(), t.dst));
+  struct stat st {};
+  ASSERT_EQ(::stat((t.dst + "/null").c_str(), &st), 0);
+  EXPECT_EQ(st.st_rdev, makedev(1, 3));
+  ASSERT_EQ(::mknod((t.src + "/disk").c_str(), S_IFBLK | 0600, makedev(8, 0)), 0);
+  tree = kinds::dump_fs_tree(t.src, data.get(), &off);
+  ASSERT_FALSE(tree);
+  EXPECT_EQ(tree.error().exit, Exit::Unsupported);
+  EXPECT_NE(tree.error().message.find("block device 8:0"), std::string::npos) << tree.error().message;
 }

@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 
 #include <array>
+#include <cstdlib>
 #include <atomic>
 #include <set>
 #include <thread>
@@ -20,6 +21,7 @@
 
 #include "../remote/child.h"
 #include "base/files.h"
+#include "sys/procfs.h"
 
 using namespace amber;
 using namespace amber::testing;
@@ -27,8 +29,26 @@ using seal::Hold;
 
 namespace {
 
-// A v2 cgroup of its own under <v2 root>/amber-test (scripts/clean-test-cgroups.sh
-// removes leftovers). Its tasks are killed and it is removed at the end.
+// The test run's cgroup root (AMBER_TEST_CGROUP_ROOT, exported by
+// scripts/test.sh), else one of this process's own named as
+// scripts/test-cgroups.bash names them (<v2>/amber-test/run-PID-START, so
+// that scripts/clean-test-cgroups.sh removes it if this process is killed),
+// removed with the last test cgroup in it.
+struct RootOfRun {
+  std::string path;
+  bool own = false;
+};
+Result<RootOfRun> root_of_run(const std::string& v2) {
+  if (const char* r = std::getenv("AMBER_TEST_CGROUP_ROOT"); r && *r) return RootOfRun{r, false};
+  sys::ProcStat st = TRY(sys::read_stat(::getpid()));
+  RootOfRun root{fmt::format("{}/amber-test/run-{}-{}", v2, ::getpid(), st.start_time), true};
+  ::mkdir((v2 + "/amber-test").c_str(), 0755);
+  if (::mkdir(root.path.c_str(), 0755) != 0 && errno != EEXIST) return sys_fail("mkdir {}", root.path);
+  return root;
+}
+
+// A v2 cgroup of its own under the run's root. Its tasks are killed and it
+// is removed at the end.
 class TestCgroup {
  public:
   TestCgroup() {
@@ -36,21 +56,26 @@ class TestCgroup {
       skip_ = "needs root to create cgroups";
       return;
     }
-    std::string root;
+    std::string v2;
     for (const char* p : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"}) {
       struct statfs fs {};
       if (::statfs(p, &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC) {
-        root = p;
+        v2 = p;
         break;
       }
     }
-    if (root.empty()) {
+    if (v2.empty()) {
       skip_ = "no cgroup2 hierarchy mounted";
       return;
     }
+    auto root = root_of_run(v2);
+    if (!root) {
+      skip_ = fmt::format("cannot make the test cgroup root: {}", root.error().message);
+      return;
+    }
+    root_ = *root;
     static int counter = 0;
-    ::mkdir((root + "/amber-test").c_str(), 0755);
-    path_ = fmt::format("{}/amber-test/remote-hold-{}-{}", root, getpid(), counter++);
+    path_ = fmt::format("{}/remote-hold-{}-{}", root_.path, getpid(), counter++);
     if (::mkdir(path_.c_str(), 0755) != 0) {
       skip_ = fmt::format("cannot create {}: {}", path_, std::strerror(errno));
       path_.clear();
@@ -62,6 +87,7 @@ class TestCgroup {
     (void)write_file(path_ + "/cgroup.kill", "1");
     wait_until([&] { return read_file(path_ + "/cgroup.events").value_or("").find("populated 0") != std::string::npos; });
     wait_until([&] { return ::rmdir(path_.c_str()) == 0; });
+    if (root_.own) (void)::rmdir(root_.path.c_str());  // fails while another test's cgroup is in it
   }
   const std::string& skip_reason() const { return skip_; }
   const std::string& path() const { return path_; }
@@ -80,6 +106,7 @@ class TestCgroup {
   }
 
  private:
+  RootOfRun root_;
   std::string path_;
   std::string skip_;
 };
