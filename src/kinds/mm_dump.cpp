@@ -169,9 +169,17 @@ img::VmArea classify(sys::VmArea a, uint32_t sm, const std::string& root) {
 class DefFlagsProbe {
  public:
   static Result<DefFlagsProbe> map(remote::RemoteTask& task) {
-    uint64_t at = TRY(task.syscall_checked("mmap a probe page for mlockall flags", SYS_mmap, 0, kPage, PROT_NONE,
-                                           MAP_SHARED | MAP_ANONYMOUS, static_cast<uint64_t>(-1), 0));
-    return DefFlagsProbe(task, at);
+    // The crash journal (recover/) hears of it before the mmap and after.
+    TRY(task.note_mapping(0, kPage, true));
+    auto at = task.syscall_checked("mmap a probe page for mlockall flags", SYS_mmap, 0, kPage, PROT_NONE,
+                                   MAP_SHARED | MAP_ANONYMOUS, static_cast<uint64_t>(-1), 0);
+    if (!at) {
+      (void)task.note_mapping(0, kPage, false);
+      return std::unexpected(std::move(at.error()));
+    }
+    DefFlagsProbe probe(task, *at);
+    TRY(task.note_mapping(*at, kPage, true));
+    return probe;
   }
   DefFlagsProbe(DefFlagsProbe&& o) noexcept : task_(o.task_), at_(std::exchange(o.at_, 0)) {}
   DefFlagsProbe& operator=(DefFlagsProbe&&) = delete;
@@ -181,7 +189,7 @@ class DefFlagsProbe {
     if (at_ == 0) return {};
     const uint64_t at = std::exchange(at_, 0);
     TRY(task_.syscall_checked("munmap the probe page", SYS_munmap, at, kPage));
-    return {};
+    return task_.note_mapping(at, kPage, false);
   }
 
  private:

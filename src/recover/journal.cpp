@@ -70,13 +70,22 @@ Status Journal::held(const std::map<pid_t, remote::RemoteTask>& tasks) {
   return save();
 }
 
-Status Journal::executor(pid_t tgid, uint64_t base, uint64_t size, bool mapped) {
-  auto* list = data_.mutable_executors();
+Status Journal::mapping(pid_t tgid, uint64_t base, uint64_t size, bool executor, bool mapped) {
+  auto* list = data_.mutable_mappings();
+  if (mapped && base != 0) {
+    // The address of a pending one (recorded before its mmap) is known now.
+    for (jrn::Mapping& e : *list)
+      if (e.tgid() == tgid && e.base() == 0 && e.executor() == executor && e.size() == size) {
+        e.set_base(base);
+        return save();
+      }
+  }
   if (mapped) {
-    jrn::Executor* e = list->Add();
+    jrn::Mapping* e = list->Add();
     e->set_tgid(tgid);
     e->set_base(base);
     e->set_size(size);
+    e->set_executor(executor);
   } else {
     for (int i = 0; i < list->size(); ++i)
       if (list->Get(i).tgid() == tgid && list->Get(i).base() == base) {

@@ -44,7 +44,7 @@ class Journal : public seal::HoldJournal {
   // threads as they were before any remote code ran in them.
   Status holding(const std::string& cgroup, bool will_freeze, pid_t pidns_pid) override;
   Status held(const std::map<pid_t, remote::RemoteTask>& tasks) override;
-  Status executor(pid_t tgid, uint64_t base, uint64_t size, bool mapped) override;
+  Status mapping(pid_t tgid, uint64_t base, uint64_t size, bool executor, bool mapped) override;
 
  private:
   Journal() = default;

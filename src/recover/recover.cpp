@@ -26,6 +26,7 @@
 #include "remote/remote_task.h"
 #include "seal/hold.h"
 #include "sys/cgroup.h"
+#include "sys/procfs.h"
 
 namespace amber::recover {
 namespace {
@@ -67,20 +68,31 @@ bool alive(pid_t pid, uint64_t start_time) {
   return container::liveness({pid, start_time}) == container::Liveness::Alive;
 }
 
-// The journaled address still holds amber's stub: the process did not
-// unmap it and map something else there meanwhile. /proc/PID/mem reads the
-// r-x page without a tracer.
-bool stub_at(pid_t tgid, uint64_t base) {
-  auto mem = open_fd(fmt::format("/proc/{}/mem", tgid), O_RDONLY | O_CLOEXEC);
-  if (!mem) return false;
-  std::span<const std::byte> code = remote::RemoteTask::stub_code();
-  std::vector<std::byte> buf(code.size());
-  ssize_t n = ::pread(mem->get(), buf.data(), buf.size(), static_cast<off_t>(base));
-  return n == static_cast<ssize_t>(buf.size()) && std::equal(buf.begin(), buf.end(), code.begin());
+// Where a journaled mapping of amber's is now, if it is still there: a
+// shared anonymous area ("/dev/zero (deleted)": amber's mappings are shared
+// so that they never merge with a neighbour) of exactly the journaled size,
+// split in several areas of one object at most (the executor's r-x code page).
+// At the journaled address, or, for one journaled before its mmap returned
+// (base 0), the only such area of that size in the process.
+std::optional<uint64_t> still_there(const jrn::Mapping& m) {
+  auto maps = sys::read_maps(m.tgid());
+  if (!maps) return std::nullopt;
+  std::vector<uint64_t> found;
+  for (size_t i = 0; i < maps->size(); ++i) {
+    const sys::VmArea& a = (*maps)[i];
+    if (!a.shared || a.path != "/dev/zero" || !a.deleted || a.offset != 0) continue;
+    if (m.base() != 0 && a.start != m.base()) continue;
+    uint64_t end = a.end;
+    for (size_t k = i + 1; k < maps->size() && (*maps)[k].start == end && (*maps)[k].inode == a.inode; ++k)
+      end = (*maps)[k].end;
+    if (end - a.start == m.size()) found.push_back(a.start);
+  }
+  if (found.size() != 1) return std::nullopt;
+  return found.front();
 }
 
 struct PutBack {
-  int threads = 0, executors = 0, continued = 0;
+  int threads = 0, mappings = 0, continued = 0;
   bool thawed = false;
 };
 
@@ -95,37 +107,57 @@ Result<PutBack> put_back(const J& j) {
   std::map<pid_t, std::vector<const jrn::HeldThread*>> threads_of;  // live processes only
   for (const jrn::HeldThread& t : j.threads())
     if (alive(t.tgid(), t.tgid_start_time())) threads_of[t.tgid()].push_back(&t);
-  std::map<pid_t, const jrn::Executor*> exec_of;
-  for (const jrn::Executor& e : j.executors())
-    if (threads_of.contains(e.tgid()) && stub_at(e.tgid(), e.base())) exec_of[e.tgid()] = &e;
-  // Without an executor nothing of amber's is left: between remote calls
-  // every thread has its own registers and mask (remote_task.h).
-  if (exec_of.empty()) return out;
+  struct Left {
+    uint64_t base, size;
+    bool executor;
+  };
+  std::map<pid_t, Left> exec_of;
+  std::map<pid_t, std::vector<Left>> left;  // every mapping of ours still there
+  for (const jrn::Mapping& m : j.mappings()) {
+    if (!threads_of.contains(m.tgid())) continue;
+    auto at = still_there(m);
+    if (!at) continue;
+    left[m.tgid()].push_back({*at, m.size(), m.executor()});
+    if (m.executor()) exec_of[m.tgid()] = left[m.tgid()].back();
+  }
+  if (threads_of.empty()) return out;
 
   seal::HoldOptions opts;
   opts.record_traced = true;  // someone else's tracee is left alone
   seal::Hold hold = TRY(!cgroup.empty() && sys::cgroup_exists(cgroup) ? seal::Hold::by_cgroup(cgroup, opts)
-                                                                      : seal::Hold::by_pidns(exec_of.begin()->first, opts));
-  std::set<pid_t> parked;
-  for (const auto& [tgid, e] : exec_of) {
-    for (const jrn::HeldThread* rec : threads_of.at(tgid)) {
+                                                                      : seal::Hold::by_pidns(threads_of.begin()->first, opts));
+  std::set<pid_t> parked;  // in the executor: the process is stopped
+  for (const auto& [tgid, recs] : threads_of) {
+    auto e = exec_of.find(tgid);
+    for (const jrn::HeldThread* rec : recs) {
       remote::RemoteTask* t = hold.task(rec->tid());
-      if (!t || t->tgid() != tgid || t->saved_regs().rip - e->base() >= e->size()) continue;
-      user_regs_struct regs{};
-      if (rec->regs().size() != sizeof regs) return failf("thread {}: journaled registers have a bad size", rec->tid());
-      std::memcpy(&regs, rec->regs().data(), sizeof regs);
-      t->set_saved_regs(regs);
+      if (!t || t->tgid() != tgid) continue;
+      user_regs_struct own{};
+      if (rec->regs().size() != sizeof own) return failf("thread {}: journaled registers have a bad size", rec->tid());
+      std::memcpy(&own, rec->regs().data(), sizeof own);
+      const user_regs_struct& now = t->saved_regs();
+      bool in_executor = e != exec_of.end() && now.rip - e->second.base < e->second.size;
+      bool in_vdso = false;
+      if (!in_executor && now.rbp == remote::RemoteTask::park_frame(own)) {
+        auto park = t->vdso_park();
+        in_vdso = park && park->entry != 0 && now.rip >= park->entry && now.rip < park->end;
+      }
+      if (!in_executor && !in_vdso) continue;
+      t->set_saved_regs(own);
       t->set_saved_sigmask(rec->signal_mask());
-      parked.insert(tgid);
+      if (in_executor) parked.insert(tgid);
       ++out.threads;
     }
     std::vector<pid_t> tids = hold.threads(tgid);
-    if (tids.empty()) continue;
-    TRY_CTX(hold.task(tids.front())
-                ->syscall_checked(fmt::format("munmap amber's executor at {:#x}", e->base()), SYS_munmap, e->base(),
-                                  e->size()),
-            "process {}", tgid);
-    ++out.executors;
+    if (tids.empty() || !left.contains(tgid)) continue;
+    for (const Left& m : left.at(tgid)) {
+      TRY_CTX(hold.task(tids.front())
+                  ->syscall_checked(fmt::format("munmap amber's {} at {:#x}", m.executor ? "executor" : "probe page",
+                                                m.base),
+                                    SYS_munmap, m.base, m.size),
+              "process {}", tgid);
+      ++out.mappings;
+    }
   }
   TRY(hold.release());
   // A parked thread stopped its whole process (executor.cpp); continued
@@ -138,34 +170,40 @@ Result<PutBack> put_back(const J& j) {
   return out;
 }
 
+// The dump's kill had begun (or ended): the image is the container now.
+// Its leftovers go (the rest of its tasks too, when `finish` says the kill
+// was cut short), unless the name belongs to another container that runs.
+Result<std::string> finish_kill(const J& j, const std::string& who, bool finish) {
+  std::string done = fmt::format("{} was killed after it began to kill the container: image {} kept", who, j.image());
+  if (container::valid_name(j.container()) && path_exists(container::state_dir(j.container()))) {
+    auto st = container::load_state(j.container());
+    const bool ours = !st || j.cgroup().empty() || st->cgroup == j.cgroup();
+    if (ours && (finish || !st || container::liveness(st->init) != container::Liveness::Alive)) {
+      Log quiet;
+      TRY(container::kill_container(j.container(), quiet));
+      done += ", container cleaned up";
+    }
+  }
+  return done;
+}
+
 Result<std::string> recover_dump(const J& j, const Owner& o) {
   const std::string who = fmt::format("{} of {} (amber pid {})", command_name(j.command()), j.container(), o.pid);
-  switch (j.phase()) {
-    case J::RELEASED:
-      return fmt::format("{} had released the container: nothing to undo", who);
-    case J::KILLED: {
-      // The image is the container now. Its leftovers, unless the name
-      // belongs to a container that runs (a restore of that image).
-      std::string done = fmt::format("{} was killed after the container's tasks ended: image {} kept", who,
-                                     j.image());
-      if (container::valid_name(j.container()) && path_exists(container::state_dir(j.container()))) {
-        auto st = container::load_state(j.container());
-        if (!st || container::liveness(st->init) != container::Liveness::Alive) {
-          Log quiet;
-          TRY(container::kill_container(j.container(), quiet));
-          done += ", container cleaned up";
-        }
-      }
-      return done;
-    }
-    default:
-      break;
+  if (j.phase() == J::RELEASED) return fmt::format("{} had released the container: nothing to undo", who);
+  if (j.phase() == J::KILLED) return finish_kill(j, who, false);
+  if (j.phase() == J::COMMITTED) {
+    // Killed between the commit and the end of the kill: if a held
+    // process is gone, the kill had begun and the image is all that is
+    // left of it.
+    bool all_alive = std::all_of(j.threads().begin(), j.threads().end(),
+                                 [](const jrn::HeldThread& t) { return alive(t.tgid(), t.tgid_start_time()); });
+    if (!all_alive) return finish_kill(j, who, true);
   }
   PutBack pb = TRY_CTX(put_back(j), "{}", who);
   std::vector<std::string> what;
   if (pb.thawed) what.push_back("cgroup thawed");
   if (pb.threads) what.push_back(fmt::format("{} parked thread(s) put back", pb.threads));
-  if (pb.executors) what.push_back(fmt::format("{} executor(s) removed", pb.executors));
+  if (pb.mappings) what.push_back(fmt::format("{} mapping(s) of amber's removed", pb.mappings));
   if (pb.continued) what.push_back(fmt::format("{} process(es) continued", pb.continued));
   const std::string temp = j.temp_image();
   if (!temp.empty() && path_exists(temp)) {

@@ -121,12 +121,25 @@ Status RemoteTask::map_executor(uint64_t addr, size_t table_calls, size_t scratc
   const size_t total = code_size + table_size + scratch_size;
 
   // One mapping, made read-write, filled with process_vm_writev, then its
-  // code page made r-x: three syscalls through [vdso].
-  int flags = MAP_PRIVATE | MAP_ANONYMOUS | (addr ? MAP_FIXED_NOREPLACE : 0);
-  uint64_t base = TRY(syscall_checked(fmt::format("mmap executor ({} bytes at {:#x})", total, addr), SYS_mmap, addr,
-                                      total, PROT_READ | PROT_WRITE, static_cast<uint64_t>(flags),
-                                      static_cast<uint64_t>(-1), 0));
-  auto undo = [&] { (void)raw_syscall(true, SYS_munmap, {base, total, 0, 0, 0, 0}); };
+  // code page made r-x: three syscalls through [vdso]. Shared anonymous: it
+  // never merges with a neighbour of the task, so a recovery finds it in
+  // maps (a "/dev/zero (deleted)" area of exactly this size) even when
+  // amber was killed before it learnt the address. The journal hears of it
+  // before the mmap (address 0: pending) and once it has an address.
+  if (map_observer_) TRY(map_observer_(tgid_, 0, total, true, true));
+  int flags = MAP_SHARED | MAP_ANONYMOUS | (addr ? MAP_FIXED_NOREPLACE : 0);
+  auto mapped = syscall_checked(fmt::format("mmap executor ({} bytes at {:#x})", total, addr), SYS_mmap, addr, total,
+                                PROT_READ | PROT_WRITE, static_cast<uint64_t>(flags), static_cast<uint64_t>(-1), 0);
+  if (!mapped) {
+    if (map_observer_) (void)map_observer_(tgid_, 0, total, true, false);
+    return std::unexpected(std::move(mapped.error()));
+  }
+  const uint64_t base = *mapped;
+  if (map_observer_) TRY(map_observer_(tgid_, base, total, true, true));
+  auto undo = [&] {
+    if (raw_syscall(true, SYS_munmap, {base, total, 0, 0, 0, 0}) && map_observer_)
+      (void)map_observer_(tgid_, base, total, true, false);
+  };
   if (addr && base != addr) {
     undo();
     return failf("task {}: executor mapped at {:#x}, not at {:#x}", tid_, base, addr);
@@ -142,11 +155,6 @@ Status RemoteTask::map_executor(uint64_t addr, size_t table_calls, size_t scratc
     undo();
     return std::unexpected(std::move(p.error()));
   }
-  if (exec_observer_)
-    if (auto o = exec_observer_(tgid_, base, total, true); !o) {
-      undo();
-      return o;
-    }
   exec_base_ = base;
   exec_size_ = total;
   table_addr_ = base + code_size;
@@ -186,7 +194,7 @@ Status RemoteTask::unmap_executor() {
   long r = TRY_CTX(raw_syscall(true, SYS_munmap, {exec_base_, exec_size_, 0, 0, 0, 0}), "task {}: unmap executor",
                    tid_);
   TRY(check_syscall(r, fmt::format("task {}: munmap executor {:#x}+{:#x}", tid_, exec_base_, exec_size_)));
-  if (exec_observer_) TRY(exec_observer_(tgid_, exec_base_, exec_size_, false));
+  if (map_observer_) TRY(map_observer_(tgid_, exec_base_, exec_size_, true, false));
   exec_base_ = exec_size_ = 0;
   table_addr_ = scratch_addr_ = 0;
   table_calls_ = scratch_size_ = 0;
@@ -225,7 +233,7 @@ Status RemoteTask::run_chunk(std::span<Call> calls, size_t first_index) {
   r.r12 = calls.size();
   r.orig_rax = ~0ull;
   r.eflags &= ~0x100ull;
-  user_regs_struct out = TRY_CTX(run_remote(r, executor_parked(), false), "task {}: run batch", tid_);
+  user_regs_struct out = TRY_CTX(run_remote(r, executor_parked(), Until::Park), "task {}: run batch", tid_);
   if (out.r12 > calls.size()) return failf("task {}: batch stub returned {} calls left of {}", tid_, out.r12, calls.size());
   const size_t done = calls.size() - out.r12;
   TRY_CTX(read(table_addr_, std::as_writable_bytes(std::span(slots).first(done))), "task {}: read results", tid_);

@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
+#include <span>
 #include <vector>
 
 #include "base/files.h"
@@ -75,6 +77,37 @@ int seccomp_mode(pid_t tid) {
   for (auto line : split(*text, '\n'))
     if (starts_with(line, "Seccomp:")) return static_cast<int>(parse_int(trim(line.substr(8))).value_or(-1));
   return -1;
+}
+
+// The [vdso] park gadget (remote_task.h "amber killed"): a syscall fallback
+//   mov $nr, %eax; syscall; leave; xor r,r ...; ret
+// with nr a call that is harmless with NULL arguments, and xors that clear
+// at least edx, esi and edi (the loop's arguments). Offsets in `text`.
+struct Gadget {
+  size_t entry, syscall, end;
+};
+std::optional<Gadget> find_park_gadget(std::span<const std::byte> text) {
+  auto at = [&](size_t i) { return std::to_integer<unsigned>(text[i]); };
+  for (size_t i = 0; i + 8 < text.size(); ++i) {
+    if (at(i) != 0xb8 || at(i + 5) != 0x0f || at(i + 6) != 0x05 || at(i + 7) != 0xc9) continue;
+    const unsigned nr = at(i + 1) | at(i + 2) << 8 | at(i + 3) << 16 | at(i + 4) << 24;
+    if (nr != SYS_gettimeofday && nr != SYS_time && nr != SYS_clock_getres && nr != SYS_getcpu) continue;
+    unsigned cleared = 0;  // bits: 1 edx, 2 esi, 4 edi
+    for (size_t j = i + 8; j < text.size() && j < i + 48;) {
+      if (at(j) == 0xc3) {
+        if (cleared == 7) return Gadget{i, i + 5, j + 1};
+        break;
+      }
+      // xor r32,r32: 31 /r with mod 11 and reg == rm, optionally after REX 0x45.
+      const size_t op = at(j) == 0x45 ? j + 1 : j;
+      if (op + 1 >= text.size() || at(op) != 0x31) break;
+      const unsigned modrm = at(op + 1);
+      if ((modrm >> 6) != 3 || ((modrm >> 3) & 7) != (modrm & 7)) break;
+      if (op == j) cleared |= (modrm & 7) == 2 ? 1 : (modrm & 7) == 6 ? 2 : (modrm & 7) == 7 ? 4 : 0;
+      j = op + 2;
+    }
+  }
+  return std::nullopt;
 }
 
 std::string describe_end(const sys::Stop& s) {
@@ -143,6 +176,7 @@ RemoteTask& RemoteTask::operator=(RemoteTask&& o) noexcept {
   saved_regs_ = o.saved_regs_;
   saved_mask_ = o.saved_mask_;
   syscall_insn_ = o.syscall_insn_;
+  park_ = o.park_;
   exec_base_ = o.exec_base_;
   exec_size_ = o.exec_size_;
   table_addr_ = o.table_addr_;
@@ -150,7 +184,7 @@ RemoteTask& RemoteTask::operator=(RemoteTask&& o) noexcept {
   scratch_addr_ = o.scratch_addr_;
   scratch_size_ = o.scratch_size_;
   exec_shared_ = o.exec_shared_;
-  exec_observer_ = std::move(o.exec_observer_);
+  map_observer_ = std::move(o.map_observer_);
   o.state_ = State::Detached;
   return *this;
 }
@@ -309,11 +343,22 @@ Status RemoteTask::prepare_run() {
   return settle_rseq();
 }
 
-Result<user_regs_struct> RemoteTask::run_until_stop(uint64_t stop_rip, bool step) {
+Result<user_regs_struct> RemoteTask::run_until_stop(uint64_t stop_rip, Until until) {
   using K = sys::Stop::Kind;
+  const bool step = until == Until::Step;
   int inject = 0;
   for (;;) {
-    TRY(step ? sys::ptrace_singlestep(tid_, inject) : sys::ptrace_cont(tid_, inject));
+    switch (until) {
+      case Until::Park:
+        TRY(sys::ptrace_cont(tid_, inject));
+        break;
+      case Until::Step:
+        TRY(sys::ptrace_singlestep(tid_, inject));
+        break;
+      case Until::SyscallExit:
+        TRY(sys::ptrace_syscall(tid_, inject));
+        break;
+    }
     inject = 0;
     sys::Stop s = TRY(sys::wait_stop(tid_));
     switch (s.kind) {
@@ -324,7 +369,7 @@ Result<user_regs_struct> RemoteTask::run_until_stop(uint64_t stop_rip, bool step
       case K::SignalDelivery: {
         siginfo_t si = TRY(sys::get_siginfo(tid_));
         bool from_kernel = si.si_code > 0;  // SI_USER, SI_TKILL, SI_QUEUE are <= 0
-        if (!step && s.sig == SIGSTOP && si.si_code == SI_TKILL) {
+        if (until == Until::Park && s.sig == SIGSTOP && si.si_code == SI_TKILL) {
           // The executor's park (executor.cpp): its own tgkill. Discarded
           // by the next resume, which passes no signal.
           user_regs_struct regs = TRY(sys::get_regs(tid_));
@@ -359,22 +404,31 @@ Result<user_regs_struct> RemoteTask::run_until_stop(uint64_t stop_rip, bool step
         // kernel puts the thread back into it at detach.
         group_stop_ = true;
         continue;
+      case K::Syscall:
+        if (until == Until::SyscallExit) {
+          auto info = TRY(sys::get_syscall_info(tid_));
+          if (info.op == PTRACE_SYSCALL_INFO_EXIT) {
+            user_regs_struct regs = TRY(sys::get_regs(tid_));
+            if (regs.rip == stop_rip) return regs;
+            return failf("task {}: unexpected syscall exit at {:#x} (expected {:#x})", tid_, regs.rip, stop_rip);
+          }
+        }
+        continue;
       case K::None:
       case K::Interrupt:
       case K::Event:
-      case K::Syscall:
         continue;
     }
   }
 }
 
-Result<user_regs_struct> RemoteTask::run_remote(const user_regs_struct& regs, uint64_t stop_rip, bool step) {
+Result<user_regs_struct> RemoteTask::run_remote(const user_regs_struct& regs, uint64_t stop_rip, Until until) {
   // Registers first, then the mask: a task whose tracer vanishes between the
   // two runs our code with its own mask and parks (see "amber killed").
   TRY(sys::set_regs(tid_, regs));
   regs_dirty_ = true;
   TRY(block_signals());
-  user_regs_struct out = TRY(run_until_stop(stop_rip, step));
+  user_regs_struct out = TRY(run_until_stop(stop_rip, until));
   TRY(end_remote());
   return out;
 }
@@ -440,10 +494,27 @@ Result<long> RemoteTask::run_one(uint64_t insn, bool step, long nr, const std::a
   r.r8 = a[4];
   r.r9 = a[5];
   r.eflags &= ~kTrapFlag;
-  // Single-stepped: the trap right after `syscall` (2 bytes), result in
-  // rax. In the executor: its park, result in r13.
-  if (step) return static_cast<long>(TRY(run_remote(r, insn + 2, true)).rax);
-  return static_cast<long>(TRY(run_remote(r, executor_parked(), false)).r13);
+  // In the executor: its park, result in r13. Through [vdso]: its park
+  // gadget if it has one, else single-stepped (the trap right after
+  // `syscall`, 2 bytes), result in rax.
+  if (!step) return static_cast<long>(TRY(run_remote(r, executor_parked(), Until::Park)).r13);
+  if (park_.entry != 0 && insn > park_.entry && insn < park_.end) return run_vdso_parked(r);
+  return static_cast<long>(TRY(run_remote(r, insn + 2, Until::Step)).rax);
+}
+
+Result<long> RemoteTask::run_vdso_parked(user_regs_struct r) {
+  // The frame `leave; ret` takes after the syscall: rbp -> {frame, entry}.
+  // Below the thread's red zone, so nothing live is there; the two words
+  // are put back afterwards.
+  const uint64_t frame = park_frame(saved_regs_);
+  std::array<uint64_t, 2> old{};
+  const std::array<uint64_t, 2> park{frame, park_.entry};
+  if (!read(frame, std::as_writable_bytes(std::span(old))) || !write(frame, std::as_bytes(std::span(park))))
+    return static_cast<long>(TRY(run_remote(r, r.rip + 2, Until::Step)).rax);  // no writable stack there
+  r.rbp = frame;
+  user_regs_struct out = TRY(run_remote(r, r.rip + 2, Until::SyscallExit));
+  TRY_CTX(write(frame, std::as_bytes(std::span(old))), "task {}: put its stack back", tid_);
+  return static_cast<long>(out.rax);
 }
 
 Result<long> RemoteTask::raw_syscall(bool via_vdso, long nr, const std::array<uint64_t, 6>& args) {
@@ -473,8 +544,14 @@ Result<uint64_t> RemoteTask::syscall_insn() {
   return syscall_insn_;
 }
 
+Result<RemoteTask::VdsoPark> RemoteTask::vdso_park() {
+  TRY(syscall_insn());
+  return park_;
+}
+
 Status RemoteTask::refresh_syscall_insn() {
   syscall_insn_ = 0;
+  park_ = {};
   std::string maps = TRY(read_file(fmt::format("/proc/{}/maps", tid_)));
   struct Text {
     uint64_t start, end;
@@ -523,14 +600,23 @@ Status RemoteTask::refresh_syscall_insn() {
                tid_);
 }
 
-void RemoteTask::forget_syscall_insn() { syscall_insn_ = 0; }
+void RemoteTask::forget_syscall_insn() {
+  syscall_insn_ = 0;
+  park_ = {};
+}
 
 Status RemoteTask::refresh_syscall_insn(uint64_t start, uint64_t end) {
   syscall_insn_ = 0;
+  park_ = {};
   if (end <= start || end - start > (uint64_t{1} << 20))
     return failf("task {}: bad [vdso] range {:#x}-{:#x}", tid_, start, end);
   std::vector<std::byte> text(end - start);
   TRY_CTX(sys::read_memory(tid_, start, text), "task {}: read [vdso]", tid_);
+  if (auto g = find_park_gadget(text)) {
+    park_ = {start + g->entry, start + g->end};
+    syscall_insn_ = start + g->syscall;
+    return {};
+  }
   // Any 0f 05 pair decodes as `syscall` when jumped to directly, whatever
   // instruction it belongs to in the vdso's own code.
   for (size_t i = 0; i + 1 < text.size(); ++i) {

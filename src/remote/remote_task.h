@@ -32,9 +32,15 @@
 // an interrupt stop, so between calls a detached task just carries on. A
 // task detached while in the executor parks there (a job-control stop, see
 // executor.cpp) until recovery puts its registers back from the journal
-// (src/recover). The one window left is a syscall single-stepped through
-// [vdso] (mapping and unmapping the executor): detached then, the task
-// runs on in [vdso] with our registers.
+// (src/recover). A syscall through [vdso] (mapping and unmapping the
+// executor) parks the same way: it runs at the `syscall` of a fallback
+// path whose epilogue is `leave; xor...; ret`, with rbp pointing at a
+// two-word frame we write below the red zone ({frame, the gadget's start}):
+// after the syscall, `leave; ret` lands back at the gadget, which loops on
+// a harmless gettimeofday(NULL, NULL) for ever. We stop it with
+// PTRACE_SYSCALL (a syscall stop delivers nothing at detach), never with a
+// single-step, whose trap flag would survive the tracer and kill the task.
+// Only a [vdso] without such a gadget falls back to single-stepping.
 //
 // Signals: while remote code runs, every signal of the thread but SIGTRAP
 // is blocked (PTRACE_SETSIGMASK) and the real mask is kept in
@@ -166,10 +172,14 @@ class RemoteTask {
   // mapping, and that mapping's size: how recovery recognizes an executor
   // left in a task by a killed amber.
   static std::span<const std::byte> stub_code();
-  // Told right after the executor is mapped (mapped true; a failure unmaps
-  // it again) and right after it is unmapped: the crash journal.
-  using ExecutorObserver = std::function<Status(pid_t tgid, uint64_t base, size_t size, bool mapped)>;
-  void set_executor_observer(ExecutorObserver f) { exec_observer_ = std::move(f); }
+  // Told right after amber maps something into the task (mapped true; a
+  // failure unmaps it again) and right after it unmaps it: the crash
+  // journal. The executor reports itself; other callers use note_mapping().
+  using MappingObserver = std::function<Status(pid_t tgid, uint64_t base, size_t size, bool executor, bool mapped)>;
+  void set_mapping_observer(MappingObserver f) { map_observer_ = std::move(f); }
+  Status note_mapping(uint64_t base, size_t size, bool mapped) {
+    return map_observer_ ? map_observer_(tgid_, base, size, false, mapped) : Status{};
+  }
   static size_t executor_size_for(size_t table_calls = kDefaultTableCalls,
                                   size_t scratch_bytes = kDefaultScratchBytes);
 
@@ -207,6 +217,14 @@ class RemoteTask {
   // (not the executor). Call refresh after moving or re-creating the vdso;
   // forget after removing it (found again on next use).
   Result<uint64_t> syscall_insn();
+  // The [vdso] park gadget found with it ({0, 0}: none, single-steps).
+  struct VdsoPark {
+    uint64_t entry = 0, end = 0;  // [entry, end): mov $nr,%eax; syscall; leave; xor...; ret
+  };
+  Result<VdsoPark> vdso_park();
+  // The frame a thread parked in [vdso] has in rbp, for the registers it
+  // had when it was held (recovery tells a parked thread by it).
+  static uint64_t park_frame(const user_regs_struct& own) { return (own.rsp - 512) & ~uint64_t{15}; }
   Status refresh_syscall_insn();
   void forget_syscall_insn();
   // Same, when the caller knows where [vdso] is (it just placed it): no
@@ -235,14 +253,18 @@ class RemoteTask {
   RemoteTask(pid_t tid, pid_t tgid) : tid_(tid), tgid_(tgid) {}
   // Handles one wait result while waiting for the hold stop.
   Result<Progress> on_hold_stop(const sys::Stop& s);
+  enum class Until { Park, Step, SyscallExit };
   Status block_signals();
   Status prepare_run();
-  // Sets `regs`, blocks signals, resumes (CONT or SINGLESTEP) until our stop
-  // at stop_rip (the executor's park, or the single-step trap) and returns
-  // the registers there; then end_remote().
-  Result<user_regs_struct> run_remote(const user_regs_struct& regs, uint64_t stop_rip, bool step);
+  // Sets `regs`, blocks signals, resumes (CONT, SINGLESTEP or SYSCALL) until
+  // our stop at stop_rip (the executor's park, the single-step trap, or the
+  // exit of the syscall at the [vdso] park) and returns the registers there;
+  // then end_remote().
+  Result<user_regs_struct> run_remote(const user_regs_struct& regs, uint64_t stop_rip, Until until);
   // Other stops on the way are handled as the header comment says.
-  Result<user_regs_struct> run_until_stop(uint64_t stop_rip, bool step);
+  Result<user_regs_struct> run_until_stop(uint64_t stop_rip, Until until);
+  // One syscall at the [vdso] park gadget's `syscall` (see "amber killed").
+  Result<long> run_vdso_parked(user_regs_struct r);
   // Resumable mode: the signal-delivery-stop becomes an interrupt stop, and
   // the thread's own mask and registers are put back.
   Status end_remote();
@@ -269,6 +291,7 @@ class RemoteTask {
   user_regs_struct saved_regs_{};
   uint64_t saved_mask_ = 0;
   uint64_t syscall_insn_ = 0;
+  VdsoPark park_{};
   uint64_t exec_base_ = 0;
   size_t exec_size_ = 0;
   uint64_t table_addr_ = 0;
@@ -276,7 +299,7 @@ class RemoteTask {
   uint64_t scratch_addr_ = 0;
   size_t scratch_size_ = 0;
   bool exec_shared_ = false;  // borrowed from another thread (share_executor)
-  ExecutorObserver exec_observer_;
+  MappingObserver map_observer_;
 };
 
 // Waits until every one of `tasks` (killed already) is gone, collecting

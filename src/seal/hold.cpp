@@ -437,8 +437,8 @@ Status Hold::journal_held() {
   HoldJournal* j = opts_.journal;
   for (auto& [tid, t] : tasks_) {
     TRY_CTX(t.settle_rseq(), "hold: task {}", tid);
-    t.set_executor_observer([j](pid_t tgid, uint64_t base, size_t size, bool mapped) {
-      return j->executor(tgid, base, size, mapped);
+    t.set_mapping_observer([j](pid_t tgid, uint64_t base, size_t size, bool executor, bool mapped) {
+      return j->mapping(tgid, base, size, executor, mapped);
     });
   }
   return j->held(tasks_);

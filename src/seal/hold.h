@@ -85,8 +85,9 @@ class HoldJournal {
   virtual ~HoldJournal() = default;
   virtual Status holding(const std::string& cgroup, bool will_freeze, pid_t pidns_pid) = 0;
   virtual Status held(const std::map<pid_t, remote::RemoteTask>& tasks) = 0;
-  // An executor mapped into (mapped) or removed from process tgid.
-  virtual Status executor(pid_t tgid, uint64_t base, uint64_t size, bool mapped) = 0;
+  // A mapping of amber's (its executor, or another) made in (mapped) or
+  // removed from process tgid.
+  virtual Status mapping(pid_t tgid, uint64_t base, uint64_t size, bool executor, bool mapped) = 0;
 };
 
 struct HoldOptions {

@@ -40,6 +40,9 @@ Status ptrace_cont(pid_t tid, int sig) {
 Status ptrace_singlestep(pid_t tid, int sig) {
   return simple(PTRACE_SINGLESTEP, "PTRACE_SINGLESTEP", tid, 0, static_cast<uintptr_t>(sig));
 }
+Status ptrace_syscall(pid_t tid, int sig) {
+  return simple(PTRACE_SYSCALL, "PTRACE_SYSCALL", tid, 0, static_cast<uintptr_t>(sig));
+}
 Status ptrace_detach(pid_t tid, int sig) {
   return simple(PTRACE_DETACH, "PTRACE_DETACH", tid, 0, static_cast<uintptr_t>(sig));
 }

@@ -29,6 +29,7 @@ Status ptrace_set_options(pid_t tid, unsigned long options);
 // (from any other stop the kernel ignores it).
 Status ptrace_cont(pid_t tid, int sig = 0);
 Status ptrace_singlestep(pid_t tid, int sig = 0);
+Status ptrace_syscall(pid_t tid, int sig = 0);  // PTRACE_SYSCALL: stop at the next syscall entry or exit
 Status ptrace_detach(pid_t tid, int sig = 0);
 Result<unsigned long> ptrace_event_msg(pid_t tid);
 

@@ -97,8 +97,8 @@ TEST(RemoteTask, ExecutorRunsAThousandSyscallsInOneStop) {
 
   ASSERT_TRUE(t->map_executor()) << "map_executor";
   const uint64_t base = t->executor_base();
-  EXPECT_TRUE(maps_contain(child.pid(), base, base + 4096, "r-xp"));
-  EXPECT_TRUE(maps_contain(child.pid(), base + 4096, base + t->executor_size(), "rw-p"));
+  EXPECT_TRUE(maps_contain(child.pid(), base, base + 4096, "r-xs"));
+  EXPECT_TRUE(maps_contain(child.pid(), base + 4096, base + t->executor_size(), "rw-s"));
   EXPECT_GE(t->scratch_size(), 4096u);
 
   t0 = std::chrono::steady_clock::now();
