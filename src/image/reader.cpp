@@ -101,7 +101,7 @@ const img::FileEntry* ImageReader::find(std::string_view relpath) const {
 Status ImageReader::read_message(std::string_view relpath, Kind kind, google::protobuf::Message& out) const {
   TRY_CTX(check_relpath(relpath), "{}", dir_);
   const img::FileEntry* f = find(relpath);
-  if (!f) return bad_input("{}: not in the inventory", path(relpath));
+  if (!f) return bad_input("{}: missing (not in the inventory)", path(relpath));
   return read_checked(path(relpath), kind, out, &f->sha256());
 }
 

@@ -120,7 +120,7 @@ TEST_F(ImageIo, MissingImageOrFileIsBadInput) {
   write_sample(dir);
   Error err = read_error(dir, "tasks/99/task.img", img::KIND_TASK);
   EXPECT_EQ(err.exit, Exit::BadInput);
-  EXPECT_EQ(err.message, dir + "/tasks/99/task.img: not in the inventory");
+  EXPECT_EQ(err.message, dir + "/tasks/99/task.img: missing (not in the inventory)");
 
   // A file listed in the inventory but gone: validate() names it.
   ASSERT_EQ(unlink((dir + "/" + files_path(1)).c_str()), 0);
