@@ -143,6 +143,7 @@ Result<Key> Key::load(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
     if (errno == ENOENT || errno == ENOTDIR) return bad_input("key file {}: missing", path);
+    if (errno == EACCES) return bad_input("key file {}: Permission denied", path);
     return sys_fail("open key file {}", path);
   }
   UniqueFd f(fd);
@@ -160,6 +161,10 @@ Result<Key> Key::host() {
   const std::string path = env && *env ? env : std::string(kHostKeyPath);
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
+    // Its directory is root's alone: another user learns nothing of it.
+    if (errno == EACCES)
+      return bad_input("the host's image key {}: Permission denied: it is root's (run amber as root, or give "
+                       "--key FILE)", path);
     if (errno != ENOENT) return sys_fail("stat key file {}", path);
     TRY(create_key_file(path));
   }
