@@ -162,7 +162,7 @@ TEST_F(ImageIo, RefusesNewerVersion) {
   close(fd);
   Error e = read_error(dir, task_path(1), img::KIND_TASK);
   EXPECT_EQ(e.exit, Exit::BadInput);
-  EXPECT_EQ(e.message, f + ": written by a newer amber: format version 7, this amber reads up to 1");
+  EXPECT_EQ(e.message, f + ": written by a newer amber: format version 7, this amber reads up to 2");
 
   // Also when it is the inventory: the image cannot even be opened.
   std::string inv = dir + "/inventory.img";
@@ -173,7 +173,7 @@ TEST_F(ImageIo, RefusesNewerVersion) {
   auto r = ImageReader::open(dir, test_key());
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().exit, Exit::BadInput);
-  EXPECT_EQ(r.error().message, inv + ": written by a newer amber: format version 7, this amber reads up to 1");
+  EXPECT_EQ(r.error().message, inv + ": written by a newer amber: format version 7, this amber reads up to 2");
 }
 
 TEST_F(ImageIo, RefusesFlippedHeaderAndPayloadBytes) {
