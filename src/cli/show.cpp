@@ -24,7 +24,10 @@ Action add_show(CLI::App& app) {
   sub->add_option("dir", o->dir, "Image directory")->required()->check(path_value());
   sub->add_flag("--json", o->json, "Print one JSON document: the inventory and every metadata file");
   sub->add_flag("--verify", o->verify, "Run every check a restore runs before it creates anything (page data tags too)");
-  sub->add_option("--key", o->key_file, "The image was made with this key file (32 random bytes, mode 0600) instead of with the host's /var/lib/amber/image.key")->check(path_value());
+  sub->add_option("--key", o->key_file,
+                  "The image was made with this key file (32 random bytes, mode 0600) instead of with the host's "
+                  "/var/lib/amber/image.key")
+      ->check(path_value());
   return [o](Context& ctx) -> int {
     auto key = image::Key::for_option(o->key_file);
     if (!key) return report(ctx, key.error());

@@ -59,17 +59,21 @@ Result<PageWriter> PageWriter::create(ImageWriter& image, std::string index_relp
   return w;
 }
 
-// Tags or hashes [p, p+n) chunk by chunk, then hands it to the kernel in one write.
+// Tags (or, in an untagged image, hashes) [p, p+n) chunk by chunk, then
+// hands it to the kernel in one write.
 Status PageWriter::write_slice(const std::byte* p, size_t n) {
-  if (stream_) TRY(stream_->update(std::span(p, n)));
-  for (size_t done = 0; done < n && !stream_;) {
-    size_t room = kChunkSize - (total_ + done) % kChunkSize;
-    size_t k = std::min(room, n - done);
-    XXH3_64bits_update(hash_.get(), p + done, k);
-    done += k;
-    if ((total_ + done) % kChunkSize == 0) {
-      index_.add_chunk_xxh3(XXH3_64bits_digest(hash_.get()));
-      XXH3_64bits_reset(hash_.get());
+  if (stream_) {
+    TRY_CTX(stream_->update(std::span(p, n)), "{}", index_.data_file());
+  } else {
+    for (size_t done = 0; done < n;) {
+      size_t room = kChunkSize - (total_ + done) % kChunkSize;
+      size_t k = std::min(room, n - done);
+      XXH3_64bits_update(hash_.get(), p + done, k);
+      done += k;
+      if ((total_ + done) % kChunkSize == 0) {
+        index_.add_chunk_xxh3(XXH3_64bits_digest(hash_.get()));
+        XXH3_64bits_reset(hash_.get());
+      }
     }
   }
   TRY_CTX(write_all(fd_.get(), p, n), "{}/{}", image_->tmp_dir(), index_.data_file());

@@ -96,7 +96,7 @@ TEST_F(ImageIo, HeaderLayoutIsFixed) {
   std::memcpy(&version, raw->data() + 8, 4);
   std::memcpy(&kind, raw->data() + 12, 4);
   std::memcpy(&len, raw->data() + 16, 8);
-  EXPECT_EQ(version, 1u);
+  EXPECT_EQ(version, 2u);
   EXPECT_EQ(kind, static_cast<uint32_t>(img::KIND_TASK));
   EXPECT_EQ(len, raw->size() - kHeaderSize);
   img::Task t;
