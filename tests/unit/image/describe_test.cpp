@@ -28,6 +28,7 @@ TEST_F(Describe, TextShowsContainerTreeMemoryAndFds) {
   ASSERT_TRUE(text) << text.error().message;
   const std::string& t = *text;
   for (const char* want : {
+           "authenticated with this key: metadata by HMAC-SHA256, data by a GMAC tag per 1 MiB chunk",
            "container 'web'",
            "command: /bin/sh -c sleep 1000",
            "uts: hostname 'web-host', domainname 'example'",
