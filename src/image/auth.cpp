@@ -118,6 +118,13 @@ Status create_key_file(const std::string& path) {
   // made the key meanwhile, and that one is the key.
   if (st && ::link(tmp.c_str(), path.c_str()) != 0 && errno != EEXIST) st = sys_fail("create key file {}", path);
   (void)::unlink(tmp.c_str());
+  // The key outlives a crash of the host: images signed with it must stay
+  // restorable.
+  if (st) {
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (d) (void)::fsync(d.get());
+  }
   return st;
 }
 
