@@ -147,7 +147,8 @@ Key::Key(const Key& o) : bytes_(o.bytes_), path_(o.path_) {}
 Key::~Key() { OPENSSL_cleanse(bytes_.data(), bytes_.size()); }
 
 Result<Key> Key::load(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  // O_NONBLOCK: a FIFO at the path must not hang amber before the S_ISREG check.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT || errno == ENOTDIR) return bad_input("key file {}: missing", path);
     if (errno == EACCES) return bad_input("key file {}: Permission denied", path);
@@ -282,7 +283,8 @@ Status TaggedReader::read(uint64_t offset, std::byte* dst, size_t len) {
   while (len > 0) {
     const uint64_t chunk = offset / chunk_size_, in = offset % chunk_size_;
     TRY(load(chunk));
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(len, std::min<uint64_t>(chunk_size_, size_ - chunk * chunk_size_) - in));
+    const uint64_t chunk_len = std::min<uint64_t>(chunk_size_, size_ - chunk * chunk_size_);
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(len, chunk_len - in));
     std::memcpy(dst, buf_.get() + in, n);
     dst += n;
     offset += n;
@@ -461,7 +463,8 @@ Status resign_image(const std::string& dir, const Key& key) {
   std::string payload;
   if (!inv.SerializeToString(&payload)) return failf("{}: cannot serialize", inv_path);
   auto header = encode_header(img::KIND_INVENTORY, payload);
-  return write_file_atomic(inv_path, std::string(reinterpret_cast<const char*>(header.data()), header.size()) + payload);
+  return write_file_atomic(inv_path,
+                           std::string(reinterpret_cast<const char*>(header.data()), header.size()) + payload);
 }
 
 }  // namespace amber::image

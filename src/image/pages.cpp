@@ -199,7 +199,8 @@ Status PageWriter::finish() {
     if (written_->load() != total_)
       return failf("{}: {} of {} planned bytes written", index_.data_file(), written_->load(), total_);
     for (uint64_t h : chunk_hash_) index_.add_chunk_xxh3(h);
-    for (const Tag& t : chunk_tag_) index_.mutable_chunk_tags()->append(reinterpret_cast<const char*>(t.data()), t.size());
+    for (const Tag& t : chunk_tag_)
+      index_.mutable_chunk_tags()->append(reinterpret_cast<const char*>(t.data()), t.size());
   } else if (stream_) {
     index_.set_chunk_tags(TRY_CTX(stream_->finish(), "{}", index_.data_file()));
   } else if (total_ % kChunkSize) {
@@ -257,7 +258,8 @@ Result<PageReader> PageReader::open(const ImageReader& image, std::string_view i
   r.auth_ = TRY(image.chunk_auth(ix.data_file()));
   const uint64_t chunks = chunk_count(ix.total_size());
   if (r.auth_ && (ix.chunk_xxh3_size() != 0 || ix.chunk_tags().size() != chunks * kTagSize))
-    return bad_input("{}: corrupt: {} bytes of chunk tags for {} bytes", ipath, ix.chunk_tags().size(), ix.total_size());
+    return bad_input("{}: corrupt: {} bytes of chunk tags for {} bytes", ipath, ix.chunk_tags().size(),
+                     ix.total_size());
   if (!r.auth_ && static_cast<uint64_t>(ix.chunk_xxh3_size()) != chunks)
     return bad_input("{}: corrupt: {} chunk checksums for {} bytes", ipath, ix.chunk_xxh3_size(), ix.total_size());
   if (entry->size() != ix.total_size())
