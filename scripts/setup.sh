@@ -5,6 +5,7 @@ pkgs=(
   g++ cmake ninja-build pkg-config
   protobuf-compiler libprotobuf-dev
   libcli11-dev libfmt-dev libxxhash-dev libzstd-dev nlohmann-json3-dev
+  libssl-dev  # OpenSSL 3: image authentication (src/image/auth.cpp)
   libnl-3-dev libnl-route-3-dev
   libgtest-dev libbenchmark-dev
   busybox-static python3 jq util-linux

@@ -1,4 +1,4 @@
-// amber dump NAME -D DIR [--leave-running] [--external SPEC]... [--list-fault-points]
+// amber dump NAME -D DIR [--leave-running] [--external SPEC]... [--key FILE] [--list-fault-points]
 #include <cstdlib>
 #include <memory>
 
@@ -17,6 +17,10 @@ Action add_dump(CLI::App& app) {
   sub->add_flag("--leave-running", opts->leave_running, "Release the container after the dump instead of killing it");
   auto externals = std::make_shared<std::vector<std::string>>();
   sub->add_option("--external", *externals, "Accept a declared leak (as for amber check; repeatable)");
+  sub->add_option("--key", opts->key_file,
+                  "Authenticate the image with this key file (32 random bytes, mode 0600) instead of the host's "
+                  "/var/lib/amber/image.key")
+      ->check(path_value());
   sub->add_flag("--list-fault-points", *list, "Print the names of the dump's fault points (for tests) and exit");
   return [opts, list, externals](Context& ctx) {
     if (*list) {

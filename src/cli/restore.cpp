@@ -1,4 +1,4 @@
-// amber restore -D DIR [--name NEW] [--no-verify] [--list-fault-points]
+// amber restore -D DIR [--name NEW] [--no-verify] [--key FILE] [--list-fault-points]
 #include <cstdlib>
 #include <memory>
 
@@ -16,6 +16,10 @@ Action add_restore(CLI::App& app) {
       ->check(non_empty());
   sub->add_flag("--no-verify", opts->no_verify,
                 "Skip comparing the rebuilt tasks with the image before they run (see README: restore verification)");
+  sub->add_option("--key", opts->key_file,
+                  "The image was made with this key file (32 random bytes, mode 0600) instead of with the host's "
+                  "/var/lib/amber/image.key")
+      ->check(path_value());
   sub->add_flag("--list-fault-points", *list, "Print the names of the restore's fault points (for tests) and exit");
   return [opts, list](Context& ctx) {
     if (*list) {

@@ -146,7 +146,11 @@ Status dump_mounts(img::Container& c, pid_t init, image::ImageWriter& image, Fau
       UniqueFd data = TRY(image.create_raw(base + ".bin", img::KIND_FS_DATA));
       uint64_t off = 0;
       std::string src = fmt::format("/proc/{}/root{}", init, m.mount.mountpoint());
-      img::FsTree tree = TRY(kinds::dump_fs_tree(src, data.get(), &off));
+      std::optional<image::ChunkAuth> auth = TRY(image.chunk_auth(base + ".bin"));
+      std::optional<image::ChunkStream> tags;
+      if (auth) tags.emplace(*auth, image::kChunkSize);
+      img::FsTree tree = TRY(kinds::dump_fs_tree(src, data.get(), &off, tags ? &*tags : nullptr));
+      if (tags) tree.set_chunk_tags(TRY(tags->finish()));
       tree.set_mountpoint(m.mount.mountpoint());
       tree.set_fstype(m.mount.fstype());
       tree.set_options(kinds::tmpfs_mount_data(m.mount.super_options()));
@@ -306,6 +310,9 @@ std::string format_summary(const DumpSummary& s) {
 
 Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& faults) {
   Timeline tl;
+  // The key first: a key file that cannot be used stops the dump before the
+  // container is touched.
+  const image::Key key = TRY(image::Key::for_option(opts.key_file));
   container::ContainerState st = TRY(running_container(opts.name));
   const pid_t init = st.init.pid;
 
@@ -315,7 +322,7 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   journal.data().set_temp_image(image::ImageWriter::temp_dir_for(opts.dir));
   journal.data().set_image(opts.dir);
   TRY(journal.set_phase(jrn::Journal::HOLDING));
-  image::ImageWriter image = TRY(image::ImageWriter::create(opts.dir));
+  image::ImageWriter image = TRY(image::ImageWriter::create(opts.dir, key));
   TRY(faults.hit("dump.create-image"));
   tl.mark("create-image");
   // Read while the container is being held, not while it is frozen.

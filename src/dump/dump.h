@@ -17,6 +17,7 @@ struct DumpOptions {
   std::string dir;             // the image directory to create (must not exist)
   bool leave_running = false;  // release the container instead of killing it
   std::vector<seal::External> externals;  // --external: leaks the seal check accepts
+  std::string key_file;        // --key: authenticate with this key, not the host's (image/auth.h)
 };
 
 // Every step of the driver, in order (`amber dump --list-fault-points`).

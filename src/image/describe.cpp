@@ -296,6 +296,10 @@ Result<std::string> describe_text(const ImageReader& image) {
   t.line(1, "amber {}, created {}, kernel {}, page size {}", inv.amber_version(), time_utc(inv.created()),
          inv.kernel_release(), inv.page_size());
   t.line(1, "{} files besides the inventory, {} of page data", inv.files_size(), human_size(page_bytes));
+  // Only an image whose tag verified is shown at all (ImageReader::open).
+  t.line(1, "authenticated with this key: metadata by HMAC-SHA256, {}", image.data_tagged()
+                                                                          ? "data by a GMAC tag per 1 MiB chunk"
+                                                                          : "data NOT (AMBER_INSECURE_NO_AUTH)");
   if (inv.has_dump_stats()) {
     const img::DumpStats& d = inv.dump_stats();
     t.line(1, "dump: {} processes, {} threads, took {:.1f} ms, container frozen {:.1f} ms", d.processes(),

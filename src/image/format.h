@@ -21,7 +21,10 @@ using Kind = img::FileKind;
 inline constexpr std::string_view kAmberVersion = "0.1.0";
 // Bumped only when an older amber would misread a newer image (see the
 // versioning rule in docs/image-format.md). Readers accept 1..kFormatVersion.
-inline constexpr uint32_t kFormatVersion = 1;
+// 2: images are authenticated (image/auth.h); page stores carry tags, not
+// XXH3 checksums, which version 1 readers would refuse as corrupt. A
+// version 1 image has no tag and is refused as not authenticated.
+inline constexpr uint32_t kFormatVersion = 2;
 inline constexpr char kMagic[8] = {'A', 'M', 'B', 'R', 'I', 'M', 'G', '\0'};
 inline constexpr size_t kHeaderSize = 40;
 inline constexpr std::string_view kInventoryFile = "inventory.img";

@@ -32,21 +32,25 @@ uint64_t chunk_count(uint64_t total) { return (total + kChunkSize - 1) / kChunkS
 
 // ---- writer ----
 
-PageWriter::PageWriter(ImageWriter& image, std::string index_relpath, UniqueFd fd)
+PageWriter::PageWriter(ImageWriter& image, std::string index_relpath, UniqueFd fd, std::optional<ChunkAuth> auth)
     : image_(&image), index_relpath_(std::move(index_relpath)), fd_(std::move(fd)),
-      hash_(XXH3_createState(), free_state) {}
+      hash_(XXH3_createState(), free_state), auth_(std::move(auth)) {
+  if (auth_) stream_.emplace(*auth_, kChunkSize);
+}
 
 PageWriter::PageWriter(PageWriter&& o) noexcept
     : image_(o.image_), index_relpath_(std::move(o.index_relpath_)), fd_(std::move(o.fd_)),
-      index_(std::move(o.index_)), hash_(std::move(o.hash_)), total_(o.total_), next_vaddr_(o.next_vaddr_),
-      failed_(o.failed_), finished_(o.finished_), planned_(o.planned_), chunk_hash_(std::move(o.chunk_hash_)),
-      written_(std::move(o.written_)) {}
+      index_(std::move(o.index_)), hash_(std::move(o.hash_)), auth_(std::move(o.auth_)),
+      stream_(std::move(o.stream_)), total_(o.total_), next_vaddr_(o.next_vaddr_), failed_(o.failed_),
+      finished_(o.finished_), planned_(o.planned_), chunk_hash_(std::move(o.chunk_hash_)),
+      chunk_tag_(std::move(o.chunk_tag_)), written_(std::move(o.written_)) {}
 
 PageWriter::~PageWriter() = default;
 
 Result<PageWriter> PageWriter::create(ImageWriter& image, std::string index_relpath, std::string data_relpath) {
+  std::optional<ChunkAuth> auth = TRY(image.chunk_auth(data_relpath));
   UniqueFd fd = TRY(image.create_raw(data_relpath, img::KIND_PAGES_DATA));
-  PageWriter w(image, std::move(index_relpath), std::move(fd));
+  PageWriter w(image, std::move(index_relpath), std::move(fd), std::move(auth));
   if (!w.hash_) return failf("{}/{}: cannot allocate a hash state", image.tmp_dir(), data_relpath);
   XXH3_64bits_reset(w.hash_.get());
   w.index_.set_data_file(std::move(data_relpath));
@@ -55,16 +59,21 @@ Result<PageWriter> PageWriter::create(ImageWriter& image, std::string index_relp
   return w;
 }
 
-// Hashes [p, p+n) chunk by chunk, then hands it to the kernel in one write.
+// Tags (or, in an untagged image, hashes) [p, p+n) chunk by chunk, then
+// hands it to the kernel in one write.
 Status PageWriter::write_slice(const std::byte* p, size_t n) {
-  for (size_t done = 0; done < n;) {
-    size_t room = kChunkSize - (total_ + done) % kChunkSize;
-    size_t k = std::min(room, n - done);
-    XXH3_64bits_update(hash_.get(), p + done, k);
-    done += k;
-    if ((total_ + done) % kChunkSize == 0) {
-      index_.add_chunk_xxh3(XXH3_64bits_digest(hash_.get()));
-      XXH3_64bits_reset(hash_.get());
+  if (stream_) {
+    TRY_CTX(stream_->update(std::span(p, n)), "{}", index_.data_file());
+  } else {
+    for (size_t done = 0; done < n;) {
+      size_t room = kChunkSize - (total_ + done) % kChunkSize;
+      size_t k = std::min(room, n - done);
+      XXH3_64bits_update(hash_.get(), p + done, k);
+      done += k;
+      if ((total_ + done) % kChunkSize == 0) {
+        index_.add_chunk_xxh3(XXH3_64bits_digest(hash_.get()));
+        XXH3_64bits_reset(hash_.get());
+      }
     }
   }
   TRY_CTX(write_all(fd_.get(), p, n), "{}/{}", image_->tmp_dir(), index_.data_file());
@@ -130,7 +139,10 @@ Status PageWriter::plan(std::span<const Run> runs) {
   if (::ftruncate(fd_.get(), static_cast<off_t>(offset)) != 0)
     return sys_fail("size {}/{} to {} bytes", image_->tmp_dir(), index_.data_file(), offset);
   total_ = offset;
-  chunk_hash_.assign(chunk_count(offset), 0);
+  if (auth_)
+    chunk_tag_.assign(chunk_count(offset), Tag{});
+  else
+    chunk_hash_.assign(chunk_count(offset), 0);
   written_ = std::make_unique<std::atomic<uint64_t>>(0);
   planned_ = true;
   return {};
@@ -159,11 +171,16 @@ Status PageWriter::write_at(uint64_t offset, std::span<const std::byte> data) {
   if (offset % kChunkSize || offset + n > total_ || (n % kChunkSize && offset + n != total_))
     return failf("{}: write_at {}+{}: not whole chunks of the plan ({} bytes)", index_.data_file(), offset, n, total_);
   const std::string what = fmt::format("{}/{}", image_->tmp_dir(), index_.data_file());
-  // A chunk at a time: hashed, then written while it is still in the cache.
+  // A chunk at a time: tagged (or hashed), then written while it is still
+  // in the cache.
   for (uint64_t c = 0; c < n; c += kChunkSize) {
     const std::byte* p = data.data() + c;
     const size_t len = static_cast<size_t>(std::min<uint64_t>(kChunkSize, n - c));
-    chunk_hash_[(offset + c) / kChunkSize] = XXH3_64bits(p, len);
+    const uint64_t chunk = (offset + c) / kChunkSize;
+    if (auth_)
+      chunk_tag_[chunk] = TRY_CTX(auth_->tag(chunk, std::span(p, len)), "{}", what);
+    else
+      chunk_hash_[chunk] = XXH3_64bits(p, len);
     Status st;
     for_each_nonzero(p, len, [&](size_t off, size_t k) {
       if (st) st = pwrite_all(fd_.get(), p + off, k, offset + c + off, what);
@@ -182,6 +199,10 @@ Status PageWriter::finish() {
     if (written_->load() != total_)
       return failf("{}: {} of {} planned bytes written", index_.data_file(), written_->load(), total_);
     for (uint64_t h : chunk_hash_) index_.add_chunk_xxh3(h);
+    for (const Tag& t : chunk_tag_)
+      index_.mutable_chunk_tags()->append(reinterpret_cast<const char*>(t.data()), t.size());
+  } else if (stream_) {
+    index_.set_chunk_tags(TRY_CTX(stream_->finish(), "{}", index_.data_file()));
   } else if (total_ % kChunkSize) {
     index_.add_chunk_xxh3(XXH3_64bits_digest(hash_.get()));
   }
@@ -195,7 +216,8 @@ Status PageWriter::finish() {
 
 PageReader::PageReader(PageReader&& o) noexcept
     : index_(std::move(o.index_)), index_path_(std::move(o.index_path_)), data_path_(std::move(o.data_path_)),
-      fd_(std::move(o.fd_)), map_(std::exchange(o.map_, nullptr)), buf_(std::move(o.buf_)) {}
+      fd_(std::move(o.fd_)), map_(std::exchange(o.map_, nullptr)), buf_(std::move(o.buf_)),
+      auth_(std::move(o.auth_)) {}
 
 PageReader::~PageReader() {
   if (map_) ::munmap(map_, index_.total_size());
@@ -233,7 +255,12 @@ Result<PageReader> PageReader::open(const ImageReader& image, std::string_view i
   }
   if (offset != ix.total_size())
     return bad_input("{}: corrupt: runs hold {} bytes, the index says {}", ipath, offset, ix.total_size());
-  if (static_cast<uint64_t>(ix.chunk_xxh3_size()) != chunk_count(ix.total_size()))
+  r.auth_ = TRY(image.chunk_auth(ix.data_file()));
+  const uint64_t chunks = chunk_count(ix.total_size());
+  if (r.auth_ && (ix.chunk_xxh3_size() != 0 || ix.chunk_tags().size() != chunks * kTagSize))
+    return bad_input("{}: corrupt: {} bytes of chunk tags for {} bytes", ipath, ix.chunk_tags().size(),
+                     ix.total_size());
+  if (!r.auth_ && static_cast<uint64_t>(ix.chunk_xxh3_size()) != chunks)
     return bad_input("{}: corrupt: {} chunk checksums for {} bytes", ipath, ix.chunk_xxh3_size(), ix.total_size());
   if (entry->size() != ix.total_size())
     return bad_input("{}: corrupt: the inventory lists {} bytes, the index {}", r.data_path_, entry->size(),
@@ -264,6 +291,13 @@ Status PageReader::check_chunks(const std::byte* data, uint64_t offset, uint64_t
   for (uint64_t at = 0; at < len; at += kChunkSize) {
     uint64_t n = std::min<uint64_t>(kChunkSize, len - at);
     uint64_t chunk = (offset + at) / kChunkSize;
+    if (auth_) {
+      auto tag = std::as_bytes(std::span(index_.chunk_tags().data() + chunk * kTagSize, kTagSize));
+      if (!TRY_CTX(auth_->verify(chunk, std::span(data + at, n), tag), "{}", data_path_))
+        return bad_input("{}: chunk {} (bytes {}..{}) {}", data_path_, chunk, offset + at, offset + at + n,
+                         kNotAuthentic);
+      continue;
+    }
     if (XXH3_64bits(data + at, n) != index_.chunk_xxh3(static_cast<int>(chunk)))
       return bad_input("{}: corrupt: chunk {} (bytes {}..{}) checksum mismatch", data_path_, chunk, offset + at,
                        offset + at + n);

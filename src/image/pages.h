@@ -1,7 +1,8 @@
 // Page store: one task's memory contents. A raw data file (pages-ID.bin: page
 // data only, back to back, page-aligned, no headers) plus an index file
-// (PagesIndex: runs {vaddr, nr_pages, file_offset} and XXH3-64 checksums of
-// every 1 MiB chunk of the data file).
+// (PagesIndex: runs {vaddr, nr_pages, file_offset} and the authentication
+// tag of every 1 MiB chunk of the data file, image/auth.h; XXH3-64
+// checksums instead in an image dumped with AMBER_INSECURE_NO_AUTH=1).
 //
 // Built for GB-sized memory: the writer writes straight from the caller's
 // buffer in large write() calls and hashes while writing, no per-page work;
@@ -13,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -20,6 +22,7 @@
 
 #include "base/result.h"
 #include "base/unique_fd.h"
+#include "image/auth.h"
 #include "pages.pb.h"
 
 struct XXH3_state_s;
@@ -79,7 +82,8 @@ class PageWriter {
   Status plan(std::span<const Run> runs);
   // The file's bytes [offset, offset + data.size()): offset chunk-aligned,
   // the size a multiple of kChunkSize unless the range ends the file. Each
-  // chunk is hashed; zero pages in stretches of kMinHole or more stay holes.
+  // chunk is tagged (or hashed) in the calling thread while it is in the
+  // cache; zero pages in stretches of kMinHole or more stay holes.
   // Safe from several threads for disjoint ranges. finish() checks that
   // every byte of the plan was written.
   Status write_at(uint64_t offset, std::span<const std::byte> data);
@@ -91,7 +95,7 @@ class PageWriter {
   const img::PagesIndex& index() const { return index_; }
 
  private:
-  PageWriter(ImageWriter& image, std::string index_relpath, UniqueFd fd);
+  PageWriter(ImageWriter& image, std::string index_relpath, UniqueFd fd, std::optional<ChunkAuth> auth);
   Status write_slice(const std::byte* p, size_t n);
 
   ImageWriter* image_;
@@ -99,12 +103,18 @@ class PageWriter {
   UniqueFd fd_;
   img::PagesIndex index_;
   std::unique_ptr<XXH3_state_s, void (*)(XXH3_state_s*)> hash_;
+  // Tagged chunks (an authenticated image): the file's authenticator, and
+  // append()'s running tags.
+  std::optional<ChunkAuth> auth_;
+  std::optional<ChunkStream> stream_;
   uint64_t total_ = 0;
   uint64_t next_vaddr_ = 0;  // end of the last run
   bool failed_ = false, finished_ = false;
-  // Parallel mode: a checksum slot per chunk, and the bytes written so far.
+  // Parallel mode: a checksum or tag slot per chunk, and the bytes written
+  // so far.
   bool planned_ = false;
   std::vector<uint64_t> chunk_hash_;
+  std::vector<Tag> chunk_tag_;
   std::unique_ptr<std::atomic<uint64_t>> written_;
 };
 
@@ -136,7 +146,7 @@ class PageReader {
   // Maps the whole data file read-only (after validate_size()). Nothing is
   // faulted in yet: verify_all() populates it.
   Status map();
-  // Checks every chunk checksum over the mapping (maps first if needed).
+  // Checks every chunk's tag (or checksum) over the mapping (maps first if needed).
   Status verify_all();
   // Reads the file's bytes [offset, offset + len) into `dst` (a truncated
   // file is an error) and checks their chunks: offset chunk-aligned, len a
@@ -160,6 +170,7 @@ class PageReader {
   UniqueFd fd_;
   void* map_ = nullptr;
   std::unique_ptr<std::byte, void (*)(void*)> buf_{nullptr, nullptr};
+  std::optional<ChunkAuth> auth_;  // nullopt: an untagged image (XXH3 only)
 };
 
 // Random data fails at the first word: the full scan runs on zero pages only.

@@ -14,7 +14,7 @@
 
 namespace amber::image {
 
-Result<ImageWriter> ImageWriter::create(std::string dir) {
+Result<ImageWriter> ImageWriter::create(std::string dir, const Key& key) {
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   if (dir.empty()) return bad_input("image directory: empty path");
   struct stat st {};
@@ -25,13 +25,14 @@ Result<ImageWriter> ImageWriter::create(std::string dir) {
   if (::stat(parent.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return bad_input("{}: parent directory {} does not exist", dir, parent);
 
+  ImageKeys keys = TRY(ImageKeys::derive(key, TRY(new_salt())));
   std::string tmp = temp_dir_for(dir);
   if (::mkdir(tmp.c_str(), 0700) != 0) {
     if (errno == EEXIST)
       return failf("{}: temporary directory exists (another dump into it is running, or one crashed)", tmp);
     return sys_fail("mkdir {}", tmp);
   }
-  return ImageWriter(std::move(dir), std::move(tmp));
+  return ImageWriter(std::move(dir), std::move(tmp), std::move(keys));
 }
 
 std::string ImageWriter::temp_dir_for(const std::string& dir) { return fmt::format("{}.tmp-{}", dir, ::getpid()); }
@@ -41,7 +42,9 @@ ImageWriter::ImageWriter(ImageWriter&& o) noexcept
       tmp_(std::exchange(o.tmp_, {})),
       entries_(std::move(o.entries_)),
       made_dirs_(std::move(o.made_dirs_)),
-      committed_(o.committed_) {}
+      committed_(o.committed_),
+      keys_(o.keys_),
+      untagged_(o.untagged_) {}
 
 ImageWriter::~ImageWriter() {
   if (!committed_ && !tmp_.empty()) (void)remove_tree(tmp_);
@@ -73,6 +76,8 @@ Status ImageWriter::write(std::string_view relpath, Kind kind, const google::pro
   auto header = encode_header(kind, payload);
   iovec iov[2] = {{header.data(), header.size()}, {payload.data(), payload.size()}};
   size_t total = header.size() + payload.size();
+  // What the inventory lists: the file as it is on disk, header included.
+  Sha256 hash = TRY(sha256(header, std::as_bytes(std::span(payload.data(), payload.size()))));
   ssize_t n = ::writev(fd.get(), iov, 2);
   if (n < 0) return sys_fail("write {}/{}", tmp_, relpath);
   // A short writev (signal, huge payload): finish with plain writes.
@@ -83,11 +88,17 @@ Status ImageWriter::write(std::string_view relpath, Kind kind, const google::pro
   size_t done = static_cast<size_t>(n) - header.size();
   TRY_CTX(write_all(fd.get(), payload.data() + done, payload.size() - done), "{}/{}", tmp_, relpath);
   entries_.back().size = total;
+  entries_.back().sha256.assign(reinterpret_cast<const char*>(hash.data()), hash.size());
   return {};
 }
 
 Result<UniqueFd> ImageWriter::create_raw(std::string_view relpath, Kind kind) {
   return create_file(relpath, kind, true);
+}
+
+Result<std::optional<ChunkAuth>> ImageWriter::chunk_auth(std::string_view relpath) const {
+  if (untagged_) return std::optional<ChunkAuth>{};
+  return std::optional<ChunkAuth>(TRY(keys_.chunks(relpath)));
 }
 
 Status ImageWriter::commit() {
@@ -113,7 +124,9 @@ Status ImageWriter::commit() {
     f->set_path(e.path);
     f->set_kind(e.kind);
     f->set_size(e.size);
+    if (!e.raw) f->set_sha256(e.sha256);
   }
+  TRY(sign_inventory(inv, keys_, untagged_));
 
   TRY(write_new_file(fmt::format("{}/{}", tmp_, kInventoryFile), TRY(encode_inventory(inv))));
 
@@ -139,6 +152,7 @@ Status ImageWriter::amend_inventory(const img::DumpStats& stats) {
   if (!committed_) return failf("{}: amend_inventory before commit", dir_);
   img::Inventory inv = inventory_;
   *inv.mutable_dump_stats() = stats;
+  TRY(sign_inventory(inv, keys_, untagged_));
   TRY(write_file_atomic(fmt::format("{}/{}", dir_, kInventoryFile), TRY(encode_inventory(inv))));
   inventory_ = std::move(inv);
   return {};

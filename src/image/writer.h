@@ -1,7 +1,10 @@
 // ImageWriter: builds a NEW image directory. Everything goes into a temporary
 // sibling (DIR.tmp-PID); commit() writes the inventory and renames it to DIR,
 // so a half-written image never looks complete. Without commit() the
-// destructor removes the temporary directory.
+// destructor removes the temporary directory. Every image is authenticated
+// with `key` (image/auth.h): a fresh salt, each metadata file's SHA-256 in
+// the inventory, the inventory signed, raw data tagged chunk by chunk by
+// its writer (PageWriter, the tmpfs content) with chunk_auth().
 #pragma once
 #include <set>
 #include <string>
@@ -12,6 +15,7 @@
 
 #include "base/result.h"
 #include "base/unique_fd.h"
+#include "image/auth.h"
 #include "image/format.h"
 
 namespace amber::image {
@@ -20,7 +24,7 @@ class ImageWriter {
  public:
   // Refuses an existing DIR (bad input: "image directory exists"); the
   // parent directory must exist.
-  static Result<ImageWriter> create(std::string dir);
+  static Result<ImageWriter> create(std::string dir, const Key& key);
 
   ImageWriter(ImageWriter&& o) noexcept;
   ImageWriter& operator=(ImageWriter&&) = delete;
@@ -43,6 +47,10 @@ class ImageWriter {
   // The committed inventory (empty before commit()).
   const img::Inventory& inventory() const { return inventory_; }
 
+  // The authenticator of raw file `relpath`'s chunks; nullopt when raw data
+  // goes untagged (insecure_untagged_data(), tests and benchmarks only).
+  Result<std::optional<ChunkAuth>> chunk_auth(std::string_view relpath) const;
+
   const std::string& dir() const { return dir_; }
   const std::string& tmp_dir() const { return tmp_; }
   // The temporary directory create(dir) makes in this process.
@@ -50,7 +58,8 @@ class ImageWriter {
   bool committed() const { return committed_; }
 
  private:
-  ImageWriter(std::string dir, std::string tmp) : dir_(std::move(dir)), tmp_(std::move(tmp)) {}
+  ImageWriter(std::string dir, std::string tmp, ImageKeys keys)
+      : dir_(std::move(dir)), tmp_(std::move(tmp)), keys_(std::move(keys)) {}
   Result<UniqueFd> create_file(std::string_view relpath, Kind kind, bool raw);
   Result<std::string> encode_inventory(const img::Inventory& inv) const;
 
@@ -59,11 +68,14 @@ class ImageWriter {
     Kind kind;
     uint64_t size;
     bool raw;
+    std::string sha256;  // metadata files
   };
   std::string dir_, tmp_;
   std::vector<Entry> entries_;
   std::set<std::string, std::less<>> made_dirs_;
   bool committed_ = false;
+  ImageKeys keys_;
+  bool untagged_ = insecure_untagged_data();
   img::Inventory inventory_;
 };
 

@@ -257,13 +257,11 @@ Result<UniqueFd> create_memfd(const img::ShmemObject& o) {
 }
 
 // pwrite, clipped to i_size (a write past it would grow the object).
+// Streamed through the reader's buffer: what is written is what its chunk
+// tags were checked on (a mapping of the file would show a later change).
 Status write_content(int fd, const img::ShmemObject& o, image::PageReader& pages) {
-  TRY(pages.map());
-  TRY(pages.verify_all());
-  for (int i = 0; i < pages.index().runs_size(); i++) {
-    std::span<const std::byte> data = pages.run_data(i);
-    const uint64_t at = pages.index().runs(i).vaddr();
-    if (at >= o.size()) continue;
+  return pages.for_each_run([&](uint64_t at, std::span<const std::byte> data) -> Status {
+    if (at >= o.size()) return {};
     data = data.first(static_cast<size_t>(std::min<uint64_t>(data.size(), o.size() - at)));
     for (size_t done = 0; done < data.size();) {
       ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(at + done));
@@ -271,8 +269,8 @@ Status write_content(int fd, const img::ShmemObject& o, image::PageReader& pages
       if (n <= 0) return sys_fail("write content at {:#x}", at + done);
       done += static_cast<size_t>(n);
     }
-  }
-  return {};
+    return {};
+  });
 }
 
 }  // namespace

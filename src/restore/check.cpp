@@ -199,6 +199,18 @@ Status stream_pages(const image::ImageReader& image) {
   return {};
 }
 
+// The tmpfs content's data, through its chunk tags, before anything is
+// created (the init reads it again through them while it restores it).
+Status verify_fs_data(const Plan& plan) {
+  for (const FsContent& fc : plan.fs) {
+    if (!fc.data || !fc.auth) continue;
+    image::TaggedReader r(fc.data.get(), fc.tree.data_size(), image::kChunkSize, &*fc.auth, fc.tree.chunk_tags(),
+                          fc.tree.data_file());
+    TRY_CTX(r.verify_all(), "content of {}", fc.tree.mountpoint());
+  }
+  return {};
+}
+
 }  // namespace
 
 Status check_image_path(std::string_view path) {
@@ -214,6 +226,7 @@ Status check_image_path(std::string_view path) {
 Result<Plan> check_image(const image::ImageReader& image, PageData pages) {
   TRY(image.validate());
   Plan plan = TRY(read_plan(image));
+  TRY(verify_fs_data(plan));
   ContainerTree tree = TRY(ContainerTree::open(plan));
   const auto own_maps = TRY_CTX(sys::read_maps(::getpid()), "amber's own maps");
   const kinds::OwnCreds own = TRY(kinds::own_creds());

@@ -1,7 +1,9 @@
 // The one check of an image before a restore creates anything: `amber
 // restore` runs it first, `amber show --verify` runs it alone. It covers the
-// image on its own (every file, header, checksum, message, cross-reference,
-// page index; restore.plan.h) and what a restore would find on this host
+// image on its own (its authentication with the key ImageReader::open was
+// given: the inventory's tag, every metadata file's SHA-256, the tmpfs
+// content's chunk tags; every file, header, checksum, message,
+// cross-reference, page index; restore.plan.h) and what a restore would find on this host
 // without creating anything: the container's rootfs, each task's root and
 // cwd, its mapped files and executable, the files and FIFOs its fds open,
 // that this kernel's vdso is the image's, and that no thread's credentials
@@ -18,8 +20,8 @@ namespace amber::restore {
 
 enum class PageData {
   Sizes,   // index against data file sizes; a restore checks the chunk
-           // checksums while it streams the pages (and rolls back on one)
-  Stream,  // also reads every page store through its chunk checksums
+           // tags while it streams the pages (and rolls back on one)
+  Stream,  // also reads every page store through its chunk tags
 };
 
 Result<Plan> check_image(const image::ImageReader& image, PageData pages);

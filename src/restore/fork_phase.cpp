@@ -190,8 +190,8 @@ Status init_side(const Plan& p, int log_fd, int report_fd, std::vector<int> shme
   TRY(close_all_but(std::move(keep)));
   TRY(container::setup_container_fs(p.container.rootfs()));
   for (const auto& fc : p.fs)
-    TRY_CTX(kinds::restore_fs_tree(fc.tree, fc.data.get(), fc.tree.mountpoint()), "content of {}",
-            fc.tree.mountpoint());
+    TRY_CTX(kinds::restore_fs_tree(fc.tree, fc.data.get(), fc.auth ? &*fc.auth : nullptr, fc.tree.mountpoint()),
+            "content of {}", fc.tree.mountpoint());
   const img::Namespaces& ns = p.container.namespaces();
   TRY(kinds::restore_uts(ns.uts()));
   // The ipc namespace's limits and next ids before any task can make an

@@ -71,6 +71,11 @@ Result<FsContent> read_fs_content(const image::ImageReader& image, const img::Mo
     if (!f || f->kind() != img::KIND_FS_DATA)
       return bad_input("{}: data file {} is not in the image", what, fc.tree.data_file());
     data_size = f->size();  // validate() checked the file has it
+    fc.auth = TRY(image.chunk_auth(f->path()));
+    const uint64_t chunks = (data_size + image::kChunkSize - 1) / image::kChunkSize;
+    if (fc.auth && (fc.tree.data_size() != data_size || fc.tree.chunk_tags().size() != chunks * image::kTagSize))
+      return bad_input("{}: corrupt: {} bytes of chunk tags for {} bytes of data", what, fc.tree.chunk_tags().size(),
+                       data_size);
     fc.data = TRY(open_fd(image.path(f->path()), O_RDONLY));
   }
   TRY_CTX(kinds::validate_fs_tree(fc.tree, data_size), "{}", what);

@@ -27,6 +27,7 @@ namespace amber::restore {
 struct FsContent {
   img::FsTree tree;
   UniqueFd data;
+  std::optional<image::ChunkAuth> auth;  // the data's chunk tags (nullopt: untagged image)
 };
 
 // One process of the image. Zombies have their task only.

@@ -157,7 +157,10 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   Timeline tl;
   //    (check.h: the same check as `amber show --verify`, but the page
   //    data's chunk checksums, which are checked while it is streamed).
-  image::ImageReader image = TRY(image::ImageReader::open(opts.dir));
+  //    The image must be authenticated with the key (image/auth.h): its
+  //    registers and memory will run as root.
+  const image::Key key = TRY(image::Key::for_option(opts.key_file));
+  image::ImageReader image = TRY(image::ImageReader::open(opts.dir, key));
   Plan plan = TRY(check_image(image, PageData::Sizes));
   TRY(faults.hit("restore.validate"));
   std::string name = opts.name.empty() ? plan.container.name() : opts.name;

@@ -15,6 +15,7 @@ struct RestoreOptions {
   // Skip restore verification (restore/verify.h): the rebuilt tasks are not
   // compared with the image before they run.
   bool no_verify = false;
+  std::string key_file;  // --key: the image was made with this key, not the host's (image/auth.h)
 };
 
 // Every step of the driver, in order (`amber restore --list-fault-points`).

@@ -18,6 +18,7 @@
 #include "base/unique_fd.h"
 #include "kinds/files/fd_kinds.h"
 #include "sys/resolve.h"
+#include "image/pages.h"
 
 namespace amber::kinds {
 namespace {
@@ -31,6 +32,7 @@ struct Walker {
   int data_fd;
   uint64_t* offset;
   img::FsTree* tree;
+  image::ChunkStream* tags;
   std::map<std::pair<dev_t, ino_t>, std::string> inodes;  // hard links: first path seen
   // Allocated at the first regular file and never zeroed: a container's
   // /tmp and /dev/shm are mostly empty, and zeroing 1 MiB per walk cost
@@ -51,6 +53,14 @@ struct Walker {
       }
       if (n == 0) break;
       XXH3_64bits_update(st, buf.get(), static_cast<size_t>(n));
+      // The data file is written front to back: its chunks are tagged as
+      // the bytes go by.
+      if (tags) {
+        if (auto r = tags->update(std::as_bytes(std::span(buf.get(), static_cast<size_t>(n)))); !r) {
+          XXH3_freeState(st);
+          return context(std::move(r), rel);
+        }
+      }
       if (::pwrite(data_fd, buf.get(), static_cast<size_t>(n), static_cast<off_t>(*offset + total)) != n) {
         XXH3_freeState(st);
         return sys_fail("write data of {}", rel);
@@ -140,10 +150,12 @@ struct Walker {
 
 }  // namespace
 
-Result<img::FsTree> dump_fs_tree(const std::string& src, int data_fd, uint64_t* data_offset) {
+Result<img::FsTree> dump_fs_tree(const std::string& src, int data_fd, uint64_t* data_offset,
+                                 image::ChunkStream* tags) {
   img::FsTree tree;
-  Walker w{data_fd, data_offset, &tree};
+  Walker w{data_fd, data_offset, &tree, tags};
   TRY_CTX(w.visit(AT_FDCWD, src.c_str(), ""), "dump content of {}", src);
+  tree.set_data_size(*data_offset);
   return tree;
 }
 
@@ -160,7 +172,8 @@ Status check_path(const std::string& p) {
 }
 
 // `buf`: allocated at the first file with data (see Walker::buf).
-Status restore_file(const sys::PathEntry& at, const img::FsEntry& e, int data_fd, std::unique_ptr<char[]>& buf) {
+Status restore_file(const sys::PathEntry& at, const img::FsEntry& e, image::TaggedReader& data,
+                    std::unique_ptr<char[]>& buf) {
   const std::string& p = e.path();
   if (!buf && e.size() > 0) buf = std::make_unique_for_overwrite<char[]>(kCopyBuf);
   int fd = ::openat(at.dir.get(), at.name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -172,11 +185,11 @@ Status restore_file(const sys::PathEntry& at, const img::FsEntry& e, int data_fd
   Status r;
   while (done < e.size()) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(kCopyBuf, e.size() - done));
-    ssize_t got = ::pread(data_fd, buf.get(), n, static_cast<off_t>(e.data_offset() + done));
-    if (got <= 0) {
-      r = got < 0 ? Status(sys_fail("read data of {}", p)) : Status(bad_input("data of {}: truncated", p));
+    if (auto rd = data.read(e.data_offset() + done, reinterpret_cast<std::byte*>(buf.get()), n); !rd) {
+      r = context(std::move(rd), fmt::format("data of {}", p));
       break;
     }
+    const ssize_t got = static_cast<ssize_t>(n);
     XXH3_64bits_update(st, buf.get(), static_cast<size_t>(got));
     if (auto w = write_all(f.get(), buf.get(), static_cast<size_t>(got)); !w) {
       r = context(std::move(w), p);
@@ -239,7 +252,7 @@ Status set_owner_mode(Placer& placer, const img::FsEntry& e, mode_t type) {
 
 }  // namespace
 
-Status restore_fs_tree(const img::FsTree& tree, int data_fd, const std::string& dst) {
+Status restore_fs_tree(const img::FsTree& tree, int data_fd, const image::ChunkAuth* auth, const std::string& dst) {
   // Checked here too: restore_fs_tree is never handed a tree that was not.
   struct stat data_st {};
   uint64_t data_size = 0;
@@ -252,6 +265,7 @@ Status restore_fs_tree(const img::FsTree& tree, int data_fd, const std::string& 
   UniqueFd root = TRY(sys::open_at(AT_FDCWD, dst, O_RDONLY | O_DIRECTORY, sys::kExact));
   Placer placer(root.get());
   std::unique_ptr<char[]> buf;
+  image::TaggedReader data(data_fd, tree.data_size(), image::kChunkSize, auth, tree.chunk_tags(), tree.data_file());
   for (const auto& e : tree.entries()) {
     const std::string& p = e.path();
     mode_t type = e.mode() & S_IFMT;
@@ -270,7 +284,7 @@ Status restore_fs_tree(const img::FsTree& tree, int data_fd, const std::string& 
           if (::mkdirat(at.dir.get(), at.name.c_str(), 0700) != 0) return sys_fail("mkdir {}", p);
           break;
         case S_IFREG:
-          TRY(restore_file(at, e, data_fd, buf));
+          TRY(restore_file(at, e, data, buf));
           break;
         case S_IFLNK:
           if (::symlinkat(e.link().c_str(), at.dir.get(), at.name.c_str()) != 0) return sys_fail("symlink {}", p);

@@ -7,13 +7,16 @@
 
 #include "base/result.h"
 #include "fs.pb.h"
+#include "image/auth.h"
 
 namespace amber::kinds {
 
 // Walks `src` (e.g. "/proc/PID/root/tmp": the container's view) without
 // following any symlink (the container controls them), appending file data to
-// `data_fd` at `*data_offset`. Sockets are refused (Exit::Unsupported).
-Result<img::FsTree> dump_fs_tree(const std::string& src, int data_fd, uint64_t* data_offset);
+// `data_fd` at `*data_offset`, and to `tags` (the data file's chunk tags, null
+// in an untagged image) as it is written. Sockets are refused (Exit::Unsupported).
+Result<img::FsTree> dump_fs_tree(const std::string& src, int data_fd, uint64_t* data_offset,
+                                 image::ChunkStream* tags);
 
 // Checks `tree` on its own before anything is created (Exit::BadInput naming
 // the entry): paths relative, without "", ".", ".." components or NUL, each
@@ -23,13 +26,14 @@ Result<img::FsTree> dump_fs_tree(const std::string& src, int data_fd, uint64_t* 
 Status validate_fs_tree(const img::FsTree& tree, uint64_t data_size);
 
 // Recreates `tree` under the empty directory `dst` (reached without a
-// symlink): files with their data (each checked against its xxh3: a
-// mismatch is Exit::BadInput), directories, symlinks, fifos, device nodes,
-// hard links; modes, owners and times. The tree is validated again first,
-// and every entry is made by *at() calls in its directory, found below
-// `dst` without following any symlink or crossing a mount: a symlink of the
-// tree is made, never followed (sys/resolve.h).
-Status restore_fs_tree(const img::FsTree& tree, int data_fd, const std::string& dst);
+// symlink): files with their data (read through the data file's chunk tags
+// with `auth`, null in an untagged image, and each checked against its
+// xxh3: a mismatch is Exit::BadInput), directories, symlinks, fifos, device
+// nodes, hard links; modes, owners and times. The tree is validated again
+// first, and every entry is made by *at() calls in its directory, found
+// below `dst` without following any symlink or crossing a mount: a symlink
+// of the tree is made, never followed (sys/resolve.h).
+Status restore_fs_tree(const img::FsTree& tree, int data_fd, const image::ChunkAuth* auth, const std::string& dst);
 
 // The tmpfs mount data worth keeping from mountinfo's super options
 // ("rw,size=1024k,nr_inodes=..,mode=1777,uid=0" -> "size=1024k,...").

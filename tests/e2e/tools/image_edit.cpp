@@ -1,11 +1,16 @@
 // Test-only: mutates a committed image the way a hand-edited or damaged one
-// would look, keeping every header and inventory checksum valid, so that a
-// test reaches the check behind them (tests/e2e/dump_bad_images.sh).
+// would look, keeping every header and inventory checksum valid and signing
+// the result again with the key (the host's, or --key FILE's), so that a test
+// reaches the check behind them (tests/e2e/dump_bad_images.sh). With
+// --no-sign it edits as someone without the key would: checksums recomputed,
+// the inventory's tag left as it was (tests/e2e/dump_auth.sh).
 //
+//   image_edit [--key FILE] [--no-sign] DIR COMMAND ARGS
 //   image_edit DIR decode RELPATH     metadata file as protobuf text, on stdout
 //   image_edit DIR encode RELPATH     stdin (text) back into RELPATH, inventory size updated
 //   image_edit DIR drop RELPATH...    removes the files and their inventory entries
 //   image_edit DIR resize RELPATH     the inventory's size of RELPATH := its size on disk
+//   image_edit DIR sign               signs the image as it is (sizes and SHA-256 from disk)
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +23,7 @@
 #include <google/protobuf/text_format.h>
 
 #include "base/files.h"
+#include "image/auth.h"
 #include "image/format.h"
 #include "image/reader.h"
 
@@ -54,10 +60,26 @@ Status resize(const image::ImageReader& r, img::Inventory& inv, const std::strin
 }
 
 Status run(int argc, char** argv) {
-  if (argc < 4) return failf("usage: image_edit DIR decode|encode|drop|resize RELPATH...");
-  image::ImageReader r = TRY(image::ImageReader::open(argv[1]));
+  std::string key_file;
+  bool sign = true;
+  for (;;) {
+    if (argc > 2 && std::string_view(argv[1]) == "--key") {
+      key_file = argv[2];
+      argc -= 2, argv += 2;
+    } else if (argc > 1 && std::string_view(argv[1]) == "--no-sign") {
+      sign = false;
+      argc -= 1, argv += 1;
+    } else {
+      break;
+    }
+  }
+  if (argc < 3) return failf("usage: image_edit [--key FILE] [--no-sign] DIR decode|encode|drop|resize|sign RELPATH...");
+  const image::Key key = TRY(image::Key::for_option(key_file));
+  image::ImageReader r = TRY(image::ImageReader::open(argv[1], key));
   img::Inventory inv = r.inventory();
-  const std::string cmd = argv[2], rel = argv[3];
+  const std::string cmd = argv[2], rel = argc > 3 ? argv[3] : "";
+  if (cmd == "sign") return image::resign_image(argv[1], key);
+  if (argc < 4) return failf("{}: which file?", cmd);
   if (cmd == "decode" || cmd == "encode") {
     const img::FileEntry* f = r.find(rel);
     if (!f) return failf("{}: not in the inventory", rel);
@@ -87,7 +109,18 @@ Status run(int argc, char** argv) {
   } else {
     return failf("unknown command {}", cmd);
   }
-  return save_inventory(r, inv);
+  if (!sign) {
+    // As an editor without the key: every checksum a reader recomputes is
+    // right, the SHA-256 of the edited file too; only the tag is stale.
+    if (const img::FileEntry* f = r.find(rel); f && image::new_message(f->kind())) {
+      std::string data = TRY(read_file(r.path(rel)));
+      image::Sha256 h = TRY(image::sha256(data));
+      entry(inv, rel)->set_sha256(std::string(reinterpret_cast<const char*>(h.data()), h.size()));
+    }
+    return save_inventory(r, inv);
+  }
+  TRY(save_inventory(r, inv));
+  return image::resign_image(argv[1], key);
 }
 
 }  // namespace

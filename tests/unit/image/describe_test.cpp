@@ -9,6 +9,7 @@
 #include "image/layout.h"
 #include "image/reader.h"
 #include "image_test_util.h"
+#include "test_key.h"
 
 using namespace amber;
 using namespace amber::image;
@@ -21,12 +22,13 @@ class Describe : public ScratchDir {};
 TEST_F(Describe, TextShowsContainerTreeMemoryAndFds) {
   std::string dir = path("img");
   write_sample_image(dir);
-  auto r = ImageReader::open(dir);
+  auto r = ImageReader::open(dir, test_key());
   ASSERT_TRUE(r);
   auto text = describe_text(*r);
   ASSERT_TRUE(text) << text.error().message;
   const std::string& t = *text;
   for (const char* want : {
+           "authenticated with this key: metadata by HMAC-SHA256, data by a GMAC tag per 1 MiB chunk",
            "container 'web'",
            "command: /bin/sh -c sleep 1000",
            "uts: hostname 'web-host', domainname 'example'",
@@ -60,7 +62,7 @@ TEST_F(Describe, TextShowsContainerTreeMemoryAndFds) {
 TEST_F(Describe, JsonIsOneDocumentWithEveryMetadataFile) {
   std::string dir = path("img");
   write_sample_image(dir);
-  auto r = ImageReader::open(dir);
+  auto r = ImageReader::open(dir, test_key());
   ASSERT_TRUE(r);
   auto json = describe_json(*r);
   ASSERT_TRUE(json) << json.error().message;
@@ -91,7 +93,7 @@ TEST_F(Describe, BadFileIsNamed) {
   write_sample_image(dir);
   std::string f = dir + "/" + files_path(1);
   flip_byte(f, file_size(f) - 1);
-  auto r = ImageReader::open(dir);
+  auto r = ImageReader::open(dir, test_key());
   ASSERT_TRUE(r);
   auto text = describe_text(*r);
   ASSERT_FALSE(text);

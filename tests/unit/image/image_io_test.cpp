@@ -15,6 +15,7 @@
 #include "image/reader.h"
 #include "image/writer.h"
 #include "image_test_util.h"
+#include "test_key.h"
 
 using namespace amber;
 using namespace amber::image;
@@ -28,7 +29,7 @@ class ImageIo : public ScratchDir {
 
   // The error of reading `rel` of image `dir` as `kind`.
   Error read_error(const std::string& dir, const std::string& rel, Kind kind) {
-    auto r = ImageReader::open(dir);
+    auto r = ImageReader::open(dir, test_key());
     EXPECT_TRUE(r) << r.error().message;
     if (!r) return r.error();
     img::Task t;
@@ -41,7 +42,7 @@ class ImageIo : public ScratchDir {
 TEST_F(ImageIo, RoundTripOfEveryKind) {
   std::string dir = path("img");
   write_sample(dir);
-  auto r = ImageReader::open(dir);
+  auto r = ImageReader::open(dir, test_key());
   ASSERT_TRUE(r) << r.error().message;
   ASSERT_TRUE(r->validate()) << r->validate().error().message;
 
@@ -95,7 +96,7 @@ TEST_F(ImageIo, HeaderLayoutIsFixed) {
   std::memcpy(&version, raw->data() + 8, 4);
   std::memcpy(&kind, raw->data() + 12, 4);
   std::memcpy(&len, raw->data() + 16, 8);
-  EXPECT_EQ(version, 1u);
+  EXPECT_EQ(version, 2u);
   EXPECT_EQ(kind, static_cast<uint32_t>(img::KIND_TASK));
   EXPECT_EQ(len, raw->size() - kHeaderSize);
   img::Task t;
@@ -104,13 +105,13 @@ TEST_F(ImageIo, HeaderLayoutIsFixed) {
 }
 
 TEST_F(ImageIo, MissingImageOrFileIsBadInput) {
-  auto r = ImageReader::open(path("nope"));
+  auto r = ImageReader::open(path("nope"), test_key());
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().exit, Exit::BadInput);
   EXPECT_NE(r.error().message.find(path("nope")), std::string::npos) << r.error().message;
 
   ASSERT_EQ(mkdir(path("empty").c_str(), 0755), 0);
-  auto e = ImageReader::open(path("empty"));
+  auto e = ImageReader::open(path("empty"), test_key());
   ASSERT_FALSE(e);
   EXPECT_EQ(e.error().exit, Exit::BadInput);
   EXPECT_NE(e.error().message.find("inventory.img: missing"), std::string::npos) << e.error().message;
@@ -119,11 +120,11 @@ TEST_F(ImageIo, MissingImageOrFileIsBadInput) {
   write_sample(dir);
   Error err = read_error(dir, "tasks/99/task.img", img::KIND_TASK);
   EXPECT_EQ(err.exit, Exit::BadInput);
-  EXPECT_EQ(err.message, dir + "/tasks/99/task.img: missing");
+  EXPECT_EQ(err.message, dir + "/tasks/99/task.img: missing (not in the inventory)");
 
   // A file listed in the inventory but gone: validate() names it.
   ASSERT_EQ(unlink((dir + "/" + files_path(1)).c_str()), 0);
-  auto r2 = ImageReader::open(dir);
+  auto r2 = ImageReader::open(dir, test_key());
   ASSERT_TRUE(r2);
   auto v = r2->validate();
   ASSERT_FALSE(v);
@@ -161,7 +162,7 @@ TEST_F(ImageIo, RefusesNewerVersion) {
   close(fd);
   Error e = read_error(dir, task_path(1), img::KIND_TASK);
   EXPECT_EQ(e.exit, Exit::BadInput);
-  EXPECT_EQ(e.message, f + ": written by a newer amber: format version 7, this amber reads up to 1");
+  EXPECT_EQ(e.message, f + ": written by a newer amber: format version 7, this amber reads up to 2");
 
   // Also when it is the inventory: the image cannot even be opened.
   std::string inv = dir + "/inventory.img";
@@ -169,10 +170,10 @@ TEST_F(ImageIo, RefusesNewerVersion) {
   ASSERT_GE(fd, 0);
   ASSERT_EQ(pwrite(fd, &v, 4, 8), 4);
   close(fd);
-  auto r = ImageReader::open(dir);
+  auto r = ImageReader::open(dir, test_key());
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().exit, Exit::BadInput);
-  EXPECT_EQ(r.error().message, inv + ": written by a newer amber: format version 7, this amber reads up to 1");
+  EXPECT_EQ(r.error().message, inv + ": written by a newer amber: format version 7, this amber reads up to 2");
 }
 
 TEST_F(ImageIo, RefusesFlippedHeaderAndPayloadBytes) {
@@ -192,7 +193,7 @@ TEST_F(ImageIo, RefusesFlippedHeaderAndPayloadBytes) {
   EXPECT_EQ(e.message, f + ": corrupt: payload checksum mismatch");
 
   // validate() finds it without being told where to look.
-  auto r = ImageReader::open(dir);
+  auto r = ImageReader::open(dir, test_key());
   ASSERT_TRUE(r);
   auto v = r->validate();
   ASSERT_FALSE(v);
@@ -210,7 +211,7 @@ TEST_F(ImageIo, RefusesTruncatedMetadata) {
   EXPECT_EQ(e.exit, Exit::BadInput);
   EXPECT_EQ(e.message, fmt::format("{}: truncated: payload is {} bytes, the header says {}", f,
                                    size - 5 - kHeaderSize, size - kHeaderSize));
-  auto r = ImageReader::open(dir);
+  auto r = ImageReader::open(dir, test_key());
   ASSERT_TRUE(r);
   auto v = r->validate();
   ASSERT_FALSE(v);
@@ -223,7 +224,7 @@ TEST_F(ImageIo, RefusesTruncatedMetadata) {
 
   // The inventory itself truncated: the image does not open.
   truncate_by(dir + "/inventory.img", 1);
-  auto r2 = ImageReader::open(dir);
+  auto r2 = ImageReader::open(dir, test_key());
   ASSERT_FALSE(r2);
   EXPECT_EQ(r2.error().exit, Exit::BadInput);
   EXPECT_NE(r2.error().message.find("inventory.img: truncated"), std::string::npos) << r2.error().message;
@@ -245,6 +246,10 @@ TEST_F(ImageIo, RefusesTrailingDataAndUnparsablePayload) {
   auto h = encode_header(img::KIND_TASK, junk);
   ASSERT_TRUE(write_new_file(f, std::string(reinterpret_cast<const char*>(h.data()), h.size()) + junk));
   e = read_error(dir, task_path(1), img::KIND_TASK);
+  EXPECT_EQ(e.message, f + ": not authenticated with this key (modified, or made with another key)");
+  // Signed with the key (as a test tool does): the parse is what refuses it.
+  ASSERT_TRUE(resign_image(dir, test_key()));
+  e = read_error(dir, task_path(1), img::KIND_TASK);
   EXPECT_EQ(e.exit, Exit::BadInput);
   EXPECT_EQ(e.message, f + ": corrupt: payload does not parse as amber.img.Task");
 }
@@ -254,9 +259,15 @@ TEST_F(ImageIo, RefusesHostileInventory) {
   std::string dir = path("img");
   write_sample(dir);
   std::string inv_path = dir + "/inventory.img";
-  auto r = ImageReader::open(dir);
+  auto r = ImageReader::open(dir, test_key());
   ASSERT_TRUE(r);
-  auto rewrite = [&](const img::Inventory& inv) {
+  // Signed with the key: the edits reach the checks behind the tag (an
+  // unsigned edit: HandEditedFilesAreNotAuthenticated).
+  auto rewrite = [&](img::Inventory inv) {
+    const std::string& salt = inv.auth().salt();
+    auto keys = ImageKeys::derive(test_key(), std::as_bytes(std::span(salt.data(), salt.size())));
+    ASSERT_TRUE(keys);
+    ASSERT_TRUE(sign_inventory(inv, *keys, false));
     std::string payload = inv.SerializeAsString();
     auto h = encode_header(img::KIND_INVENTORY, payload);
     ASSERT_TRUE(write_new_file(inv_path, std::string(reinterpret_cast<const char*>(h.data()), h.size()) + payload));
@@ -265,7 +276,7 @@ TEST_F(ImageIo, RefusesHostileInventory) {
   img::Inventory escape = r->inventory();
   escape.mutable_files(0)->set_path("../../etc/passwd");
   rewrite(escape);
-  auto r1 = ImageReader::open(dir);
+  auto r1 = ImageReader::open(dir, test_key());
   ASSERT_FALSE(r1);
   EXPECT_EQ(r1.error().exit, Exit::BadInput);
   EXPECT_NE(r1.error().message.find("'../../etc/passwd' leaves or bends the image directory"), std::string::npos)
@@ -274,7 +285,7 @@ TEST_F(ImageIo, RefusesHostileInventory) {
   img::Inventory unknown = r->inventory();
   unknown.mutable_files(0)->set_kind(static_cast<img::FileKind>(42));
   rewrite(unknown);
-  auto r2 = ImageReader::open(dir);
+  auto r2 = ImageReader::open(dir, test_key());
   ASSERT_TRUE(r2);
   auto v = r2->validate();
   ASSERT_FALSE(v);
@@ -284,7 +295,7 @@ TEST_F(ImageIo, RefusesHostileInventory) {
   img::Inventory wrong_size = r->inventory();
   wrong_size.mutable_files(1)->set_size(wrong_size.files(1).size() - 1);
   rewrite(wrong_size);
-  auto r3 = ImageReader::open(dir);
+  auto r3 = ImageReader::open(dir, test_key());
   ASSERT_TRUE(r3);
   auto v3 = r3->validate();
   ASSERT_FALSE(v3);
@@ -294,7 +305,7 @@ TEST_F(ImageIo, RefusesHostileInventory) {
 TEST_F(ImageIo, WriterCommitIsAtomic) {
   std::string dir = path("img");
   {
-    auto w = ImageWriter::create(dir);
+    auto w = ImageWriter::create(dir, test_key());
     ASSERT_TRUE(w) << w.error().message;
     std::string tmp = w->tmp_dir();
     EXPECT_EQ(tmp, fmt::format("{}.tmp-{}", dir, getpid()));
@@ -310,14 +321,14 @@ TEST_F(ImageIo, WriterCommitIsAtomic) {
     EXPECT_FALSE(w->write("x.img", img::KIND_TASK, sample_task(1, 0)));
   }
   EXPECT_TRUE(path_exists(dir + "/inventory.img")) << "the destructor of a committed writer removed the image";
-  EXPECT_TRUE(ImageReader::open(dir));
+  EXPECT_TRUE(ImageReader::open(dir, test_key()));
 }
 
 TEST_F(ImageIo, WriterWithoutCommitLeavesNothing) {
   std::string dir = path("img");
   std::string tmp;
   {
-    auto w = ImageWriter::create(dir);
+    auto w = ImageWriter::create(dir, test_key());
     ASSERT_TRUE(w);
     tmp = w->tmp_dir();
     ASSERT_TRUE(w->write(task_path(1), img::KIND_TASK, sample_task(1, 0)));
@@ -336,7 +347,7 @@ TEST_F(ImageIo, WriterWithoutCommitLeavesNothing) {
 TEST_F(ImageIo, WriterRefusesExistingDir) {
   std::string dir = path("img");
   ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
-  auto w = ImageWriter::create(dir);
+  auto w = ImageWriter::create(dir, test_key());
   ASSERT_FALSE(w);
   EXPECT_EQ(w.error().exit, Exit::BadInput);
   EXPECT_EQ(w.error().message, dir + ": image directory exists");
@@ -346,7 +357,7 @@ TEST_F(ImageIo, WriterRefusesExistingDir) {
   // even an empty one (rename(2) would silently replace it).
   std::string dir2 = path("img2");
   {
-    auto w2 = ImageWriter::create(dir2);
+    auto w2 = ImageWriter::create(dir2, test_key());
     ASSERT_TRUE(w2);
     ASSERT_TRUE(w2->write(task_path(1), img::KIND_TASK, sample_task(1, 0)));
     ASSERT_EQ(mkdir(dir2.c_str(), 0755), 0);
@@ -358,13 +369,13 @@ TEST_F(ImageIo, WriterRefusesExistingDir) {
   EXPECT_FALSE(path_exists(dir2 + "/inventory.img"));
   EXPECT_FALSE(path_exists(fmt::format("{}.tmp-{}", dir2, getpid())));
 
-  auto w3 = ImageWriter::create(path("no/such/parent/img"));
+  auto w3 = ImageWriter::create(path("no/such/parent/img"), test_key());
   ASSERT_FALSE(w3);
   EXPECT_EQ(w3.error().exit, Exit::BadInput);
 }
 
 TEST_F(ImageIo, WriterRefusesBadPaths) {
-  auto w = ImageWriter::create(path("img"));
+  auto w = ImageWriter::create(path("img"), test_key());
   ASSERT_TRUE(w);
   img::Task t = sample_task(1, 0);
   EXPECT_FALSE(w->write("", img::KIND_TASK, t));

@@ -20,6 +20,7 @@
 #include "files.pb.h"
 #include "mm.pb.h"
 #include "task.pb.h"
+#include "test_key.h"
 
 namespace amber::image::testing {
 
@@ -224,7 +225,7 @@ inline img::Files sample_files() {
 // A complete small image: container, two tasks (task 7 shares task 1's fd
 // table), memory with 4 stored pages in 2 runs, fds.
 inline void write_sample_image(const std::string& dir) {
-  auto w = ImageWriter::create(dir);
+  auto w = ImageWriter::create(dir, test_key());
   ASSERT_TRUE(w) << w.error().message;
   ASSERT_TRUE(w->write(container_path(), img::KIND_CONTAINER, sample_container()));
   ASSERT_TRUE(w->write(task_path(1), img::KIND_TASK, sample_task(1, 0)));

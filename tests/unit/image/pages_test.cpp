@@ -18,6 +18,7 @@
 #include "image/reader.h"
 #include "image/writer.h"
 #include "image_test_util.h"
+#include "test_key.h"
 
 using namespace amber;
 using namespace amber::image;
@@ -45,7 +46,7 @@ class Pages : public ScratchDir {
  protected:
   // Writes `appends` as task 1's page store of image `dir`.
   void write_store(const std::string& dir, const std::vector<Append>& appends) {
-    auto w = ImageWriter::create(dir);
+    auto w = ImageWriter::create(dir, test_key());
     ASSERT_TRUE(w) << w.error().message;
     auto pw = PageWriter::create(*w, pages_index_path(1), pages_data_path(1));
     ASSERT_TRUE(pw) << pw.error().message;
@@ -58,7 +59,7 @@ class Pages : public ScratchDir {
   }
 
   Result<PageReader> open_store(const std::string& dir) {
-    auto r = ImageReader::open(dir);
+    auto r = ImageReader::open(dir, test_key());
     if (!r) return std::unexpected(r.error());
     reader_.emplace(std::move(*r));
     return PageReader::open(*reader_, pages_index_path(1));
@@ -120,7 +121,8 @@ TEST_F(Pages, RoundTripMultiRunWithMerges) {
   for (const Append& a : appends) total += a.data.size();
   EXPECT_EQ(ix.total_size(), total);
   EXPECT_EQ(p->nr_pages(), total / kPageSize);
-  EXPECT_EQ(static_cast<uint64_t>(ix.chunk_xxh3_size()), (total + kChunkSize - 1) / kChunkSize);
+  EXPECT_EQ(ix.chunk_tags().size(), (total + kChunkSize - 1) / kChunkSize * kTagSize);
+  EXPECT_EQ(ix.chunk_xxh3_size(), 0) << "an authenticated store has tags, no checksums";
   EXPECT_EQ(file_size(dir + "/" + pages_data_path(1)), static_cast<off_t>(total)) << "page data only, no headers";
   ASSERT_TRUE(p->validate_size());
 
@@ -142,7 +144,7 @@ TEST_F(Pages, RoundTripMultiRunWithMerges) {
     }
   }
 
-  auto r = ImageReader::open(dir);
+  auto r = ImageReader::open(dir, test_key());
   ASSERT_TRUE(r);
   EXPECT_TRUE(r->validate());
 }
@@ -182,7 +184,7 @@ TEST_F(Pages, EmptyStore) {
 }
 
 TEST_F(Pages, AppendRefusesMisuse) {
-  auto w = ImageWriter::create(path("img"));
+  auto w = ImageWriter::create(path("img"), test_key());
   ASSERT_TRUE(w);
   auto pw = PageWriter::create(*w, pages_index_path(1), pages_data_path(1));
   ASSERT_TRUE(pw);
@@ -208,7 +210,7 @@ TEST_F(Pages, TruncatedDataRefusedUpFront) {
   off_t size = file_size(data);
   truncate_by(data, kPageSize);
 
-  auto r = ImageReader::open(dir);
+  auto r = ImageReader::open(dir, test_key());
   ASSERT_TRUE(r);
   auto v = r->validate();
   ASSERT_FALSE(v);
@@ -244,12 +246,12 @@ TEST_F(Pages, FlippedByteInPageData) {
   flip_byte(data, 2 * kChunkSize + 12345);
 
   // Sizes are right: the up-front check passes, the data check does not.
-  auto r = ImageReader::open(dir);
+  auto r = ImageReader::open(dir, test_key());
   ASSERT_TRUE(r);
   EXPECT_TRUE(r->validate());
 
-  std::string expect = fmt::format("{}: corrupt: chunk 2 (bytes {}..{}) checksum mismatch", data, 2 * kChunkSize,
-                                   3 * kChunkSize);
+  std::string expect = fmt::format("{}: chunk 2 (bytes {}..{}) not authenticated with this key (modified, or made "
+                                   "with another key)", data, 2 * kChunkSize, 3 * kChunkSize);
   auto p = open_store(dir);
   ASSERT_TRUE(p);
   ASSERT_TRUE(p->validate_size());
@@ -312,7 +314,7 @@ TEST_F(Pages, InconsistentIndexRefused) {
   // An index whose runs overlap, written as a well-formed file.
   std::string dir = path("img");
   {
-    auto w = ImageWriter::create(dir);
+    auto w = ImageWriter::create(dir, test_key());
     ASSERT_TRUE(w);
     auto raw = w->create_raw(pages_data_path(1), img::KIND_PAGES_DATA);
     ASSERT_TRUE(raw);
@@ -339,7 +341,7 @@ TEST_F(Pages, InconsistentIndexRefused) {
   EXPECT_EQ(p.error().exit, Exit::BadInput);
   EXPECT_EQ(p.error().message, dir + "/" + pages_index_path(1) +
                                    ": corrupt: run 1 at 0x10000 overlaps or precedes the previous run");
-  auto r = ImageReader::open(dir);
+  auto r = ImageReader::open(dir, test_key());
   ASSERT_TRUE(r);
   EXPECT_FALSE(r->validate());
 }
@@ -348,14 +350,14 @@ TEST_F(Pages, InconsistentIndexRefused) {
 TEST_F(Pages, UnfinishedStoreRefused) {
   std::string dir = path("img");
   {
-    auto w = ImageWriter::create(dir);
+    auto w = ImageWriter::create(dir, test_key());
     ASSERT_TRUE(w);
     auto pw = PageWriter::create(*w, pages_index_path(1), pages_data_path(1));
     ASSERT_TRUE(pw);
     ASSERT_TRUE(pw->append(0x1000, pattern(1, 1)));
     ASSERT_TRUE(w->commit());
   }
-  auto r = ImageReader::open(dir);
+  auto r = ImageReader::open(dir, test_key());
   ASSERT_TRUE(r);
   auto v = r->validate();
   ASSERT_FALSE(v);
@@ -382,7 +384,7 @@ TEST_F(Pages, PlannedWritesFromThreadsMatchAppendsAndLeaveZeroHoles) {
   std::string by_append = path("a"), planned = path("p");
   write_store(by_append, appends);
   {
-    auto w = ImageWriter::create(planned);
+    auto w = ImageWriter::create(planned, test_key());
     ASSERT_TRUE(w) << w.error().message;
     auto pw = PageWriter::create(*w, pages_index_path(1), pages_data_path(1));
     ASSERT_TRUE(pw) << pw.error().message;
@@ -415,7 +417,12 @@ TEST_F(Pages, PlannedWritesFromThreadsMatchAppendsAndLeaveZeroHoles) {
   img::PagesIndex ia = a->index();
   auto p = open_store(planned);
   ASSERT_TRUE(p) << p.error().message;
-  EXPECT_EQ(p->index().SerializeAsString(), ia.SerializeAsString()) << "same runs, offsets and checksums";
+  // Two images: two salts, so two keys and other tags; the rest is the same.
+  img::PagesIndex ip = p->index();
+  EXPECT_EQ(ip.chunk_tags().size(), ia.chunk_tags().size());
+  ip.clear_chunk_tags();
+  ia.clear_chunk_tags();
+  EXPECT_EQ(ip.SerializeAsString(), ia.SerializeAsString()) << "same runs and offsets";
   auto mem = stream(*p);
   ASSERT_TRUE(mem) << mem.error().message;
   EXPECT_EQ(*mem, expected(appends));
@@ -436,7 +443,7 @@ TEST_F(Pages, PlannedWritesFromThreadsMatchAppendsAndLeaveZeroHoles) {
 }
 
 TEST_F(Pages, PlannedWriterRefusesMisuse) {
-  auto w = ImageWriter::create(path("img"));
+  auto w = ImageWriter::create(path("img"), test_key());
   ASSERT_TRUE(w);
   auto pw = PageWriter::create(*w, pages_index_path(1), pages_data_path(1));
   ASSERT_TRUE(pw);

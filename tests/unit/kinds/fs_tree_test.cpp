@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include "base/files.h"
+#include "image/format.h"
+#include "image/pages.h"
 #include "kinds/ns/fs_tree.h"
+#include "test_key.h"
 
 using namespace amber;
 
@@ -15,6 +18,17 @@ std::string make_tmp() {
   char t[] = "/tmp/amber-fstree-XXXXXX";
   EXPECT_NE(mkdtemp(t), nullptr);
   return t;
+}
+
+// The authenticator of an image's tmpfs data file fs/0.bin.
+image::ChunkAuth fs_auth(std::string_view relpath = "fs/0.bin", std::byte salt_byte = std::byte{7}) {
+  std::array<std::byte, image::kSaltSize> salt;
+  salt.fill(salt_byte);
+  auto keys = image::ImageKeys::derive(image::test_key(), salt);
+  EXPECT_TRUE(keys);
+  auto a = keys->chunks(relpath);
+  EXPECT_TRUE(a);
+  return *a;
 }
 
 struct Tree {
@@ -48,10 +62,14 @@ TEST(FsTree, RoundTripKeepsContentTypesModesOwnersTimesLinks) {
 
   UniqueFd data(::open(t.data.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   uint64_t off = 0;
-  auto tree = kinds::dump_fs_tree(t.src, data.get(), &off);
+  const image::ChunkAuth auth = fs_auth();
+  image::ChunkStream tags(auth, image::kChunkSize);
+  auto tree = kinds::dump_fs_tree(t.src, data.get(), &off, &tags);
   ASSERT_TRUE(tree) << tree.error().message;
   EXPECT_EQ(off, big.size() + 5);  // the hard link's data is stored once
-  ASSERT_TRUE(kinds::restore_fs_tree(*tree, data.get(), t.dst));
+  tree->set_chunk_tags(*tags.finish());
+  EXPECT_EQ(tree->chunk_tags().size(), 4 * image::kTagSize);  // 3 MiB + 5 bytes
+  ASSERT_TRUE(kinds::restore_fs_tree(*tree, data.get(), &auth, t.dst));
 
   EXPECT_EQ(*read_file(t.dst + "/sub/big"), big);
   EXPECT_EQ(*read_file(t.dst + "/sub/deeper/f"), "hello");
@@ -79,13 +97,52 @@ TEST(FsTree, CorruptDataIsRefused) {
   ASSERT_TRUE(write_new_file(t.src + "/f", "some content"));
   UniqueFd data(::open(t.data.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   uint64_t off = 0;
-  auto tree = kinds::dump_fs_tree(t.src, data.get(), &off);
+  auto tree = kinds::dump_fs_tree(t.src, data.get(), &off, nullptr);
   ASSERT_TRUE(tree);
   ASSERT_EQ(::pwrite(data.get(), "X", 1, 2), 1);
-  auto r = kinds::restore_fs_tree(*tree, data.get(), t.dst);
+  auto r = kinds::restore_fs_tree(*tree, data.get(), nullptr, t.dst);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().exit, Exit::BadInput);
   EXPECT_NE(r.error().message.find("checksum"), std::string::npos) << r.error().message;
+}
+
+// Data changed with its per-file xxh3 recomputed (anyone can): the chunk tag
+// refuses it before a byte is written, and so does a tag of another file's
+// key or another image's salt.
+TEST(FsTree, TaggedDataChangedOrMovedIsRefused) {
+  Tree t;
+  ASSERT_TRUE(write_new_file(t.src + "/f", "some content"));
+  UniqueFd data(::open(t.data.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  uint64_t off = 0;
+  const image::ChunkAuth auth = fs_auth();
+  image::ChunkStream tags(auth, image::kChunkSize);
+  auto tree = kinds::dump_fs_tree(t.src, data.get(), &off, &tags);
+  ASSERT_TRUE(tree);
+  tree->set_chunk_tags(*tags.finish());
+  const image::ChunkAuth other_file = fs_auth("fs/1.bin"), other_image = fs_auth("fs/0.bin", std::byte{8});
+  for (const image::ChunkAuth* a : {&other_file, &other_image}) {
+    (void)remove_tree(t.dst);
+    ASSERT_TRUE(make_dirs(t.dst));
+    auto r = kinds::restore_fs_tree(*tree, data.get(), a, t.dst);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().exit, Exit::BadInput);
+    EXPECT_NE(r.error().message.find("not authenticated with this key"), std::string::npos) << r.error().message;
+  }
+  ASSERT_EQ(::pwrite(data.get(), "X", 1, 2), 1);
+  tree->mutable_entries(1)->set_xxh3(image::xxh3("soXe content"));
+  ASSERT_EQ(tree->entries(1).path(), "f");
+  (void)remove_tree(t.dst);
+  ASSERT_TRUE(make_dirs(t.dst));
+  auto r = kinds::restore_fs_tree(*tree, data.get(), &auth, t.dst);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().exit, Exit::BadInput);
+  EXPECT_NE(r.error().message.find("not authenticated with this key"), std::string::npos) << r.error().message;
+  struct stat st {};
+  // The file was created (empty) before its data was refused: the restore
+  // removes the whole container; nothing of the data was written.
+  if (::stat((t.dst + "/f").c_str(), &st) == 0) {
+    EXPECT_EQ(st.st_size, 0);
+  }
 }
 
 TEST(FsTree, PathsEscapingTheRootAreRefused) {
@@ -94,7 +151,7 @@ TEST(FsTree, PathsEscapingTheRootAreRefused) {
   auto* e = tree.add_entries();
   e->set_path("../escape");
   e->set_mode(S_IFDIR | 0755);
-  auto r = kinds::restore_fs_tree(tree, -1, t.dst);
+  auto r = kinds::restore_fs_tree(tree, -1, nullptr, t.dst);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().exit, Exit::BadInput);
 }
@@ -112,7 +169,7 @@ TEST(FsTree, ValidateAcceptsADumpedTree) {
   ASSERT_EQ(::symlink("sub", (t.src + "/link").c_str()), 0);
   UniqueFd data(::open(t.data.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   uint64_t off = 0;
-  auto tree = kinds::dump_fs_tree(t.src, data.get(), &off);
+  auto tree = kinds::dump_fs_tree(t.src, data.get(), &off, nullptr);
   ASSERT_TRUE(tree) << tree.error().message;
   EXPECT_TRUE(kinds::validate_fs_tree(*tree, off));
   // One byte less of data file: the file's data would be cut.
@@ -214,7 +271,7 @@ TEST(FsTree, RestoreFollowsNoSymlinkOutOfTheTree) {
   add("", S_IFDIR | 0755);
   add("evil", S_IFLNK | 0777).set_link(outside);
   add("evil/x", S_IFDIR | 0755);
-  auto r = kinds::restore_fs_tree(tree, -1, t.dst);
+  auto r = kinds::restore_fs_tree(tree, -1, nullptr, t.dst);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().exit, Exit::BadInput);
   struct stat st {};
@@ -224,7 +281,7 @@ TEST(FsTree, RestoreFollowsNoSymlinkOutOfTheTree) {
   ASSERT_EQ(::symlink(t.dst.c_str(), link.c_str()), 0);
   img::FsTree plain;
   plain.add_entries()->set_mode(S_IFDIR | 0755);
-  r = kinds::restore_fs_tree(plain, -1, link);
+  r = kinds::restore_fs_tree(plain, -1, nullptr, link);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().sys_errno, ELOOP);
   ::unlink(link.c_str());
@@ -237,14 +294,14 @@ TEST(FsTree, DumpRefusesDeviceNodesButTheHarmlessOnes) {
   ASSERT_EQ(::mknod((t.src + "/null").c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
   UniqueFd data(::open(t.data.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   uint64_t off = 0;
-  auto tree = kinds::dump_fs_tree(t.src, data.get(), &off);
+  auto tree = kinds::dump_fs_tree(t.src, data.get(), &off, nullptr);
   ASSERT_TRUE(tree) << tree.error().message;
-  ASSERT_TRUE(kinds::restore_fs_tree(*tree, data.get(), t.dst));
+  ASSERT_TRUE(kinds::restore_fs_tree(*tree, data.get(), nullptr, t.dst));
   struct stat st {};
   ASSERT_EQ(::stat((t.dst + "/null").c_str(), &st), 0);
   EXPECT_EQ(st.st_rdev, makedev(1, 3));
   ASSERT_EQ(::mknod((t.src + "/disk").c_str(), S_IFBLK | 0600, makedev(8, 0)), 0);
-  tree = kinds::dump_fs_tree(t.src, data.get(), &off);
+  tree = kinds::dump_fs_tree(t.src, data.get(), &off, nullptr);
   ASSERT_FALSE(tree);
   EXPECT_EQ(tree.error().exit, Exit::Unsupported);
   EXPECT_NE(tree.error().message.find("block device 8:0"), std::string::npos) << tree.error().message;

@@ -22,6 +22,7 @@
 #include "kinds_test_util.h"
 #include "sys/procfs.h"
 #include "sys/ptrace.h"
+#include "test_key.h"
 
 using namespace amber;
 using amber::kinds_test::Forked;
@@ -337,7 +338,7 @@ TEST(TaskRebuild, WholeChildRebuiltFromItsImageVerifiesItself) {
     ASSERT_TRUE(t->map_executor());
     auto st = kinds::dump_sigactions(*t, task);
     ASSERT_TRUE(st) << st.error().message;
-    auto w = image::ImageWriter::create(image_dir);
+    auto w = image::ImageWriter::create(image_dir, image::test_key());
     ASSERT_TRUE(w) << w.error().message;
     auto pw = image::PageWriter::create(*w, image::pages_index_path(1), image::pages_data_path(1));
     ASSERT_TRUE(pw) << pw.error().message;
@@ -361,7 +362,7 @@ TEST(TaskRebuild, WholeChildRebuiltFromItsImageVerifiesItself) {
   });
   ASSERT_TRUE(b.ok());
   ASSERT_TRUE(wait_until([&] { return kinds_test::blocked_syscall(b.pid()) == SYS_pause; }));
-  auto reader = image::ImageReader::open(image_dir);
+  auto reader = image::ImageReader::open(image_dir, image::test_key());
   ASSERT_TRUE(reader) << reader.error().message;
   auto loaded_mm = reader->read<img::Mm>(image::mm_path(1), img::KIND_MM);
   ASSERT_TRUE(loaded_mm) << loaded_mm.error().message;
