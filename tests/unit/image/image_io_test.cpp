@@ -271,6 +271,18 @@ TEST_F(ImageIo, RefusesHostileInventory) {
   EXPECT_NE(r1.error().message.find("'../../etc/passwd' leaves or bends the image directory"), std::string::npos)
       << r1.error().message;
 
+  // Found by the fuzzer: names the file system refuses with ENAMETOOLONG
+  // made validate() fail with exit 1 instead of refusing the image.
+  for (const std::string& long_path : {"tasks/" + std::string(256, 'a'), "tasks/" + std::string(1100, 'b')}) {
+    img::Inventory too_long = r->inventory();
+    too_long.mutable_files(0)->set_path(long_path);
+    rewrite(too_long);
+    auto rl = ImageReader::open(dir);
+    ASSERT_FALSE(rl);
+    EXPECT_EQ(rl.error().exit, Exit::BadInput);
+    EXPECT_NE(rl.error().message.find("longer than"), std::string::npos) << rl.error().message;
+  }
+
   img::Inventory unknown = r->inventory();
   unknown.mutable_files(0)->set_kind(static_cast<img::FileKind>(42));
   rewrite(unknown);
