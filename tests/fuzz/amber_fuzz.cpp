@@ -6,15 +6,18 @@
 // build-asan (tests/CMakeLists.txt). See tests/fuzz/README.md.
 //
 //   amber_fuzz --corpus DIR|FILE... [--runs N] [--seconds S] [--seed S] [--jobs J]
-//              [--batch N] [--crash-dir DIR] [--work DIR] [--timeout S] [--no-fork] [--no-mutate]
+//              [--batch N] [--crash-dir DIR] [--work DIR] [--timeout S] [--no-fork] [--no-mutate] [--verbose] [--start-batch B]
 //   amber_fuzz --replay [--fixup] FILE|DIR...   run packed inputs once (regressions, crashes;
 //                                               also an AFL++ target: --replay --fixup @@)
 //   amber_fuzz --pack IMAGE_DIR OUT.amfz        a real image into a corpus entry (page data zeroed)
 //   amber_fuzz --unpack FILE.amfz DIR           a packed input back into an image directory
 //
+// --no-mutate checks the corpus images as they are (the bench's baseline);
+// --verbose lists the most frequent outcomes (which checks refused inputs).
 // Fuzzing runs batches of inputs, each batch in a forked child (a crash ends
 // only its batch; the child's LeakSanitizer check at exit covers the
-// batch). Batch b of seed s always makes the same inputs. A crash, sanitizer
+// batch). Batch b of seed s always makes the same inputs (a campaign can
+// be run in parts: --start-batch). A crash, sanitizer
 // report or hang (--timeout) saves the input as CRASH_DIR/crash-S-B-I.amfz.
 // Exit status: 0 no crash, 1 crashes, 2 usage.
 #include <dirent.h>
@@ -56,10 +59,12 @@ struct Options {
   bool seed_set = false;
   unsigned jobs = 1;
   uint64_t batch = 2000;
+  uint64_t start_batch = 0;  // a long campaign in parts: batches are independent
   std::string crash_dir = "fuzz-crashes";
   std::string work;
   unsigned timeout = 20;
   bool fork = true;
+  bool verbose = false;
   bool mutate = true;  // false: the corpus as it is (the bench's baseline)
 };
 
@@ -140,24 +145,29 @@ Verdict check(const std::string& dir, bool stream, bool text, bool json) {
   return v;
 }
 
-void count(Counts& c, const Verdict& v, std::map<std::string, uint64_t>& failures) {
+// "Every bad image exits 2": an exit 1 on a mutated image is a finding too
+// (not a crash). Each outcome is kept by shape, "EXIT message" with digits
+// as '#' and the work directory left out, to show which checks the inputs
+// reached (--verbose) and which failed with exit 1.
+void count(Counts& c, const Verdict& v, std::map<std::string, uint64_t>& shapes) {
   c.inputs++;
   switch (v.exit) {
-    case Exit::Ok: c.ok++; break;
+    case Exit::Ok: c.ok++; return;
     case Exit::BadInput: c.bad_input++; break;
     case Exit::Unsupported: c.unsupported++; break;
-    default: {
-      c.failed++;
-      // "Every bad image exits 2": an exit 1 on a mutated image is a finding
-      // too (not a crash). Digits vary between inputs: one line per shape.
-      std::string shape;
-      for (char ch : v.message.substr(0, 200)) {
-        const bool digit = ch >= '0' && ch <= '9';
-        if (!digit || shape.empty() || shape.back() != '#') shape += digit ? '#' : ch;
-      }
-      failures[shape]++;
-    }
+    default: c.failed++; break;
   }
+  std::string_view msg = v.message;
+  if (size_t at = msg.find("/batch-"); at != std::string_view::npos) {
+    size_t slash = msg.find('/', at + 1);
+    msg.remove_prefix(slash == std::string_view::npos ? at : slash + 1);
+  }
+  std::string shape = fmt::format("{} ", static_cast<int>(v.exit));
+  for (char ch : msg.substr(0, 100)) {
+    const bool digit = ch >= '0' && ch <= '9';
+    if (!digit || shape.back() != '#') shape += digit ? '#' : ch;
+  }
+  shapes[shape]++;
 }
 
 // Every input rewrites files: tmpfs if there is one (ext4 writes back a
@@ -196,7 +206,7 @@ Result<std::vector<Image>> load_corpus(const std::vector<std::string>& paths) {
 
 // One batch of inputs, deterministic in (seed, batch).
 Counts run_batch(const Options& o, const std::vector<Image>& corpus, const Dictionary& dict, uint64_t batch,
-                 uint64_t n, const std::string& work, std::map<std::string, uint64_t>& failures) {
+                 uint64_t n, const std::string& work, std::map<std::string, uint64_t>& shapes) {
   Rng rng(o.seed ^ (batch * 0x9e3779b97f4a7c15ULL));
   WorkDir wd(work);
   if (auto st = wd.reset(); !st) {
@@ -233,22 +243,24 @@ Counts run_batch(const Options& o, const std::vector<Image>& corpus, const Dicti
     Verdict v = check(wd.dir(), stream, text, json);
     ::alarm(0);
     g_crash.current = nullptr;
-    count(c, v, failures);
+    count(c, v, shapes);
   }
   return c;
 }
 
-// A child's report to the parent: counts, then one line per failure shape.
-void write_report(int fd, const Counts& c, const std::map<std::string, uint64_t>& failures) {
+// A child's report to the parent: counts, then one line per outcome shape.
+void write_report(int fd, const Counts& c, const std::map<std::string, uint64_t>& shapes) {
   std::string out = fmt::format("{} {} {} {} {} {}\n", c.inputs, c.ok, c.bad_input, c.unsupported, c.failed,
                                 c.unplaceable);
-  size_t lines = 0;
-  for (const auto& [shape, k] : failures)
-    if (lines++ < 50) out += fmt::format("{} {}\n", k, shape);
-  (void)write_all(fd, out.data(), std::min<size_t>(out.size(), 60000));
+  for (const auto& [shape, k] : shapes) {
+    std::string line = fmt::format("{} {}\n", k, shape);
+    if (out.size() + line.size() > 60000) break;  // the pipe's buffer: the child never blocks
+    out += line;
+  }
+  (void)write_all(fd, out.data(), out.size());
 }
 
-void read_report(int fd, Counts& total, std::map<std::string, uint64_t>& failures) {
+void read_report(int fd, Counts& total, std::map<std::string, uint64_t>& shapes) {
   std::string in;
   char buf[4096];
   for (ssize_t k; (k = ::read(fd, buf, sizeof buf)) > 0;) in.append(buf, static_cast<size_t>(k));
@@ -265,7 +277,7 @@ void read_report(int fd, Counts& total, std::map<std::string, uint64_t>& failure
     std::string line = in.substr(at, end - at);
     at = end + 1;
     size_t sp = line.find(' ');
-    if (sp != std::string::npos) failures[line.substr(sp + 1)] += std::strtoull(line.c_str(), nullptr, 10);
+    if (sp != std::string::npos) shapes[line.substr(sp + 1)] += std::strtoull(line.c_str(), nullptr, 10);
   }
 }
 
@@ -298,16 +310,16 @@ int fuzz(Options& o) {
     std::fprintf(stderr, "amber_fuzz: %s\n", st.error().message.c_str());
     return 2;
   }
-  std::printf("amber_fuzz: %zu corpus images, seed %lu, %lu runs, batches of %lu, %u jobs\n", corpus->size(), o.seed,
-              o.runs, o.batch, o.jobs);
+  std::printf("amber_fuzz: %zu corpus images, seed %lu, %lu runs, batches of %lu from batch %lu, %u jobs\n",
+              corpus->size(), o.seed, o.runs, o.batch, o.start_batch, o.jobs);
   std::fflush(stdout);
   install_crash_handlers();
 
   const auto t0 = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   Counts total;
-  std::map<std::string, uint64_t> failures;
-  uint64_t crashes = 0, next_batch = 0, started = 0;
+  std::map<std::string, uint64_t> shapes;
+  uint64_t crashes = 0, next_batch = o.start_batch, started = 0;
   double last_print = 0;
   std::map<pid_t, std::pair<int, uint64_t>> running;  // pid -> (report fd, batch)
   auto out_of_time = [&] { return o.seconds > 0 && elapsed() >= o.seconds; };
@@ -317,7 +329,7 @@ int fuzz(Options& o) {
       started += n;
       const std::string work = fmt::format("{}/batch-{}", o.work, batch);
       if (!o.fork) {
-        Counts c = run_batch(o, *corpus, dict, batch, n, work, failures);
+        Counts c = run_batch(o, *corpus, dict, batch, n, work, shapes);
         total.add(c);
         continue;
       }
@@ -347,7 +359,7 @@ int fuzz(Options& o) {
       if (it == running.end()) continue;
       auto [fd, batch] = it->second;
       running.erase(it);
-      read_report(fd, total, failures);
+      read_report(fd, total, shapes);
       ::close(fd);
       if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
         crashes++;
@@ -363,10 +375,16 @@ int fuzz(Options& o) {
   }
   (void)remove_tree(o.work);
   std::vector<std::pair<uint64_t, std::string>> top;
-  for (const auto& [shape, k] : failures) top.emplace_back(k, shape);
+  for (const auto& [shape, k] : shapes) top.emplace_back(k, shape);
   std::sort(top.rbegin(), top.rend());
-  for (size_t i = 0; i < top.size() && i < 15; i++)
-    std::printf("exit 1 (not 2) on a mutated image, %lu times: %s\n", top[i].first, top[i].second.c_str());
+  size_t shown = 0;
+  for (const auto& [k, shape] : top)
+    if (shape.starts_with("1 ") && shown++ < 20)
+      std::printf("exit 1 (not 2) on a mutated image, %lu times: %s\n", k, shape.c_str() + 2);
+  if (o.verbose)
+    for (size_t i = 0; i < top.size() && i < 60; i++)
+      std::printf("outcome %lu times: exit %s\n", top[i].first, top[i].second.c_str());
+  std::printf("RESULT distinct_refusals=%zu\n", shapes.size());
   print_progress("RESULT", total, crashes, elapsed());
   std::printf("RESULT seed=%lu\n", o.seed);
   return crashes ? 1 : 0;
@@ -458,7 +476,7 @@ int unpack_to(const std::string& file, const std::string& dir) {
 int usage() {
   std::fprintf(stderr,
                "usage: amber_fuzz --corpus DIR|FILE... [--runs N] [--seconds S] [--seed S] [--jobs J] [--batch N]\n"
-               "                  [--crash-dir DIR] [--work DIR] [--timeout S] [--no-fork] [--no-mutate]\n"
+               "                  [--crash-dir DIR] [--work DIR] [--timeout S] [--no-fork] [--no-mutate] [--verbose] [--start-batch B]\n"
                "       amber_fuzz --replay [--fixup] FILE|DIR...\n"
                "       amber_fuzz --pack IMAGE_DIR OUT.amfz\n"
                "       amber_fuzz --unpack FILE.amfz DIR\n");
@@ -501,6 +519,8 @@ int main(int argc, char** argv) {
     else if (a == "--timeout") o.timeout = static_cast<unsigned>(std::stoul(value()));
     else if (a == "--no-fork") o.fork = false;
     else if (a == "--no-mutate") o.mutate = false;
+    else if (a == "--start-batch") o.start_batch = std::stoull(value());
+    else if (a == "--verbose") o.verbose = true;
     else return usage();
   }
   return fuzz(o);
