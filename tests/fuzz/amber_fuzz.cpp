@@ -19,7 +19,9 @@
 // batch). Batch b of seed s always makes the same inputs (a campaign can
 // be run in parts: --start-batch). A crash, sanitizer
 // report or hang (--timeout) saves the input as CRASH_DIR/crash-S-B-I.amfz.
-// Exit status: 0 no crash, 1 crashes, 2 usage.
+// An input a check failed with exit 1 (not a refusal) is saved as
+// CRASH_DIR/failed-S-B-I.amfz. SIGINT/SIGTERM end the run after the running
+// batches, with the summary. Exit status: 0 no crash, 1 crashes, 2 usage.
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -111,6 +113,12 @@ void on_fatal_signal(int sig) {
   if (sig == SIGALRM) ::signal(SIGABRT, SIG_DFL), ::abort();
   ::raise(sig);
 }
+
+// SIGINT/SIGTERM to the parent: no new batch; the running ones finish and
+// the summary is printed. The children ignore both (Ctrl-C reaches the
+// whole process group).
+volatile sig_atomic_t g_stop = 0;
+void on_stop(int) { g_stop = 1; }
 
 void install_crash_handlers() {
 #if defined(__SANITIZE_ADDRESS__)
@@ -244,6 +252,11 @@ Counts run_batch(const Options& o, const std::vector<Image>& corpus, const Dicti
     ::alarm(0);
     g_crash.current = nullptr;
     count(c, v, shapes);
+    if (v.exit == Exit::Failed) {  // kept for a regression input: "failed-..." beside the crashes
+      std::string path = g_crash.path;
+      path.replace(path.rfind("/crash-") + 1, 5, "failed");
+      (void)write_new_file(path, pack(img));
+    }
   }
   return c;
 }
@@ -322,7 +335,11 @@ int fuzz(Options& o) {
   uint64_t crashes = 0, next_batch = o.start_batch, started = 0;
   double last_print = 0;
   std::map<pid_t, std::pair<int, uint64_t>> running;  // pid -> (report fd, batch)
-  auto out_of_time = [&] { return o.seconds > 0 && elapsed() >= o.seconds; };
+  auto out_of_time = [&] { return g_stop || (o.seconds > 0 && elapsed() >= o.seconds); };
+  struct sigaction stop {};
+  stop.sa_handler = on_stop;  // no SA_RESTART: waitpid returns EINTR
+  ::sigaction(SIGINT, &stop, nullptr);
+  ::sigaction(SIGTERM, &stop, nullptr);
   while (true) {
     while (running.size() < o.jobs && started < o.runs && !out_of_time()) {
       const uint64_t batch = next_batch++, n = std::min(o.batch, o.runs - started);
@@ -338,6 +355,8 @@ int fuzz(Options& o) {
       std::fflush(stdout);
       pid_t pid = ::fork();
       if (pid == 0) {
+        ::signal(SIGINT, SIG_IGN);
+        ::signal(SIGTERM, SIG_IGN);
         ::close(p[0]);
         std::map<std::string, uint64_t> f;
         Counts c = run_batch(o, *corpus, dict, batch, n, work, f);
@@ -354,6 +373,7 @@ int fuzz(Options& o) {
       if (running.empty()) break;
       int status = 0;
       pid_t pid = ::waitpid(-1, &status, 0);
+      if (pid < 0 && errno == EINTR) continue;
       if (pid < 0) break;
       auto it = running.find(pid);
       if (it == running.end()) continue;

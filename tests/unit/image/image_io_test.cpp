@@ -283,6 +283,19 @@ TEST_F(ImageIo, RefusesHostileInventory) {
     EXPECT_NE(rl.error().message.find("longer than"), std::string::npos) << rl.error().message;
   }
 
+  // Found by the fuzzer: a directory listed with its size passed the size
+  // check, then read() failed with EISDIR (exit 1, not a refusal).
+  img::Inventory a_dir = r->inventory();
+  a_dir.mutable_files(0)->set_path("tasks");
+  a_dir.mutable_files(0)->set_size(static_cast<uint64_t>(file_size(dir + "/tasks")));
+  rewrite(a_dir);
+  auto rd = ImageReader::open(dir);
+  ASSERT_TRUE(rd);
+  auto vd = rd->validate();
+  ASSERT_FALSE(vd);
+  EXPECT_EQ(vd.error().exit, Exit::BadInput);
+  EXPECT_EQ(vd.error().message, dir + "/tasks: not a regular file");
+
   img::Inventory unknown = r->inventory();
   unknown.mutable_files(0)->set_kind(static_cast<img::FileKind>(42));
   rewrite(unknown);
