@@ -5,6 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 ./scripts/build.sh
+# The sanitizer build (ASan + UBSan): only the library, the unit tests and
+# the image fuzzer. Its tests (asan.*: every unit test, the fuzzer's
+# regression inputs and a short fixed-seed run) are part of the ctest run
+# below (tests/CMakeLists.txt includes build-asan's test list).
+BUILD_DIR=build-asan ./scripts/build.sh -DAMBER_SANITIZE=ON
 ./scripts/clean-test-cgroups.sh
 # The run's own cgroup root (scripts/test-cgroups.bash): every scenario's
 # containers and the unit tests' cgroups go under it; removed at the end.

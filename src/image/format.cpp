@@ -1,6 +1,7 @@
 #include "image/format.h"
 
 #include <bit>
+#include <climits>
 #include <cstring>
 
 // The dispatching entry points pick AVX2/AVX-512 at run time (about 1.6x
@@ -108,9 +109,16 @@ std::unique_ptr<google::protobuf::Message> new_message(uint32_t kind) {
 
 Status check_relpath(std::string_view relpath) {
   if (relpath.empty()) return bad_input("empty path");
+  // Longer than any name amber writes; the file system would refuse it
+  // with ENAMETOOLONG, which is an I/O failure (exit 1), not bad input.
+  if (relpath.size() > kMaxRelpath)
+    return bad_input("path '{}...' is longer than {} bytes", relpath.substr(0, 64), kMaxRelpath);
   if (relpath.front() == '/') return bad_input("path '{}' is absolute", relpath);
-  for (std::string_view part : split(relpath, '/'))
+  for (std::string_view part : split(relpath, '/')) {
     if (part.empty() || part == "." || part == "..") return bad_input("path '{}' leaves or bends the image directory", relpath);
+    if (part.size() > NAME_MAX)
+      return bad_input("path '{}...' has a name longer than {} bytes", relpath.substr(0, 64), NAME_MAX);
+  }
   if (relpath.find('\0') != std::string_view::npos) return bad_input("path contains a NUL byte");
   return {};
 }

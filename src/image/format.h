@@ -63,7 +63,9 @@ std::string kind_name(uint32_t kind);       // "task", or "unknown kind 42"
 std::unique_ptr<google::protobuf::Message> new_message(uint32_t kind);
 
 // A relative path inside an image: not empty, not absolute, no "", "." or
-// ".." component. Inventories come from files a user may have edited.
+// ".." component, no name over NAME_MAX, at most kMaxRelpath bytes.
+// Inventories come from files a user may have edited.
+inline constexpr size_t kMaxRelpath = 1024;
 Status check_relpath(std::string_view relpath);
 
 }  // namespace amber::image

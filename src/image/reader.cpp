@@ -32,6 +32,8 @@ Status read_checked(const std::string& path, Kind kind, google::protobuf::Messag
   UniqueFd fd = TRY(open_image_file(path));
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return sys_fail("stat {}", path);
+  // A directory opens for reading too; read() then fails with EISDIR.
+  if (!S_ISREG(st.st_mode)) return bad_input("{}: not a regular file", path);
   uint64_t size = static_cast<uint64_t>(st.st_size);
   if (size < kHeaderSize) return bad_input("{}: truncated: {} bytes, shorter than the header", path, size);
 
@@ -121,6 +123,7 @@ Status ImageReader::validate() const {
       if (errno == ENOENT || errno == ENOTDIR) return bad_input("{}: missing", p);
       return sys_fail("stat {}", p);
     }
+    if (!S_ISREG(st.st_mode)) return bad_input("{}: not a regular file", p);
     uint64_t size = static_cast<uint64_t>(st.st_size);
     if (size < f.size()) return bad_input("{}: truncated: {} bytes, the inventory says {}", p, size, f.size());
     if (size != f.size()) return bad_input("{}: corrupt: {} bytes, the inventory says {}", p, size, f.size());

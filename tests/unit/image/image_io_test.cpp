@@ -282,6 +282,31 @@ TEST_F(ImageIo, RefusesHostileInventory) {
   EXPECT_NE(r1.error().message.find("'../../etc/passwd' leaves or bends the image directory"), std::string::npos)
       << r1.error().message;
 
+  // Found by the fuzzer: names the file system refuses with ENAMETOOLONG
+  // made validate() fail with exit 1 instead of refusing the image.
+  for (const std::string& long_path : {"tasks/" + std::string(256, 'a'), "tasks/" + std::string(1100, 'b')}) {
+    img::Inventory too_long = r->inventory();
+    too_long.mutable_files(0)->set_path(long_path);
+    rewrite(too_long);
+    auto rl = ImageReader::open(dir, test_key());
+    ASSERT_FALSE(rl);
+    EXPECT_EQ(rl.error().exit, Exit::BadInput);
+    EXPECT_NE(rl.error().message.find("longer than"), std::string::npos) << rl.error().message;
+  }
+
+  // Found by the fuzzer: a directory listed with its size passed the size
+  // check, then read() failed with EISDIR (exit 1, not a refusal).
+  img::Inventory a_dir = r->inventory();
+  a_dir.mutable_files(0)->set_path("tasks");
+  a_dir.mutable_files(0)->set_size(static_cast<uint64_t>(file_size(dir + "/tasks")));
+  rewrite(a_dir);
+  auto rd = ImageReader::open(dir, test_key());
+  ASSERT_TRUE(rd);
+  auto vd = rd->validate();
+  ASSERT_FALSE(vd);
+  EXPECT_EQ(vd.error().exit, Exit::BadInput);
+  EXPECT_EQ(vd.error().message, dir + "/tasks: not a regular file");
+
   img::Inventory unknown = r->inventory();
   unknown.mutable_files(0)->set_kind(static_cast<img::FileKind>(42));
   rewrite(unknown);
