@@ -200,11 +200,15 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   container::SpawnSpec spec{container::kContainerNsFlags, {}, made.cgroup_fd.get(),
                             container::exit_file(made.state_dir), init_fds};
   const int log_raw = log_fd.get();
-  made.spawned = TRY_CTX(container::spawn_init(spec,
-                                               [&plan, log_raw, &shmem_raw, &faults](int report) {
-                                                 return init_side(plan, log_raw, report, shmem_raw, faults);
-                                               }),
-                         "{}", what);
+  auto spawned = container::spawn_init(spec, [&plan, log_raw, &shmem_raw, &faults](int report) {
+    return init_side(plan, log_raw, report, shmem_raw, faults);
+  });
+  // The init's own failure can arrive here or from wait_init_started below.
+  if (!spawned) {
+    faults.child_failed(spawned.error());
+    return std::unexpected(std::move(spawned.error()).wrap(what));
+  }
+  made.spawned = std::move(*spawned);
   log_fd.reset();
   if (auto shim = container::proc_ref(made.spawned->shim_pid)) {
     journal.data().set_shim_pid(shim->pid);

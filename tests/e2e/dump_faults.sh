@@ -15,13 +15,8 @@ child=$(cat /proc/$pid/task/$pid/children | xargs)
 [ -n "$child" ] || fail "the workload has no child"
 sleep 0.3
 
-snapshot() {  # what a failed dump must leave exactly as it was
-  cat /proc/$1/maps
-  for fd in /proc/$1/fd/*; do echo "$fd $(readlink "$fd") $(grep -E '^(pos|flags)' /proc/$1/fdinfo/${fd##*/} | xargs)"; done
-  grep -E '^(SigBlk|SigCgt|SigIgn|TracerPid|State)' /proc/$1/status
-  cat "$AMBER_CGROUP_ROOT/$n/cgroup.freeze"
-}
-before=$(snapshot "$pid"; snapshot "$child")
+snapshot() { task_snapshot "$n" "$@"; }
+before=$(snapshot "$pid" "$child")
 points=$("$AMBER" dump --list-fault-points)
 [ "$(echo "$points" | wc -l)" -ge 5 ] || fail "too few dump fault points: $points"
 for p in $points; do
@@ -32,7 +27,7 @@ for p in $points; do
   [ ! -e "$E2E_TMP/img-$p" ] || fail "dump with fault $p left an image"
   ls -d "$E2E_TMP"/img-$p.tmp* >/dev/null 2>&1 && fail "dump with fault $p left a temporary image"
   assert_eq running "$(ps_state "$n")" "state after fault $p"
-  assert_eq "$before" "$(snapshot "$pid"; snapshot "$child")" "container after a dump failed at $p"
+  assert_eq "$before" "$(snapshot "$pid" "$child")" "container after a dump failed at $p"
 done
 
 note "the container still works: dump it for the restore faults"

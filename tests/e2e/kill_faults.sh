@@ -16,14 +16,9 @@ child=$(cat /proc/$pid/task/$pid/children | xargs)
 [ -n "$child" ] || fail "the workload has no child"
 sleep 0.3
 
-snapshot() {  # what a killed dump must leave exactly as it was
-  cat /proc/$1/maps
-  for fd in /proc/$1/fd/*; do echo "$fd $(readlink "$fd") $(grep -E '^(pos|flags)' /proc/$1/fdinfo/${fd##*/} | xargs)"; done
-  grep -E '^(SigBlk|SigCgt|SigIgn|SigPnd|ShdPnd|TracerPid|State)' /proc/$1/status
-  cat "$AMBER_CGROUP_ROOT/$n/cgroup.freeze"
-}
+snapshot() { task_snapshot "$n" "$@"; }
 journals() { ls "$AMBER_STATE_DIR/.journal/" 2>/dev/null | grep -c '\.pb$' || true; }
-before=$(snapshot "$pid"; snapshot "$child")
+before=$(snapshot "$pid" "$child")
 
 # kill_at VERB POINT ARGS...: amber VERB dies at POINT; then `amber ps` repairs.
 kill_at() {
@@ -42,12 +37,12 @@ for p in $("$AMBER" dump --list-fault-points); do
   assert_eq running "$(ps_state "$n")" "state after dump killed at $p"
   [ ! -e "$E2E_TMP/img-$p" ] || fail "dump killed at $p left an image"
   ls -d "$E2E_TMP"/img-$p.tmp* >/dev/null 2>&1 && fail "dump killed at $p left a temporary image"
-  assert_eq "$before" "$(snapshot "$pid"; snapshot "$child")" "container after a dump killed at $p"
+  assert_eq "$before" "$(snapshot "$pid" "$child")" "container after a dump killed at $p"
 done
 for p in $("$AMBER" check --list-fault-points); do
   kill_at check "$p" "$n"
   assert_held_nothing "$n"
-  assert_eq "$before" "$(snapshot "$pid"; snapshot "$child")" "container after a check killed at $p"
+  assert_eq "$before" "$(snapshot "$pid" "$child")" "container after a check killed at $p"
 done
 
 note "the container still works: dump it for the restore kills"

@@ -11,15 +11,7 @@ n=$(e2e_name r)
 wait_until 10 grep -q "memstate: READY" "$AMBER_STATE_DIR/$n/log"
 sleep 0.2
 
-snapshot() {
-  local p
-  for p in "$@"; do
-    cat /proc/$p/maps
-    for fd in /proc/$p/fd/*; do echo "$fd $(readlink "$fd") $(grep -E '^(pos|flags)' /proc/$p/fdinfo/${fd##*/} | xargs)"; done
-    grep -E '^(SigBlk|SigCgt|SigIgn|SigPnd|ShdPnd|TracerPid|State)' /proc/$p/status
-  done
-  cat "$AMBER_CGROUP_ROOT/$n/cgroup.freeze"
-}
+snapshot() { task_snapshot "$n" "$@"; }
 tasks() { local p; p=$(init_pid "$n"); echo "$p $(cat /proc/$p/task/$p/children | xargs)"; }
 
 # How long a whole dump takes here: the kills land anywhere in it.

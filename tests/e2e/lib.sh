@@ -195,6 +195,21 @@ make_busybox_rootfs() {
   chroot "$1" /bin/busybox --install -s /bin
 }
 
+# task_snapshot NAME PID...: what a failed or killed dump or check must leave
+# exactly as it was: each task's maps, fds with their positions and flags,
+# signal masks and pending sets, tracer and state, and the container's
+# cgroup.freeze.
+task_snapshot() {
+  local name=$1 p fd
+  shift
+  for p in "$@"; do
+    cat /proc/$p/maps
+    for fd in /proc/$p/fd/*; do echo "$fd $(readlink "$fd") $(grep -E '^(pos|flags)' /proc/$p/fdinfo/${fd##*/} | xargs)"; done
+    grep -E '^(SigBlk|SigCgt|SigIgn|SigPnd|ShdPnd|TracerPid|State)' /proc/$p/status
+  done
+  cat "$AMBER_CGROUP_ROOT/$name/cgroup.freeze"
+}
+
 # --- seal check (amber check) -------------------------------------------
 
 # assert_held_nothing NAME: the container runs on after a check or a refused
