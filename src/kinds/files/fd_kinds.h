@@ -3,7 +3,9 @@
 #pragma once
 #include <sys/stat.h>
 
+#include <array>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -116,11 +118,52 @@ class PipeSet {
 // the image's fds never lands on a temporary.
 Result<UniqueFd> lift_fd(UniqueFd fd, int floor);
 
-// A new description for `fd` (not a pipe end): the container's log
-// (`original`: log_fd itself, else a new open of it), a memory device, an
-// unlinked file (its content in `unlinked`), a memfd (from `memfds`) or a regular file or directory
-// at its position.
-Result<UniqueFd> open_description(const img::Fd& fd, int log_fd, bool original, const UnlinkedMap* unlinked,
-                                  const MemfdFds* memfds);
+// What making one description again needs besides its Fd entry.
+struct OpenContext {
+  // The new container's log; `log_original`: this description gets log_fd
+  // itself, the others a new open of it.
+  int log_fd = -1;
+  bool log_original = false;
+  const UnlinkedMap* unlinked = nullptr;  // every unlinked file's content
+  const MemfdFds* memfds = nullptr;       // the shared memory objects' fds
+  PipeSet* pipes = nullptr;               // pipe and FIFO ends (nullptr: none may be opened)
+};
+
+// One kind of fd: how amber recognises it in /proc, what it records of it,
+// and how a restoring task makes a description of it again. The table
+// (fd_kinds.cpp) is the only place that lists the kinds; fdtable.cpp walks
+// it for every fd. A kind's functions live in its own file.
+struct FdKindOps {
+  const char* name;  // for messages
+  // The FdKind values its dump records (FD_UNSUPPORTED: an unused slot).
+  std::array<img::FdKind, 2> kinds;
+  bool (*match)(const FdProbe& p);
+  // Fills in `out` (fd, flags, cloexec, pos are set already); Unsupported
+  // for a shape of the kind amber cannot restore. Messages start with what
+  // the fd is: the caller prefixes "task V: fd N".
+  Status (*dump)(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
+  // A new description, in the restoring task.
+  Result<UniqueFd> (*open)(const img::Fd& fd, const OpenContext& ctx);
+  // Optional: once the task's whole fd table is installed (a description
+  // whose state refers to other fds of the table).
+  Status (*after_install)(const img::Fd& fd, const img::Files& files) = nullptr;
+  // Optional restore verification of the kind's own state: the restored
+  // fd as probed from outside against the image.
+  Status (*verify)(const FdProbe& now, const img::Fd& fd) = nullptr;
+
+  bool records(img::FdKind k) const { return k != img::FD_UNSUPPORTED && (kinds[0] == k || kinds[1] == k); }
+};
+
+// Every kind amber restores, in match order (the first that matches an fd
+// takes it).
+std::span<const FdKindOps> fd_kind_table();
+// The kind that takes this fd; nullptr: none (unsupported).
+const FdKindOps* kind_of_probe(const FdProbe& p);
+// The kind that restores this FdKind; nullptr: none.
+const FdKindOps* kind_ops(img::FdKind k);
+
+// Opens the description of `fd` through its kind (a pipe end through
+// ctx.pipes).
+Result<UniqueFd> open_description(const img::Fd& fd, const OpenContext& ctx);
 
 }  // namespace amber::kinds::files

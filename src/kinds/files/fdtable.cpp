@@ -18,6 +18,7 @@
 #include <fmt/ranges.h>
 
 #include "base/files.h"
+#include "kinds/blockers.h"
 #include "kinds/completeness.h"
 #include "kinds/files/fd_kinds.h"
 #include "kinds/files/owner.h"
@@ -84,11 +85,6 @@ std::string describe_unsupported(const FdProbe& p, int pidfd) {
   return fmt::format("file type {:#o}", type);
 }
 
-bool supported_kind(img::FdKind k) {
-  return k == img::FD_REGULAR || k == img::FD_DIRECTORY || k == img::FD_CHARDEV || k == img::FD_PIPE ||
-         k == img::FD_FIFO || k == img::FD_MEMFD;
-}
-
 bool is_pipe_kind(img::FdKind k) { return k == img::FD_PIPE || k == img::FD_FIFO; }
 
 // Everything checked before the first fd is closed.
@@ -104,7 +100,7 @@ Status validate(const img::Files& files, const FdRestoreContext& ctx) {
     if (fd.fd() <= prev || fd.fd() >= kMaxFdNumber)
       return bad_input("task {}: fd {}: not ascending or out of range", ctx.vpid, fd.fd());
     prev = fd.fd();
-    if (!supported_kind(fd.kind()))
+    if (!files::kind_ops(fd.kind()))
       return unsupported("task {}: fd {}: {} fds are not supported yet", ctx.vpid, fd.fd(),
                          img::FdKind_Name(fd.kind()));
     if (is_pipe_kind(fd.kind()) && !pipe_ids.contains(fd.pipe().pipe_id()))
@@ -161,38 +157,11 @@ Status make_room_for(int top) {
   return {};
 }
 
-// The new container's log for one dumped description of the old one: the
-// given description for the original one, a new open of it for the others
-// (so separately opened stdout and stderr stay separate).
-Result<UniqueFd> open_log(int log_fd, bool original) {
-  if (log_fd < 0) return failf("the container's log is needed but none was given");
-  if (original) {
-    int d = ::fcntl(log_fd, F_DUPFD_CLOEXEC, 0);
-    if (d < 0) return sys_fail("dup container log");
-    return UniqueFd(d);
-  }
-  return open_fd(fmt::format("/proc/self/fd/{}", log_fd), O_WRONLY | O_APPEND | O_CLOEXEC);
-}
-
 }  // namespace
 
 namespace files {
 
 uint32_t description_flags(const FdProbe& p) { return p.info.flags & ~static_cast<uint32_t>(O_CLOEXEC); }
-
-Result<UniqueFd> open_description(const img::Fd& fd, int log_fd, bool original, const UnlinkedMap* unlinked,
-                                  const MemfdFds* memfds) {
-  if (fd.container_log()) return open_log(log_fd, original);
-  if (fd.unlinked()) {
-    auto it = unlinked ? unlinked->find(fd.ofd_id()) : UnlinkedMap::const_iterator{};
-    if (!unlinked || it == unlinked->end()) return bad_input("unlinked file {}: its content is not in the image", fd.path());
-    return open_unlinked(fd, it->second);
-  }
-  if (fd.kind() == img::FD_CHARDEV) return open_chardev(fd);
-  if (fd.kind() == img::FD_MEMFD) return open_memfd(fd, memfds);
-  if (fd.kind() == img::FD_PIPE || fd.kind() == img::FD_FIFO) return failf("a pipe end is not opened on its own");
-  return open_regular(fd);
-}
 
 Result<UniqueFd> lift_fd(UniqueFd fd, int floor) {
   if (fd.get() > floor) return fd;
@@ -203,7 +172,7 @@ Result<UniqueFd> lift_fd(UniqueFd fd, int floor) {
 
 }  // namespace files
 
-Result<TaskFds> probe_fds(const FdDumpContext& ctx) {
+Result<TaskFds> probe_fds(const FdDumpContext& ctx, Blockers* blockers) {
   std::vector<int> numbers = TRY_CTX(sys::list_fds(ctx.pid), "task {}", ctx.vpid);
   TaskFds t;
   t.ctx = ctx;
@@ -215,23 +184,22 @@ Result<TaskFds> probe_fds(const FdDumpContext& ctx) {
     f->set_flags(files::description_flags(p));
     f->set_cloexec((p.info.flags & O_CLOEXEC) != 0);
     f->set_pos(static_cast<int64_t>(p.info.pos));
-    if (files::is_pipe(p)) {
-      TRY(files::dump_pipe_end(p, ctx, *f));
-    } else if (files::is_fifo(p)) {
-      TRY(files::dump_fifo_end(p, ctx, *f));
-    } else if (files::is_memfd(p)) {
-      TRY_CTX(files::dump_memfd(p, ctx, *f), "task {}: fd {}", ctx.vpid, p.fd);
-    } else if (files::is_regular_kind(p)) {
-      TRY_CTX(files::dump_regular(p, ctx, *f), "task {}: fd {}", ctx.vpid, p.fd);
-    } else if (files::is_supported_chardev(p)) {
-      TRY_CTX(files::dump_chardev(p, ctx, *f), "task {}: fd {}", ctx.vpid, p.fd);
-    } else {
-      return unsupported("task {}: fd {}: {} ({}): not supported yet", ctx.vpid, p.fd, p.link,
-                         describe_unsupported(p, pidfd.get()));
+    auto one = [&]() -> Status {
+      const files::FdKindOps* kind = files::kind_of_probe(p);
+      if (!kind) return unsupported("{} ({}): not supported yet", p.link, describe_unsupported(p, pidfd.get()));
+      TRY(kind->dump(p, ctx, *f));
+      TRY(files::dump_locks(p, *f));
+      return files::dump_owner(pidfd.get(), p, ctx, *f);
+    };
+    const std::string who = fmt::format("task {}: fd {}", ctx.vpid, p.fd);
+    Status st = context(one(), who);
+    if (st) st = check_fdinfo_keys(p.info.fields, who);
+    // With a collector every unsupported fd is named, not the first only.
+    if (blockers && blockers->keep(st)) {
+      f->set_kind(img::FD_UNSUPPORTED);
+      continue;
     }
-    TRY_CTX(files::dump_locks(p, *f), "task {}: fd {}", ctx.vpid, p.fd);
-    TRY(files::dump_owner(pidfd.get(), p, ctx, *f));
-    TRY(check_fdinfo_keys(p.info.fields, fmt::format("task {}: fd {}", ctx.vpid, p.fd)));
+    TRY(std::move(st));
   }
   return t;
 }
@@ -426,15 +394,10 @@ Status open_fds_in_child(const img::Files& files, const FdRestoreContext& ctx) {
     } else if (auto it = descriptions.find(fd.ofd_id()); fd.ofd_id() != 0 && it != descriptions.end()) {
       src = it->second.get();
     } else {
-      UniqueFd opened;
-      if (is_pipe_kind(fd.kind())) {
-        opened = TRY_CTX(pipes.open_end(fd), "task {}: fd {}", ctx.vpid, fd.fd());
-      } else {
-        bool original = ctx.log_original ? fd.ofd_id() == ctx.log_original : !log_used;
-        if (fd.container_log()) log_used = true;
-        opened = TRY_CTX(files::open_description(fd, log_fd, original, unlinked, ctx.memfds), "task {}: fd {}",
-                         ctx.vpid, fd.fd());
-      }
+      files::OpenContext oc{log_fd, ctx.log_original ? fd.ofd_id() == ctx.log_original : !log_used, unlinked,
+                            ctx.memfds, &pipes};
+      if (fd.container_log()) log_used = true;
+      UniqueFd opened = TRY_CTX(files::open_description(fd, oc), "task {}: fd {}", ctx.vpid, fd.fd());
       opened = TRY_CTX(files::lift_fd(std::move(opened), top), "task {}: fd {}", ctx.vpid, fd.fd());
       src = opened.get();
       if (fd.ofd_id() != 0)
@@ -444,6 +407,11 @@ Status open_fds_in_child(const img::Files& files, const FdRestoreContext& ctx) {
     }
     if (::dup3(src, fd.fd(), fd.cloexec() ? O_CLOEXEC : 0) < 0)
       return sys_fail("task {}: install fd {}", ctx.vpid, fd.fd());
+  }
+  // Kinds whose state refers to other fds of the table (fd_kinds.h).
+  for (const img::Fd& fd : files.fds()) {
+    const files::FdKindOps* kind = files::kind_ops(fd.kind());
+    if (kind && kind->after_install) TRY_CTX(kind->after_install(fd, files), "task {}: fd {}", ctx.vpid, fd.fd());
   }
   // Locks last: closing the temporary descriptions of a file would drop the
   // process's POSIX locks on it.
@@ -478,6 +446,8 @@ Status verify_fds(pid_t pid, pid_t vpid, const img::Files& files) {
     if (positioned && !f.container_log() && static_cast<int64_t>(p.info.pos) != f.pos())
       return failf("task {}: fd {}: position {} after the restore, the image has {}", vpid, f.fd(), p.info.pos,
                    f.pos());
+    const files::FdKindOps* kind = files::kind_ops(f.kind());
+    if (kind && kind->verify) TRY_CTX(kind->verify(p, f), "task {}: fd {} after the restore", vpid, f.fd());
   }
   return {};
 }

@@ -58,9 +58,12 @@ struct TaskFds {
   img::Files files;  // every fd classified; pipes and ofd ids not linked yet
 };
 
+class Blockers;
+
 // Every fd of one task, classified (Unsupported for a kind amber cannot
-// restore, naming the fd).
-Result<TaskFds> probe_fds(const FdDumpContext& ctx);
+// restore, naming the fd). With `blockers`, every unsupported fd is kept
+// there (its entry FD_UNSUPPORTED) and the walk goes on.
+Result<TaskFds> probe_fds(const FdDumpContext& ctx, Blockers* blockers = nullptr);
 
 // Links the fd tables of all tasks of the container (process tree order):
 // fds sharing an open file description, in one task or several, get the

@@ -15,20 +15,19 @@ namespace amber::kinds {
 namespace files {
 
 Status dump_owner(int pidfd, const FdProbe& p, const FdDumpContext& ctx, img::Fd& out) {
-  UniqueFd copy = TRY_CTX(sys::pidfd_getfd(pidfd, p.fd), "task {}: fd {}: copy to read its SIGIO owner", ctx.vpid,
-                          p.fd);
+  UniqueFd copy = TRY_CTX(sys::pidfd_getfd(pidfd, p.fd), "copy to read its SIGIO owner");
   f_owner_ex own{};
-  if (::fcntl(copy.get(), F_GETOWN_EX, &own) != 0) return sys_fail("task {}: fd {}: F_GETOWN_EX", ctx.vpid, p.fd);
+  if (::fcntl(copy.get(), F_GETOWN_EX, &own) != 0) return sys_fail("F_GETOWN_EX");
   const int sig = ::fcntl(copy.get(), F_GETSIG);
-  if (sig < 0) return sys_fail("task {}: fd {}: F_GETSIG", ctx.vpid, p.fd);
+  if (sig < 0) return sys_fail("F_GETSIG");
   out.set_signal(static_cast<uint32_t>(sig));
   // A dead owner reads as 0, the kernel's own "none".
   if (own.pid == 0) return {};
   if (own.type != F_OWNER_TID && own.type != F_OWNER_PID && own.type != F_OWNER_PGRP)
-    return unsupported("task {}: fd {}: SIGIO owner type {} is not supported yet", ctx.vpid, p.fd, own.type);
+    return unsupported("SIGIO owner type {} is not supported yet", own.type);
   auto refuse = [&] {
-    return unsupported("task {}: fd {}: SIGIO owner {} {} (F_SETOWN) is not a task of the container{}", ctx.vpid,
-                       p.fd, own.type == F_OWNER_PGRP ? "process group" : own.type == F_OWNER_TID ? "thread" : "pid",
+    return unsupported("SIGIO owner {} {} (F_SETOWN) is not a task of the container{}",
+                       own.type == F_OWNER_PGRP ? "process group" : own.type == F_OWNER_TID ? "thread" : "pid",
                        own.pid, own.type == F_OWNER_PGRP ? " (or its leader is gone)" : "");
   };
   if (!ctx.vpid_of) return refuse();

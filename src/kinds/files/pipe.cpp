@@ -84,10 +84,10 @@ uint64_t fifo_id(const struct stat& st) {
 
 Status dump_fifo_end(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out) {
   if (p.link.ends_with(" (deleted)"))
-    return unsupported("task {}: fd {}: {} (deleted FIFO): not supported yet", ctx.vpid, p.fd, p.link);
+    return unsupported("{} (deleted FIFO): not supported yet", p.link);
   const int acc = static_cast<int>(p.info.flags) & O_ACCMODE;
   out.set_kind(img::FD_FIFO);
-  out.set_path(TRY_CTX(path_in_root(p.link, ctx.root), "task {}: fd {}", ctx.vpid, p.fd));
+  out.set_path(TRY(path_in_root(p.link, ctx.root)));
   out.mutable_pipe()->set_pipe_id(fifo_id(p.st));
   out.mutable_pipe()->set_write_end(acc == O_WRONLY);
   out.mutable_pipe()->set_read_write(acc == O_RDWR);
@@ -107,11 +107,11 @@ Result<img::Pipe> dump_fifo_without_reader(uint64_t id, pid_t pid, const FdDumpC
   return p;
 }
 
-Status dump_pipe_end(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out) {
+Status dump_pipe_end(const FdProbe& p, const FdDumpContext&, img::Fd& out) {
   const int acc = static_cast<int>(p.info.flags) & O_ACCMODE;
   // A pipe end re-opened O_RDWR through /proc/PID/fd/N reads and writes.
   if (acc != O_RDONLY && acc != O_WRONLY)
-    return unsupported("task {}: fd {}: {} (pipe opened read-write): not supported yet", ctx.vpid, p.fd, p.link);
+    return unsupported("{} (pipe opened read-write): not supported yet", p.link);
   out.set_kind(img::FD_PIPE);
   out.mutable_pipe()->set_pipe_id(p.st.st_ino);
   out.mutable_pipe()->set_write_end(acc == O_WRONLY);

@@ -90,7 +90,8 @@ Status create_shared_fds(const SharedFdsPlan& plan, pid_t creator, int log_fd, c
         opened.emplace_back(fd.ofd_id(), TRY_CTX(set.open_end(fd), "task {}: shared pipe:[{}]", creator, u.pipe_id));
     } else {
       const img::Fd& fd = u.fds.front();
-      UniqueFd f = TRY_CTX(files::open_description(fd, log_fd, fd.ofd_id() == plan.log_original, &plan.unlinked, memfds),
+      files::OpenContext oc{log_fd, fd.ofd_id() == plan.log_original, &plan.unlinked, memfds, nullptr};
+      UniqueFd f = TRY_CTX(files::open_description(fd, oc),
                            "task {}: description {:#x} shared by several tasks ({})", creator, fd.ofd_id(), fd.path());
       opened.emplace_back(fd.ofd_id(), std::move(f));
     }

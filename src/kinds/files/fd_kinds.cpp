@@ -1,0 +1,84 @@
+// The table of fd kinds (fd_kinds.h): one entry per kind, in match order.
+// A new kind is a file of its own plus one entry here.
+#include "kinds/files/fd_kinds.h"
+
+#include <fcntl.h>
+
+#include "base/files.h"
+
+namespace amber::kinds::files {
+
+namespace {
+
+// The new container's log for one dumped description of the old one: the
+// given description for the original one, a new open of it for the others
+// (so separately opened stdout and stderr stay separate).
+Result<UniqueFd> open_log(int log_fd, bool original) {
+  if (log_fd < 0) return failf("the container's log is needed but none was given");
+  if (original) {
+    int d = ::fcntl(log_fd, F_DUPFD_CLOEXEC, 0);
+    if (d < 0) return sys_fail("dup container log");
+    return UniqueFd(d);
+  }
+  return open_fd(fmt::format("/proc/self/fd/{}", log_fd), O_WRONLY | O_APPEND | O_CLOEXEC);
+}
+
+Result<UniqueFd> unlinked_of(const img::Fd& fd, const OpenContext& c) {
+  auto it = c.unlinked ? c.unlinked->find(fd.ofd_id()) : UnlinkedMap::const_iterator{};
+  if (!c.unlinked || it == c.unlinked->end())
+    return bad_input("unlinked file {}: its content is not in the image", fd.path());
+  return open_unlinked(fd, it->second);
+}
+
+Result<UniqueFd> open_file(const img::Fd& fd, const OpenContext& c) {
+  if (fd.container_log()) return open_log(c.log_fd, c.log_original);
+  if (fd.unlinked()) return unlinked_of(fd, c);
+  return open_regular(fd);
+}
+
+Result<UniqueFd> open_device(const img::Fd& fd, const OpenContext& c) {
+  if (fd.unlinked()) return unlinked_of(fd, c);
+  return open_chardev(fd);
+}
+
+Result<UniqueFd> open_memfd_of(const img::Fd& fd, const OpenContext& c) { return open_memfd(fd, c.memfds); }
+
+Result<UniqueFd> open_pipe_end(const img::Fd& fd, const OpenContext& c) {
+  if (!c.pipes) return failf("a pipe end is not opened on its own");
+  return c.pipes->open_end(fd);
+}
+
+constexpr img::FdKind kNone = img::FD_UNSUPPORTED;
+
+// memfds are regular files too: before regular files.
+constexpr FdKindOps kTable[] = {
+    {"pipe", {img::FD_PIPE, kNone}, is_pipe, dump_pipe_end, open_pipe_end},
+    {"FIFO", {img::FD_FIFO, kNone}, is_fifo, dump_fifo_end, open_pipe_end},
+    {"memfd", {img::FD_MEMFD, kNone}, is_memfd, dump_memfd, open_memfd_of},
+    {"file", {img::FD_REGULAR, img::FD_DIRECTORY}, is_regular_kind, dump_regular, open_file},
+    {"character device", {img::FD_CHARDEV, kNone}, is_supported_chardev, dump_chardev, open_device},
+};
+
+}  // namespace
+
+std::span<const FdKindOps> fd_kind_table() { return kTable; }
+
+const FdKindOps* kind_of_probe(const FdProbe& p) {
+  for (const FdKindOps& k : kTable)
+    if (k.match(p)) return &k;
+  return nullptr;
+}
+
+const FdKindOps* kind_ops(img::FdKind kind) {
+  for (const FdKindOps& k : kTable)
+    if (k.records(kind)) return &k;
+  return nullptr;
+}
+
+Result<UniqueFd> open_description(const img::Fd& fd, const OpenContext& ctx) {
+  const FdKindOps* k = kind_ops(fd.kind());
+  if (!k) return unsupported("{} fds are not supported yet", img::FdKind_Name(fd.kind()));
+  return k->open(fd, ctx);
+}
+
+}  // namespace amber::kinds::files
