@@ -29,9 +29,13 @@ by_comm() {
 state_of() { awk '/^State:/ { print $2 }' "/proc/$1/status"; }
 # Every attribute /proc shows, per thread (by its tid inside) and per process.
 # Of the run state only "stopped or not": R and S come and go under load.
+# Processes in the order of their pids inside: host pids need not come in
+# the same order after a restore (the flake this test had).
 attrs() {
   local p t
-  for p in $(cat "$AMBER_CGROUP_ROOT/$n/cgroup.procs" | sort -n); do
+  for p in $(for q in $(cat "$AMBER_CGROUP_ROOT/$n/cgroup.procs"); do
+               echo "$(awk '/^NSpid:/ { print $NF }' /proc/$q/status) $q"
+             done | sort -n | awk '{ print $2 }'); do
     echo "process $(awk '/^NSpid:/ { print $NF }' /proc/$p/status) $(cat /proc/$p/comm)" \
       "oom_score_adj=$(cat /proc/$p/oom_score_adj) loginuid=$(cat /proc/$p/loginuid 2>/dev/null || echo none)" \
       "stopped=$([ "$(state_of "$p")" = T ] && echo yes || echo no) $(grep -E '^(SigCgt|SigIgn|THP_enabled)' /proc/$p/status | xargs)"
