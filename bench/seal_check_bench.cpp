@@ -323,10 +323,12 @@ int main(int argc, char** argv) {
     double c_ms = 0, w_ms = 0;
     auto do_check = [&] {
       Run r = run(check_cmd);
-      if (r.status != 0) {
+      // 4: sealed, but holding objects amber cannot dump yet (the
+      // workload's socketpairs): the check itself ran whole.
+      if (r.status != 0 && r.status != 4) {
         std::fprintf(stderr, "%s\n", r.out.c_str());
         kill_load();
-        die("amber check " + o.name + " exited " + std::to_string(r.status) + " (expected 0: sealed)");
+        die("amber check " + o.name + " exited " + std::to_string(r.status) + " (expected 0 or 4: sealed)");
       }
       nlohmann::json j;
       try {

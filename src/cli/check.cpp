@@ -8,7 +8,9 @@
 
 #include "base/faults.h"
 #include "cli/verbs.h"
+#include "container/paths.h"
 #include "container/state.h"
+#include "dump/blockers.h"
 #include "recover/journal.h"
 #include "seal/check.h"
 #include "seal/report.h"
@@ -66,6 +68,18 @@ Result<seal::Report> run_check(const CheckArgs& a, Faults& faults) {
   TRY(maybe_pause("check.held", guard));
   seal::Report r = TRY(seal::check_held(hold, target, externals));
   TRY(faults.hit("check.detected"));
+  // A sealed container may still hold what amber cannot dump yet: all of it
+  // now, so that a user learns it before a dump (exit 4).
+  if (r.sealed()) {
+    std::map<pid_t, std::vector<pid_t>> held;
+    for (pid_t tgid : hold.processes()) held[tgid] = hold.threads(tgid);
+    kinds::Blockers blockers;
+    auto tree = TRY(dump::tree_or_blocker(held, target.init, blockers));
+    const std::string log = a.pid ? "" : container::log_file(container::state_dir(a.name));
+    const kinds::Blockers found = TRY(dump::find_blockers(tree, log));
+    for (const std::string& l : found.lines()) blockers.add(l);
+    r.unsupported = blockers.lines();
+  }
   TRY_CTX(hold.release(), "release {}", target.name);
   TRY(guard.check());
   return r;
@@ -75,7 +89,8 @@ Result<seal::Report> run_check(const CheckArgs& a, Faults& faults) {
 
 Action add_check(CLI::App& app) {
   auto* sub = app.add_subcommand(
-      "check", "Prove a container shares nothing with the outside (exit 0 sealed, 3 leaks found)");
+      "check", "Prove a container shares nothing with the outside and list what amber cannot dump yet (exit 0 sealed and "
+      "dumpable, 3 leaks found, 4 sealed but holding unsupported objects)");
   auto a = std::make_shared<CheckArgs>();
   sub->add_option("name", a->name, "Container name (amber run)");
   auto* pid = sub->add_option("--pid", a->pid, "Instead of NAME: the init of any pid namespace (unshare, runc, ...)");
@@ -98,7 +113,8 @@ Action add_check(CLI::App& app) {
     auto r = run_check(*a, faults);
     if (!r) return report(ctx, r.error());
     fmt::print("{}\n", a->json ? seal::format_json(*r) : seal::format_text(*r));
-    return r->sealed() ? 0 : static_cast<int>(Exit::NotSealed);
+    if (!r->sealed()) return static_cast<int>(Exit::NotSealed);
+    return r->unsupported.empty() ? 0 : static_cast<int>(Exit::Unsupported);
   };
 }
 

@@ -1,5 +1,7 @@
 #include "dump/dump.h"
 
+#include "dump/blockers.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -90,18 +92,6 @@ Status check_tree_restorable(const std::vector<TaskImage>& tasks) {
   for (const TaskImage& t : tasks) list.push_back(&t.task);
   TRY_CTX(kinds::plan_image_tree(list, TRY(sys::read_pid_max())), "process tree");
   return {};
-}
-
-// Which /proc/<pid>/ paths task `vpid` can reopen at restore (task_misc.h).
-kinds::ProcReopen proc_reopen(const std::vector<kinds::TreeTask>& tree, pid_t vpid) {
-  kinds::ProcReopen r;
-  std::map<pid_t, pid_t> ppid;
-  for (const auto& t : tree) {
-    ppid[t.vpid] = t.ppid;
-    r.all.push_back(t.vpid);
-  }
-  for (pid_t p = vpid; p != 0 && r.reopenable.size() <= tree.size(); p = ppid[p]) r.reopenable.push_back(p);
-  return r;
 }
 
 Result<img::NsRef> ns_ref(pid_t pid, const char* type) {
@@ -240,7 +230,7 @@ Result<TaskImage> dump_task(seal::Hold& hold, const std::vector<kinds::TreeTask>
   TRY_CTX(kinds::dump_itimers(leader, t.task), "itimers");
   TRY(kinds::refuse_posix_timers(pid, tt.vpid));
   TRY_CTX(kinds::dump_rlimits(leader, t.task), "rlimits");
-  const kinds::ProcReopen reopen = proc_reopen(tree, tt.vpid);
+  const kinds::ProcReopen reopen = kinds::proc_reopen_for(tree, tt.vpid);
   TRY_CTX(kinds::dump_fs_context(pid, container_root, reopen, t.task), "cwd/umask");
   kinds::fill_task_ids(tt, t.task);  // comm: the process's, as /proc/PID/stat has it
   // Every /proc field is restored, inherited or refused (completeness.h).
@@ -265,6 +255,15 @@ Result<TaskImage> dump_task(seal::Hold& hold, const std::vector<kinds::TreeTask>
   TRY_CTX(leader.unmap_executor(), "unmap executor");
   tl.mark("task.executor");
   return t;
+}
+
+// "task V: " before an error of task V's dump, unless the step that failed
+// named the task itself (the fd walker does): each task is named once.
+Result<TaskImage> named_task(Result<TaskImage> r, pid_t vpid) {
+  if (r) return r;
+  const std::string prefix = fmt::format("task {}:", vpid);
+  if (r.error().message.starts_with(prefix)) return r;
+  return std::unexpected(std::move(r.error()).wrap(fmt::format("task {}", vpid)));
 }
 
 Status write_task(image::ImageWriter& image, const TaskImage& t) {
@@ -339,6 +338,9 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   tl.mark("seal-check");
   TRY(faults.hit("dump.tree"));
   std::vector<kinds::TreeTask> tree = TRY_CTX(collect_tree(hold, init, faults), "container {}", st.name);
+  // Everything amber cannot dump yet, named at once, before anything is read.
+  TRY(TRY(find_blockers(tree, container::log_file(container::state_dir(st.name)))).status());
+  tl.mark("blockers");
   log.debug("holding {} ({} processes, {} threads)", st.name, tree.size(), hold.all_threads().size());
   DumpSummary sum{st.name, opts.dir, static_cast<uint32_t>(tree.size()),
                   static_cast<uint32_t>(hold.all_threads().size())};
@@ -371,8 +373,8 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   for (const kinds::TreeTask& tt : tree) {
     kinds::TaskFds f;
     tasks.push_back(
-        TRY_CTX(dump_task(hold, tree, tt, st, container_root, vpid_of, ref, image, f, progress, faults, tl),
-                "task {}", tt.vpid));
+        TRY(named_task(dump_task(hold, tree, tt, st, container_root, vpid_of, ref, image, f, progress, faults, tl),
+                       tt.vpid)));
     if (!tt.zombie) fds.push_back(std::move(f));
     img::TaskRef* ref = meta.mutable_tree()->add_tasks();
     ref->set_pid(tt.vpid);

@@ -53,6 +53,7 @@
 
 #include "base/progress.h"
 #include "base/result.h"
+#include "kinds/blockers.h"
 #include "image/pages.h"
 #include "mm.pb.h"
 #include "remote/remote_task.h"
@@ -65,6 +66,11 @@ namespace amber::kinds {
 // The task's own executor, if one is mapped, is not part of the dump.
 // `progress` (may be null) learns the bytes to copy and those copied.
 Result<img::Mm> dump_mm(remote::RemoteTask& task, image::PageWriter& pages, Progress* progress = nullptr);
+
+// Every area of task `pid` (`vpid` inside the container) that dump_mm would
+// refuse, each kept in `out` ("task VPID: mapping ...") — for the one report
+// of everything that blocks a dump (dump/blockers.h). Reads /proc only.
+Status find_area_blockers(pid_t pid, pid_t vpid, Blockers& out);
 
 // An address where `size` bytes are free both in the image's layout and in
 // the task's current layout (with a margin on each side, so the executor

@@ -203,14 +203,34 @@ uint32_t mlockall_flags_of(uint32_t probe_flags) {
   return MCL_FUTURE | ((probe_flags & kSmLockOnFault) ? MCL_ONFAULT : 0);
 }
 
+// One area of maps with its smaps flags, classified; `refusal` says why
+// amber cannot dump it ("" if it can).
+img::VmArea classify_checked(const sys::VmArea& a, const SmapsArea& sm, const std::string& root, std::string& refusal) {
+  img::VmArea v = classify(a, sm.flags, root);
+  if (v.flags() & img::VMA_UNSUPPORTED) {
+    refusal = fmt::format("mapping {} ({}): not supported yet", maps_label(a), v.unsupported().reason());
+    return v;
+  }
+  // Every VmFlags mnemonic is classified (completeness.h): one amber does
+  // not restore refuses the area.
+  const bool special = v.flags() & (img::VMA_VDSO | img::VMA_VSYSCALL);
+  auto vf = check_vmflags(sm.mnemonics, special, fmt::format("mapping {}", maps_label(a)));
+  if (vf)
+    v.set_vm_flags(*vf);
+  else
+    refusal = vf.error().message;
+  if ((v.flags() & img::VMA_ANON) && !(v.flags() & img::VMA_SHARED)) v.set_cow_shared_bytes(sm.shared_kb << 10);
+  return v;
+}
+
 // Areas of maps with their smaps flags; the executor and the probe page are
 // left out (the probe's flags go to *probe_flags).
 Result<std::vector<img::VmArea>> classify_areas(const remote::RemoteTask& task, uint64_t probe,
                                                 uint32_t* probe_flags) {
   const pid_t pid = task.tgid();
-  auto maps = TRY_CTX(sys::read_maps(pid), "task {}", pid);
-  auto smaps = TRY_CTX(read_smaps(pid), "task {}", pid);
-  std::string root = TRY_CTX(read_link(fmt::format("/proc/{}/root", pid)), "task {}", pid);
+  auto maps = TRY(sys::read_maps(pid));
+  auto smaps = TRY(read_smaps(pid));
+  std::string root = TRY(read_link(fmt::format("/proc/{}/root", pid)));
   const uint64_t xs = task.executor_base(), xe = xs + task.executor_size();
   std::vector<img::VmArea> out;
   std::string refused;
@@ -221,30 +241,18 @@ Result<std::vector<img::VmArea>> classify_areas(const remote::RemoteTask& task, 
     while (k < smaps.size() && smaps[k].start < a.start) k++;
     // smaps is read after maps: the task is stopped, so both list the same areas.
     if (k == smaps.size() || smaps[k].start != a.start || smaps[k].end != a.end)
-      return failf("task {}: area {} is in maps but not in smaps", pid, maps_label(a));
+      return failf("area {} is in maps but not in smaps", maps_label(a));
     if (a.start == probe && a.end == probe + kPage) {
       *probe_flags = smaps[k].flags;
       probe_seen = true;
       continue;
     }
-    img::VmArea v = classify(a, smaps[k].flags, root);
-    if (v.flags() & img::VMA_UNSUPPORTED) {
-      refused += fmt::format("{}task {}: mapping {} ({}): not supported yet", refused.empty() ? "" : "; ", pid,
-                             maps_label(a), v.unsupported().reason());
-    } else {
-      // Every VmFlags mnemonic is classified (completeness.h): one amber
-      // does not restore refuses the area.
-      const bool special = v.flags() & (img::VMA_VDSO | img::VMA_VSYSCALL);
-      auto vf = check_vmflags(smaps[k].mnemonics, special, fmt::format("task {}: mapping {}", pid, maps_label(a)));
-      if (vf) v.set_vm_flags(*vf);
-      else refused += fmt::format("{}{}", refused.empty() ? "" : "; ", vf.error().message);
-      if ((v.flags() & img::VMA_ANON) && !(v.flags() & img::VMA_SHARED))
-        v.set_cow_shared_bytes(smaps[k].shared_kb << 10);
-    }
-    out.push_back(std::move(v));
+    std::string why;
+    out.push_back(classify_checked(a, smaps[k], root, why));
+    if (!why.empty()) refused += fmt::format("{}{}", refused.empty() ? "" : "; ", why);
   }
   if (!refused.empty()) return unsupported("{}", refused);
-  if (!probe_seen) return failf("task {}: the probe page {:x} is not in its maps", pid, probe);
+  if (!probe_seen) return failf("the probe page {:x} is not in its maps", probe);
   return out;
 }
 
@@ -254,28 +262,28 @@ Result<std::vector<img::VmArea>> classify_areas(const remote::RemoteTask& task, 
 // a memfd the task execveat'ed (an object of shmem.img, by dev and inode).
 Status read_exe(pid_t pid, img::Mm& mm) {
   const std::string link = fmt::format("/proc/{}/exe", pid);
-  std::string exe = TRY_CTX(read_link(link), "task {}", pid);
+  std::string exe = TRY(read_link(link));
   if (exe.starts_with("/memfd:") && exe.ends_with(" (deleted)")) {
     struct stat st {};
-    if (::stat(link.c_str(), &st) != 0) return sys_fail("task {}: stat {}", pid, link);
+    if (::stat(link.c_str(), &st) != 0) return sys_fail("stat {}", link);
     mm.set_exe_path(exe.substr(0, exe.size() - std::string_view(" (deleted)").size()));
     mm.set_exe_shmem_dev(st.st_dev);
     mm.set_exe_shmem_inode(st.st_ino);
     return {};
   }
   if (exe.ends_with(" (deleted)"))
-    return unsupported("task {}: executable {} was deleted: not supported yet", pid, exe);
-  std::string root = TRY_CTX(read_link(fmt::format("/proc/{}/root", pid)), "task {}", pid);
+    return unsupported("executable {} was deleted: not supported yet", exe);
+  std::string root = TRY(read_link(fmt::format("/proc/{}/root", pid)));
   std::string inside = path_in_root(exe, root);
   if (inside.empty())
-    return unsupported("task {}: executable {} is outside the task's root {}: not supported yet", pid, exe, root);
+    return unsupported("executable {} is outside the task's root {}: not supported yet", exe, root);
   mm.set_exe_path(inside);
   return {};
 }
 
 Status read_mm_fields(remote::RemoteTask& task, img::Mm& mm) {
   const pid_t pid = task.tgid();
-  sys::ProcStat st = TRY_CTX(sys::read_stat(pid), "task {}", pid);
+  sys::ProcStat st = TRY(sys::read_stat(pid));
   mm.set_start_code(st.start_code);
   mm.set_end_code(st.end_code);
   mm.set_start_data(st.start_data);
@@ -288,7 +296,7 @@ Status read_mm_fields(remote::RemoteTask& task, img::Mm& mm) {
   mm.set_env_end(st.env_end);
   // The current brk is in no /proc file: brk(0) returns it unchanged.
   mm.set_brk(TRY(task.syscall_checked("brk(0)", SYS_brk, 0)));
-  mm.set_auxv(TRY_CTX(read_file(fmt::format("/proc/{}/auxv", pid)), "task {}", pid));
+  mm.set_auxv(TRY(read_file(fmt::format("/proc/{}/auxv", pid))));
   TRY(read_exe(pid, mm));
   TRY(check_vdso_whole(pid, mm));
   for (const img::VmArea& a : mm.areas())
@@ -369,8 +377,8 @@ class MemoryReader {
       ssize_t n = ::process_vm_readv(pid_, &local, 1, remote_.data() + first, remote_.size() - first, 0);
       if (n < 0 && errno == EINTR) continue;
       uint64_t at = reinterpret_cast<uint64_t>(remote_[first].iov_base);
-      if (n < 0) return sys_fail("task {}: read memory at {:x}", pid_, at);
-      if (n == 0) return failf("task {}: read memory at {:x}: nothing read", pid_, at);
+      if (n < 0) return sys_fail("read memory at {:x}", at);
+      if (n == 0) return failf("read memory at {:x}: nothing read", at);
       done += static_cast<size_t>(n);
       // Skip the iovecs the partial read covered.
       for (size_t left = static_cast<size_t>(n); left > 0 && first < remote_.size();) {
@@ -389,8 +397,8 @@ class MemoryReader {
     for (size_t done = 0; done < len;) {
       ssize_t n = ::pread(mem_fd_, dst + done, len - done, static_cast<off_t>(vaddr + done));
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return sys_fail("task {}: read /proc/{}/mem at {:x}", pid_, pid_, vaddr + done);
-      if (n == 0) return failf("task {}: read /proc/{}/mem at {:x}: nothing read", pid_, pid_, vaddr + done);
+      if (n < 0) return sys_fail("read /proc/{}/mem at {:x}", pid_, vaddr + done);
+      if (n == 0) return failf("read /proc/{}/mem at {:x}: nothing read", pid_, vaddr + done);
       done += static_cast<size_t>(n);
     }
     return {};
@@ -413,7 +421,7 @@ bool holds_pages(const img::VmArea& a) {
 // What of the task goes to the page store: present and swapped pages
 // (PAGEMAP_SCAN leaves out holes and the shared zero page).
 Result<std::vector<Piece>> find_pieces(pid_t pid, img::Mm& mm) {
-  sys::Pagemap pm = TRY_CTX(sys::Pagemap::open(pid), "task {}", pid);
+  sys::Pagemap pm = TRY(sys::Pagemap::open(pid));
   std::vector<Piece> pieces;
   for (img::VmArea& a : *mm.mutable_areas()) {
     if (!holds_pages(a)) continue;
@@ -421,7 +429,7 @@ Result<std::vector<Piece>> find_pieces(pid_t pid, img::Mm& mm) {
     // only the pages the task wrote (copied on write, anonymous) are its own.
     sys::PageFilter filter = sys::dumpable_pages_filter(a.flags() & img::VMA_FILE);
     filter.returned |= sys::kPageGuard;
-    auto runs = TRY_CTX(pm.scan(a.start(), a.end(), filter), "task {}: area {}", pid, area_label(a));
+    auto runs = TRY_CTX(pm.scan(a.start(), a.end(), filter), "area {}", area_label(a));
     // A page shared copy-on-write with another process (after fork) would
     // be unshared by process_vm_readv: its read-only FOLL_PIN must break
     // the sharing (gup_must_unshare, Linux 5.19+), so a dump doubled such
@@ -431,7 +439,7 @@ Result<std::vector<Piece>> find_pieces(pid_t pid, img::Mm& mm) {
     for (const sys::PageRun& r : runs) {
       // MADV_GUARD_INSTALL markers read as swapped pages but fault on access.
       if (r.categories & sys::kPageGuard)
-        return unsupported("task {}: mapping {} (guard region {:x}-{:x}): not supported yet", pid, area_label(a),
+        return unsupported("mapping {} (guard region {:x}-{:x}): not supported yet", area_label(a),
                            r.start, r.end);
       pieces.push_back({r.start, r.end - r.start, via_mem});
     }
@@ -469,23 +477,23 @@ Status dump_pages(pid_t pid, img::Mm& mm, image::PageWriter& pages, Progress* pr
     offsets.push_back(total);
     total += p.len;
   }
-  TRY_CTX(pages.plan(runs), "task {}", pid);
+  TRY(pages.plan(runs));
   if (total == 0) return {};
   if (progress) progress->add_total(total);
-  UniqueFd mem = TRY_CTX(open_fd(fmt::format("/proc/{}/mem", pid), O_RDONLY | O_CLOEXEC), "task {}", pid);
+  UniqueFd mem = TRY(open_fd(fmt::format("/proc/{}/mem", pid), O_RDONLY | O_CLOEXEC));
   const size_t batches = static_cast<size_t>((total + kCopyBuffer - 1) / kCopyBuffer);
   const unsigned workers = static_cast<unsigned>(std::min<size_t>(copy_workers(), batches));
   std::vector<CopyBuffer> bufs;
   std::vector<MemoryReader> readers;
   for (unsigned w = 0; w < workers; w++) {
     const size_t size = static_cast<size_t>(std::min<uint64_t>(total, kCopyBuffer));
-    bufs.push_back(TRY_CTX(CopyBuffer::create(size), "task {}", pid));
+    bufs.push_back(TRY(CopyBuffer::create(size)));
     readers.emplace_back(pid, mem.get());
   }
   return parallel_jobs(batches, workers, [&](size_t b, unsigned w) -> Status {
     const uint64_t from = b * kCopyBuffer, to = std::min(total, from + kCopyBuffer);
     TRY(readers[w].read(pieces_in(pieces, offsets, from, to), bufs[w].get()));
-    TRY_CTX(pages.write_at(from, std::span<const std::byte>(bufs[w].get(), to - from)), "task {}", pid);
+    TRY(pages.write_at(from, std::span<const std::byte>(bufs[w].get(), to - from)));
     if (progress) progress->advance(to - from);
     return {};
   });
@@ -493,10 +501,26 @@ Status dump_pages(pid_t pid, img::Mm& mm, image::PageWriter& pages, Progress* pr
 
 }  // namespace
 
+Status find_area_blockers(pid_t pid, pid_t vpid, Blockers& out) {
+  auto maps = TRY_CTX(sys::read_maps(pid), "task {}", vpid);
+  auto smaps = TRY_CTX(read_smaps(pid), "task {}", vpid);
+  std::string root = TRY_CTX(read_link(fmt::format("/proc/{}/root", pid)), "task {}", vpid);
+  size_t k = 0;
+  for (const sys::VmArea& a : maps) {
+    while (k < smaps.size() && smaps[k].start < a.start) k++;
+    if (k == smaps.size() || smaps[k].start != a.start || smaps[k].end != a.end)
+      return failf("task {}: area {} is in maps but not in smaps", vpid, maps_label(a));
+    std::string why;
+    classify_checked(a, smaps[k], root, why);
+    if (!why.empty()) out.add(fmt::format("task {}: {}", vpid, why));
+  }
+  return {};
+}
+
 Result<img::Mm> dump_mm(remote::RemoteTask& task, image::PageWriter& pages, Progress* progress) {
   const pid_t pid = task.tgid();
   img::Mm mm;
-  DefFlagsProbe probe = TRY_CTX(DefFlagsProbe::map(task), "task {}", pid);
+  DefFlagsProbe probe = TRY(DefFlagsProbe::map(task));
   uint32_t probe_flags = 0;
   std::vector<img::VmArea> areas = TRY(classify_areas(task, probe.start(), &probe_flags));
   TRY(probe.unmap());

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 
 #include "base/files.h"
 #include "sys/procfs.h"
@@ -43,6 +44,17 @@ Result<std::string> path_in_root(std::string_view link, std::string_view root) {
 }
 
 Result<std::string> read_root_link(pid_t pid) { return read_link(fmt::format("/proc/{}/root", pid)); }
+
+ProcReopen proc_reopen_for(const std::vector<TreeTask>& tree, pid_t vpid) {
+  ProcReopen r;
+  std::map<pid_t, pid_t> ppid;
+  for (const auto& t : tree) {
+    ppid[t.vpid] = t.ppid;
+    r.all.push_back(t.vpid);
+  }
+  for (pid_t p = vpid; p != 0 && r.reopenable.size() <= tree.size(); p = ppid[p]) r.reopenable.push_back(p);
+  return r;
+}
 
 Status check_proc_reopen(const std::string& link, const std::string& path, const ProcReopen& reopen) {
   if (!path.starts_with("/proc/")) return {};

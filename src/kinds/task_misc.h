@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "kinds/tree.h"
 #include "task.pb.h"
 
 namespace amber::kinds {
@@ -34,6 +35,10 @@ struct ProcReopen {
   std::vector<pid_t> reopenable;  // the task itself and its ancestors up to the init
   std::vector<pid_t> all;         // every process of the container, zombies included
 };
+
+// What task `vpid` of the dumped `tree` can reopen: itself and its
+// ancestors.
+ProcReopen proc_reopen_for(const std::vector<TreeTask>& tree, pid_t vpid);
 
 // `path` (as the task sees it) reached through the magic link `link`
 // ("/proc/HOSTPID/fd/3", "/proc/HOSTPID/cwd"): if it is a /proc/<pid>/ file

@@ -21,6 +21,9 @@ struct Report {
   size_t host_processes = 0;  // outside processes scanned
   std::vector<Leak> leaks;
   std::vector<std::string> notes;
+  // Sealed, but objects amber cannot dump yet (dump/blockers.h; filled by
+  // `amber check`): the dump would refuse with exit 4.
+  std::vector<std::string> unsupported;
   double elapsed_ms = 0;
   size_t refused() const;  // leaks no --external accepts
   bool sealed() const { return refused() == 0; }

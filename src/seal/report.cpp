@@ -60,6 +60,11 @@ std::string format_text(const Report& r) {
   n = 0;
   for (const auto& l : r.leaks)
     if (l.accepted) leak_text(out, ++n, l);
+  if (!r.unsupported.empty()) {
+    out += fmt::format("NOT DUMPABLE YET: {} object{} amber cannot dump yet\n", r.unsupported.size(),
+                       r.unsupported.size() == 1 ? "" : "s");
+    for (const auto& u : r.unsupported) out += "  unsupported: " + u + "\n";
+  }
   for (const auto& note : r.notes) out += "note: " + note + "\n";
   // The message of an error is one line per leak block; no trailing newline.
   if (!out.empty() && out.back() == '\n') out.pop_back();
@@ -90,6 +95,7 @@ std::string format_json(const Report& r) {
     j["leaks"].push_back(std::move(lj));
   }
   j["notes"] = r.notes;
+  j["unsupported"] = r.unsupported;
   return j.dump(2);
 }
 

@@ -37,7 +37,7 @@ note "unshare --pid --fork --mount-proc --mount --uts --ipc --net --cgroup, chec
 start_unshare --pid --fork --mount-proc --mount --uts --ipc --net --cgroup sleep 1000
 ushare=$USHARE upid=$UPID
 run_cmd "$AMBER" check --pid "$upid"
-assert_eq 0 "$STATUS" "check --pid of an unshare container ($OUT $ERR)"
+assert_sealed_status "check --pid of an unshare container ($OUT $ERR)"
 assert_eq 0 "$(awk '/^TracerPid:/ { print $2 }' /proc/$upid/status)" "released"
 grep -q '^State:.*S (sleeping)' /proc/$upid/status || fail "unshare's sleep is not sleeping after the check"
 kill -9 "$upid"; wait "$ushare" 2>/dev/null || true
@@ -49,7 +49,7 @@ run_cmd "$AMBER" check --pid "$upid"
 assert_eq 3 "$STATUS" "check --pid of a container in the host's net namespace"
 assert_contains "$OUT" "net namespace" "the leak"
 run_cmd "$AMBER" check --pid "$upid" --external net
-assert_eq 0 "$STATUS" "--external net ($OUT)"
+assert_sealed_status "--external net ($OUT)"
 kill -9 "$upid"; wait "$ushare" 2>/dev/null || true
 
 note "--pid of a task that is not a namespace's init"

@@ -1,0 +1,49 @@
+#include "dump/blockers.h"
+
+#include <map>
+
+#include "kinds/files/fdtable.h"
+#include "kinds/itimers.h"
+#include "kinds/mm.h"
+#include "kinds/ns/ipc.h"
+#include "kinds/ns/membership.h"
+#include "kinds/task_misc.h"
+
+namespace amber::dump {
+
+Result<std::vector<kinds::TreeTask>> tree_or_blocker(const std::map<pid_t, std::vector<pid_t>>& held, pid_t init,
+                                                      kinds::Blockers& out) {
+  auto tree = kinds::collect_tree(held, init);
+  if (!tree) {
+    Status st = std::unexpected(std::move(tree.error()));
+    if (!out.keep(st)) return std::unexpected(std::move(st.error()));
+    return std::vector<kinds::TreeTask>{};
+  }
+  Status st = kinds::check_unshared(*tree);
+  if (st) st = kinds::check_same_namespaces(*tree);
+  if (out.keep(st)) return std::vector<kinds::TreeTask>{};
+  TRY(std::move(st));
+  return tree;
+}
+
+Result<kinds::Blockers> find_blockers(const std::vector<kinds::TreeTask>& tree, const std::string& log_path) {
+  kinds::Blockers out;
+  if (tree.empty()) return out;
+  if (auto ipc = kinds::dump_ipc(tree.front().pid); !ipc) {
+    Status st = std::unexpected(std::move(ipc.error()));
+    if (!out.keep(st)) return std::unexpected(std::move(st.error()));
+  }
+  std::map<pid_t, pid_t> vpid_of;
+  for (const kinds::TreeTask& t : tree) vpid_of[t.pid] = t.vpid;
+  for (const kinds::TreeTask& t : tree) {
+    if (t.zombie) continue;
+    out.keep(kinds::refuse_posix_timers(t.pid, t.vpid));
+    TRY(kinds::find_area_blockers(t.pid, t.vpid, out));
+    kinds::FdDumpContext ctx{t.pid, t.vpid, TRY(kinds::read_root_link(t.pid)), log_path, &vpid_of};
+    ctx.proc = kinds::proc_reopen_for(tree, t.vpid);
+    TRY(kinds::probe_fds(ctx, &out));
+  }
+  return out;
+}
+
+}  // namespace amber::dump

@@ -1,0 +1,32 @@
+// One report of everything that blocks a dump: every object of a held
+// container amber cannot dump yet — fds, mappings, POSIX timers, ipc
+// objects, tasks it cannot recreate — named all at once (task by its pid
+// inside the container), not the first one met. `amber check` prints it
+// (exit 4 for a sealed container that holds any); `amber dump` runs it
+// before it reads anything, so a user learns everything in one try.
+//
+// It reads /proc and fdinfo only (no remote calls, no data). The dump's own
+// refusals stay where they are: a refusal this scan does not know of still
+// stops the dump, by name, when it is met.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "kinds/blockers.h"
+#include "kinds/tree.h"
+
+namespace amber::dump {
+
+// `log_path`: the container's log as amber reaches it ("" for a process
+// tree amber did not start): fds on it are the container's own stdio.
+// Failed (not Unsupported) only if /proc could not be read.
+Result<kinds::Blockers> find_blockers(const std::vector<kinds::TreeTask>& tree, const std::string& log_path);
+
+// The process tree of a held container (kinds::collect_tree) and the
+// checks on it a dump makes first; their refusal is kept as one blocker
+// (nothing more can be scanned without the tree): then the tree is empty.
+Result<std::vector<kinds::TreeTask>> tree_or_blocker(const std::map<pid_t, std::vector<pid_t>>& held, pid_t init,
+                                                      kinds::Blockers& out);
+
+}  // namespace amber::dump
