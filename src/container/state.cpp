@@ -1,6 +1,8 @@
 #include "container/state.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -65,6 +67,48 @@ Result<std::string> reserve_state_dir(const std::string& name) {
     return sys_fail("create state directory {}", dir);
   }
   return dir;
+}
+
+namespace {
+constexpr const char* kMark = "/.reserved-by";
+}  // namespace
+
+std::string reservation_dir(const std::string& name, const std::string& owner) {
+  return fmt::format("{}/.reserve-{}-{}", state_root(), name, owner);
+}
+
+Result<std::string> reserve_state_dir_marked(const std::string& name, const std::string& hidden,
+                                             const std::string& owner) {
+  std::string root = state_root();
+  TRY(make_dirs(root, 0711));
+  std::string dir = root + "/" + name;
+  if (path_exists(hidden)) TRY(remove_tree(hidden));  // a dead amber's with our pid: the journal says so
+  if (::mkdir(hidden.c_str(), 0700) != 0) return sys_fail("create state directory {}", hidden);
+  auto made = [&]() -> Status {
+    TRY(write_file_atomic(hidden + kMark, owner, 0600));
+    // renameat2(RENAME_NOREPLACE): the name is taken atomically, with the
+    // mark already inside.
+    if (::renameat2(AT_FDCWD, hidden.c_str(), AT_FDCWD, dir.c_str(), RENAME_NOREPLACE) != 0) {
+      if (errno == EEXIST) return fail(Exit::BadInput, fmt::format("container {} already exists", name), EEXIST);
+      return sys_fail("rename {} to {}", hidden, dir);
+    }
+    return {};
+  };
+  if (auto r = made(); !r) {
+    (void)remove_tree(hidden);
+    return std::unexpected(std::move(r.error()));
+  }
+  return dir;
+}
+
+bool reserved_by(const std::string& dir, const std::string& owner) {
+  auto mark = read_file(dir + kMark);
+  return mark && *mark == owner;
+}
+
+Status drop_mark(const std::string& dir) {
+  if (::unlink((dir + kMark).c_str()) != 0 && errno != ENOENT) return sys_fail("remove {}{}", dir, kMark);
+  return {};
 }
 
 Status write_state(const std::string& dir, const ContainerState& s) {

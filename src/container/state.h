@@ -38,6 +38,17 @@ Result<ContainerState> parse_state(std::string_view json);  // exit 2 on malform
 // mkdir <state root>/NAME (making the root if needed): EEXIST is exit 2
 // "container NAME already exists". Returns the directory.
 Result<std::string> reserve_state_dir(const std::string& name);
+
+// reserve_state_dir for a caller that journals it (recover/): the directory
+// is made as `hidden` (a name no container can have) with a mark file
+// holding `owner`, then renamed to NAME without replacing anything. Until
+// the caller has recorded the result, a directory NAME holding the same
+// mark is the caller's (reserved_by). The mark is removed by drop_mark.
+std::string reservation_dir(const std::string& name, const std::string& owner);
+Result<std::string> reserve_state_dir_marked(const std::string& name, const std::string& hidden,
+                                             const std::string& owner);
+bool reserved_by(const std::string& dir, const std::string& owner);
+Status drop_mark(const std::string& dir);
 Status write_state(const std::string& dir, const ContainerState& s);
 // Unknown NAME: exit 2 "no container named NAME". A directory without
 // state.json (a run in progress, or one killed half-way): error with ENOENT.

@@ -30,6 +30,11 @@ Journal::~Journal() {
   if (saved_) ::unlink(path_.c_str());
 }
 
+std::string Journal::owner_id() const {
+  std::string base = path_.substr(path_.rfind('/') + 1);
+  return base.substr(0, base.size() - 3);  // without ".pb"
+}
+
 Status Journal::save() {
   if (!saved_) TRY_CTX(make_dirs(journal_dir(), 0700), "journal");
   std::string bytes;

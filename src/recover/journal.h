@@ -35,6 +35,8 @@ class Journal : public seal::HoldJournal {
   ~Journal() override;
 
   jrn::Journal& data() { return data_; }
+  // "PID-START" of the owning amber (the journal's file name).
+  std::string owner_id() const;
   // Writes the journal as data() is now. Call before making the change it
   // describes.
   Status save();

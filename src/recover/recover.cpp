@@ -237,6 +237,16 @@ Result<std::string> recover_restore(const J& j, const Owner& o) {
   if (!cg.empty() && sys::cgroup_exists(cg)) TRY_CTX(sys::cgroup_remove(cg), "{}", who);
   const std::string dir = j.state_dir();
   if (!dir.empty() && path_exists(dir)) TRY_CTX(remove_tree(dir), "{}", who);
+  // Killed while it reserved the name: its hidden directory, or the named
+  // one if the rename was done and the directory holds its mark.
+  if (!j.reserving_dir().empty()) {
+    if (path_exists(j.reserving_dir())) TRY_CTX(remove_tree(j.reserving_dir()), "{}", who);
+    const std::string owner = fmt::format("{}-{}", o.pid, o.start_time);
+    if (container::valid_name(j.container())) {
+      const std::string named = container::state_dir(j.container());
+      if (container::reserved_by(named, owner)) TRY_CTX(remove_tree(named), "{}", who);
+    }
+  }
   return fmt::format("{} was killed before the container ran: everything it made removed", who);
 }
 

@@ -172,16 +172,26 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   // What a SIGKILL of amber would leave, for the next command to remove
   // (recover/). Each piece is recorded right after it exists: recorded
   // before, a failure (the name is taken) would name someone else's.
+  // The name is taken atomically with a mark of ours inside, recorded
+  // before it is made (container::reserve_state_dir_marked), so that no
+  // instant leaves a state directory the journal does not lead to.
   recover::Journal journal = TRY(recover::Journal::begin(jrn::Journal::RESTORE, name));
   Made made{log};
-  made.state_dir = TRY(container::reserve_state_dir(name));
-  journal.data().set_state_dir(made.state_dir);
+  const std::string hidden = container::reservation_dir(name, journal.owner_id());
+  journal.data().set_reserving_dir(hidden);
   TRY(journal.set_phase(jrn::Journal::RESTORING));
-  TRY(faults.hit("restore.reserve"));
-  std::string cg_root = TRY(container::cgroup_root());
-  made.cgroup = TRY_CTX(container::make_container_cgroup(cg_root, name), "{}", what);
-  journal.data().set_restore_cgroup(made.cgroup);
+  made.state_dir = TRY(container::reserve_state_dir_marked(name, hidden, journal.owner_id()));
+  journal.data().set_state_dir(made.state_dir);
+  journal.data().clear_reserving_dir();
   TRY(journal.save());
+  TRY(container::drop_mark(made.state_dir));
+  TRY(faults.hit("restore.reserve"));
+  // The cgroup is ours by name now (the state directory is): recorded
+  // before it is made, an empty leftover of the name is replaced.
+  std::string cg_root = TRY(container::cgroup_root());
+  journal.data().set_restore_cgroup(cg_root + "/" + name);
+  TRY(journal.save());
+  made.cgroup = TRY_CTX(container::make_container_cgroup(cg_root, name), "{}", what);
   made.cgroup_fd = TRY_CTX(sys::cgroup_open(made.cgroup), "{}", what);
   TRY(faults.hit("restore.cgroup"));
   UniqueFd log_fd = TRY_CTX(container::open_container_log(made.state_dir), "{}", what);
