@@ -279,7 +279,7 @@ Status verify_epoll(const FdProbe& now, const img::Fd& fd) {
     for (const auto& [n, e, x] : d) s += fmt::format("{}fd {} events {:#x} data {:#x}", s.empty() ? "" : ", ", n, e, x);
     return s.empty() ? "none" : s;
   };
-  return failf("epoll watches after the restore differ from the image: missing {}; not in the image {}",
+  return failf("epoll watches differ from the image: missing {}; not in the image {}",
                missing(want, have), missing(have, want));
 }
 

@@ -44,9 +44,9 @@ Result<UniqueFd> open_eventfd(const img::Fd& fd, const OpenContext&) {
 Status verify_eventfd(const FdProbe& now, const img::Fd& fd) {
   img::EventfdState s = TRY_CTX(parse_eventfd(now.info), "eventfd");
   if (s.count() != fd.eventfd().count())
-    return failf("eventfd count {} after the restore, the image has {}", s.count(), fd.eventfd().count());
+    return failf("eventfd count {}, the image has {}", s.count(), fd.eventfd().count());
   if (s.semaphore() != fd.eventfd().semaphore())
-    return failf("eventfd EFD_SEMAPHORE {} after the restore, the image has {}", s.semaphore(),
+    return failf("eventfd EFD_SEMAPHORE {}, the image has {}", s.semaphore(),
                  fd.eventfd().semaphore());
   return {};
 }

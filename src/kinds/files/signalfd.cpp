@@ -39,7 +39,7 @@ Result<UniqueFd> open_signalfd(const img::Fd& fd, const OpenContext&) {
 Status verify_signalfd(const FdProbe& now, const img::Fd& fd) {
   img::SignalfdState s = TRY_CTX(parse_signalfd(now.info), "signalfd");
   if (s.mask() != fd.signalfd().mask())
-    return failf("signalfd mask {:#x} after the restore, the image has {:#x}", s.mask(), fd.signalfd().mask());
+    return failf("signalfd mask {:#x}, the image has {:#x}", s.mask(), fd.signalfd().mask());
   return {};
 }
 

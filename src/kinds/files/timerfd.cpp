@@ -134,15 +134,15 @@ Status verify_timerfd(const FdProbe& now, const img::Fd& fd) {
   const img::TimerfdState& want = fd.timerfd();
   if (s.clockid() != want.clockid() || s.settime_flags() != want.settime_flags() ||
       s.interval_ns() != want.interval_ns())
-    return failf("timerfd clock {} flags {:#o} interval {} ns after the restore, the image has {} {:#o} {} ns",
+    return failf("timerfd clock {} flags {:#o} interval {} ns, the image has {} {:#o} {} ns",
                  s.clockid(), s.settime_flags(), s.interval_ns(), want.clockid(), want.settime_flags(),
                  want.interval_ns());
   if (s.ticks() < want.ticks())
-    return failf("timerfd has {} unread expirations after the restore, the image has {}", s.ticks(), want.ticks());
+    return failf("timerfd has {} unread expirations, the image has {}", s.ticks(), want.ticks());
   if (want.value_ns() == 0 && want.interval_ns() == 0 && (s.value_ns() != 0 || s.ticks() != want.ticks()))
-    return failf("timerfd disarmed in the image, armed or expired after the restore");
+    return failf("timerfd disarmed in the image, armed or expired now");
   if (want.value_ns() != 0 && s.value_ns() == 0 && s.ticks() == want.ticks())
-    return failf("timerfd armed in the image, disarmed after the restore");
+    return failf("timerfd armed in the image, disarmed now");
   return {};
 }
 
