@@ -186,6 +186,7 @@ Status check_task_paths(const ContainerTree& tree, pid_t pid, const TaskPlan& t)
     if (fd.kind() == img::FD_CHARDEV) TRY_CTX(check_image_path(fd.path()), "task {}: {}", pid, what);
     // An epoll's watches are added from fds of the same table (epoll.cpp).
     for (const img::EpollTarget& e : fd.epoll().targets()) {
+      if (fd.epoll().added_by() != 0) break;  // through another task's fds
       const bool held = std::any_of(t.files.fds().begin(), t.files.fds().end(),
                                     [&](const img::Fd& f) { return f.fd() == e.source_fd(); });
       if (fd.kind() != img::FD_EPOLL || e.tfd() < 0 || !held)

@@ -24,7 +24,9 @@
 // dump (the kernel does not show whether the edge is still queued; EPOLLET
 // programs read until EAGAIN, so it is one more wake-up, never one less).
 // An epoll description shared by several tasks (fork after epoll_create) is
-// refused: the ancestor that would open it does not hold its targets.
+// opened empty by their common ancestor (shared.h) and filled by one holder
+// whose fd table holds every target (EpollState.added_by); if none does, it
+// is refused.
 #include <poll.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -190,16 +192,13 @@ Status dump_epoll(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out) {
     if (std::binary_search(fds.begin(), fds.end(), w.tfd) && TRY_CTX(holds(w.tfd), "{}", p.link)) source = w.tfd;
     for (size_t i = 0; source < 0 && i < fds.size(); ++i)
       if (fds[i] != w.tfd && TRY_CTX(holds(fds[i]), "{}", p.link)) source = fds[i];
-    if (source < 0)
-      return unsupported(
-          "{} (watches fd {}, closed, whose description no fd of this task holds any more): not supported yet", p.link,
-          w.tfd);
+    // None: another task holding the same epoll may (check_shared_epolls).
     img::EpollTarget* t = out.mutable_epoll()->add_targets();
     t->set_tfd(w.tfd);
     t->set_events(w.events);
     t->set_data(w.data);
     t->set_source_fd(source);
-    if (fired_oneshot(w.events)) {
+    if (source >= 0 && fired_oneshot(w.events)) {
       const bool ready = TRY_CTX(target_ready(pidfd.get(), ctx.pid, source), "{}: watch of fd {}", p.link, w.tfd);
       if (ready)
         t->set_fire_to_disable(true);
@@ -221,6 +220,7 @@ Result<UniqueFd> open_epoll(const img::Fd& fd, const OpenContext&) {
 }
 
 int install_rank_epoll(const img::Fd& fd, const img::Files& files) {
+  if (fd.epoll().added_by() != 0) return 0;
   // Nesting depth: the kernel allows 4 levels (EP_MAX_NESTS), the bound
   // only guards against a hand-made image with a loop.
   auto depth = [&](auto&& self, const img::Fd& e, int level) -> int {
@@ -236,6 +236,7 @@ int install_rank_epoll(const img::Fd& fd, const img::Files& files) {
 }
 
 Status after_install_epoll(const img::Fd& fd, const img::Files& files) {
+  if (fd.epoll().added_by() != 0) return {};  // another holder's table adds them
   const int top = highest_fd(files);
   for (const img::EpollTarget& t : fd.epoll().targets()) {
     if (t.tfd() < 0 || !fd_of(files, t.source_fd()))
@@ -283,18 +284,36 @@ Status verify_epoll(const FdProbe& now, const img::Fd& fd) {
                missing(want, have), missing(have, want));
 }
 
-Status check_shared_epolls(const std::vector<TaskFds>& tasks) {
-  std::map<uint64_t, std::pair<pid_t, int>> first;  // ofd_id -> (vpid, fd)
-  for (const TaskFds& t : tasks)
-    for (const img::Fd& f : t.files.fds()) {
-      if (f.kind() != img::FD_EPOLL || f.ofd_id() == 0) continue;
-      auto [it, fresh] = first.try_emplace(f.ofd_id(), t.ctx.vpid, f.fd());
-      if (!fresh && it->second.first != t.ctx.vpid)
-        return unsupported(
-            "task {}: fd {}: anon_inode:[eventpoll] (one epoll shared with task {} fd {}, e.g. inherited across "
-            "fork): not supported yet",
-            t.ctx.vpid, f.fd(), it->second.first, it->second.second);
+Status check_shared_epolls(std::vector<TaskFds>& tasks) {
+  // Every fd of each epoll description, in process tree order.
+  std::map<uint64_t, std::vector<std::pair<TaskFds*, img::Fd*>>> holders;
+  for (TaskFds& t : tasks)
+    for (img::Fd& f : *t.files.mutable_fds())
+      if (f.kind() == img::FD_EPOLL && f.ofd_id() != 0) holders[f.ofd_id()].emplace_back(&t, &f);
+  auto complete = [](const img::Fd& f) {
+    return std::all_of(f.epoll().targets().begin(), f.epoll().targets().end(),
+                       [](const img::EpollTarget& t) { return t.source_fd() >= 0; });
+  };
+  for (auto& [ofd, fds] : holders) {
+    // The first holder that holds every target adds the watches.
+    auto adder = std::find_if(fds.begin(), fds.end(), [&](const auto& h) { return complete(*h.second); });
+    if (adder == fds.end()) {
+      const auto& [t, f] = fds.front();
+      int missing = -1;
+      for (const img::EpollTarget& e : f->epoll().targets())
+        if (e.source_fd() < 0) missing = e.tfd();
+      return unsupported(
+          "task {}: fd {}: anon_inode:[eventpoll] (watches fd {}, closed, whose description no fd of {} holds any "
+          "more): not supported yet",
+          t->ctx.vpid, f->fd(), missing, fds.size() > 1 ? "a task holding this epoll" : "this task");
     }
+    const pid_t adder_vpid = adder->first->ctx.vpid;
+    for (auto& [t, f] : fds) {
+      if (t->ctx.vpid == adder_vpid) continue;
+      *f->mutable_epoll() = adder->second->epoll();
+      f->mutable_epoll()->set_added_by(adder_vpid);
+    }
+  }
   return {};
 }
 

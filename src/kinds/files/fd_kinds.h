@@ -153,9 +153,10 @@ Result<UniqueFd> open_epoll(const img::Fd& fd, const OpenContext& ctx);
 int install_rank_epoll(const img::Fd& fd, const img::Files& files);
 Status after_install_epoll(const img::Fd& fd, const img::Files& files);
 Status verify_epoll(const FdProbe& now, const img::Fd& fd);
-// Unsupported: one epoll description held by several tasks (link_fds, once
-// the ofd ids are assigned).
-Status check_shared_epolls(const std::vector<TaskFds>& tasks);
+// Once the ofd ids are assigned (link_fds): picks, for each epoll held by
+// several tasks, the holder that adds its watches (EpollState.added_by).
+// Unsupported: a watch whose target no single holder's fd table holds.
+Status check_shared_epolls(std::vector<TaskFds>& tasks);
 
 // Moves `fd` to a number above `floor` (close-on-exec), so that installing
 // the image's fds never lands on a temporary.

@@ -64,11 +64,6 @@ Result<SharedFdsPlan> plan_shared_fds(const std::map<pid_t, TaskFilesRef>& tasks
   }
   for (const auto& [id, f] : pipes)
     if (!plan.pipes.contains(id)) return bad_input("pipe:[{}] has ends in the image but no entry", id);
-  // An epoll's watches are added by its holder from its own fd table
-  // (epoll.cpp): one description in several tasks is refused at dump.
-  for (const auto& [ofd, f] : descriptions)
-    if (f.holders.size() > 1 && f.fds.begin()->second.kind() == img::FD_EPOLL)
-      return unsupported("epoll description {:#x} is shared by {} tasks: not supported yet", ofd, f.holders.size());
   auto add = [&](uint64_t pipe_id, const Found& f) {
     if (f.holders.size() < 2) return;
     SharedFdsPlan::Unit u;
