@@ -202,6 +202,18 @@ void describe_files(Text& t, int indent, const img::Files& files) {
            printable(fd.path()), fd.flags(), fd.pos(), fd.cloexec() ? " cloexec" : "",
            fd.ofd_id() ? fmt::format(" ofd {}", fd.ofd_id()) : "");
     if (fd.has_unsupported()) describe_unsupported(t, indent + 2, fd.unsupported());
+    if (fd.kind() == img::FD_EVENTFD)
+      t.line(indent + 2, "count {}{}", fd.eventfd().count(), fd.eventfd().semaphore() ? " (EFD_SEMAPHORE)" : "");
+    if (fd.kind() == img::FD_TIMERFD)
+      t.line(indent + 2, "clock {}, {} {} ns, interval {} ns, {} unread expirations{}", fd.timerfd().clockid(),
+             (fd.timerfd().settime_flags() & 1) ? "expires at" : "left", fd.timerfd().value_ns(),
+             fd.timerfd().interval_ns(), fd.timerfd().ticks(),
+             (fd.timerfd().settime_flags() & 2) ? ", TFD_TIMER_CANCEL_ON_SET" : "");
+    if (fd.kind() == img::FD_SIGNALFD) t.line(indent + 2, "mask {:#x}", fd.signalfd().mask());
+    for (const img::EpollTarget& e : fd.epoll().targets())
+      t.line(indent + 2, "watch fd {} events {:#x} data {:#x}{}{}", e.tfd(), e.events(), e.data(),
+             e.source_fd() != e.tfd() ? fmt::format(" (description of fd {})", e.source_fd()) : "",
+             e.fire_to_disable() ? " (fired EPOLLONESHOT)" : "");
     if (fd.owner() || fd.signal())
       t.line(indent + 2, "SIGIO owner {} {}, sends {}",
              fd.owner_type() == 0 ? "thread" : fd.owner_type() == 1 ? "process" : "process group", fd.owner(),

@@ -222,6 +222,20 @@ const std::vector<FieldRule> kFdinfo = {
     {"mnt_id", C::Info, "mount id"},
     {"ino", C::Info, "inode number"},
     {"lock", C::Restored, "file lock (kinds/files/locks)"},
+    // fs/eventfd.c eventfd_show_fdinfo()
+    {"eventfd-count", C::Restored, "eventfd counter"},
+    {"eventfd-id", C::Info, "eventfd id (the kernel's numbering)"},
+    {"eventfd-semaphore", C::Restored, "eventfd EFD_SEMAPHORE"},
+    // fs/timerfd.c timerfd_show()
+    {"clockid", C::Restored, "timerfd clock"},
+    {"ticks", C::Restored, "timerfd expirations not read yet"},
+    {"settime flags", C::Restored, "timerfd TFD_TIMER_ABSTIME / TFD_TIMER_CANCEL_ON_SET"},
+    {"it_value", C::Restored, "timerfd time left"},
+    {"it_interval", C::Restored, "timerfd interval"},
+    // fs/signalfd.c signalfd_show_fdinfo()
+    {"sigmask", C::Restored, "signalfd mask"},
+    // fs/eventpoll.c ep_show_fdinfo()
+    {"tfd", C::Restored, "epoll watch (target, events, data)"},
 };
 
 // fs/nsfs.c: every namespace kind in /proc/PID/ns.

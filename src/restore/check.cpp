@@ -1,5 +1,7 @@
 #include "restore/check.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
@@ -182,6 +184,15 @@ Status check_task_paths(const ContainerTree& tree, pid_t pid, const TaskPlan& t)
     // A device node missing at its path is opened at the device's usual one
     // (chardev.cpp): only the path's form is checked.
     if (fd.kind() == img::FD_CHARDEV) TRY_CTX(check_image_path(fd.path()), "task {}: {}", pid, what);
+    // An epoll's watches are added from fds of the same table (epoll.cpp).
+    for (const img::EpollTarget& e : fd.epoll().targets()) {
+      if (fd.epoll().added_by() != 0) break;  // through another task's fds
+      const bool held = std::any_of(t.files.fds().begin(), t.files.fds().end(),
+                                    [&](const img::Fd& f) { return f.fd() == e.source_fd(); });
+      if (fd.kind() != img::FD_EPOLL || e.tfd() < 0 || !held)
+        return bad_input("task {}: {}: epoll watch of fd {} through fd {}, which is not in its table", pid, what,
+                         e.tfd(), e.source_fd());
+    }
   }
   for (const img::Pipe& p : t.files.pipes())
     if (!p.fifo_path().empty()) TRY(expect(tree, pid, fmt::format("FIFO of pipe {}", p.id()), root, p.fifo_path(), S_IFIFO));

@@ -57,6 +57,11 @@ constexpr FdKindOps kTable[] = {
     {"memfd", {img::FD_MEMFD, kNone}, is_memfd, dump_memfd, open_memfd_of},
     {"file", {img::FD_REGULAR, img::FD_DIRECTORY}, is_regular_kind, dump_regular, open_file},
     {"character device", {img::FD_CHARDEV, kNone}, is_supported_chardev, dump_chardev, open_device},
+    {"eventfd", {img::FD_EVENTFD, kNone}, is_eventfd, dump_eventfd, open_eventfd, nullptr, verify_eventfd},
+    {"timerfd", {img::FD_TIMERFD, kNone}, is_timerfd, dump_timerfd, open_timerfd, nullptr, verify_timerfd},
+    {"signalfd", {img::FD_SIGNALFD, kNone}, is_signalfd, dump_signalfd, open_signalfd, nullptr, verify_signalfd},
+    {"epoll", {img::FD_EPOLL, kNone}, is_epoll, dump_epoll, open_epoll, after_install_epoll, verify_epoll,
+     install_rank_epoll},
 };
 
 }  // namespace

@@ -114,6 +114,50 @@ class PipeSet {
   int floor_ = -1;
 };
 
+struct OpenContext;
+
+// eventfd.cpp, signalfd.cpp, timerfd.cpp: their fdinfo read into the
+// image's state (parse_*: BadInput for a line missing or malformed).
+bool is_eventfd(const FdProbe& p);
+Result<img::EventfdState> parse_eventfd(const sys::FdInfo& info);
+Status dump_eventfd(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
+Result<UniqueFd> open_eventfd(const img::Fd& fd, const OpenContext& ctx);
+Status verify_eventfd(const FdProbe& now, const img::Fd& fd);
+bool is_signalfd(const FdProbe& p);
+Result<img::SignalfdState> parse_signalfd(const sys::FdInfo& info);
+Status dump_signalfd(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
+Result<UniqueFd> open_signalfd(const img::Fd& fd, const OpenContext& ctx);
+Status verify_signalfd(const FdProbe& now, const img::Fd& fd);
+// parse_timerfd: value_ns is fdinfo's time left, whatever the flags (the
+// dump turns it into an absolute expiry for TFD_TIMER_ABSTIME).
+bool is_timerfd(const FdProbe& p);
+Result<img::TimerfdState> parse_timerfd(const sys::FdInfo& info);
+Status dump_timerfd(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
+Result<UniqueFd> open_timerfd(const img::Fd& fd, const OpenContext& ctx);
+Status verify_timerfd(const FdProbe& now, const img::Fd& fd);
+
+// epoll.cpp: one line "tfd: N events: X data: Y pos:P ino:I sdev:D" of an
+// epoll's fdinfo.
+struct EpollWatch {
+  int32_t tfd = -1;
+  uint32_t events = 0;
+  uint64_t data = 0;
+  int64_t pos = 0;    // the target description's position
+  uint64_t ino = 0;   // the target's inode
+  uint32_t sdev = 0;  // the target's device
+};
+bool is_epoll(const FdProbe& p);
+Result<std::vector<EpollWatch>> parse_epoll(const sys::FdInfo& info);
+Status dump_epoll(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
+Result<UniqueFd> open_epoll(const img::Fd& fd, const OpenContext& ctx);
+int install_rank_epoll(const img::Fd& fd, const img::Files& files);
+Status after_install_epoll(const img::Fd& fd, const img::Files& files);
+Status verify_epoll(const FdProbe& now, const img::Fd& fd);
+// Once the ofd ids are assigned (link_fds): picks, for each epoll held by
+// several tasks, the holder that adds its watches (EpollState.added_by).
+// Unsupported: a watch whose target no single holder's fd table holds.
+Status check_shared_epolls(std::vector<TaskFds>& tasks);
+
 // Moves `fd` to a number above `floor` (close-on-exec), so that installing
 // the image's fds never lands on a temporary.
 Result<UniqueFd> lift_fd(UniqueFd fd, int floor);
@@ -150,6 +194,9 @@ struct FdKindOps {
   // Optional restore verification of the kind's own state: the restored
   // fd as probed from outside against the image.
   Status (*verify)(const FdProbe& now, const img::Fd& fd) = nullptr;
+  // Optional: the order of after_install among the task's descriptions,
+  // lowest first (an epoll watched by another epoll before the outer one).
+  int (*install_rank)(const img::Fd& fd, const img::Files& files) = nullptr;
 
   bool records(img::FdKind k) const { return k != img::FD_UNSUPPORTED && (kinds[0] == k || kinds[1] == k); }
 };

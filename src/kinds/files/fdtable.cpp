@@ -308,6 +308,7 @@ Status link_pipes(std::vector<TaskFds>& tasks) {
 
 Status link_fds(std::vector<TaskFds>& tasks) {
   TRY(assign_ofd_ids(tasks));
+  TRY(files::check_shared_epolls(tasks));
   files::mark_memfd_originals(tasks);
   TRY(link_pipes(tasks));
   TRY(files::collect_unlinked(tasks));
@@ -408,10 +409,19 @@ Status open_fds_in_child(const img::Files& files, const FdRestoreContext& ctx) {
     if (::dup3(src, fd.fd(), fd.cloexec() ? O_CLOEXEC : 0) < 0)
       return sys_fail("task {}: install fd {}", ctx.vpid, fd.fd());
   }
-  // Kinds whose state refers to other fds of the table (fd_kinds.h).
-  for (const img::Fd& fd : files.fds()) {
-    const files::FdKindOps* kind = files::kind_ops(fd.kind());
-    if (kind && kind->after_install) TRY_CTX(kind->after_install(fd, files), "task {}: fd {}", ctx.vpid, fd.fd());
+  // Kinds whose state refers to other fds of the table (fd_kinds.h): once
+  // per description, in their kinds' order.
+  {
+    std::vector<std::pair<int, const img::Fd*>> later;
+    std::set<uint64_t> met;
+    for (const img::Fd& fd : files.fds()) {
+      const files::FdKindOps* kind = files::kind_ops(fd.kind());
+      if (!kind || !kind->after_install || (fd.ofd_id() != 0 && !met.insert(fd.ofd_id()).second)) continue;
+      later.emplace_back(kind->install_rank ? kind->install_rank(fd, files) : 0, &fd);
+    }
+    std::stable_sort(later.begin(), later.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [rank, fd] : later)
+      TRY_CTX(files::kind_ops(fd->kind())->after_install(*fd, files), "task {}: fd {}", ctx.vpid, fd->fd());
   }
   // Locks last: closing the temporary descriptions of a file would drop the
   // process's POSIX locks on it.

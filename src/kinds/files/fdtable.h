@@ -7,7 +7,9 @@
 // (chardev.cpp); pipes with their ends in any tasks of the container, unread
 // data included (pipe.cpp); regular files open but unlinked, their content
 // in the image (unlinked.cpp); memfds, which are objects of shmem.img like
-// the memfds a task maps (memfd.cpp). Anything else is refused (Exit::Unsupported)
+// the memfds a task maps (memfd.cpp); eventfds, timerfds, signalfds and
+// epolls with their watches (eventfd.cpp, timerfd.cpp, signalfd.cpp,
+// epoll.cpp). Anything else is refused (Exit::Unsupported)
 // naming the fd and what it is. Descriptions shared between processes:
 // shared.h.
 #pragma once

@@ -350,8 +350,9 @@ TEST(FilesKind, SocketIsRefusedByName) {
       {"task 1: fd 5: socket:[", "(unix stream socket): not supported yet"});
 }
 
-TEST(FilesKind, EventfdIsRefusedByName) {
-  expect_refused([] { return move_to(::eventfd(0, 0), 5); }, {"task 1: fd 5: anon_inode:[eventfd] (eventfd)"});
+TEST(FilesKind, AnonInodeIsRefusedByName) {
+  expect_refused([] { return move_to(static_cast<int>(::syscall(SYS_userfaultfd, O_CLOEXEC)), 5); },
+                 {"task 1: fd 5: anon_inode:[userfaultfd] (userfaultfd)"});
 }
 
 // An unlinked file (no name left) is dumped with its content (unlinked.cpp);
@@ -381,7 +382,7 @@ TEST(FilesKind, RestoreRefusesAnUnknownKindBeforeClosingAnything) {
   img::Files files;
   auto* f = files.add_fds();
   f->set_fd(3);
-  f->set_kind(img::FD_EPOLL);
+  f->set_kind(img::FD_FANOTIFY);
   const int keep_me = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   ASSERT_GE(keep_me, 0);
   kinds::FdRestoreContext ctx;
