@@ -222,6 +222,7 @@ const std::vector<FieldRule> kFdinfo = {
     {"mnt_id", C::Info, "mount id"},
     {"ino", C::Info, "inode number"},
     {"lock", C::Restored, "file lock (kinds/files/locks)"},
+    {"inotify", C::Restored, "inotify watch (kinds/files/inotify)"},
 };
 
 // fs/nsfs.c: every namespace kind in /proc/PID/ns.

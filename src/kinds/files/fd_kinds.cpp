@@ -57,6 +57,7 @@ constexpr FdKindOps kTable[] = {
     {"memfd", {img::FD_MEMFD, kNone}, is_memfd, dump_memfd, open_memfd_of},
     {"file", {img::FD_REGULAR, img::FD_DIRECTORY}, is_regular_kind, dump_regular, open_file},
     {"character device", {img::FD_CHARDEV, kNone}, is_supported_chardev, dump_chardev, open_device},
+    {"inotify", {img::FD_INOTIFY, kNone}, is_inotify, dump_inotify, open_inotify, nullptr, verify_inotify},
 };
 
 }  // namespace
