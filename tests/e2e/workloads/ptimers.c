@@ -7,6 +7,9 @@
 //      the start (argv[1], default 8), one shot, SIGUSR2: records when it fired;
 //   D: CLOCK_BOOTTIME, SIGEV_NONE, 1000 s;  E: the process's CPU-time clock,
 //      SIGEV_NONE, 100 s (CPU time: its time left is kept, not its instant).
+//   F: CLOCK_MONOTONIC, one shot, SIGRTMIN+2 blocked everywhere: its signal
+//      is pending at the dump and must come back with its siginfo (SI_TIMER,
+//      si_timerid F, sigev_value 4242).
 // Prints "ptimers: READY ids=A,B,C,D,E target=SEC". On SIGUSR1: A and B
 // tick again (B in its thread), each with its own id in si_timerid, C fires
 // at its wall-clock second (not early, at most 300 ms late), D has as much
@@ -30,7 +33,7 @@ static atomic_int id_a = -1, id_b = -1;
 static volatile pid_t worker_tid;
 static struct timespec c_fired;
 static atomic_int c_done;
-static timer_t ta, tb, tc, td, te;
+static timer_t ta, tb, tc, td, te, tf;
 
 static void fail(const char* what) {
   printf("ptimers: FAIL %s (errno %d)\n", what, errno);
@@ -113,7 +116,9 @@ int main(int argc, char** argv) {
   sigemptyset(&block);
   sigaddset(&block, SIGRTMIN + 1);
   sigaddset(&block, SIGUSR1);
+  sigaddset(&block, SIGRTMIN + 2);
   sigprocmask(SIG_BLOCK, &block, NULL);
+  sigdelset(&block, SIGRTMIN + 2);
   pthread_t th;
   if (pthread_create(&th, NULL, worker, NULL)) fail("pthread_create");
   while (!worker_tid) usleep(1000);
@@ -136,6 +141,12 @@ int main(int argc, char** argv) {
   ev.sigev_notify = SIGEV_NONE;
   if (timer_create(CLOCK_BOOTTIME, &ev, &td)) fail("timer_create D");
   if (timer_create(CLOCK_PROCESS_CPUTIME_ID, &ev, &te)) fail("timer_create E");
+  memset(&ev, 0, sizeof ev);
+  ev.sigev_notify = SIGEV_SIGNAL;
+  ev.sigev_signo = SIGRTMIN + 2;
+  ev.sigev_value.sival_int = 4242;
+  if (timer_create(CLOCK_MONOTONIC, &ev, &tf)) fail("timer_create F");
+  arm(tf, 0, 0, 10000000, 0, 0);
   arm(ta, 0, 0, 20000000, 0, 20000000);
   arm(tb, 0, 0, 30000000, 0, 30000000);
   const time_t target = time(NULL) + delay;
@@ -144,6 +155,13 @@ int main(int argc, char** argv) {
   arm(te, 0, 100, 0, 0, 0);
   if (!grows(&ticks_a, 3, 5) || !grows(&ticks_b, 3, 5)) fail("no ticks before the dump");
   const int ida = id_a, idb = id_b;
+  sigset_t pend;
+  for (int i = 0; i < 100; i++) {
+    sigpending(&pend);
+    if (sigismember(&pend, SIGRTMIN + 2)) break;
+    usleep(10000);
+  }
+  if (!sigismember(&pend, SIGRTMIN + 2)) fail("F's signal is not pending");
   printf("ptimers: READY ids=%d,%d,%d,%d,%d target=%ld\n", (int)(intptr_t)ta, (int)(intptr_t)tb,
          (int)(intptr_t)tc, (int)(intptr_t)td, (int)(intptr_t)te, (long)target);
   const int64_t boot0 = now(CLOCK_BOOTTIME), left_d0 = left(td), left_e0 = left(te);
@@ -151,6 +169,17 @@ int main(int argc, char** argv) {
   sigwait(&block, &sig);  // SIGUSR1 (a SIGRTMIN+1 pending for the process would be odd: B aims at the worker)
   if (sig != SIGUSR1) fail("sigwait: not SIGUSR1");
   if (c_done && ns(c_fired) < (int64_t)target * 1000000000) fail("C fired early");
+  sigset_t f;
+  sigemptyset(&f);
+  sigaddset(&f, SIGRTMIN + 2);
+  siginfo_t si;
+  struct timespec zero = {0, 0};
+  if (sigtimedwait(&f, &si, &zero) != SIGRTMIN + 2) fail("F's pending signal lost");
+  if (si.si_code != SI_TIMER || si.si_timerid != (int)(intptr_t)tf || si.si_value.sival_int != 4242) {
+    printf("ptimers: F's siginfo code %d timerid %d value %d\n", si.si_code, si.si_timerid, si.si_value.sival_int);
+    fail("F's siginfo");
+  }
+  if (sigtimedwait(&f, &si, &zero) >= 0) fail("F's signal twice");
   if (!grows(&ticks_a, 5, 5)) fail("A does not tick after the restore");
   if (!grows(&ticks_b, 5, 5)) fail("B does not tick after the restore");
   if (id_a != ida || id_b != idb) {
