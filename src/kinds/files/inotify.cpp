@@ -18,6 +18,13 @@
 // off the queue before the instance is handed over. A real watch's event
 // met there (someone wrote the file during the restore) fails the restore:
 // it was consumed and cannot be put back.
+//
+// Known limits: the wd cursor ends one past the highest restored wd (at
+// the dump it may have been further on, after watches removed since), so a
+// new watch may get a wd an old, removed one had. A watch asking for
+// IN_OPEN, IN_ACCESS or IN_CLOSE_* on a file the restore itself opens after
+// this instance is made (a later fd of the table, a mapped file) sees those
+// opens as events.
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/inotify.h>
