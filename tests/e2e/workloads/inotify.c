@@ -1,6 +1,5 @@
 // Workload: an inotify instance watching a file and a directory (on the
-// container's tmpfs) and, with argument "host", a file given by path too.
-// Watch descriptors are not 1, 2: earlier watches were added and removed,
+// container's tmpfs). Watch descriptors are not 1, 2: earlier watches were added and removed,
 // so the restore must move the kernel's wd cursor. Prints
 // "inotify: READY wds=F,D". On SIGUSR1: the flags are kept (blocking,
 // close-on-exec), no event is queued, a write to the file and a create in

@@ -143,6 +143,21 @@ TEST(InotifyKind, UnreadEventsAreRefusedAndKept) {
   EXPECT_EQ(::read(in.get(), buf, sizeof buf), 16);  // still queued
 }
 
+TEST(InotifyKind, WatchOutsideTheRootIsRefused) {
+  TempDir d, root;
+  const std::string file = d.path + "/f";
+  UniqueFd(::open(file.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+  UniqueFd in(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+  ASSERT_GE(::inotify_add_watch(in.get(), file.c_str(), IN_MODIFY), 1);
+  kinds::FdDumpContext ctx = self_ctx();
+  ctx.root = root.path;  // a task chroot'ed there cannot reach d
+  img::Fd out;
+  auto st = dump_inotify(probe(in.get()), ctx, out);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().exit, Exit::Unsupported);
+  EXPECT_NE(st.error().message.find("outside the container's root"), std::string::npos) << st.error().message;
+}
+
 TEST(InotifyKind, WatchOnADeletedFileIsRefused) {
   TempDir d;
   const std::string file = d.path + "/gone";
