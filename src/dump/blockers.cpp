@@ -3,7 +3,6 @@
 #include <map>
 
 #include "kinds/files/fdtable.h"
-#include "kinds/itimers.h"
 #include "kinds/mm.h"
 #include "kinds/ns/ipc.h"
 #include "kinds/ns/membership.h"
@@ -37,7 +36,6 @@ Result<kinds::Blockers> find_blockers(const std::vector<kinds::TreeTask>& tree, 
   for (const kinds::TreeTask& t : tree) vpid_of[t.pid] = t.vpid;
   for (const kinds::TreeTask& t : tree) {
     if (t.zombie) continue;
-    out.keep(kinds::refuse_posix_timers(t.pid, t.vpid));
     TRY(kinds::find_area_blockers(t.pid, t.vpid, out));
     kinds::FdDumpContext ctx{t.pid, t.vpid, TRY(kinds::read_root_link(t.pid)), log_path, &vpid_of};
     ctx.proc = kinds::proc_reopen_for(tree, t.vpid);

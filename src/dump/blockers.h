@@ -1,5 +1,5 @@
 // One report of everything that blocks a dump: every object of a held
-// container amber cannot dump yet — fds, mappings, POSIX timers, ipc
+// container amber cannot dump yet — fds, mappings, ipc
 // objects, tasks it cannot recreate — named all at once (task by its pid
 // inside the container), not the first one met. `amber check` prints it
 // (exit 4 for a sealed container that holds any); `amber dump` runs it

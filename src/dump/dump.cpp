@@ -24,6 +24,7 @@
 #include "kinds/creds.h"
 #include "kinds/files/fdtable.h"
 #include "kinds/itimers.h"
+#include "kinds/posix_timers.h"
 #include "kinds/mm.h"
 #include "kinds/ns/fs_tree.h"
 #include "kinds/ns/ipc.h"
@@ -204,10 +205,12 @@ Result<TaskImage> dump_task(seal::Hold& hold, const std::vector<kinds::TreeTask>
   TRY_CTX(leader.map_executor(), "map executor");
   tl.mark("task.executor");
   TRY(faults.hit("dump.threads"));
+  std::map<pid_t, pid_t> vtid_of;  // the SIGEV_THREAD_ID targets of POSIX timers
   for (remote::RemoteTask* th : threads) {
     sys::ProcStatus ts = TRY(sys::read_thread_status(pid, th->tid()));
     if (ts.ns_pid.empty()) return failf("thread {}: no NSpid", th->tid());
     const pid_t vtid = ts.ns_pid.back();
+    vtid_of[th->tid()] = vtid;
     img::Thread* out = t.task.add_threads();
     *out = TRY_CTX(kinds::dump_thread(*th), "thread {}", vtid);
     out->set_tid(vtid);
@@ -228,7 +231,8 @@ Result<TaskImage> dump_task(seal::Hold& hold, const std::vector<kinds::TreeTask>
   TRY(kinds::dump_process_attrs(leader, stopped, t.task));
   TRY(faults.hit("dump.itimers"));
   TRY_CTX(kinds::dump_itimers(leader, t.task), "itimers");
-  TRY(kinds::refuse_posix_timers(pid, tt.vpid));
+  TRY(faults.hit("dump.posix-timers"));
+  TRY_CTX(kinds::dump_posix_timers(leader, vtid_of, t.task), "task {}", tt.vpid);
   TRY_CTX(kinds::dump_rlimits(leader, t.task), "rlimits");
   const kinds::ProcReopen reopen = kinds::proc_reopen_for(tree, tt.vpid);
   TRY_CTX(kinds::dump_fs_context(pid, container_root, reopen, t.task), "cwd/umask");

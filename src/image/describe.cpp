@@ -225,6 +225,8 @@ void describe_files(Text& t, int indent, const img::Files& files) {
                  ? std::string()
                  : fmt::format(" bytes {}-{}", l.start(), l.len() ? std::to_string(l.start() + l.len() - 1) : "EOF"),
              l.after_mm() ? " (taken after the mappings)" : "");
+    for (const img::InotifyWatch& w : fd.inotify().watches())
+      t.line(indent + 2, "inotify watch {}: {} mask 0x{:x} (inode {})", w.wd(), printable(w.path()), w.mask(), w.ino());
   }
   for (const img::Pipe& p : files.pipes())
     t.line(indent + 1, "pipe:[{}] size {}, {} bytes unread", p.id(), p.size(), p.data().size());
@@ -252,6 +254,13 @@ Status describe_task(Text& t, int indent, const ImageReader& image, pid_t pid) {
          task.stopped() ? "stopped (job control), " : "", task.oom_score_adj(),
          task.has_loginuid() ? std::to_string(task.loginuid()) : std::string("none"), task.child_subreaper() ? "yes" : "no",
          task.thp_disable(), task.membarrier_registered());
+  for (const img::PosixTimer& pt : task.posix_timers()) {
+    const bool thread = (pt.notify() & SIGEV_THREAD_ID) != 0;
+    t.line(in, "POSIX timer {}: clock {}, {}{}, value 0x{:x}, interval {} ns, {}", pt.id(), pt.clock(),
+           pt.notify() == SIGEV_NONE ? std::string("no signal") : signal_name(static_cast<uint32_t>(pt.signo())),
+           thread ? fmt::format(" to thread {}", pt.thread()) : "", pt.value(), pt.interval_ns(),
+           pt.remaining_ns() ? fmt::format("{} ns left", pt.remaining_ns()) : std::string("disarmed"));
+  }
 
   if (task.mm_shared_with()) {
     t.line(in, "memory: shared with task {}", task.mm_shared_with());

@@ -236,6 +236,7 @@ const std::vector<FieldRule> kFdinfo = {
     {"sigmask", C::Restored, "signalfd mask"},
     // fs/eventpoll.c ep_show_fdinfo()
     {"tfd", C::Restored, "epoll watch (target, events, data)"},
+    {"inotify", C::Restored, "inotify watch (kinds/files/inotify)"},
 };
 
 // fs/nsfs.c: every namespace kind in /proc/PID/ns.
@@ -485,14 +486,24 @@ Status check_mount_optional(const std::vector<std::string>& optional_fields, std
 
 namespace {
 
-// Signals the kernel may queue to the process between the restore of its
-// interval timers and the verification (the tasks are stopped, so they stay
-// pending): SIGALRM, SIGVTALRM, SIGPROF of the itimers the image arms.
-uint64_t timer_signals(const img::Task& task) {
+// Signals the kernel may queue between the restore of the timers and the
+// verification (the tasks are stopped, so they stay pending): SIGALRM,
+// SIGVTALRM, SIGPROF of the itimers the image arms, and the signals of its
+// armed POSIX timers — to the process (thread 0), or with SIGEV_THREAD_ID
+// to thread `thread` only.
+uint64_t timer_signals(const img::Task& task, pid_t thread = 0) {
   auto armed = [](const img::ITimer& t) { return t.value_sec() != 0 || t.value_usec() != 0; };
-  auto bit = [](int sig) { return uint64_t{1} << (sig - 1); };
-  return (armed(task.itimer_real()) ? bit(SIGALRM) : 0) | (armed(task.itimer_virtual()) ? bit(SIGVTALRM) : 0) |
-         (armed(task.itimer_prof()) ? bit(SIGPROF) : 0);
+  auto bit = [](int sig) { return sig >= 1 && sig <= 64 ? uint64_t{1} << (sig - 1) : 0; };
+  uint64_t bits = 0;
+  if (thread == 0)
+    bits = (armed(task.itimer_real()) ? bit(SIGALRM) : 0) | (armed(task.itimer_virtual()) ? bit(SIGVTALRM) : 0) |
+           (armed(task.itimer_prof()) ? bit(SIGPROF) : 0);
+  for (const img::PosixTimer& t : task.posix_timers()) {
+    if (t.remaining_ns() == 0 || t.notify() == SIGEV_NONE) continue;
+    const bool to_thread = (t.notify() & SIGEV_THREAD_ID) != 0;
+    if (to_thread ? t.thread() == thread : thread == 0) bits |= bit(t.signo());
+  }
+  return bits;
 }
 
 uint64_t pending_bits(const google::protobuf::RepeatedPtrField<img::PendingSignal>& pending) {
@@ -509,10 +520,13 @@ bool pending_matches(std::string_view have, std::string_view want, uint64_t extr
 }
 
 Status compare(ProcSource src, const google::protobuf::Map<std::string, std::string>& want,
-               const std::map<std::string, std::string>& have, std::string_view who, uint64_t extra_shared = 0) {
+               const std::map<std::string, std::string>& have, std::string_view who, uint64_t extra_shared = 0,
+               uint64_t extra_thread = 0) {
   for (const auto& [key, value] : want) {
     auto it = have.find(key);
     if (it != have.end() && src == ProcSource::Status && key == "ShdPnd" && pending_matches(it->second, value, extra_shared))
+      continue;
+    if (it != have.end() && src == ProcSource::Status && key == "SigPnd" && pending_matches(it->second, value, extra_thread))
       continue;
     if (it == have.end() || it->second != value) {
       const FieldRule* r = find_rule(src, key);
@@ -566,7 +580,7 @@ Status verify_proc_fields(pid_t pid, const std::vector<pid_t>& tids, const img::
     if (want.contains("SigPnd")) want["SigPnd"] = fmt::format("{:016x}", pending_bits(th.pending()));
     if (want.contains("ShdPnd")) want["ShdPnd"] = fmt::format("{:016x}", pending_bits(task.shared_pending()));
     TRY(compare(ProcSource::Status, want, kept_fields(ProcSource::Status, parse_status_fields(status)), twho,
-                timer_signals(task)));
+                timer_signals(task), timer_signals(task, th.tid())));
     std::string sched = TRY_CTX(read_file(thread_path(pid, tids[i], "sched")), "{}", twho);
     TRY(compare(ProcSource::Sched, th.proc_sched(), kept_fields(ProcSource::Sched, parse_sched_fields(sched)), twho));
   }

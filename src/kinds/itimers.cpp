@@ -86,19 +86,4 @@ Status restore_itimers(remote::RemoteTask& task, const img::Task& in) {
   return {};
 }
 
-Status refuse_posix_timers(pid_t pid, pid_t vpid) {
-  std::string text = TRY(read_file(fmt::format("/proc/{}/timers", pid)));
-  // One "ID: N" line per timer, followed by its signal/notify/ClockID lines.
-  std::string ids;
-  size_t n = 0;
-  for (size_t at = 0; (at = text.find("ID: ", at)) != std::string::npos; at += 4) {
-    if (at != 0 && text[at - 1] != '\n') continue;
-    size_t end = text.find('\n', at);
-    ids += (n++ ? ", " : "") + text.substr(at + 4, end == std::string::npos ? end : end - at - 4);
-  }
-  if (n == 0) return {};
-  return unsupported("task {}: {} POSIX timer(s) (timer_create; ids {}): amber cannot checkpoint POSIX timers yet",
-                     vpid, n, ids);
-}
-
 }  // namespace amber::kinds

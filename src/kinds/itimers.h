@@ -1,7 +1,7 @@
 // Interval timers of a process (setitimer: ITIMER_REAL, ITIMER_VIRTUAL,
 // ITIMER_PROF), dumped and restored by remote getitimer / setitimer: only
-// the process itself can ask for its own. POSIX timers (timer_create) are
-// refused at dump.
+// the process itself can ask for its own. POSIX timers (timer_create):
+// posix_timers.h.
 #pragma once
 #include <sys/types.h>
 
@@ -22,11 +22,5 @@ Status dump_itimers(remote::RemoteTask& task, img::Task& out);
 // ITIMER_VIRTUAL and ITIMER_PROF count the task's own CPU time, which the
 // remote syscalls after this one spend too: microseconds.
 Status restore_itimers(remote::RemoteTask& task, const img::Task& in);
-
-// POSIX timers are listed by /proc/PID/timers (with CONFIG_CHECKPOINT_RESTORE)
-// but their remaining time is not, and restoring them needs timer ids and
-// sigevents re-created in the task: not supported yet. Exit::Unsupported
-// naming the timers if the process has any.
-Status refuse_posix_timers(pid_t pid, pid_t vpid);
 
 }  // namespace amber::kinds

@@ -11,6 +11,7 @@
 #include "kinds/ns/ipc.h"
 #include "kinds/ns/mounts.h"
 #include "kinds/rlimits.h"
+#include "kinds/posix_timers.h"
 #include "kinds/signals.h"
 #include "kinds/thread.h"
 #include "sys/procfs.h"
@@ -42,6 +43,7 @@ Status read_task(const image::ImageReader& image, const img::TaskRef& ref, TaskP
   }
   TRY(kinds::check_dumpable_image(t.task));
   TRY(kinds::check_signals_image(t.task));
+  TRY(kinds::check_posix_timers_image(t.task));
   t.mm = TRY(image.read<img::Mm>(image::mm_path(pid), img::KIND_MM));
   t.files = TRY(image.read<img::Files>(image::files_path(pid), img::KIND_FILES));
   t.pages.emplace(TRY(image::PageReader::open(image, t.mm.pages_index())));

@@ -6,6 +6,7 @@
 #include "kinds/files/owner.h"
 #include "kinds/itimers.h"
 #include "kinds/mm.h"
+#include "kinds/posix_timers.h"
 #include "kinds/rlimits.h"
 #include "kinds/seccomp.h"
 #include "kinds/shmem.h"
@@ -123,6 +124,11 @@ Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const
     if (!faults.broken("restore.pending")) TRY(restore_pending_signals(threads, task));
     TRY(faults.hit("restore.itimers"));
     TRY(kinds::restore_itimers(leader, task));
+    // After the threads (SIGEV_THREAD_ID targets) and the pending signals.
+    TRY(faults.hit("restore.posix-timers"));
+    std::map<pid_t, pid_t> vtid_of;
+    for (size_t i = 0; i < threads.size(); ++i) vtid_of[threads[i].tid()] = task.threads(static_cast<int>(i)).tid();
+    TRY(kinds::restore_posix_timers(leader, vtid_of, task));
     tl.mark("rebuild.pending+itimers");
     TRY(restore_identity(threads, task, faults));
     tl.mark("rebuild.creds");

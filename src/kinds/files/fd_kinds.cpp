@@ -62,6 +62,7 @@ constexpr FdKindOps kTable[] = {
     {"signalfd", {img::FD_SIGNALFD, kNone}, is_signalfd, dump_signalfd, open_signalfd, nullptr, verify_signalfd},
     {"epoll", {img::FD_EPOLL, kNone}, is_epoll, dump_epoll, open_epoll, after_install_epoll, verify_epoll,
      install_rank_epoll},
+    {"inotify", {img::FD_INOTIFY, kNone}, is_inotify, dump_inotify, open_inotify, nullptr, verify_inotify},
 };
 
 }  // namespace

@@ -157,6 +157,18 @@ Status verify_epoll(const FdProbe& now, const img::Fd& fd);
 // several tasks, the holder that adds its watches (EpollState.added_by).
 // Unsupported: a watch whose target no single holder's fd table holds.
 Status check_shared_epolls(std::vector<TaskFds>& tasks);
+// inotify.cpp: an inotify instance with its watches (same wds), refused
+// with unread events or a watch on a deleted file or one outside the root.
+bool is_inotify(const FdProbe& p);
+Status dump_inotify(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
+// One fdinfo "inotify" line's value ("wd:1 ino:.. sdev:.. mask:.. ...");
+// path, dir and tmpfs are left for the dump to fill in.
+Result<img::InotifyWatch> parse_inotify_watch(std::string_view value);
+struct OpenContext;
+Result<UniqueFd> open_inotify(const img::Fd& fd, const OpenContext& ctx);
+// The restored fdinfo has the image's wds and masks, on the same inodes
+// (but on a tmpfs, whose inodes the restore makes anew).
+Status verify_inotify(const FdProbe& now, const img::Fd& fd);
 
 // Moves `fd` to a number above `floor` (close-on-exec), so that installing
 // the image's fds never lands on a temporary.

@@ -14,8 +14,9 @@
 // payload and si_code; SIGRTMIN+3 stays blocked and is taken with
 // sigtimedwait (payload 301). Prints "sigstate: OK" (exit 0) or
 // "sigstate: FAIL <what>" (exit 1).
-// Mode "ptimer" (argv[1]): only creates a POSIX timer, prints
-// "sigstate: READY" and pauses (amber must refuse to dump it).
+// Mode "ptimer" (argv[1]): only creates a POSIX timer on the thread's
+// CPU-time clock, prints "sigstate: READY" and pauses (amber must refuse
+// to dump it: which thread's clock it is cannot be told from /proc).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -137,7 +138,7 @@ int main(int argc, char** argv) {
     ev.sigev_signo = SIGRTMIN + 4;
     signal(SIGRTMIN + 4, SIG_IGN);
     timer_t id;
-    if (timer_create(CLOCK_MONOTONIC, &ev, &id)) fail("timer_create");
+    if (timer_create(CLOCK_THREAD_CPUTIME_ID, &ev, &id)) fail("timer_create");
     struct itimerspec its = {{1, 0}, {1, 0}};
     timer_settime(id, 0, &its, NULL);
     printf("sigstate: READY\n");

@@ -355,6 +355,12 @@ TEST(FilesKind, AnonInodeIsRefusedByName) {
                  {"task 1: fd 5: anon_inode:[userfaultfd] (userfaultfd)"});
 }
 
+// fanotify is not supported (issue 13): refused by name, never dumped.
+TEST(FilesKind, FanotifyIsRefusedByName) {
+  expect_refused([] { return move_to(static_cast<int>(::syscall(SYS_fanotify_init, 0, O_RDONLY)), 5); },
+                 {"task 1: fd 5: anon_inode:[fanotify] (fanotify): not supported yet"});
+}
+
 // An unlinked file (no name left) is dumped with its content (unlinked.cpp);
 // a deleted name of a file still linked elsewhere is not, yet.
 TEST(FilesKind, DeletedNameOfALinkedFileIsRefused) {
