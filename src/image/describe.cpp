@@ -215,7 +215,8 @@ void describe_files(Text& t, int indent, const img::Files& files) {
              l.after_mm() ? " (taken after the mappings)" : "");
   }
   for (const img::Pipe& p : files.pipes())
-    t.line(indent + 1, "pipe:[{}] size {}, {} bytes unread", p.id(), p.size(), p.data().size());
+    t.line(indent + 1, "pipe:[{}] size {}, {} bytes unread{}", p.id(), p.size(), p.data().size(),
+           p.no_writer() ? ", write end closed" : p.no_reader() ? ", read end closed" : "");
 }
 
 Status describe_task(Text& t, int indent, const ImageReader& image, pid_t pid) {

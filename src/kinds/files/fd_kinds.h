@@ -94,6 +94,11 @@ Status dump_pipe_end(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
 // read end `read_fd` of the task behind `pidfd`, nothing consumed).
 // `packet`: some end is O_DIRECT (data then refused: boundaries would be lost).
 Result<img::Pipe> dump_pipe(uint64_t id, int pidfd, const FdDumpContext& ctx, int read_fd, bool packet);
+// The same for a pipe whose read end is closed in every task (the seal
+// check proved no outside task has it): peeked through a read end of our
+// own opened from /proc/PID/fd/WRITE_FD.
+Result<img::Pipe> dump_pipe_without_reader(uint64_t id, pid_t pid, const FdDumpContext& ctx, int write_fd,
+                                           bool packet);
 // The restored pipes, by id: both ends created, size set, data written back.
 class PipeSet {
  public:

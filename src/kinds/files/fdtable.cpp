@@ -289,13 +289,27 @@ Status link_pipes(std::vector<TaskFds>& tasks) {
       *holder.files.add_pipes() = std::move(p);
       continue;
     }
-    // An end in no task of the container: outside it (a leak the seal
-    // check reports) or closed by all (data nobody can read, or a reader
-    // nobody will write to, is not worth a special case yet).
-    if (f.read.fd < 0 || f.write.fd < 0) {
-      const End& have = f.read.fd < 0 ? f.write : f.read;
-      return unsupported("task {}: fd {}: pipe:[{}] (its {} end is not in the container): not supported yet",
-                         tasks[have.task].ctx.vpid, have.fd, id, f.read.fd < 0 ? "read" : "write");
+    // An end in no task of the container: the seal check has proved that
+    // no outside task holds it, so it is closed everywhere (make's jobserver
+    // pipe after the writer exited, a reader gone with data left): restored
+    // as a pipe whose missing end is closed again once the tables are
+    // installed (PipeSet drops the end nobody takes), so the reader sees
+    // the data then EOF and a writer gets EPIPE.
+    if (f.write.fd < 0 || f.read.fd < 0) {
+      const bool has_reader = f.read.fd >= 0;
+      const End& have = has_reader ? f.read : f.write;
+      TaskFds& holder = tasks[have.task];
+      img::Pipe p;
+      if (has_reader) {
+        UniqueFd pidfd = TRY_CTX(sys::pidfd_open(holder.ctx.pid), "task {}", holder.ctx.vpid);
+        p = TRY(files::dump_pipe(id, pidfd.get(), holder.ctx, have.fd, f.packet));
+      } else {
+        p = TRY(files::dump_pipe_without_reader(id, holder.ctx.pid, holder.ctx, have.fd, f.packet));
+      }
+      p.set_no_writer(has_reader);
+      p.set_no_reader(!has_reader);
+      *holder.files.add_pipes() = std::move(p);
+      continue;
     }
     TaskFds& reader = tasks[f.read.task];
     UniqueFd pidfd = TRY_CTX(sys::pidfd_open(reader.ctx.pid), "task {}", reader.ctx.vpid);

@@ -368,13 +368,44 @@ TEST(FilesKind, DeletedNameOfALinkedFileIsRefused) {
       {"task 1: fd 5", "deleted file"});
 }
 
-TEST(FilesKind, PipeWithAnEndElsewhereIsRefused) {
-  expect_refused(
-      [] {
-        int p[2];
-        return ::pipe(p) == 0 && move_to(p[0], 5) && ::close(p[1]) == 0;
-      },
-      {"task 1: fd 5: pipe:[", "write end is not in the container"});
+// A pipe end closed by every task (the seal check rules out an outside
+// holder): the pipe is dumped with its data, marked with its closed end.
+TEST(FilesKind, PipesWithAnEndClosedEverywhereAreDumpedWithTheirData) {
+  Forked a([&](int& ready) {
+    if (int rc = only_ready_fd(ready)) return rc;
+    int p[2], q[2];
+    if (::pipe(p) != 0 || ::write(p[1], "left", 4) != 4 || !move_to(p[0], 5) || ::close(p[1]) != 0) return 40;
+    if (::pipe(q) != 0 || ::write(q[1], "unread", 6) != 6 || !move_to(q[1], 6) || ::close(q[0]) != 0) return 41;
+    return 0;
+  });
+  ASSERT_TRUE(a.ok()) << "setup exit status " << a.wait();
+  ASSERT_TRUE(ready_fd_closed(a.pid()));
+  auto files = kinds::dump_fds(dump_ctx(a.pid()));
+  ASSERT_TRUE(files) << files.error().message;
+  ASSERT_EQ(files->pipes_size(), 2);
+  std::map<uint64_t, const img::Pipe*> by_id;
+  for (const auto& p : files->pipes()) by_id[p.id()] = &p;
+  const img::Fd* r = find_fd(*files, 5);
+  const img::Fd* w = find_fd(*files, 6);
+  ASSERT_TRUE(r && w);
+  const img::Pipe& no_writer = *by_id.at(r->pipe().pipe_id());
+  const img::Pipe& no_reader = *by_id.at(w->pipe().pipe_id());
+  EXPECT_TRUE(no_writer.no_writer());
+  EXPECT_FALSE(no_writer.no_reader());
+  EXPECT_EQ(no_writer.data(), "left");
+  EXPECT_TRUE(no_reader.no_reader());
+  EXPECT_FALSE(no_reader.no_writer());
+  EXPECT_EQ(no_reader.data(), "unread");
+  // Nothing consumed: the task still has its data.
+  auto pidfd = sys::pidfd_open(a.pid());
+  ASSERT_TRUE(pidfd);
+  for (int fd : {5, 6}) {
+    auto copy = sys::pidfd_getfd(pidfd->get(), fd);
+    ASSERT_TRUE(copy);
+    int queued = -1;
+    ASSERT_EQ(::ioctl(copy->get(), FIONREAD, &queued), 0);
+    EXPECT_EQ(queued, fd == 5 ? 4 : 6) << "fd " << fd;
+  }
 }
 
 TEST(FilesKind, RestoreRefusesAnUnknownKindBeforeClosingAnything) {
