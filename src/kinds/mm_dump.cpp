@@ -52,6 +52,13 @@ bool is_shmem_object(const sys::VmArea& a) {
   return a.shared && a.deleted && (a.path == "/dev/zero" || a.path.starts_with("/memfd:"));
 }
 
+// An unlinked file mapped MAP_SHARED (shm_open or sem_open, then unlink):
+// an object of shmem.img too, when it lives on a tmpfs the container owns
+// (dump_shmem checks the filesystem and refuses any other).
+bool is_deleted_shared_file(const sys::VmArea& a) {
+  return a.shared && a.deleted && a.path.starts_with("/") && !is_shmem_object(a) && !a.path.starts_with("/SYSV");
+}
+
 // Why the area cannot be checkpointed, "" if it can.
 std::string refusal(const sys::VmArea& a, uint32_t sm) {
   const std::string& p = a.path;
@@ -63,9 +70,9 @@ std::string refusal(const sys::VmArea& a, uint32_t sm) {
   if (sm & (kSmIo | kSmPfnMap)) return "device mapping";
   if (a.shared) {
     if (p.starts_with("/SYSV") && a.deleted) return "SysV shm";
-    if (is_shmem_object(a)) return "";
+    if (is_shmem_object(a) || is_deleted_shared_file(a)) return "";
     if (p.starts_with("[anon_shmem:")) return "named shared anonymous memory";
-    if (a.deleted) return "MAP_SHARED of a deleted file";
+    if (a.deleted) return "MAP_SHARED of a deleted special file";
     if (!p.starts_with("/")) return "MAP_SHARED of a special file";
     return "";  // a shared file mapping: mapped again from the file
   }
@@ -115,11 +122,11 @@ uint32_t extra_flags(uint32_t sm) {
 
 img::VmArea classify(sys::VmArea a, uint32_t sm, const std::string& root) {
   std::string why = refusal(a, sm);
-  const bool shmem = is_shmem_object(a);
+  const bool shmem = is_shmem_object(a) || is_deleted_shared_file(a);
   // A memfd mapped privately (an ELF the task execveat'ed from one): an
   // object of shmem.img too, never a path of the task's tree.
   const bool memfd = !a.shared && a.deleted && a.path.starts_with("/memfd:");
-  if (why.empty() && !shmem && !memfd && a.path.starts_with("/")) {
+  if (why.empty() && !is_shmem_object(a) && !memfd && a.path.starts_with("/")) {
     std::string inside = path_in_root(a.path, root);
     if (inside.empty()) why = fmt::format("mapped file outside the task's root {}", root);
     else a.path = std::move(inside);

@@ -32,6 +32,8 @@ Result<UniqueFd> unlinked_of(const img::Fd& fd, const OpenContext& c) {
 
 Result<UniqueFd> open_file(const img::Fd& fd, const OpenContext& c) {
   if (fd.container_log()) return open_log(c.log_fd, c.log_original);
+  // An unlinked file some task maps shared: the object of shmem.img.
+  if (fd.unlinked() && fd.shmem_inode() != 0) return open_memfd(fd, c.memfds);
   if (fd.unlinked()) return unlinked_of(fd, c);
   return open_regular(fd);
 }
