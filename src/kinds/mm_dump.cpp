@@ -65,6 +65,8 @@ std::string refusal(const sys::VmArea& a, uint32_t sm) {
   // [vvar] is a VM_PFNMAP area; the vdso family is placed, never copied.
   if (!a.shared && (p == "[vsyscall]" || is_vdso_name(p))) return "";
   if (p == "[secretmem]") return "memfd_secret";
+  // io_setup's ring: its requests in flight cannot be read back.
+  if (p == "/[aio]" && a.deleted) return "aio ring (io_setup)";
   if (p.starts_with("anon_inode:[io_uring]")) return "io_uring ring";
   if (sm & kSmHugetlb) return "hugetlb";
   if (sm & (kSmIo | kSmPfnMap)) return "device mapping";

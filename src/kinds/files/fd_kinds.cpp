@@ -52,8 +52,11 @@ Result<UniqueFd> open_pipe_end(const img::Fd& fd, const OpenContext& c) {
 
 constexpr img::FdKind kNone = img::FD_UNSUPPORTED;
 
+// O_PATH first: an O_PATH fd of a FIFO or a device is not an open of it.
 // memfds are regular files too: before regular files.
 constexpr FdKindOps kTable[] = {
+    {"O_PATH fd", {img::FD_OPATH, kNone}, is_opath, dump_opath, open_opath, nullptr, verify_opath},
+    {"namespace", {img::FD_NSFS, kNone}, is_nsfs, dump_nsfs, open_nsfs, nullptr, verify_nsfs},
     {"pipe", {img::FD_PIPE, kNone}, is_pipe, dump_pipe_end, open_pipe_end},
     {"FIFO", {img::FD_FIFO, kNone}, is_fifo, dump_fifo_end, open_pipe_end},
     {"memfd", {img::FD_MEMFD, kNone}, is_memfd, dump_memfd, open_memfd_of},

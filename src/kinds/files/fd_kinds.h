@@ -78,6 +78,17 @@ std::string lock_text(const img::FileLock& l);
 // holds a conflicting one.
 Status take_locks(const img::Fd& fd);
 
+// opath.cpp: O_PATH fds of any file type (before every other kind: an
+// O_PATH fd of a FIFO or a device is no open of it).
+bool is_opath(const FdProbe& p);
+Status dump_opath(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
+Status verify_opath(const FdProbe& now, const img::Fd& fd);
+
+// nsfs.cpp: fds of the holding task's own namespaces.
+bool is_nsfs(const FdProbe& p);
+Status dump_nsfs(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
+Status verify_nsfs(const FdProbe& now, const img::Fd& fd);
+
 // pipe.cpp
 bool is_pipe(const FdProbe& p);
 // Named pipes: FD_FIFO ends (O_RDWR too), the same Pipe entries with
@@ -133,6 +144,9 @@ struct OpenContext {
   const MemfdFds* memfds = nullptr;       // the shared memory objects' fds
   PipeSet* pipes = nullptr;               // pipe and FIFO ends (nullptr: none may be opened)
 };
+
+Result<UniqueFd> open_opath(const img::Fd& fd, const OpenContext& ctx);
+Result<UniqueFd> open_nsfs(const img::Fd& fd, const OpenContext& ctx);
 
 // One kind of fd: how amber recognises it in /proc, what it records of it,
 // and how a restoring task makes a description of it again. The table

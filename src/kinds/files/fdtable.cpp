@@ -67,12 +67,28 @@ std::string socket_kind(int pidfd, int fd) {
 }
 
 // What an fd no kind handles is, in words for the refusal.
-std::string describe_unsupported(const FdProbe& p, int pidfd) {
+// Whose pidfd it is: fdinfo's Pid is as amber's /proc sees it (-1: the
+// task is gone).
+std::string pidfd_target(const FdProbe& p, const FdDumpContext& ctx) {
+  for (const auto& [key, value] : p.info.fields) {
+    if (key != "Pid") continue;
+    const pid_t pid = static_cast<pid_t>(std::strtol(value.c_str(), nullptr, 10));
+    if (pid <= 0) return "pidfd of a process that has exited";
+    if (ctx.vpid_of)
+      if (auto it = ctx.vpid_of->find(pid); it != ctx.vpid_of->end())
+        return fmt::format("pidfd of task {} of the container", it->second);
+    return fmt::format("pidfd of pid {}, outside the container", pid);
+  }
+  return "pidfd";
+}
+
+std::string describe_unsupported(const FdProbe& p, int pidfd, const FdDumpContext& ctx) {
   const mode_t type = p.st.st_mode & S_IFMT;
   if (p.link.starts_with("socket:")) return socket_kind(pidfd, p.fd);
   if (p.link.starts_with("anon_inode:")) {
     std::string_view name = std::string_view(p.link).substr(11);
     if (name.starts_with('[') && name.ends_with(']')) name = name.substr(1, name.size() - 2);
+    if (name == "pidfd") return pidfd_target(p, ctx);
     return std::string(name);
   }
   if (p.link.starts_with("/memfd:")) return "memfd";
@@ -186,7 +202,7 @@ Result<TaskFds> probe_fds(const FdDumpContext& ctx, Blockers* blockers) {
     f->set_pos(static_cast<int64_t>(p.info.pos));
     auto one = [&]() -> Status {
       const files::FdKindOps* kind = files::kind_of_probe(p);
-      if (!kind) return unsupported("{} ({}): not supported yet", p.link, describe_unsupported(p, pidfd.get()));
+      if (!kind) return unsupported("{} ({}): not supported yet", p.link, describe_unsupported(p, pidfd.get(), ctx));
       TRY(kind->dump(p, ctx, *f));
       TRY(files::dump_locks(p, *f));
       return files::dump_owner(pidfd.get(), p, ctx, *f);
