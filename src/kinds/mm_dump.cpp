@@ -86,6 +86,9 @@ std::string refusal(const sys::VmArea& a, uint32_t sm) {
   // An object of shmem.img, mapped privately (written pages dumped as for
   // a file): what execveat of a memfd leaves.
   if (p.starts_with("/memfd:") && a.deleted) return "";
+  // An unlinked file mapped privately: an object of shmem.img too when it
+  // is on a tmpfs (dump_shmem refuses any other filesystem by name).
+  if (a.deleted && p.starts_with("/") && !p.starts_with("/SYSV")) return "";
   if (a.deleted) return "private mapping of a deleted file";
   if (p.starts_with("[")) return "unknown special mapping";
   if (!p.starts_with("/")) return "mapping of a special file";

@@ -40,10 +40,12 @@ constexpr uint32_t kKnownSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_S
 uint64_t page_up(uint64_t n) { return (n + kPage - 1) / kPage * kPage; }
 
 bool is_shmem_area(const img::VmArea& a) { return a.flags() & img::VMA_SHMEM; }
-// A memfd mapped privately (VMA_MEMFD without VMA_SHMEM): its object is
-// one of shmem.img too, mapped MAP_PRIVATE from it.
+// A memfd or an unlinked file mapped privately (VMA_MEMFD or
+// VMA_FILE_DELETED without VMA_SHMEM): its object is one of shmem.img too,
+// mapped MAP_PRIVATE from it.
 bool is_private_memfd_area(const img::VmArea& a) {
-  return (a.flags() & img::VMA_MEMFD) && !(a.flags() & img::VMA_SHMEM);
+  return (a.flags() & (img::VMA_MEMFD | img::VMA_FILE_DELETED)) && (a.flags() & img::VMA_FILE) &&
+         !(a.flags() & (img::VMA_SHMEM | img::VMA_SHARED));
 }
 
 std::string map_files_path(pid_t pid, const img::VmArea& a) {
@@ -276,18 +278,20 @@ Status check_shmem_refs(const ShmemPlan& plan, const img::Mm& mm, const img::Fil
       return bad_input("task {}: fd {}: {} {} is not in the image", vpid, fd.fd(), file ? "unlinked file" : "memfd",
                        fd.path());
   }
-  auto memfd_of = [&](uint64_t dev, uint64_t inode) {
+  auto object_of = [&](uint64_t dev, uint64_t inode, img::ShmemKind kind) {
     return std::any_of(plan.meta.objects().begin(), plan.meta.objects().end(), [&](const img::ShmemObject& o) {
-      return o.kind() == img::SHMEM_MEMFD && o.dev() == dev && o.inode() == inode;
+      return o.kind() == kind && o.dev() == dev && o.inode() == inode;
     });
   };
+  auto memfd_of = [&](uint64_t dev, uint64_t inode) { return object_of(dev, inode, img::SHMEM_MEMFD); };
   if (mm.exe_shmem_inode() != 0 && !memfd_of(mm.exe_shmem_dev(), mm.exe_shmem_inode()))
     return bad_input("task {}: executable {} is not a memfd of the image", vpid, mm.exe_path());
   for (const img::VmArea& a : mm.areas()) {
     if (is_private_memfd_area(a)) {
-      if (!(a.flags() & img::VMA_FILE) || (a.flags() & img::VMA_SHARED) || !memfd_of(a.dev(), a.inode()))
-        return bad_input("task {}: area {} maps a memfd (inode {}) the image does not have", vpid, area_label(a),
-                         a.inode());
+      const bool memfd = a.flags() & img::VMA_MEMFD;
+      if (!object_of(a.dev(), a.inode(), memfd ? img::SHMEM_MEMFD : img::SHMEM_FILE))
+        return bad_input("task {}: area {} maps {} (inode {}) the image does not have", vpid, area_label(a),
+                         memfd ? "a memfd" : "an unlinked file", a.inode());
       continue;
     }
     if (!is_shmem_area(a)) continue;

@@ -3,6 +3,8 @@
 # restore each is one object again for every mapping and fd of it (a write
 # through the fd shows in the other process's mapping, the semaphore held
 # by one process blocks the other), and the counter both add to is right.
+# With them: /dev/zero mapped shared, an unlinked /dev/shm file mapped
+# privately (its own pages and the file's both back).
 . "$E2E_LIB"
 
 wl=$(e2e_workload shmfile)
@@ -18,6 +20,7 @@ init=$(init_pid "$n")
 maps=$(cat "/proc/$init/maps")
 assert_contains "$maps" "/dev/shm/amber-shm-1 (deleted)" "the shm object is an unlinked file of /dev/shm again"
 assert_contains "$maps" "/dev/shm/sem." "the semaphore is an unlinked file of /dev/shm again"
+assert_contains "$maps" "/dev/shm/amber-priv-1 (deleted)" "the privately mapped unlinked file"
 assert_contains "$(readlink "/proc/$init/fd/7")" "/dev/shm/amber-shm-1 (deleted)" "fd 7"
 kill -USR1 "$init"
 wait_until 30 ps_state_is "$n" "stopped (exit 0)"

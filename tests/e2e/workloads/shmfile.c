@@ -12,6 +12,10 @@
 //   semaphore again, not two copies);
 // - both add kRounds more; the counter must be 4 * kRounds, read through the
 //   mapping and through fd 7 (one object for the mapping and the fd).
+// Also: /dev/zero mapped MAP_SHARED before the fork (the child writes 7 into
+// it after the restore, the init must see it), and an unlinked /dev/shm file
+// mapped MAP_PRIVATE by the init (page 0 as the file has it, page 1 written
+// privately: both must read back).
 // "shmfile: OK" (exit 0) or "shmfile: FAIL <what>" (exit 1).
 #define _GNU_SOURCE
 #include <errno.h>
@@ -66,6 +70,19 @@ int main(void) {
   struct Shared* s = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, 7, 0);
   if (s == MAP_FAILED) fail("mmap");
   if (shm_unlink(shm_name) != 0) fail("shm_unlink");
+  int zfd = open("/dev/zero", O_RDWR);
+  int* zero = zfd < 0 ? MAP_FAILED : mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, zfd, 0);
+  if (zero == MAP_FAILED) fail("map /dev/zero shared");
+  close(zfd);
+  char priv_name[64];
+  snprintf(priv_name, sizeof priv_name, "/dev/shm/amber-priv-%d", getpid());
+  int pfd = open(priv_name, O_CREAT | O_EXCL | O_RDWR, 0600);
+  if (pfd < 0 || ftruncate(pfd, 8192) != 0 || pwrite(pfd, "base", 4, 0) != 4) fail("private file");
+  char* priv = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE, pfd, 0);
+  if (priv == MAP_FAILED) fail("map private");
+  close(pfd);
+  if (unlink(priv_name) != 0) fail("unlink private file");
+  memcpy(priv + 4096, "mine", 4);
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGUSR1);
@@ -83,6 +100,7 @@ int main(void) {
     if (s->marker != 42) fail("child: the init's write through the fd is not in this mapping");
     if (sem_post(sem) != 0) fail("child: release");
     add(sem, s);
+    *zero = 7;
     _exit(0);
   }
   add(sem, s);
@@ -102,6 +120,8 @@ int main(void) {
   add(sem, s);
   int st;
   if (waitpid(child, &st, 0) != child || !WIFEXITED(st) || WEXITSTATUS(st)) fail("child");
+  if (*zero != 7) fail("the child's write to the shared /dev/zero mapping is not in the init's");
+  if (memcmp(priv, "base", 4) || memcmp(priv + 4096, "mine", 4)) fail("private mapping of the unlinked file");
   long via_fd = 0;
   if (pread(7, &via_fd, sizeof via_fd, 0) != sizeof via_fd) fail("pread");
   if (s->counter != 4 * kRounds || via_fd != s->counter) {
