@@ -222,6 +222,8 @@ const std::vector<FieldRule> kFdinfo = {
     {"mnt_id", C::Info, "mount id"},
     {"ino", C::Info, "inode number"},
     {"lock", C::Restored, "file lock (kinds/files/locks)"},
+    {"Pid", C::Restored, "a pidfd's task (kinds/files/pidfd)"},
+    {"NSpid", C::Restored, "a pidfd's task in each pid namespace (kinds/files/pidfd)"},
 };
 
 // fs/nsfs.c: every namespace kind in /proc/PID/ns.

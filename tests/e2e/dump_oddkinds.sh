@@ -4,7 +4,7 @@
 #   restore; the workload checks itself, restore verification checks the
 #   kind, file type and namespace);
 # - refused by name (exit 4, one line naming the object, the container still
-#   running): a pidfd of a task of the container, a deleted working
+#   running): a pidfd of a zombie, a deleted working
 #   directory, a deleted FIFO, a file lease, a shared fd table (CLONE_FILES),
 #   fanotify, the aio ring.
 . "$E2E_LIB"
@@ -18,7 +18,7 @@ start() {  # MODE: a container holding it, ready
   pid=$(init_pid "$n")
 }
 
-for mode in opath_symlink opath_fifo opath_dev nsfs; do
+for mode in opath_symlink opath_fifo opath_dev nsfs pidfd; do
   note "$mode: restored"
   start "$mode"
   "$AMBER" dump "$n" -D "$E2E_TMP/img-$mode" >/dev/null
@@ -30,8 +30,9 @@ for mode in opath_symlink opath_fifo opath_dev nsfs; do
     opath_fifo) assert_eq /tmp/fifo "$(readlink "/proc/$init/fd/5")" "O_PATH fd of the FIFO" ;;
     opath_dev) assert_eq /dev/null "$(readlink "/proc/$init/fd/5")" "O_PATH fd of /dev/null" ;;
     nsfs) assert_eq "$(readlink "/proc/$init/ns/net")" "$(readlink "/proc/$init/fd/5")" "fd of its own net namespace" ;;
+    pidfd) assert_contains "$(grep NSpid "/proc/$init/fdinfo/5")" "	2" "pidfd of task 2" ;;
   esac
-  [ "$mode" = nsfs ] || assert_contains "$(grep flags "/proc/$init/fdinfo/5")" "10" "O_PATH kept"
+  [ "$mode" = nsfs ] || [ "$mode" = pidfd ] || assert_contains "$(grep flags "/proc/$init/fdinfo/5")" "10" "O_PATH kept"
   kill -USR1 "$init"
   wait_until 10 ps_state_is "$n" "stopped (exit 0)"
   assert_contains "$(cat "$AMBER_STATE_DIR/$n/log")" "oddkinds: OK" "$mode: workload verdict"
@@ -45,7 +46,7 @@ refused() {  # MODE MESSAGE-PART
   [ ! -e "$E2E_TMP/img-$1" ] || fail "$1: an image was left"
   "$AMBER" kill "$n" >/dev/null
 }
-refused pidfd "fd 5: anon_inode:[pidfd] (pidfd of task 2 of the container): not supported yet"
+refused pidfd_zombie "fd 5: anon_inode:[pidfd] (pidfd of task 2, a zombie): not supported yet"
 refused deleted_cwd "cwd: /tmp/gone (deleted)"
 refused deleted_fifo "fd 5: /tmp/dfifo (deleted) (deleted FIFO): not supported yet"
 refused lease "fd 5:"

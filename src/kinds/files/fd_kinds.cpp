@@ -57,6 +57,7 @@ constexpr img::FdKind kNone = img::FD_UNSUPPORTED;
 constexpr FdKindOps kTable[] = {
     {"O_PATH fd", {img::FD_OPATH, kNone}, is_opath, dump_opath, open_opath, nullptr, verify_opath},
     {"namespace", {img::FD_NSFS, kNone}, is_nsfs, dump_nsfs, open_nsfs, nullptr, verify_nsfs},
+    {"pidfd", {img::FD_PIDFD, kNone}, is_pidfd, dump_pidfd, open_pidfd_placeholder, nullptr, verify_pidfd},
     {"pipe", {img::FD_PIPE, kNone}, is_pipe, dump_pipe_end, open_pipe_end},
     {"FIFO", {img::FD_FIFO, kNone}, is_fifo, dump_fifo_end, open_pipe_end},
     {"memfd", {img::FD_MEMFD, kNone}, is_memfd, dump_memfd, open_memfd_of},

@@ -89,6 +89,12 @@ bool is_nsfs(const FdProbe& p);
 Status dump_nsfs(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
 Status verify_nsfs(const FdProbe& now, const img::Fd& fd);
 
+// pidfd.cpp: pidfds of tasks of the container (made by the controller
+// later: restore_pidfds in fdtable.h).
+bool is_pidfd(const FdProbe& p);
+Status dump_pidfd(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
+Status verify_pidfd(const FdProbe& now, const img::Fd& fd);
+
 // pipe.cpp
 bool is_pipe(const FdProbe& p);
 // Named pipes: FD_FIFO ends (O_RDWR too), the same Pipe entries with
@@ -147,6 +153,7 @@ struct OpenContext {
 
 Result<UniqueFd> open_opath(const img::Fd& fd, const OpenContext& ctx);
 Result<UniqueFd> open_nsfs(const img::Fd& fd, const OpenContext& ctx);
+Result<UniqueFd> open_pidfd_placeholder(const img::Fd& fd, const OpenContext& ctx);
 
 // One kind of fd: how amber recognises it in /proc, what it records of it,
 // and how a restoring task makes a description of it again. The table

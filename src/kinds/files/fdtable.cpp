@@ -338,6 +338,13 @@ Status link_pipes(std::vector<TaskFds>& tasks) {
 
 Status link_fds(std::vector<TaskFds>& tasks) {
   TRY(assign_ofd_ids(tasks));
+  // A pidfd is made again per task (restore_pidfds): one description held
+  // by several tasks would become several.
+  for (const TaskFds& t : tasks)
+    for (const img::Fd& f : t.files.fds())
+      if (f.kind() == img::FD_PIDFD && static_cast<pid_t>(f.ofd_id() >> 32) != t.ctx.vpid)
+        return unsupported("task {}: fd {}: pidfd of task {} shared with task {}: not supported yet", t.ctx.vpid,
+                           f.fd(), f.pidfd_pid(), static_cast<pid_t>(f.ofd_id() >> 32));
   files::mark_memfd_originals(tasks);
   TRY(link_pipes(tasks));
   TRY(files::collect_unlinked(tasks));

@@ -4,6 +4,7 @@
 //   opath_fifo     fd 5: O_PATH of a FIFO (no reader or writer: not an end)
 //   opath_dev      fd 5: O_PATH of /dev/null
 //   pidfd          fd 5: a pidfd of its child (a task of the container)
+//   pidfd_zombie   fd 5: a pidfd of its child that has exited, not reaped
 //   nsfs           fd 5: /proc/self/ns/net (the container's own namespace)
 //   deleted_cwd    its working directory was removed
 //   deleted_fifo   fd 5: a FIFO opened O_RDWR with "fifo data" queued, unlinked
@@ -78,6 +79,12 @@ int main(int argc, char** argv) {
       for (;;) pause();
     }
     at5((int)syscall(SYS_pidfd_open, child, 0), "pidfd_open");
+  } else if (!strcmp(mode, "pidfd_zombie")) {
+    child = fork();
+    if (child == 0) _exit(3);
+    at5((int)syscall(SYS_pidfd_open, child, 0), "pidfd_open");
+    siginfo_t si;
+    if (waitid(P_PID, child, &si, WEXITED | WNOWAIT) != 0) fail("waitid");
   } else if (!strcmp(mode, "nsfs")) {
     at5(open("/proc/self/ns/net", O_RDONLY), "open ns");
   } else if (!strcmp(mode, "deleted_cwd")) {
