@@ -218,6 +218,12 @@ Result<img::SharedMemory> dump_shmem(const std::vector<ShmemHolder>& tasks, imag
                     img::SHMEM_MEMFD},
                 fmt::format("fd {} {}", fd.fd(), fd.path())));
   }
+  // Each is made again at its name: two unlinked files of one name (one
+  // made and unlinked after the other) cannot both be.
+  std::set<std::string> names;
+  for (const img::ShmemObject& o : out.objects())
+    if (o.kind() == img::SHMEM_FILE && !names.insert(o.path()).second)
+      return unsupported("shared memory {} (deleted): two unlinked files of that name: not supported yet", o.path());
   TRY(link_file_fds(tasks, seen, out));
   return out;
 }
