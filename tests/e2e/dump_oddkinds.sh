@@ -49,7 +49,7 @@ refused() {  # MODE MESSAGE-PART
 refused pidfd_zombie "fd 5: anon_inode:[pidfd] (pidfd of task 2, a zombie): not supported yet"
 refused deleted_cwd "cwd: /tmp/gone (deleted)"
 refused deleted_fifo "fd 5: /tmp/dfifo (deleted) (deleted FIFO): not supported yet"
-refused lease "fd 5:"
+refused lease "fd 5: /tmp/leased: a LEASE ACTIVE READ lock (file lease, F_SETLEASE): not supported yet"
 refused clone_files "shares its fd table (clone(CLONE_FILES)) with task 1"
 refused fanotify "fd 5: anon_inode:[fanotify] (fanotify): not supported yet"
 refused aio "/[aio] (deleted) (aio ring (io_setup)): not supported yet"
