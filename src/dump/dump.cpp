@@ -400,7 +400,7 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   // Memory shared between tasks: each object once, read while still held.
   TRY(faults.hit("dump.shmem"));
   std::vector<kinds::ShmemHolder> holders;
-  for (const TaskImage& t : tasks)
+  for (TaskImage& t : tasks)
     if (!t.zombie) holders.push_back({t.pid, t.vpid, &t.mm, &t.files});
   img::SharedMemory shmem = TRY(kinds::dump_shmem(holders, image));
   if (shmem.objects_size() > 0) TRY(image.write(image::shmem_path(), img::KIND_SHMEM, shmem));

@@ -229,7 +229,8 @@ void describe_files(Text& t, int indent, const img::Files& files) {
       t.line(indent + 2, "inotify watch {}: {} mask 0x{:x} (inode {})", w.wd(), printable(w.path()), w.mask(), w.ino());
   }
   for (const img::Pipe& p : files.pipes())
-    t.line(indent + 1, "pipe:[{}] size {}, {} bytes unread", p.id(), p.size(), p.data().size());
+    t.line(indent + 1, "pipe:[{}] size {}, {} bytes unread{}", p.id(), p.size(), p.data().size(),
+           p.no_writer() ? ", write end closed" : p.no_reader() ? ", read end closed" : "");
 }
 
 Status describe_task(Text& t, int indent, const ImageReader& image, pid_t pid) {

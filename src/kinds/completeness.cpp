@@ -237,6 +237,8 @@ const std::vector<FieldRule> kFdinfo = {
     // fs/eventpoll.c ep_show_fdinfo()
     {"tfd", C::Restored, "epoll watch (target, events, data)"},
     {"inotify", C::Restored, "inotify watch (kinds/files/inotify)"},
+    {"Pid", C::Restored, "a pidfd's task (kinds/files/pidfd)"},
+    {"NSpid", C::Restored, "a pidfd's task in each pid namespace (kinds/files/pidfd)"},
 };
 
 // fs/nsfs.c: every namespace kind in /proc/PID/ns.

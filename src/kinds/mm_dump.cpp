@@ -52,20 +52,29 @@ bool is_shmem_object(const sys::VmArea& a) {
   return a.shared && a.deleted && (a.path == "/dev/zero" || a.path.starts_with("/memfd:"));
 }
 
+// An unlinked file mapped MAP_SHARED (shm_open or sem_open, then unlink):
+// an object of shmem.img too, when it lives on a tmpfs the container owns
+// (dump_shmem checks the filesystem and refuses any other).
+bool is_deleted_shared_file(const sys::VmArea& a) {
+  return a.shared && a.deleted && a.path.starts_with("/") && !is_shmem_object(a) && !a.path.starts_with("/SYSV");
+}
+
 // Why the area cannot be checkpointed, "" if it can.
 std::string refusal(const sys::VmArea& a, uint32_t sm) {
   const std::string& p = a.path;
   // [vvar] is a VM_PFNMAP area; the vdso family is placed, never copied.
   if (!a.shared && (p == "[vsyscall]" || is_vdso_name(p))) return "";
   if (p == "[secretmem]") return "memfd_secret";
+  // io_setup's ring: its requests in flight cannot be read back.
+  if (p == "/[aio]" && a.deleted) return "aio ring (io_setup)";
   if (p.starts_with("anon_inode:[io_uring]")) return "io_uring ring";
   if (sm & kSmHugetlb) return "hugetlb";
   if (sm & (kSmIo | kSmPfnMap)) return "device mapping";
   if (a.shared) {
     if (p.starts_with("/SYSV") && a.deleted) return "SysV shm";
-    if (is_shmem_object(a)) return "";
+    if (is_shmem_object(a) || is_deleted_shared_file(a)) return "";
     if (p.starts_with("[anon_shmem:")) return "named shared anonymous memory";
-    if (a.deleted) return "MAP_SHARED of a deleted file";
+    if (a.deleted) return "MAP_SHARED of a deleted special file";
     if (!p.starts_with("/")) return "MAP_SHARED of a special file";
     return "";  // a shared file mapping: mapped again from the file
   }
@@ -77,6 +86,9 @@ std::string refusal(const sys::VmArea& a, uint32_t sm) {
   // An object of shmem.img, mapped privately (written pages dumped as for
   // a file): what execveat of a memfd leaves.
   if (p.starts_with("/memfd:") && a.deleted) return "";
+  // An unlinked file mapped privately: an object of shmem.img too when it
+  // is on a tmpfs (dump_shmem refuses any other filesystem by name).
+  if (a.deleted && p.starts_with("/") && !p.starts_with("/SYSV")) return "";
   if (a.deleted) return "private mapping of a deleted file";
   if (p.starts_with("[")) return "unknown special mapping";
   if (!p.starts_with("/")) return "mapping of a special file";
@@ -115,11 +127,11 @@ uint32_t extra_flags(uint32_t sm) {
 
 img::VmArea classify(sys::VmArea a, uint32_t sm, const std::string& root) {
   std::string why = refusal(a, sm);
-  const bool shmem = is_shmem_object(a);
+  const bool shmem = is_shmem_object(a) || is_deleted_shared_file(a);
   // A memfd mapped privately (an ELF the task execveat'ed from one): an
   // object of shmem.img too, never a path of the task's tree.
   const bool memfd = !a.shared && a.deleted && a.path.starts_with("/memfd:");
-  if (why.empty() && !shmem && !memfd && a.path.starts_with("/")) {
+  if (why.empty() && !is_shmem_object(a) && !memfd && a.path.starts_with("/")) {
     std::string inside = path_in_root(a.path, root);
     if (inside.empty()) why = fmt::format("mapped file outside the task's root {}", root);
     else a.path = std::move(inside);

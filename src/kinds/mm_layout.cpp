@@ -34,7 +34,8 @@ Status validate_area(const img::VmArea& a, uint64_t prev_end) {
   const bool memfd = a.flags() & img::VMA_MEMFD;
   if (memfd && !shmem && (a.flags() & img::VMA_SHARED))
     return bad_input("address space: corrupt: area {} maps a memfd shared but not as shared memory", label);
-  if ((a.flags() & img::VMA_FILE_DELETED) && !shmem && !memfd)
+  // An unlinked file mapped privately maps its object of shmem.img too.
+  if ((a.flags() & img::VMA_FILE_DELETED) && !shmem && !memfd && (a.flags() & img::VMA_SHARED))
     return unsupported("area {}: mapping of a deleted file: not supported yet", label);
   if ((a.flags() & img::VMA_SHARED) && !(a.flags() & img::VMA_FILE))
     return unsupported("area {}: shared mapping of this kind: not supported yet", label);

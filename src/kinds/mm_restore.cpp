@@ -295,7 +295,8 @@ Status map_files(RemoteTask& task, const img::Mm& mm) {
   std::vector<Open> order;
   std::map<Open, std::vector<const img::VmArea*>> by_path;
   for (const img::VmArea& a : mm.areas()) {
-    if (!(a.flags() & img::VMA_FILE) || (a.flags() & (img::VMA_SHMEM | img::VMA_MEMFD))) continue;
+    if (!(a.flags() & img::VMA_FILE) || (a.flags() & (img::VMA_SHMEM | img::VMA_MEMFD | img::VMA_FILE_DELETED)))
+      continue;
     Open key{a.path(), open_for_writing(a)};
     auto [it, fresh] = by_path.try_emplace(key);
     if (fresh) order.push_back(key);
@@ -343,8 +344,10 @@ Status map_files(RemoteTask& task, const img::Mm& mm) {
 Status map_shmem(RemoteTask& task, const img::Mm& mm, const ShmemFds& shmem) {
   Batch batch;
   for (const img::VmArea& a : mm.areas()) {
-    // Shared memory, and memfds mapped privately (MAP_PRIVATE from mmap_flags).
-    if (!(a.flags() & (img::VMA_SHMEM | img::VMA_MEMFD))) continue;
+    // Shared memory, and memfds and unlinked files mapped privately
+    // (MAP_PRIVATE from mmap_flags).
+    if (!(a.flags() & img::VMA_FILE) || !(a.flags() & (img::VMA_SHMEM | img::VMA_MEMFD | img::VMA_FILE_DELETED)))
+      continue;
     auto it = shmem.find({a.dev(), a.inode()});
     if (it == shmem.end()) return failf("task {}: no fd for the shared memory of {}", task.tgid(), area_label(a));
     batch.add(mmap_call(a, it->second), "mmap " + area_label(a), a.start());

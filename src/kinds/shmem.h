@@ -44,7 +44,9 @@ struct ShmemHolder {
   pid_t pid = 0;   // as amber sees it
   pid_t vpid = 0;  // for messages
   const img::Mm* mm = nullptr;
-  const img::Files* files = nullptr;  // FD_MEMFD fds are objects too
+  // FD_MEMFD fds are objects too; unlinked files' fds of SHMEM_FILE objects
+  // are marked as such (Fd.shmem_*) and lose their UnlinkedFile.
+  img::Files* files = nullptr;
 };
 
 // Lists and copies every shared memory object the tasks map or hold as
@@ -80,6 +82,18 @@ Result<std::vector<UniqueFd>> create_shmem(ShmemPlan& plan);
 // image's numbers, are the same inodes), keyed by the (dev, inode) the
 // image knows them by.
 Result<ShmemFds> find_shmem_fds(pid_t host_pid, const ShmemPlan& plan, const std::vector<UniqueFd>& objects, int top);
+
+// In the init, once the container's tmpfs mounts exist and before it forks:
+// makes each unlinked file (SHMEM_FILE) again at its name, with its owner,
+// mode and content (from the controller's fd of it, `fds` in the plan's
+// order), and puts it at that fd's number. Its name stays until
+// take_shmem_files.
+Status place_shmem_files(const ShmemPlan& plan, const std::vector<int>& fds);
+
+// In the controller after the fork phase (no task runs): opens each file
+// place_shmem_files made through the init's root, takes it as the object's
+// fd (`objects`, create_shmem's order) and unlinks it.
+Status take_shmem_files(const ShmemPlan& plan, std::vector<UniqueFd>& objects, pid_t init_host_pid);
 
 // Closes them in the task once its areas are mapped.
 Status close_shmem_fds(remote::RemoteTask& task, const ShmemFds& fds);

@@ -192,6 +192,9 @@ Status init_side(const Plan& p, int log_fd, int report_fd, std::vector<int> shme
   for (const auto& fc : p.fs)
     TRY_CTX(kinds::restore_fs_tree(fc.tree, fc.data.get(), fc.auth ? &*fc.auth : nullptr, fc.tree.mountpoint()),
             "content of {}", fc.tree.mountpoint());
+  // Unlinked files mapped shared live on those tmpfs mounts: made there now,
+  // before any task is forked (each inherits them).
+  TRY(kinds::place_shmem_files(p.shmem, shmem_fds));
   const img::Namespaces& ns = p.container.namespaces();
   TRY(kinds::restore_uts(ns.uts()));
   // The ipc namespace's limits and next ids before any task can make an

@@ -232,6 +232,7 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
     return std::unexpected(std::move(r.error()).wrap(fmt::format("{}: fork phase", what)));
   }
   tl.mark("fork-phase");
+  TRY_CTX(kinds::take_shmem_files(plan.shmem, shmem, made.spawned->init_pid), "{}: shared memory", what);
 
   // 4. The controller seizes every task, finishes the tree (groups, zombies,
   //    helpers) and rebuilds each task.

@@ -32,6 +32,8 @@ Result<UniqueFd> unlinked_of(const img::Fd& fd, const OpenContext& c) {
 
 Result<UniqueFd> open_file(const img::Fd& fd, const OpenContext& c) {
   if (fd.container_log()) return open_log(c.log_fd, c.log_original);
+  // An unlinked file some task maps shared: the object of shmem.img.
+  if (fd.unlinked() && fd.shmem_inode() != 0) return open_memfd(fd, c.memfds);
   if (fd.unlinked()) return unlinked_of(fd, c);
   return open_regular(fd);
 }
@@ -50,8 +52,12 @@ Result<UniqueFd> open_pipe_end(const img::Fd& fd, const OpenContext& c) {
 
 constexpr img::FdKind kNone = img::FD_UNSUPPORTED;
 
+// O_PATH first: an O_PATH fd of a FIFO or a device is not an open of it.
 // memfds are regular files too: before regular files.
 constexpr FdKindOps kTable[] = {
+    {"O_PATH fd", {img::FD_OPATH, kNone}, is_opath, dump_opath, open_opath, nullptr, verify_opath},
+    {"namespace", {img::FD_NSFS, kNone}, is_nsfs, dump_nsfs, open_nsfs, nullptr, verify_nsfs},
+    {"pidfd", {img::FD_PIDFD, kNone}, is_pidfd, dump_pidfd, open_pidfd_placeholder, nullptr, verify_pidfd},
     {"pipe", {img::FD_PIPE, kNone}, is_pipe, dump_pipe_end, open_pipe_end},
     {"FIFO", {img::FD_FIFO, kNone}, is_fifo, dump_fifo_end, open_pipe_end},
     {"memfd", {img::FD_MEMFD, kNone}, is_memfd, dump_memfd, open_memfd_of},

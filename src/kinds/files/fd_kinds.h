@@ -78,6 +78,23 @@ std::string lock_text(const img::FileLock& l);
 // holds a conflicting one.
 Status take_locks(const img::Fd& fd);
 
+// opath.cpp: O_PATH fds of any file type (before every other kind: an
+// O_PATH fd of a FIFO or a device is no open of it).
+bool is_opath(const FdProbe& p);
+Status dump_opath(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
+Status verify_opath(const FdProbe& now, const img::Fd& fd);
+
+// nsfs.cpp: fds of the holding task's own namespaces.
+bool is_nsfs(const FdProbe& p);
+Status dump_nsfs(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
+Status verify_nsfs(const FdProbe& now, const img::Fd& fd);
+
+// pidfd.cpp: pidfds of tasks of the container (made by the controller
+// later: restore_pidfds in fdtable.h).
+bool is_pidfd(const FdProbe& p);
+Status dump_pidfd(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
+Status verify_pidfd(const FdProbe& now, const img::Fd& fd);
+
 // pipe.cpp
 bool is_pipe(const FdProbe& p);
 // Named pipes: FD_FIFO ends (O_RDWR too), the same Pipe entries with
@@ -94,6 +111,11 @@ Status dump_pipe_end(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
 // read end `read_fd` of the task behind `pidfd`, nothing consumed).
 // `packet`: some end is O_DIRECT (data then refused: boundaries would be lost).
 Result<img::Pipe> dump_pipe(uint64_t id, int pidfd, const FdDumpContext& ctx, int read_fd, bool packet);
+// The same for a pipe whose read end is closed in every task (the seal
+// check proved no outside task has it): peeked through a read end of our
+// own opened from /proc/PID/fd/WRITE_FD.
+Result<img::Pipe> dump_pipe_without_reader(uint64_t id, pid_t pid, const FdDumpContext& ctx, int write_fd,
+                                           bool packet);
 // The restored pipes, by id: both ends created, size set, data written back.
 class PipeSet {
  public:
@@ -184,6 +206,10 @@ struct OpenContext {
   const MemfdFds* memfds = nullptr;       // the shared memory objects' fds
   PipeSet* pipes = nullptr;               // pipe and FIFO ends (nullptr: none may be opened)
 };
+
+Result<UniqueFd> open_opath(const img::Fd& fd, const OpenContext& ctx);
+Result<UniqueFd> open_nsfs(const img::Fd& fd, const OpenContext& ctx);
+Result<UniqueFd> open_pidfd_placeholder(const img::Fd& fd, const OpenContext& ctx);
 
 // One kind of fd: how amber recognises it in /proc, what it records of it,
 // and how a restoring task makes a description of it again. The table

@@ -67,12 +67,28 @@ std::string socket_kind(int pidfd, int fd) {
 }
 
 // What an fd no kind handles is, in words for the refusal.
-std::string describe_unsupported(const FdProbe& p, int pidfd) {
+// Whose pidfd it is: fdinfo's Pid is as amber's /proc sees it (-1: the
+// task is gone).
+std::string pidfd_target(const FdProbe& p, const FdDumpContext& ctx) {
+  for (const auto& [key, value] : p.info.fields) {
+    if (key != "Pid") continue;
+    const pid_t pid = static_cast<pid_t>(std::strtol(value.c_str(), nullptr, 10));
+    if (pid <= 0) return "pidfd of a process that has exited";
+    if (ctx.vpid_of)
+      if (auto it = ctx.vpid_of->find(pid); it != ctx.vpid_of->end())
+        return fmt::format("pidfd of task {} of the container", it->second);
+    return fmt::format("pidfd of pid {}, outside the container", pid);
+  }
+  return "pidfd";
+}
+
+std::string describe_unsupported(const FdProbe& p, int pidfd, const FdDumpContext& ctx) {
   const mode_t type = p.st.st_mode & S_IFMT;
   if (p.link.starts_with("socket:")) return socket_kind(pidfd, p.fd);
   if (p.link.starts_with("anon_inode:")) {
     std::string_view name = std::string_view(p.link).substr(11);
     if (name.starts_with('[') && name.ends_with(']')) name = name.substr(1, name.size() - 2);
+    if (name == "pidfd") return pidfd_target(p, ctx);
     return std::string(name);
   }
   if (p.link.starts_with("/memfd:")) return "memfd";
@@ -186,7 +202,7 @@ Result<TaskFds> probe_fds(const FdDumpContext& ctx, Blockers* blockers) {
     f->set_pos(static_cast<int64_t>(p.info.pos));
     auto one = [&]() -> Status {
       const files::FdKindOps* kind = files::kind_of_probe(p);
-      if (!kind) return unsupported("{} ({}): not supported yet", p.link, describe_unsupported(p, pidfd.get()));
+      if (!kind) return unsupported("{} ({}): not supported yet", p.link, describe_unsupported(p, pidfd.get(), ctx));
       TRY(kind->dump(p, ctx, *f));
       TRY(files::dump_locks(p, *f));
       return files::dump_owner(pidfd.get(), p, ctx, *f);
@@ -289,13 +305,27 @@ Status link_pipes(std::vector<TaskFds>& tasks) {
       *holder.files.add_pipes() = std::move(p);
       continue;
     }
-    // An end in no task of the container: outside it (a leak the seal
-    // check reports) or closed by all (data nobody can read, or a reader
-    // nobody will write to, is not worth a special case yet).
-    if (f.read.fd < 0 || f.write.fd < 0) {
-      const End& have = f.read.fd < 0 ? f.write : f.read;
-      return unsupported("task {}: fd {}: pipe:[{}] (its {} end is not in the container): not supported yet",
-                         tasks[have.task].ctx.vpid, have.fd, id, f.read.fd < 0 ? "read" : "write");
+    // An end in no task of the container: the seal check has proved that
+    // no outside task holds it, so it is closed everywhere (make's jobserver
+    // pipe after the writer exited, a reader gone with data left): restored
+    // as a pipe whose missing end is closed again once the tables are
+    // installed (PipeSet drops the end nobody takes), so the reader sees
+    // the data then EOF and a writer gets EPIPE.
+    if (f.write.fd < 0 || f.read.fd < 0) {
+      const bool has_reader = f.read.fd >= 0;
+      const End& have = has_reader ? f.read : f.write;
+      TaskFds& holder = tasks[have.task];
+      img::Pipe p;
+      if (has_reader) {
+        UniqueFd pidfd = TRY_CTX(sys::pidfd_open(holder.ctx.pid), "task {}", holder.ctx.vpid);
+        p = TRY(files::dump_pipe(id, pidfd.get(), holder.ctx, have.fd, f.packet));
+      } else {
+        p = TRY(files::dump_pipe_without_reader(id, holder.ctx.pid, holder.ctx, have.fd, f.packet));
+      }
+      p.set_no_writer(has_reader);
+      p.set_no_reader(!has_reader);
+      *holder.files.add_pipes() = std::move(p);
+      continue;
     }
     TaskFds& reader = tasks[f.read.task];
     UniqueFd pidfd = TRY_CTX(sys::pidfd_open(reader.ctx.pid), "task {}", reader.ctx.vpid);
@@ -309,6 +339,13 @@ Status link_pipes(std::vector<TaskFds>& tasks) {
 Status link_fds(std::vector<TaskFds>& tasks) {
   TRY(assign_ofd_ids(tasks));
   TRY(files::check_shared_epolls(tasks));
+  // A pidfd is made again per task (restore_pidfds): one description held
+  // by several tasks would become several.
+  for (const TaskFds& t : tasks)
+    for (const img::Fd& f : t.files.fds())
+      if (f.kind() == img::FD_PIDFD && static_cast<pid_t>(f.ofd_id() >> 32) != t.ctx.vpid)
+        return unsupported("task {}: fd {}: pidfd of task {} shared with task {}: not supported yet", t.ctx.vpid,
+                           f.fd(), f.pidfd_pid(), static_cast<pid_t>(f.ofd_id() >> 32));
   files::mark_memfd_originals(tasks);
   TRY(link_pipes(tasks));
   TRY(files::collect_unlinked(tasks));

@@ -124,6 +124,11 @@ Status open_fds_in_child(const img::Files& files, const FdRestoreContext& ctx);
 // any more. Uses the executor's scratch area.
 Status take_mapped_locks(remote::RemoteTask& task, const img::Files& files);
 
+// pidfds (pidfd.cpp): pidfd_open of each FD_PIDFD's task run in `task` by
+// the controller once every task exists, installed over the placeholders
+// at its fd numbers. Needs the executor.
+Status restore_pidfds(remote::RemoteTask& task, pid_t vpid, const img::Files& files);
+
 // Restore verification: the rebuilt task `pid` has exactly the image's fd
 // numbers, each with its description's flags, close-on-exec and (files,
 // directories) position. Failed naming the task (`vpid`) and the fd.

@@ -40,7 +40,7 @@ Result<std::vector<img::FileLock>> parse_fd_locks(const sys::FdInfo& info) {
       lk.set_kind(img::FILE_LOCK_FLOCK);
     } else {
       // LEASE, DELEG (fcntl F_SETLEASE, NFS), ACCESS (transient).
-      return unsupported("a {} {} lock (lease): not supported yet", f[1], f[2]);
+      return unsupported("a {} {} {} lock (file lease, F_SETLEASE): not supported yet", f[1], f[2], f[3]);
     }
     if (f[2] != "ADVISORY") return unsupported("a {} {} lock: not supported", f[1], f[2]);
     if (f[3] != "READ" && f[3] != "WRITE") return bad_input("fdinfo lock line '{}': type {}", line, f[3]);
@@ -57,7 +57,7 @@ Result<std::vector<img::FileLock>> parse_fd_locks(const sys::FdInfo& info) {
 }
 
 Status dump_locks(const FdProbe& p, img::Fd& out) {
-  std::vector<img::FileLock> locks = TRY(parse_fd_locks(p.info));
+  std::vector<img::FileLock> locks = TRY_CTX(parse_fd_locks(p.info), "{}", p.link);
   if (locks.empty()) return {};
   if (out.kind() != img::FD_REGULAR || out.container_log() || out.unlinked())
     return unsupported("{}: {} on a {}: not supported yet", p.link, lock_text(locks.front()),

@@ -15,6 +15,8 @@ namespace amber::kinds {
 namespace files {
 
 Status dump_owner(int pidfd, const FdProbe& p, const FdDumpContext& ctx, img::Fd& out) {
+  // fcntl(F_GETOWN_EX) of an O_PATH fd is EBADF: it has no owner.
+  if (p.info.flags & O_PATH) return {};
   UniqueFd copy = TRY_CTX(sys::pidfd_getfd(pidfd, p.fd), "copy to read its SIGIO owner");
   f_owner_ex own{};
   if (::fcntl(copy.get(), F_GETOWN_EX, &own) != 0) return sys_fail("F_GETOWN_EX");

@@ -131,6 +131,25 @@ Result<img::Pipe> dump_pipe(uint64_t id, int pidfd, const FdDumpContext& ctx, in
   return p;
 }
 
+Result<img::Pipe> dump_pipe_without_reader(uint64_t id, pid_t pid, const FdDumpContext& ctx, int write_fd,
+                                           bool packet) {
+  // No read end to pidfd_getfd: open one through the write end's magic link
+  // (a pipefs inode opens like a FIFO). It exists only while the container
+  // is held, and no writer can block on a pipe without readers.
+  UniqueFd reader =
+      TRY_CTX(open_fd(fmt::format("/proc/{}/fd/{}", pid, write_fd), O_RDONLY | O_NONBLOCK | O_CLOEXEC),
+              "task {}: fd {}: pipe:[{}] (no reader): open a read end", ctx.vpid, write_fd, id);
+  Peeked peeked = TRY_CTX(peek_pipe(reader.get()), "task {}: fd {}: pipe:[{}]", ctx.vpid, write_fd, id);
+  if (packet && !peeked.data.empty())
+    return unsupported("task {}: fd {}: pipe:[{}] (packet-mode pipe with {} unread bytes): not supported yet",
+                       ctx.vpid, write_fd, id, peeked.data.size());
+  img::Pipe p;
+  p.set_id(id);
+  p.set_size(peeked.size);
+  p.set_data(std::move(peeked.data));
+  return p;
+}
+
 Result<PipeSet> PipeSet::create(const std::vector<const img::Pipe*>& pipes, pid_t vpid, int floor) {
   PipeSet set;
   set.floor_ = floor;

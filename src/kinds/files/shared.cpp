@@ -25,6 +25,32 @@ Status make_room(int top) {
   return {};
 }
 
+// A pipe's ends in the image must match what its entry says: both ends
+// held, or the one end its no_reader / no_writer leaves (restore closes the
+// other; a pipe without either end is nothing to restore).
+Status check_pipe_ends(const std::map<pid_t, TaskFilesRef>& tasks, const std::map<uint64_t, img::Pipe>& pipes) {
+  std::map<uint64_t, std::pair<bool, bool>> held;  // id -> (read, write)
+  for (const auto& [pid, t] : tasks)
+    for (const img::Fd& fd : t.files->fds()) {
+      if (fd.kind() != img::FD_PIPE) continue;
+      auto& [r, w] = held[fd.pipe().pipe_id()];
+      (fd.pipe().write_end() ? w : r) = true;
+    }
+  for (const auto& [id, p] : pipes) {
+    if (!p.fifo_path().empty()) {
+      if (p.no_reader() || p.no_writer()) return bad_input("FIFO pipe:[{}]: marked with a closed end", id);
+      continue;
+    }
+    const auto [r, w] = held[id];
+    if (p.no_reader() && p.no_writer()) return bad_input("pipe:[{}]: both ends marked closed", id);
+    if (r == p.no_reader() || w == p.no_writer())
+      return bad_input("pipe:[{}]: the image {} a read end and {} a write end, its entry says {}", id,
+                       r ? "holds" : "lacks", w ? "holds" : "lacks",
+                       p.no_reader() ? "no reader" : p.no_writer() ? "no writer" : "both ends");
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<SharedFdsPlan> plan_shared_fds(const std::map<pid_t, TaskFilesRef>& tasks,
@@ -64,6 +90,7 @@ Result<SharedFdsPlan> plan_shared_fds(const std::map<pid_t, TaskFilesRef>& tasks
   }
   for (const auto& [id, f] : pipes)
     if (!plan.pipes.contains(id)) return bad_input("pipe:[{}] has ends in the image but no entry", id);
+  TRY(check_pipe_ends(tasks, plan.pipes));
   auto add = [&](uint64_t pipe_id, const Found& f) {
     if (f.holders.size() < 2) return;
     SharedFdsPlan::Unit u;

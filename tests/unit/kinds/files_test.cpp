@@ -2,6 +2,7 @@
 // with unread data, the container's log) dumped from outside, re-created
 // inside another child, compared through fdinfo, kcmp and the pipe's data.
 #include "kinds/files/fdtable.h"
+#include "kinds/files/shared.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -375,13 +376,44 @@ TEST(FilesKind, DeletedNameOfALinkedFileIsRefused) {
       {"task 1: fd 5", "deleted file"});
 }
 
-TEST(FilesKind, PipeWithAnEndElsewhereIsRefused) {
-  expect_refused(
-      [] {
-        int p[2];
-        return ::pipe(p) == 0 && move_to(p[0], 5) && ::close(p[1]) == 0;
-      },
-      {"task 1: fd 5: pipe:[", "write end is not in the container"});
+// A pipe end closed by every task (the seal check rules out an outside
+// holder): the pipe is dumped with its data, marked with its closed end.
+TEST(FilesKind, PipesWithAnEndClosedEverywhereAreDumpedWithTheirData) {
+  Forked a([&](int& ready) {
+    if (int rc = only_ready_fd(ready)) return rc;
+    int p[2], q[2];
+    if (::pipe(p) != 0 || ::write(p[1], "left", 4) != 4 || !move_to(p[0], 5) || ::close(p[1]) != 0) return 40;
+    if (::pipe(q) != 0 || ::write(q[1], "unread", 6) != 6 || !move_to(q[1], 6) || ::close(q[0]) != 0) return 41;
+    return 0;
+  });
+  ASSERT_TRUE(a.ok()) << "setup exit status " << a.wait();
+  ASSERT_TRUE(ready_fd_closed(a.pid()));
+  auto files = kinds::dump_fds(dump_ctx(a.pid()));
+  ASSERT_TRUE(files) << files.error().message;
+  ASSERT_EQ(files->pipes_size(), 2);
+  std::map<uint64_t, const img::Pipe*> by_id;
+  for (const auto& p : files->pipes()) by_id[p.id()] = &p;
+  const img::Fd* r = find_fd(*files, 5);
+  const img::Fd* w = find_fd(*files, 6);
+  ASSERT_TRUE(r && w);
+  const img::Pipe& no_writer = *by_id.at(r->pipe().pipe_id());
+  const img::Pipe& no_reader = *by_id.at(w->pipe().pipe_id());
+  EXPECT_TRUE(no_writer.no_writer());
+  EXPECT_FALSE(no_writer.no_reader());
+  EXPECT_EQ(no_writer.data(), "left");
+  EXPECT_TRUE(no_reader.no_reader());
+  EXPECT_FALSE(no_reader.no_writer());
+  EXPECT_EQ(no_reader.data(), "unread");
+  // Nothing consumed: the task still has its data.
+  auto pidfd = sys::pidfd_open(a.pid());
+  ASSERT_TRUE(pidfd);
+  for (int fd : {5, 6}) {
+    auto copy = sys::pidfd_getfd(pidfd->get(), fd);
+    ASSERT_TRUE(copy);
+    int queued = -1;
+    ASSERT_EQ(::ioctl(copy->get(), FIONREAD, &queued), 0);
+    EXPECT_EQ(queued, fd == 5 ? 4 : 6) << "fd " << fd;
+  }
 }
 
 TEST(FilesKind, RestoreRefusesAnUnknownKindBeforeClosingAnything) {
@@ -398,4 +430,94 @@ TEST(FilesKind, RestoreRefusesAnUnknownKindBeforeClosingAnything) {
   EXPECT_NE(st.error().message.find("fd 3"), std::string::npos) << st.error().message;
   EXPECT_EQ(::fcntl(keep_me, F_GETFD), FD_CLOEXEC);
   ::close(keep_me);
+}
+
+// O_PATH fds of a symbolic link (O_NOFOLLOW) and of a FIFO, and an fd of the
+// task's own net namespace: recorded as what they are (not a FIFO end, not
+// a path to follow), reopened in another child and verified there.
+TEST(FilesKind, OpathAndOwnNamespaceFdsRoundTrip) {
+  TempTree t;
+  ASSERT_FALSE(t.root.empty());
+  const std::string link = t.path("link"), fifo = t.path("fifo");
+  ASSERT_EQ(::symlink("/nonexistent-target", link.c_str()), 0);
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto make = [&](int& ready) {
+    if (int rc = only_ready_fd(ready)) return rc;
+    if (!open_at(5, link, O_PATH | O_NOFOLLOW)) return 40;
+    if (!open_at(6, fifo, O_PATH)) return 41;
+    if (!open_at(7, "/proc/self/ns/net", O_RDONLY)) return 42;
+    return 0;
+  };
+  Forked a(make);
+  ASSERT_TRUE(a.ok()) << "setup exit status " << a.wait();
+  ASSERT_TRUE(ready_fd_closed(a.pid()));
+  auto files = kinds::dump_fds(dump_ctx(a.pid()));
+  ASSERT_TRUE(files) << files.error().message;
+  const img::Fd* l = find_fd(*files, 5);
+  const img::Fd* f = find_fd(*files, 6);
+  const img::Fd* n = find_fd(*files, 7);
+  ASSERT_TRUE(l && f && n);
+  EXPECT_EQ(l->kind(), img::FD_OPATH);
+  EXPECT_EQ(l->file_type(), static_cast<uint32_t>(S_IFLNK));
+  EXPECT_EQ(f->kind(), img::FD_OPATH);
+  EXPECT_EQ(f->file_type(), static_cast<uint32_t>(S_IFIFO));
+  EXPECT_EQ(n->kind(), img::FD_NSFS);
+  EXPECT_EQ(n->path(), "/proc/self/ns/net");
+  EXPECT_EQ(files->pipes_size(), 0);
+
+  // Restored in another child (same namespaces), then verified from outside.
+  const img::Files image = *files;
+  Forked b([&](int& ready) {
+    if (int rc = only_ready_fd(ready)) return rc;
+    int keep[] = {ready};
+    kinds::FdRestoreContext ctx;
+    ctx.keep = keep;
+    auto st = kinds::open_fds_in_child(image, ctx);
+    if (!st) return 50;
+    ready = keep[0];
+    return 0;
+  });
+  ASSERT_TRUE(b.ok()) << "restore exit status " << b.wait();
+  ASSERT_TRUE(ready_fd_closed(b.pid()));
+  auto v = kinds::verify_fds(b.pid(), 1, image);
+  EXPECT_TRUE(v) << v.error().message;
+  EXPECT_EQ(read_link(fmt::format("/proc/{}/fd/5", b.pid())).value_or(""), link);
+  EXPECT_EQ(read_link(fmt::format("/proc/{}/fd/7", b.pid())).value_or("a"),
+            read_link(fmt::format("/proc/{}/ns/net", b.pid())).value_or("b"));
+}
+
+// A restore checks each pipe's ends against its entry before anything is
+// made: a pipe marked without a writer must have no write end in the image,
+// and a pipe missing an end must say so.
+TEST(FilesKind, PipeEndsMustMatchTheirEntry) {
+  auto plan_of = [](bool no_writer, bool with_write_end) {
+    img::Files files;
+    img::Fd* r = files.add_fds();
+    r->set_fd(3);
+    r->set_kind(img::FD_PIPE);
+    r->set_ofd_id(4);
+    r->mutable_pipe()->set_pipe_id(77);
+    if (with_write_end) {
+      img::Fd* w = files.add_fds();
+      w->set_fd(4);
+      w->set_kind(img::FD_PIPE);
+      w->set_ofd_id(5);
+      w->mutable_pipe()->set_pipe_id(77);
+      w->mutable_pipe()->set_write_end(true);
+    }
+    img::Pipe* p = files.add_pipes();
+    p->set_id(77);
+    p->set_no_writer(no_writer);
+    auto plan = kinds::plan_shared_fds({{1, {&files, "/"}}}, [](const std::vector<pid_t>& v) { return v.front(); });
+    return plan ? Status{} : Status(std::unexpected(plan.error()));
+  };
+  EXPECT_TRUE(plan_of(false, true));
+  EXPECT_TRUE(plan_of(true, false));
+  auto lying = plan_of(true, true);
+  ASSERT_FALSE(lying);
+  EXPECT_EQ(lying.error().exit, Exit::BadInput);
+  EXPECT_NE(lying.error().message.find("pipe:[77]"), std::string::npos) << lying.error().message;
+  auto unmarked = plan_of(false, false);
+  ASSERT_FALSE(unmarked);
+  EXPECT_EQ(unmarked.error().exit, Exit::BadInput);
 }

@@ -363,21 +363,27 @@ TEST_F(MmTest, RoundTripRebuildsLayoutAndBytesAndTheCodeCarriesOn) {
 
 // Shared anonymous memory and shared file mappings are dumped (shmem.h);
 // a MAP_SHARED file that was deleted is not (yet).
-TEST_F(MmTest, SharedMappingsOfDeletedFilesAreRefusedAndTheTaskCarriesOn) {
+// An unlinked tmpfs file mapped shared (shm_open, then unlink) is an object
+// of shmem.img, like shared anonymous memory: its area refers to it by dev
+// and inode, its pages are not in the task's store (dump_shmem copies them).
+TEST_F(MmTest, SharedMappingsOfDeletedTmpfsFilesAreSharedMemoryObjects) {
   std::string shm = fmt::format("/dev/shm/amber-mm-test-{}", ::getpid());
+  struct stat st {};
   MmChild a([&](int rep) {
     map_anon(kPg, PROT_READ | PROT_WRITE, 0);
-    ::mmap(nullptr, kPg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     int fd = ::open(shm.c_str(), O_CREAT | O_RDWR, 0600);
     if (fd < 0 || ::ftruncate(fd, kPg) != 0) ::_exit(104);
-    if (::mmap(nullptr, kPg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED) ::_exit(105);
-    ::unlink(shm.c_str());
+    char* p = static_cast<char*>(::mmap(nullptr, kPg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+    if (p == MAP_FAILED) ::_exit(105);
+    p[0] = 'x';
     if (::write(rep, "r", 1) != 1) ::_exit(103);
     wait_for_go();
     ::_exit(5);
   });
   char ready;
   ASSERT_TRUE(a.receive(&ready, 1));
+  ASSERT_EQ(::stat(shm.c_str(), &st), 0);
+  ASSERT_EQ(::unlink(shm.c_str()), 0);
   auto ta = RemoteTask::seize(a.pid());
   ASSERT_TRUE(ta) << ta.error().message;
   auto w = image::ImageWriter::create(image_, image::test_key());
@@ -385,15 +391,15 @@ TEST_F(MmTest, SharedMappingsOfDeletedFilesAreRefusedAndTheTaskCarriesOn) {
   auto pw = image::PageWriter::create(*w, image::pages_index_path(1), image::pages_data_path(1));
   ASSERT_TRUE(pw);
   auto m = dump_mm(*ta, *pw);
-  ::unlink(shm.c_str());
-  ASSERT_FALSE(m);
-  EXPECT_EQ(m.error().exit, Exit::Unsupported) << m.error().message;
-  // The caller names the task (by its pid inside the container).
-  EXPECT_TRUE(m.error().message.starts_with("mapping ")) << m.error().message;
-  EXPECT_NE(m.error().message.find(shm + " (deleted) (MAP_SHARED of a deleted file): not supported yet"),
-            std::string::npos)
-      << m.error().message;
-  EXPECT_EQ(m.error().message.find("/dev/zero"), std::string::npos) << m.error().message;
+  ASSERT_TRUE(m) << m.error().message;
+  const img::VmArea* found = nullptr;
+  for (const img::VmArea& v : m->areas())
+    if (v.path() == shm) found = &v;
+  ASSERT_NE(found, nullptr);
+  const uint32_t want = img::VMA_SHMEM | img::VMA_SHARED | img::VMA_FILE | img::VMA_FILE_DELETED;
+  EXPECT_EQ(found->flags() & want, want) << std::hex << found->flags();
+  EXPECT_EQ(found->inode(), st.st_ino);
+  EXPECT_FALSE(found->pages_in_store());
   ASSERT_TRUE(ta->release());
   ASSERT_TRUE(a.go());
   int status = a.wait();
