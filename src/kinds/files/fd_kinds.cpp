@@ -57,6 +57,7 @@ constexpr FdKindOps kTable[] = {
     {"memfd", {img::FD_MEMFD, kNone}, is_memfd, dump_memfd, open_memfd_of},
     {"file", {img::FD_REGULAR, img::FD_DIRECTORY}, is_regular_kind, dump_regular, open_file},
     {"character device", {img::FD_CHARDEV, kNone}, is_supported_chardev, dump_chardev, open_device},
+    {"pty", {img::FD_TTY, kNone}, is_pty, dump_pty, open_pty_end, nullptr, verify_pty},
 };
 
 }  // namespace

@@ -310,6 +310,7 @@ Status link_fds(std::vector<TaskFds>& tasks) {
   TRY(assign_ofd_ids(tasks));
   files::mark_memfd_originals(tasks);
   TRY(link_pipes(tasks));
+  TRY(files::link_ptys(tasks));
   TRY(files::collect_unlinked(tasks));
   TRY(files::mark_mapped_locks(tasks));
   return {};
