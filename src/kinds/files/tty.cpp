@@ -36,6 +36,7 @@
 
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "base/files.h"
@@ -239,13 +240,23 @@ Status link_ptys(std::vector<TaskFds>& tasks) {
   struct Pair {
     std::vector<End> masters, slaves;
   };
-  // By devpts instance (st_dev of every end opened through it) and index.
-  std::map<std::pair<dev_t, uint32_t>, Pair> pairs;
+  // By index: the image has one devpts instance (the container's). Every
+  // slave shows it as its st_dev; a master only if opened through
+  // /dev/pts/ptmx (a /dev/ptmx node lives on /dev's filesystem).
+  std::map<std::pair<int, uint32_t>, Pair> pairs;
+  std::optional<dev_t> devpts;
   for (size_t ti = 0; ti < tasks.size(); ++ti)
     for (int i = 0; i < tasks[ti].files.fds_size(); ++i) {
       const img::Fd& f = tasks[ti].files.fds(i);
       if (f.kind() != img::FD_TTY) continue;
-      Pair& pr = pairs[{tasks[ti].probes[static_cast<size_t>(i)].st.st_dev, f.tty().index()}];
+      if (!f.tty().master()) {
+        const dev_t d = tasks[ti].probes[static_cast<size_t>(i)].st.st_dev;
+        if (devpts && *devpts != d)
+          return unsupported("task {}: fd {}: {}: a pty of a second devpts instance: not supported yet",
+                             tasks[ti].ctx.vpid, f.fd(), f.path());
+        devpts = d;
+      }
+      Pair& pr = pairs[{0, f.tty().index()}];
       (f.tty().master() ? pr.masters : pr.slaves).push_back({ti, i});
     }
   for (auto& [key, pr] : pairs) {
