@@ -265,7 +265,7 @@ Status link_ptys(std::vector<TaskFds>& tasks) {
       return fmt::format("task {}: fd {}: {}", tasks[e.task].ctx.vpid, fd_of(e).fd(), fd_of(e).path());
     };
     if (pr.masters.empty())
-      return unsupported("{} (pty slave {}): its master is not in the container: not supported yet",
+      return unsupported("{} (pty slave {}): its master is closed or not in the container: not supported yet",
                          who(pr.slaves.front()), key.second);
     const End& m = pr.masters.front();
     UniqueFd mpid = TRY_CTX(sys::pidfd_open(tasks[m.task].ctx.pid), "task {}", tasks[m.task].ctx.vpid);
