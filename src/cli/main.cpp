@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   add(cli::add_exec);
   add(cli::add_kill);
   add(cli::add_logs);
+  add(cli::add_attach);
   add(cli::add_thaw);
   add(cli::add_check);
   add(cli::add_dump);

@@ -1,4 +1,4 @@
-// amber run [--name NAME] [--hostname H] [--rootfs DIR] [--env K=V]... [--] CMD [ARGS...]
+// amber run [--tty] [--name NAME] [--hostname H] [--rootfs DIR] [--env K=V]... [--] CMD [ARGS...]
 #include <memory>
 
 #include "cli/verbs.h"
@@ -22,6 +22,9 @@ Action add_run(CLI::App& app) {
       ->check(path_value());
   sub->add_option("--env", o->env, "Environment variable K=V for the command (repeatable)")
       ->allow_extra_args(false);
+  sub->add_flag("-t,--tty", o->tty,
+                "Give the container a terminal: its init's stdio and controlling terminal (reach it with "
+                "`amber attach NAME`; the log stays empty). Such a container cannot be dumped yet");
   sub->add_option("command", o->argv, "CMD [ARGS...] (after --)")->required();
   return [o](Context& ctx) {
     auto name = container::run_container(*o, ctx.log);

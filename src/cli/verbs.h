@@ -33,6 +33,7 @@ Action add_ps(CLI::App& app);
 Action add_exec(CLI::App& app);
 Action add_kill(CLI::App& app);
 Action add_logs(CLI::App& app);
+Action add_attach(CLI::App& app);
 Action add_thaw(CLI::App& app);
 Action add_show(CLI::App& app);
 Action add_check(CLI::App& app);

@@ -179,7 +179,13 @@ Status run_init(const InitConfig& c) {
   TRY(set_hostname(c.hostname));
   TRY(loopback_up());
   if (::chdir("/") != 0) return sys_fail("chdir /");
-  TRY(set_stdio(c.log_fd));
+  if (c.tty_fd >= 0) {
+    for (int i = 0; i < 3; ++i)
+      if (::dup2(c.tty_fd, i) < 0) return sys_fail("dup2 terminal");
+    if (::ioctl(0, TIOCSCTTY, 0) != 0) return sys_fail("take the terminal (TIOCSCTTY)");
+  } else {
+    TRY(set_stdio(c.log_fd));
+  }
   return std::unexpected(exec_command(c.argv, c.env));
 }
 

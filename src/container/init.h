@@ -16,6 +16,9 @@ struct InitConfig {
   // (the init must not exit before amber run has read its namespaces);
   // end-of-file means amber run gave up.
   int go_fd = -1;
+  // `amber run --tty`: the terminal's slave, the init's stdio and
+  // controlling terminal instead of /dev/null and the log. -1: none.
+  int tty_fd = -1;
   std::vector<std::string> argv;
   std::vector<std::string> env;  // complete environment (see command_env)
 };

@@ -20,6 +20,8 @@ std::string state_dir(const std::string& name);  // <state root>/NAME
 inline std::string state_file(const std::string& dir) { return dir + "/state.json"; }
 inline std::string exit_file(const std::string& dir) { return dir + "/exit"; }
 inline std::string log_file(const std::string& dir) { return dir + "/log"; }
+// `amber run --tty`: the shim hands the terminal's master to `amber attach` here.
+inline std::string attach_socket(const std::string& dir) { return dir + "/attach.sock"; }
 
 // [A-Za-z0-9_.-]{1,64}, and not "." or ".." (it names a directory).
 bool valid_name(std::string_view name);

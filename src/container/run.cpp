@@ -1,6 +1,7 @@
 #include "container/run.h"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -97,6 +98,26 @@ Result<RunOptions> validate(RunOptions o) {
 
 
 
+// `--tty`: a pty of the host's devpts; the master stays with the shim, the
+// slave becomes the init's stdio. The size of the caller's terminal, if
+// it has one (`amber attach` forwards later changes).
+struct Console {
+  UniqueFd master, slave;
+};
+Result<Console> open_console() {
+  Console c;
+  c.master = TRY_CTX(open_fd("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), "terminal");
+  int unlock = 0;
+  if (::ioctl(c.master.get(), TIOCSPTLCK, &unlock) != 0) return sys_fail("terminal: unlock");
+  int s = ::ioctl(c.master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY);
+  if (s < 0) return sys_fail("terminal: open its slave");
+  c.slave = UniqueFd(s);
+  if (::fcntl(s, F_SETFD, FD_CLOEXEC) != 0) return sys_fail("terminal: close-on-exec");
+  winsize ws{};
+  if (::ioctl(0, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0) (void)::ioctl(c.master.get(), TIOCSWINSZ, &ws);
+  return c;
+}
+
 struct GoPipe {
   UniqueFd read, write;
 };
@@ -142,14 +163,23 @@ Result<std::string> run_container(const RunOptions& opts, Log& log) {
   UniqueFd log_fd = TRY_CTX(open_container_log(made.state_dir), "{}", what);
   GoPipe go = TRY_CTX(make_go_pipe(), "{}", what);
 
-  InitConfig ic{o.hostname, o.rootfs, log_fd.get(), go.read.get(), o.argv, command_env(o.env)};
+  Console console;
+  if (o.tty) console = TRY_CTX(open_console(), "{}", what);
+
+  InitConfig ic{o.hostname, o.rootfs, log_fd.get(), go.read.get(), console.slave.get(), o.argv, command_env(o.env)};
   SpawnSpec spec{kContainerNsFlags, {}, made.cgroup_fd.get(), exit_file(made.state_dir),
                  {log_fd.get(), go.read.get()}};
+  if (o.tty) {
+    spec.init_fds.push_back(console.slave.get());
+    spec.console_fd = console.master.get();
+    spec.attach_path = attach_socket(made.state_dir);
+  }
   made.spawned = TRY_CTX(spawn_init(spec, [&ic](int) { return run_init(ic); }), "{}", what);
   log.debug("{}: shim {}, init {}", what, made.spawned->shim_pid, made.spawned->init_pid);
   // amber keeps no copy of the container's log or of its end of the go pipe.
   log_fd.reset();
   go.read.reset();
+  console = {};
 
   ContainerState st = TRY_CTX(describe(o, *made.spawned, made.cgroup), "{}", what);
   TRY_CTX(write_state(made.state_dir, st), "{}", what);

@@ -15,6 +15,9 @@ struct RunOptions {
   std::string rootfs;    // "" → the host's tree
   std::vector<std::string> env;   // K=V, after PATH and HOME
   std::vector<std::string> argv;  // the command
+  // A terminal: the init's stdio and controlling terminal is the slave of a
+  // pty whose master the shim keeps (`amber attach`); no log then.
+  bool tty = false;
 };
 
 // Returns the container's name once its command runs (execve succeeded). On

@@ -1,14 +1,21 @@
 #include "container/shim.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
+#include <cstring>
 
 #include "base/files.h"
+#include "base/unique_fd.h"
 #include "container/report.h"
 #include "sys/clone.h"
 
@@ -37,6 +44,53 @@ void close_other_fds(std::vector<int> keep) {
   ::close_range(from, ~0U, 0);
 }
 
+// Hands `fd` to the peer of `sock` (SCM_RIGHTS, one byte of data).
+void send_fd(int sock, int fd) {
+  char byte = 't';
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  (void)::sendmsg(sock, &msg, MSG_NOSIGNAL);
+}
+
+// `amber run --tty`: until the init ends, every client of the attach socket
+// gets the terminal's master (`amber attach` does the relaying itself; the
+// shim stays a process that only waits). Root-only socket (0600).
+void serve_console(int console, const std::string& path, pid_t init) {
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, init, 0)));
+  UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (!pidfd || !listener || path.size() >= sizeof addr.sun_path) return;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  ::unlink(path.c_str());
+  const mode_t old = ::umask(0177);
+  const bool bound = ::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::umask(old);
+  if (!bound || ::listen(listener.get(), 4) != 0) return;
+  for (;;) {
+    pollfd p[2] = {{pidfd.get(), POLLIN, 0}, {listener.get(), POLLIN, 0}};
+    if (::poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (p[0].revents) return;  // the init has ended
+    if (p[1].revents & POLLIN) {
+      UniqueFd client(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (client) send_fd(client.get(), console);
+    }
+  }
+}
+
 ExitStatus decode(int wstatus) {
   if (WIFSIGNALED(wstatus)) return {true, WTERMSIG(wstatus)};
   return {false, WEXITSTATUS(wstatus)};
@@ -56,6 +110,7 @@ ExitStatus decode(int wstatus) {
   std::vector<int> keep = spec.init_fds;
   keep.push_back(report_fd);
   if (spec.cgroup_fd >= 0) keep.push_back(spec.cgroup_fd);
+  if (spec.console_fd >= 0) keep.push_back(spec.console_fd);
   close_other_fds(keep);
 
   // Create the init.
@@ -84,6 +139,10 @@ ExitStatus decode(int wstatus) {
   ::signal(SIGPIPE, SIG_IGN);
   report_pid(report_fd, cloned->pid);
   ::close(report_fd);
+  if (spec.console_fd >= 0) {
+    serve_console(spec.console_fd, spec.attach_path, cloned->pid);
+    ::unlink(spec.attach_path.c_str());
+  }
 
   // Wait for the init. When a pid namespace's init exits the kernel kills
   // the rest of the namespace and reports the init only after all are gone.

@@ -34,6 +34,11 @@ struct SpawnSpec {
   // Fds the InitFn uses (all CLOEXEC). The shim keeps only these, the cgroup fd
   // and the report pipe, and closes them as soon as the init exists.
   std::vector<int> init_fds;
+  // `amber run --tty`: the master of the container's terminal, kept by the
+  // shim (not by the init), which hands it to `amber attach` through a unix
+  // socket at attach_path. -1: none.
+  int console_fd = -1;
+  std::string attach_path;
 };
 
 // Runs in the init, after clone3. `report_fd` is the CLOEXEC report pipe: an

@@ -90,8 +90,9 @@ const std::vector<FieldRule> kStat = {
     {"4", C::Info, "host parent pid"},
     {"5", C::Info, "host process group"},
     {"6", C::Info, "host session"},
-    {"7", C::Refused, "controlling terminal", "0"},
-    {"8", C::Refused, "terminal foreground process group", "-1"},
+    {"7", C::Restored, "controlling terminal (a pty of the container, kinds/files/tty)"},
+    // A host pgid: restored as Tty.foreground_pgrp (in the container), not compared.
+    {"8", C::Info, "terminal foreground process group (host pgid; kinds/files/tty)"},
     {"9", C::Info, "kernel flags (PF_*)"},
     {"10", C::Info, "minor faults"},
     {"11", C::Info, "children's minor faults"},
@@ -239,6 +240,7 @@ const std::vector<FieldRule> kFdinfo = {
     {"inotify", C::Restored, "inotify watch (kinds/files/inotify)"},
     {"Pid", C::Restored, "a pidfd's task (kinds/files/pidfd)"},
     {"NSpid", C::Restored, "a pidfd's task in each pid namespace (kinds/files/pidfd)"},
+    {"tty-index", C::Restored, "pty index (kinds/files/tty)"},
 };
 
 // fs/nsfs.c: every namespace kind in /proc/PID/ns.

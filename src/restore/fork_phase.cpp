@@ -163,6 +163,10 @@ Status node_steps(ForkEnv& env, pid_t pid) {
   for (pid_t c : n.before_setsid) TRY(fork_node(env, c));
   if (n.setsid && ::setsid() < 0) return sys_fail("{} {}: setsid", kinds::node_kind_name(n.kind), pid);
   if (n.own_pgrp && ::setpgid(0, 0) != 0) return sys_fail("{} {}: setpgid(0, 0)", kinds::node_kind_name(n.kind), pid);
+  // A process gets its controlling terminal from its parent at fork: the
+  // leader takes it before forking the rest of its session.
+  if (n.setsid && n.kind == NodeKind::Task)
+    TRY_CTX(kinds::take_controlling_tty(plan.tasks.at(pid).files, env.inherited), "task {}", pid);
   for (pid_t c : n.after_setsid) TRY(fork_node(env, c));
   switch (n.kind) {
     case NodeKind::Task: return task_ready(env, pid);

@@ -140,6 +140,7 @@ Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const
     TRY(kinds::restore_process_attrs(leader, task));
     TRY(kinds::restore_fd_owners(leader, task.pid(), t.files));
     TRY(kinds::restore_pidfds(leader, task.pid(), t.files));
+    TRY_CTX(kinds::restore_tty_foreground(leader, t.files), "task {}", task.pid());
     tl.mark("rebuild.task-attrs");
     // Read back while the executor is still there (one remote batch).
     if (verify) TRY(kinds::verify_sigactions(leader, task));

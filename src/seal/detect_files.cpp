@@ -4,6 +4,7 @@
 // pipe or FIFO with an end outside (same inode, any description: whoever
 // holds the other end can fill or drain it).
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <cerrno>
 
@@ -17,6 +18,11 @@ namespace amber::seal {
 namespace {
 
 bool is_pipe_link(const std::string& link) { return link.rfind("pipe:[", 0) == 0; }
+
+// A pty end: the ptmx device (5:2) or a slave (majors 136-143).
+bool is_pty_rdev(dev_t rdev) {
+  return rdev == makedev(5, 2) || (major(rdev) >= 136 && major(rdev) < 144);
+}
 
 // stat of the file fd `fd` of `pid` is open on; false if it is gone.
 bool stat_fd(pid_t pid, int fd, struct stat& st) {
@@ -41,6 +47,7 @@ class FileDetector : public Detector {
     // One leak per pipe/FIFO and per shared description, with every
     // container fd on it.
     std::map<std::string, Leak> pipes;
+    std::map<std::string, Leak> ptys;  // by link; outside holders only kept if any
     // Container fds on a regular link (a path, "anon_inode:...") that an
     // outside task has open too, by link, in view order.
     std::map<std::string, std::vector<std::pair<const ContainerTask*, int>>> files;
@@ -71,6 +78,27 @@ class FileDetector : public Detector {
           }
           l.remedy = "close the outside end, or declare it with --external " + l.external;
           for (const FdHolder& h : it->second) add_outside(l, Holder{host.ref(h.pid), fmt::format("fd {}", h.fd)});
+          continue;
+        }
+        // A pty of the container's devpts held outside through any
+        // description (the same device on the same devpts: its slave, or a
+        // master of that devpts, which can also take the indexes the
+        // restore needs): whoever holds it can feed or drain the pair.
+        if (have_st && S_ISCHR(st.st_mode) && is_pty_rdev(st.st_rdev)) {
+          auto [pos, fresh] = ptys.try_emplace(f.link);
+          Leak& l = pos->second;
+          l.inside.push_back(fd_holder(t.ref, f.fd));
+          if (!fresh) continue;
+          l.cls = LeakClass::SharedFile;
+          l.kind = "pty";
+          l.id = f.link;
+          l.name = f.link;
+          l.remedy = "close the outside fd of the container's pty";
+          for (const FdHolder& h : it->second) {
+            struct stat hs {};
+            if (stat_fd(h.pid, h.fd, hs) && hs.st_dev == st.st_dev && hs.st_rdev == st.st_rdev)
+              add_outside(l, Holder{host.ref(h.pid), fmt::format("fd {}", h.fd)});
+          }
           continue;
         }
         files[f.link].emplace_back(&t, f.fd);
@@ -158,6 +186,8 @@ class FileDetector : public Detector {
       }
     }
     for (auto& [k, l] : pipes) leaks.push_back(std::move(l));
+    for (auto& [k, l] : ptys)
+      if (!l.outside.empty() || l.outside_omitted > 0) leaks.push_back(std::move(l));
     for (auto& [k, l] : shared) leaks.push_back(std::move(l));
     return {};
   }

@@ -53,6 +53,7 @@ struct ProcStat {
   char state = '?';
   pid_t ppid = 0, pgrp = 0, session = 0;
   int tty_nr = 0;
+  pid_t tpgid = -1;  // foreground process group of the controlling terminal (-1: none)
   uint64_t flags = 0;
   int64_t num_threads = 0;
   uint64_t start_time = 0;  // clock ticks since boot (field 22): with pid, identifies a process

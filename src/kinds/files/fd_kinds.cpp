@@ -69,6 +69,7 @@ constexpr FdKindOps kTable[] = {
     {"epoll", {img::FD_EPOLL, kNone}, is_epoll, dump_epoll, open_epoll, after_install_epoll, verify_epoll,
      install_rank_epoll},
     {"inotify", {img::FD_INOTIFY, kNone}, is_inotify, dump_inotify, open_inotify, nullptr, verify_inotify},
+    {"pty", {img::FD_TTY, kNone}, is_pty, dump_pty, open_pty_end, nullptr, verify_pty},
 };
 
 }  // namespace

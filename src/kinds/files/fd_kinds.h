@@ -196,6 +196,22 @@ Status verify_inotify(const FdProbe& now, const img::Fd& fd);
 // the image's fds never lands on a temporary.
 Result<UniqueFd> lift_fd(UniqueFd fd, int floor);
 
+// tty.cpp: pty masters and slaves of the container's devpts.
+bool is_pty(const FdProbe& p);
+Status dump_pty(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
+// Once every task's fds are probed: the state of every pair (through its
+// master and a slave), and the controlling terminal of each session
+// leader. Unsupported: a slave whose master is not in the container.
+Status link_ptys(std::vector<TaskFds>& tasks);
+// The pair of `ends` (its master and slave descriptions, one fd each) made
+// again with its state, in the calling process: ofd_id -> fd above `floor`.
+Result<std::vector<std::pair<uint64_t, UniqueFd>>> create_pty(const std::vector<img::Fd>& ends, pid_t creator,
+                                                              int floor);
+// Fails: a pty end is never opened alone (create_pty).
+struct OpenContext;
+Result<UniqueFd> open_pty_end(const img::Fd& fd, const OpenContext& ctx);
+Status verify_pty(const FdProbe& now, const img::Fd& fd);
+
 // What making one description again needs besides its Fd entry.
 struct OpenContext {
   // The new container's log; `log_original`: this description gets log_fd

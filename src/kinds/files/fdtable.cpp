@@ -348,6 +348,7 @@ Status link_fds(std::vector<TaskFds>& tasks) {
                            f.fd(), f.pidfd_pid(), static_cast<pid_t>(f.ofd_id() >> 32));
   files::mark_memfd_originals(tasks);
   TRY(link_pipes(tasks));
+  TRY(files::link_ptys(tasks));
   TRY(files::collect_unlinked(tasks));
   TRY(files::mark_mapped_locks(tasks));
   return {};

@@ -128,6 +128,14 @@ Status take_mapped_locks(remote::RemoteTask& task, const img::Files& files);
 // the controller once every task exists, installed over the placeholders
 // at its fd numbers. Needs the executor.
 Status restore_pidfds(remote::RemoteTask& task, pid_t vpid, const img::Files& files);
+// The session leader's controlling terminal (Tty.controlling), taken with
+// TIOCSCTTY right after its setsid, before it forks the other members of
+// its session: the pty pair is already among `inherited` (ofd_id -> fd).
+Status take_controlling_tty(const img::Files& files, const std::map<uint64_t, int>& inherited);
+// The foreground process group of the leader's controlling terminal, by
+// remote ioctl(TIOCSPGRP) once every task exists (signals blocked: no
+// SIGTTOU). Uses the executor's scratch area.
+Status restore_tty_foreground(remote::RemoteTask& task, const img::Files& files);
 
 // Restore verification: the rebuilt task `pid` has exactly the image's fd
 // numbers, each with its description's flags, close-on-exec and (files,

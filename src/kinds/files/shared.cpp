@@ -62,7 +62,7 @@ Result<SharedFdsPlan> plan_shared_fds(const std::map<pid_t, TaskFilesRef>& tasks
     std::set<pid_t> holders;
     std::map<uint64_t, img::Fd> fds;  // by ofd_id
   };
-  std::map<uint64_t, Found> pipes, descriptions;
+  std::map<uint64_t, Found> pipes, descriptions, ptys;
   for (const auto& [pid, t] : tasks) {
     for (img::Pipe p : t.files->pipes()) {
       if (!p.fifo_path().empty()) p.set_fifo_path(join_root(t.root, p.fifo_path()));
@@ -77,13 +77,16 @@ Result<SharedFdsPlan> plan_shared_fds(const std::map<pid_t, TaskFilesRef>& tasks
         plan.log_original = fd.ofd_id();
       if (fd.ofd_id() == 0) continue;
       const bool pipe = fd.kind() == img::FD_PIPE || fd.kind() == img::FD_FIFO;
-      Found& f = pipe ? pipes[fd.pipe().pipe_id()] : descriptions[fd.ofd_id()];
+      Found& f = pipe                         ? pipes[fd.pipe().pipe_id()]
+                 : fd.kind() == img::FD_TTY ? ptys[fd.tty().index()]
+                                              : descriptions[fd.ofd_id()];
       f.holders.insert(pid);
       img::Fd copy = fd;
       if (fd.kind() == img::FD_REGULAR || fd.kind() == img::FD_DIRECTORY) copy.set_path(join_root(t.root, fd.path()));
       auto [it, fresh] = f.fds.emplace(fd.ofd_id(), copy);
       if (!fresh && (it->second.kind() != fd.kind() || it->second.container_log() != fd.container_log() ||
-                     it->second.pipe().write_end() != fd.pipe().write_end()))
+                     it->second.pipe().write_end() != fd.pipe().write_end() ||
+                     it->second.tty().master() != fd.tty().master()))
         return bad_input("task {}: fd {} shares description {:#x} with another fd of another kind", pid, fd.fd(),
                          fd.ofd_id());
     }
@@ -99,6 +102,12 @@ Result<SharedFdsPlan> plan_shared_fds(const std::map<pid_t, TaskFilesRef>& tasks
     plan.by_creator[common_creator({f.holders.begin(), f.holders.end()})].push_back(std::move(u));
   };
   for (const auto& [id, f] : pipes) add(id, f);
+  for (const auto& [index, f] : ptys) {
+    SharedFdsPlan::Unit u;
+    u.pty = true;
+    for (const auto& [ofd, fd] : f.fds) u.fds.push_back(fd);
+    plan.by_creator[common_creator({f.holders.begin(), f.holders.end()})].push_back(std::move(u));
+  }
   for (const auto& [ofd, f] : descriptions) add(0, f);
   return plan;
 }
@@ -110,7 +119,9 @@ Status create_shared_fds(const SharedFdsPlan& plan, pid_t creator, int log_fd, c
   TRY_CTX(make_room(plan.top), "task {}", creator);
   for (const SharedFdsPlan::Unit& u : it->second) {
     std::vector<std::pair<uint64_t, UniqueFd>> opened;
-    if (u.pipe_id != 0) {
+    if (u.pty) {
+      opened = TRY_CTX(files::create_pty(u.fds, creator, plan.top), "task {}", creator);
+    } else if (u.pipe_id != 0) {
       const img::Pipe* pipe = &plan.pipes.at(u.pipe_id);
       files::PipeSet set = TRY(files::PipeSet::create({pipe}, creator, plan.top));
       for (const img::Fd& fd : u.fds)

@@ -9,7 +9,8 @@
 // install it at their fd numbers (open_fds_in_child with `inherited`); every
 // other process on the way closes it. A pipe with ends in several processes
 // is one unit: created whole (pipe2, size, data) by the common creator of
-// all holders of any of its ends.
+// all holders of any of its ends. So is a pty pair, even when one process
+// holds it all: both ends are made together (kinds/files/tty.cpp).
 //
 // Why not SCM_RIGHTS over a unix socket between the restoring processes:
 // that needs an order (who opens, who waits for whom) across processes that
@@ -34,6 +35,7 @@ struct SharedFdsPlan {
   // What one process opens for its descendants.
   struct Unit {
     uint64_t pipe_id = 0;      // a pipe with all its shared descriptions; 0: one description
+    bool pty = false;          // a pty pair, master and slaves (always a unit, even with one holder)
     std::vector<img::Fd> fds;  // one per description, path as seen from the container's root
   };
   std::map<pid_t, std::vector<Unit>> by_creator;
