@@ -12,7 +12,6 @@ wait_until 10 grep -q "memstate: READY" "$AMBER_STATE_DIR/$n/log"
 sleep 0.2
 
 snapshot() { task_snapshot "$n" "$@"; }
-tasks() { local p; p=$(init_pid "$n"); echo "$p $(cat /proc/$p/task/$p/children | xargs)"; }
 
 # How long a whole dump takes here: the kills land anywhere in it.
 "$AMBER" dump "$n" -D "$E2E_TMP/probe" --leave-running >/dev/null
@@ -23,7 +22,7 @@ note "a dump takes about $span_ms ms; killing within that"
 
 killed=0 finished=0
 for round in $(seq 1 16); do
-  t=$(tasks)
+  t=$(init_and_children "$n")
   before=$(snapshot $t)
   delay=$((RANDOM % span_ms))
   "$AMBER" dump "$n" -D "$E2E_TMP/img-$round" >/dev/null 2>&1 &
@@ -33,7 +32,7 @@ for round in $(seq 1 16); do
   wait "$dumper" 2>/dev/null || true
   run_cmd "$AMBER" ps
   assert_eq 0 "$STATUS" "amber ps after the kill in round $round (stderr: $ERR)"
-  [ -z "$(ls "$AMBER_STATE_DIR/.journal/" 2>/dev/null | grep '\.pb$')" ] || fail "round $round: a journal is left"
+  journal_empty || fail "round $round: a journal is left"
   ls -d "$E2E_TMP"/img-$round.tmp* >/dev/null 2>&1 && fail "round $round: a temporary image is left"
   if [ -e "$E2E_TMP/img-$round" ]; then
     # The dump had finished (or got past its commit and killed the tasks).
@@ -51,7 +50,7 @@ done
 note "$killed dumps killed midway, $finished finished before the kill"
 [ "$killed" -ge 4 ] || fail "only $killed of 16 kills landed inside a dump: the test did not test much"
 
-t=$(tasks)
+t=$(init_and_children "$n")
 kill -USR1 "${t#* }"
 wait_until 10 ps_state_is "$n" "stopped (exit 0)"
 assert_contains "$(cat "$AMBER_STATE_DIR/$n/log")" "memstate: OK" "workload verdict after the kills"

@@ -14,8 +14,6 @@ wait_until 10 grep -q "memstate: READY" "$AMBER_STATE_DIR/$n/log"
 sleep 0.2
 
 snapshot() { task_snapshot "$n" "$@"; }
-tasks() { local p; p=$(init_pid "$n"); echo "$p $(cat /proc/$p/task/$p/children | xargs)"; }
-journal_empty() { [ -z "$(ls "$AMBER_STATE_DIR/.journal/" 2>/dev/null | grep '\.pb$')" ]; }
 # No process runs the workload binary of this scenario (its own copy).
 no_workload() { ! pgrep -f "^$wl" >/dev/null; }
 
@@ -25,7 +23,7 @@ start=$(date +%s%N)
 span_ms=$(( ($(date +%s%N) - start) / 1000000 + 20 ))
 note "a check takes about $span_ms ms; killing within that"
 for round in $(seq 1 8); do
-  t=$(tasks)
+  t=$(init_and_children "$n")
   before=$(snapshot $t)
   delay=$((RANDOM % span_ms))
   "$AMBER" check "$n" >/dev/null 2>&1 &
@@ -77,7 +75,7 @@ note "$killed restores killed midway, $finished finished before the kill"
 note "the image restores whole after all that"
 "$AMBER" restore -D "$E2E_TMP/img" >/dev/null
 wait_until 10 ps_state_is "$n" running
-t=$(tasks)
+t=$(init_and_children "$n")
 kill -USR1 "${t#* }"
 wait_until 10 ps_state_is "$n" "stopped (exit 0)"
 assert_contains "$(cat "$AMBER_STATE_DIR/$n/log")" "memstate: OK" "workload verdict after the killed restores"

@@ -195,6 +195,13 @@ make_busybox_rootfs() {
   chroot "$1" /bin/busybox --install -s /bin
 }
 
+# init_and_children NAME: the container's init and its children (host pids).
+init_and_children() { local p; p=$(init_pid "$1"); echo "$p $(cat /proc/$p/task/$p/children | xargs)"; }
+
+# journal_empty: no crash journal is left (recover/: every amber command
+# sweeps those of dead ambers first).
+journal_empty() { [ -z "$(ls "$AMBER_STATE_DIR/.journal/" 2>/dev/null | grep '\.pb$')" ]; }
+
 # task_snapshot NAME PID...: what a failed or killed dump or check must leave
 # exactly as it was: each task's maps, fds with their positions and flags,
 # signal masks and pending sets, tracer and state, and the container's
