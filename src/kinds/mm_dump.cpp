@@ -52,6 +52,8 @@ bool is_shmem_object(const sys::VmArea& a) {
   return a.shared && a.deleted && (a.path == "/dev/zero" || a.path.starts_with("/memfd:"));
 }
 
+bool is_sysv_attach(const sys::VmArea& a) { return a.shared && a.deleted && a.path.starts_with("/SYSV"); }
+
 // Why the area cannot be checkpointed, "" if it can.
 std::string refusal(const sys::VmArea& a, uint32_t sm) {
   const std::string& p = a.path;
@@ -62,7 +64,9 @@ std::string refusal(const sys::VmArea& a, uint32_t sm) {
   if (sm & kSmHugetlb) return "hugetlb";
   if (sm & (kSmIo | kSmPfnMap)) return "device mapping";
   if (a.shared) {
-    if (p.starts_with("/SYSV") && a.deleted) return "SysV shm";
+    // A SysV shm attach: the segment is dumped with the ipc namespace
+    // (kinds/ns/ipc_sysv.h), the area attaches it again by id (its inode).
+    if (is_sysv_attach(a)) return "";
     if (is_shmem_object(a)) return "";
     if (p.starts_with("[anon_shmem:")) return "named shared anonymous memory";
     if (a.deleted) return "MAP_SHARED of a deleted file";
@@ -119,7 +123,7 @@ img::VmArea classify(sys::VmArea a, uint32_t sm, const std::string& root) {
   // A memfd mapped privately (an ELF the task execveat'ed from one): an
   // object of shmem.img too, never a path of the task's tree.
   const bool memfd = !a.shared && a.deleted && a.path.starts_with("/memfd:");
-  if (why.empty() && !shmem && !memfd && a.path.starts_with("/")) {
+  if (why.empty() && !shmem && !memfd && !is_sysv_attach(a) && a.path.starts_with("/")) {
     std::string inside = path_in_root(a.path, root);
     if (inside.empty()) why = fmt::format("mapped file outside the task's root {}", root);
     else a.path = std::move(inside);

@@ -649,10 +649,19 @@ TEST(MmLayout, ValidateRefusesRunsOutsideAreasAndUnsupportedAreas) {
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().exit, Exit::BadInput);
   s->set_pages_in_store(false);
+  // A SysV shm attach is a shared area named /SYSV<key> (ipc_sysv.h).
   s->set_flags(img::VMA_SHARED | img::VMA_FILE | img::VMA_SYSVSHM);
   st = validate_mm(mm, *pages);
   ASSERT_FALSE(st);
-  EXPECT_EQ(st.error().exit, Exit::Unsupported);
+  EXPECT_EQ(st.error().exit, Exit::BadInput);
+  s->set_path("/SYSV00001234");
+  s->set_flags(img::VMA_SHARED | img::VMA_FILE | img::VMA_SYSVSHM | img::VMA_FILE_DELETED);
+  EXPECT_TRUE(validate_mm(mm, *pages));
+  s->set_flags(img::VMA_PRIVATE | img::VMA_FILE | img::VMA_SYSVSHM | img::VMA_FILE_DELETED);
+  st = validate_mm(mm, *pages);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().exit, Exit::BadInput);
+  s->set_path("/dev/shm/x");
   s->set_flags(img::VMA_SHARED | img::VMA_FILE);
   EXPECT_TRUE(validate_mm(mm, *pages));
   // Lock and droppable flags only as the kernel can have them; the

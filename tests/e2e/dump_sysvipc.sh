@@ -1,0 +1,63 @@
+# SysV IPC objects of the container's own ipc namespace (issue 13, "IPC
+# namespace"): shm segments (content, attached at the same addresses in a
+# parent and its fork child, one marked IPC_RMID but still attached, one
+# attached nowhere), a semaphore set's values and a message queue of 100
+# messages of mixed types and sizes, all with their ids, keys and modes,
+# after a real dump -> kill -> restore; the workload checks them from inside
+# and the restore's own check compares them with the image. A task holding
+# SEM_UNDO adjustments (which no kernel call reads) is refused by name.
+. "$E2E_LIB"
+
+wl=$(e2e_workload sysvipc)
+n=$(e2e_name ipc)
+"$AMBER" run --name "$n" -- "$wl" objects >/dev/null
+wait_until 10 grep -q "sysvipc: RMID" "$AMBER_STATE_DIR/$n/log"
+ids_before=$(grep "sysvipc: READY" "$AMBER_STATE_DIR/$n/log")
+ipcs_of() { "$AMBER" exec "$1" -- sh -c 'cat /proc/sysvipc/shm /proc/sysvipc/sem /proc/sysvipc/msg' |
+  awk '{ print $1, $2, $3, $4 }'; }  # key, id, perms, size/nsems/cbytes
+before=$(ipcs_of "$n")
+pid=$(init_pid "$n")
+child=$(cat /proc/$pid/task/$pid/children | xargs)
+maps_before=$(grep SYSV /proc/$pid/maps; grep SYSV /proc/$child/maps)
+
+note "a dump failing after the ipc namespace was read leaves the container running as it was"
+run_cmd env AMBER_FAULT=dump.sem-undo "$AMBER" dump "$n" -D "$E2E_TMP/img-f"
+assert_eq 1 "$STATUS" "dump with fault dump.sem-undo (stderr: $ERR)"
+assert_held_nothing "$n"
+assert_eq "$before" "$(ipcs_of "$n")" "SysV objects after the failed dump (nothing consumed)"
+
+"$AMBER" dump "$n" -D "$E2E_TMP/img"
+assert_nothing_left "$n" "$pid"
+ls "$E2E_TMP/img/ipc/" | grep -q '^shm-.*\.bin$' || fail "no shm content in the image: $(ls "$E2E_TMP/img")"
+
+for p in restore.ipc-objects restore.ipc; do
+  note "a restore failing at $p leaves nothing behind"
+  run_cmd env AMBER_FAULT="$p" "$AMBER" restore -D "$E2E_TMP/img"
+  assert_eq 1 "$STATUS" "restore with fault $p (stderr: $ERR)"
+  assert_nothing_left "$n"
+done
+
+"$AMBER" restore -D "$E2E_TMP/img" >/dev/null
+pid2=$(init_pid "$n")
+child2=$(cat /proc/$pid2/task/$pid2/children | xargs)
+assert_eq "$before" "$(ipcs_of "$n")" "keys, ids, modes and sizes of the SysV objects after restore"
+assert_eq "$(echo "$maps_before" | awk '{ print $1, $2, $6, $7 }')" \
+  "$( (grep SYSV /proc/$pid2/maps; grep SYSV /proc/$child2/maps) | awk '{ print $1, $2, $6, $7 }')" \
+  "SysV attaches (addresses, modes, names) of parent and child after restore"
+
+kill -USR1 "$pid2"
+wait_until 10 ps_state_is "$n" "stopped (exit 0)"
+log=$(cat "$AMBER_STATE_DIR/$n/log")
+assert_contains "$log" "sysvipc: CHILD OK" "the child sees the parent's writes"
+assert_contains "$log" "sysvipc: OK" "workload verdict"
+assert_not_contains "$log" "FAIL" "workload failures"
+"$AMBER" kill "$n" >/dev/null 2>&1 || true
+
+note "a task holding SEM_UNDO adjustments is refused by name; the container runs on"
+n=$(e2e_name undo)
+"$AMBER" run --name "$n" -- "$wl" undo >/dev/null
+wait_until 10 grep -q "sysvipc: READY" "$AMBER_STATE_DIR/$n/log"
+assert_fails 4 "task 1: SysV semaphore undo list (semop with SEM_UNDO" "$AMBER" dump "$n" -D "$E2E_TMP/undo"
+[ ! -e "$E2E_TMP/undo" ] || fail "a refused dump left an image"
+assert_held_nothing "$n"
+"$AMBER" kill "$n" >/dev/null
