@@ -61,3 +61,36 @@ assert_fails 4 "task 1: SysV semaphore undo list (semop with SEM_UNDO" "$AMBER" 
 [ ! -e "$E2E_TMP/undo" ] || fail "a refused dump left an image"
 assert_held_nothing "$n"
 "$AMBER" kill "$n" >/dev/null
+
+note "a POSIX queue registered with mq_notify, and an fd of a POSIX queue, are refused by name; the container runs on"
+n=$(e2e_name mqn)
+"$AMBER" run --name "$n" -- "$wl" mqfd notify >/dev/null
+wait_until 10 grep -q "sysvipc: READY" "$AMBER_STATE_DIR/$n/log"
+assert_fails 4 "ipc namespace: POSIX message queue /amber_fdq: registered for mq_notify by pid" \
+  "$AMBER" dump "$n" -D "$E2E_TMP/mqn"
+assert_held_nothing "$n"
+"$AMBER" kill "$n" >/dev/null
+n=$(e2e_name mqfd)
+"$AMBER" run --name "$n" -- "$wl" mqfd >/dev/null
+wait_until 10 grep -q "sysvipc: READY" "$AMBER_STATE_DIR/$n/log"
+assert_fails 4 "fd 3: POSIX message queue /amber_fdq (mq_open fd): not supported yet" "$AMBER" dump "$n" -D "$E2E_TMP/mqfd"
+[ ! -e "$E2E_TMP/mqfd" ] || fail "a refused dump left an image"
+assert_held_nothing "$n"
+"$AMBER" kill "$n" >/dev/null
+
+note "a POSIX message queue with messages of several priorities, no container mount of mqueue"
+n=$(e2e_name mq)
+"$AMBER" run --name "$n" -- "$wl" mq >/dev/null
+wait_until 10 grep -q "sysvipc: READY" "$AMBER_STATE_DIR/$n/log"
+mq_info() { "$AMBER" exec "$1" -- sh -c 'mkdir -p /tmp/mq && mount -t mqueue none /tmp/mq && ls -l /tmp/mq | awk "NR > 1 { print \$1, \$3, \$9 }"; cat /tmp/mq/amber_mq; umount /tmp/mq'; }
+mq_before=$(mq_info "$n")
+assert_contains "$mq_before" "QSIZE:" "the queue before the dump"
+pid=$(init_pid "$n")
+"$AMBER" dump "$n" -D "$E2E_TMP/img-mq"
+assert_nothing_left "$n" "$pid"
+"$AMBER" restore -D "$E2E_TMP/img-mq" >/dev/null
+assert_eq "$mq_before" "$(mq_info "$n")" "the queue's mode, owner, name and size after restore"
+kill -USR1 "$(init_pid "$n")"
+wait_until 10 ps_state_is "$n" "stopped (exit 0)"
+assert_contains "$(cat "$AMBER_STATE_DIR/$n/log")" "sysvipc: OK" "mq workload verdict"
+"$AMBER" kill "$n" >/dev/null 2>&1 || true

@@ -76,6 +76,10 @@ std::string lock_text(const img::FileLock& l);
 // holds a conflicting one.
 Status take_locks(const img::Fd& fd);
 
+// mqueue.cpp: an fd of a POSIX message queue (refused by name for now).
+bool is_mqueue(const FdProbe& p, pid_t pid);
+Status dump_mqueue(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
+
 // pipe.cpp
 bool is_pipe(const FdProbe& p);
 // Named pipes: FD_FIFO ends (O_RDWR too), the same Pipe entries with

@@ -221,6 +221,8 @@ Result<TaskFds> probe_fds(const FdDumpContext& ctx) {
       TRY(files::dump_fifo_end(p, ctx, *f));
     } else if (files::is_memfd(p)) {
       TRY_CTX(files::dump_memfd(p, ctx, *f), "task {}: fd {}", ctx.vpid, p.fd);
+    } else if (files::is_mqueue(p, ctx.pid)) {
+      TRY(files::dump_mqueue(p, ctx, *f));
     } else if (files::is_regular_kind(p)) {
       TRY_CTX(files::dump_regular(p, ctx, *f), "task {}: fd {}", ctx.vpid, p.fd);
     } else if (files::is_supported_chardev(p)) {

@@ -12,6 +12,7 @@
 
 #include "base/files.h"
 #include "base/unique_fd.h"
+#include "kinds/ns/ipc_mqueue.h"
 #include "sys/ns_thread.h"
 
 namespace amber::kinds {
@@ -39,49 +40,10 @@ std::string normalized(std::string_view v) {
   return out;
 }
 
-// The namespace's mqueue filesystem, mounted detached: fsopen("mqueue")
-// takes the calling thread's ipc namespace and the kernel hands back that
-// namespace's one superblock (get_tree_keyed), whether or not the container
-// mounted it anywhere. Nothing is attached to any mount tree.
-Status refuse_mqueues() {
-  UniqueFd fs(static_cast<int>(::syscall(SYS_fsopen, "mqueue", FSOPEN_CLOEXEC)));
-  if (!fs) {
-    if (errno == ENODEV) return {};  // no POSIX mqueue in this kernel: none can exist
-    return sys_fail("fsopen(mqueue)");
-  }
-  if (::syscall(SYS_fsconfig, fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
-    return sys_fail("fsconfig(mqueue, create)");
-  UniqueFd mnt(static_cast<int>(::syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC, 0)));
-  if (!mnt) return sys_fail("fsmount(mqueue)");
-  UniqueFd dir(::openat(mnt.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dir) return sys_fail("open the mqueue filesystem");
-  DIR* d = ::fdopendir(dir.get());
-  if (!d) return sys_fail("fdopendir mqueue");
-  (void)dir.release();
-  std::string first;
-  while (dirent* e = ::readdir(d)) {
-    std::string_view n = e->d_name;
-    if (n == "." || n == "..") continue;
-    first = std::string(n);
-    break;
-  }
-  ::closedir(d);
-  if (first.empty()) return {};
-  // "QSIZE:12 NOTIFY:0 SIGNO:0 NOTIFY_PID:0": bytes queued.
-  std::string info;
-  if (UniqueFd q(::openat(mnt.get(), first.c_str(), O_RDONLY | O_CLOEXEC)); q) {
-    char buf[128];
-    ssize_t n = ::read(q.get(), buf, sizeof buf - 1);
-    if (n > 0) info = std::string(trim(std::string_view(buf, static_cast<size_t>(n))));
-  }
-  return unsupported("ipc namespace: POSIX message queue /{} ({}): not supported yet", first,
-                     info.empty() ? "state unknown" : info);
-}
-
 Result<img::IpcNs> read_ipc(image::ImageWriter& image) {
-  TRY(refuse_mqueues());
   img::IpcNs out;
   TRY(dump_sysv(out, image));
+  TRY(dump_mqueues(out));
   for (const char* name : kSysctls) {
     // /proc/sys resolves per thread: the thread's nsproxy chooses the table.
     auto v = read_file(fmt::format("/proc/sys/{}", name));
@@ -111,7 +73,8 @@ Status validate_ipc(const img::IpcNs& ipc) {
   // The image is input from outside: only the ipc namespace's own files.
   for (const img::Sysctl& s : ipc.sysctls())
     if (!known_sysctl(s.name())) return bad_input("ipc namespace: unknown sysctl {} in the image", s.name());
-  return validate_sysv(ipc);
+  TRY(validate_sysv(ipc));
+  return validate_mqueues(ipc);
 }
 
 namespace {
@@ -136,11 +99,14 @@ Result<UniqueFd> ns_of(pid_t pid) { return open_fd(fmt::format("/proc/{}/ns/ipc"
 
 Status create_ipc_objects(pid_t pid, const img::IpcNs& ipc, std::vector<image::PageReader>& pages, SysvHold& hold) {
   TRY(validate_ipc(ipc));
-  if (ipc.shm_size() + ipc.sem_size() + ipc.msg_size() == 0) return {};
+  if (ipc.shm_size() + ipc.sem_size() + ipc.msg_size() + ipc.mqueues_size() == 0) return {};
   UniqueFd ns = TRY(ns_of(pid));
   // The objects' creator is this short-lived thread: it has exited (and
   // left them without a creator) before kernel.shm_rmid_forced is written.
-  return sys::in_namespace(ns.get(), CLONE_NEWIPC, [&]() -> Status { return create_sysv(ipc, pages, hold); });
+  return sys::in_namespace(ns.get(), CLONE_NEWIPC, [&]() -> Status {
+    TRY(create_sysv(ipc, pages, hold));
+    return create_mqueues(ipc);
+  });
 }
 
 Status restore_ipc_sysctls(pid_t pid, const img::IpcNs& ipc) {
@@ -151,7 +117,10 @@ Status restore_ipc_sysctls(pid_t pid, const img::IpcNs& ipc) {
 
 Status verify_ipc(pid_t pid, const img::IpcNs& ipc) {
   UniqueFd ns = TRY(ns_of(pid));
-  return sys::in_namespace(ns.get(), CLONE_NEWIPC, [&]() -> Status { return verify_sysv(ipc); });
+  return sys::in_namespace(ns.get(), CLONE_NEWIPC, [&]() -> Status {
+    TRY(verify_sysv(ipc));
+    return verify_mqueues(ipc);
+  });
 }
 
 }  // namespace amber::kinds

@@ -15,10 +15,15 @@
 //             made (same ids, content, addresses), the init writes a new
 //             word into each attached segment and the child must see it;
 //             then the queue is drained in order. Prints "sysvipc: OK".
+//   mqfd [notify]  holds an fd of a POSIX queue (see mqfd() below)
+//   mq        a POSIX message queue with messages of several priorities
+//             (see mq() below)
 //   undo      holds semaphore 0 of a new set (key 0x6262, value 1) with
 //             SEM_UNDO: decrements it to 0, prints READY, waits.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <mqueue.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -200,9 +205,72 @@ static int undo(void) {
   return 0;
 }
 
+// mq: POSIX message queue /amber_mq (10 messages of at most 64 bytes, mode
+// 0640) holding 10 messages of priorities 0, 3 and 7 sent interleaved; the
+// fd is closed. On SIGUSR1 the queue is opened again and read: priority
+// order, FIFO within one priority.
+static const unsigned kPrios[] = {3, 0, 7, 3, 7, 0, 0, 3, 7, 3};
+enum { kMqMsgs = 10 };
+
+// mqfd [notify]: keeps an fd of queue /amber_fdq open (registered with
+// mq_notify for SIGUSR2 with "notify"), prints READY, waits.
+static int mqfd(int notify) {
+  signal(SIGUSR1, on_usr1);
+  mqd_t q = mq_open("/amber_fdq", O_CREAT | O_RDWR, 0600, NULL);
+  if (q == (mqd_t)-1) die("mq_open");
+  struct sigevent ev = {0};
+  ev.sigev_notify = SIGEV_SIGNAL;
+  ev.sigev_signo = SIGUSR2;
+  if (notify && mq_notify(q, &ev) != 0) die("mq_notify");
+  printf("sysvipc: READY\n");
+  fflush(stdout);
+  wait_go();
+  return 0;
+}
+
+static int mq(void) {
+  signal(SIGUSR1, on_usr1);
+  struct mq_attr attr = {0};
+  attr.mq_maxmsg = 10;  // fs.mqueue.msg_max in a fresh namespace
+  attr.mq_msgsize = 64;
+  mqd_t q = mq_open("/amber_mq", O_CREAT | O_EXCL | O_RDWR, 0640, &attr);
+  if (q == (mqd_t)-1) die("mq_open");
+  char text[64];
+  for (int i = 0; i < kMqMsgs; i++) {
+    int n = snprintf(text, sizeof text, "message %d prio %u", i, kPrios[i]);
+    if (mq_send(q, text, (size_t)n, kPrios[i]) != 0) die("mq_send");
+  }
+  mq_close(q);
+  printf("sysvipc: READY\n");
+  fflush(stdout);
+  wait_go();
+  q = mq_open("/amber_mq", O_RDONLY | O_NONBLOCK);
+  if (q == (mqd_t)-1) die("mq_open after restore");
+  if (mq_getattr(q, &attr) != 0 || attr.mq_maxmsg != 10 || attr.mq_msgsize != 64 || attr.mq_curmsgs != kMqMsgs)
+    die("mq attributes");
+  static const unsigned order[] = {7, 3, 0};
+  int got = 0;
+  for (int p = 0; p < 3; p++)
+    for (int i = 0; i < kMqMsgs; i++) {
+      if (kPrios[i] != order[p]) continue;
+      unsigned prio;
+      char want[64], buf[64];
+      int n = snprintf(want, sizeof want, "message %d prio %u", i, kPrios[i]);
+      ssize_t r = mq_receive(q, buf, sizeof buf, &prio);
+      if (r != n || prio != kPrios[i] || memcmp(buf, want, (size_t)n) != 0) die("mq message order or content");
+      got++;
+    }
+  if (got != kMqMsgs || mq_receive(q, text, sizeof text, NULL) >= 0) die("mq message count");
+  printf("sysvipc: OK\n");
+  fflush(stdout);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) return 2;
   if (!strcmp(argv[1], "objects")) return objects();
   if (!strcmp(argv[1], "undo")) return undo();
+  if (!strcmp(argv[1], "mq")) return mq();
+  if (!strcmp(argv[1], "mqfd")) return mqfd(argc > 2 && !strcmp(argv[2], "notify"));
   return 2;
 }

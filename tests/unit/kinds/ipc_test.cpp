@@ -2,6 +2,7 @@
 #include <sched.h>
 #include <sys/ipc.h>
 #include <fcntl.h>
+#include <mqueue.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
@@ -100,7 +101,19 @@ TEST_F(IpcImage, SysvObjectsRoundTripWithIdsAndState) {
     void* p = shmat(shm, nullptr, 0);
     if (p == reinterpret_cast<void*>(-1)) return false;
     memset(static_cast<char*>(p) + 5000, 0x7e, 3000);
-    return shmdt(p) == 0;
+    if (shmdt(p) != 0) return false;
+    mq_attr attr{};
+    attr.mq_maxmsg = 5;
+    attr.mq_msgsize = 32;
+    mqd_t mq = mq_open("/unit_q", O_CREAT | O_RDWR, 0640, &attr);
+    if (mq < 0) return false;
+    const unsigned prios[] = {1, 4, 1, 4};
+    for (int i = 0; i < 4; i++) {
+      char t[16];
+      int n = snprintf(t, sizeof t, "m%d", i);
+      if (mq_send(mq, t, static_cast<size_t>(n), prios[i]) != 0) return false;
+    }
+    return mq_close(mq) == 0;
   }));
   {
     auto w = image::ImageWriter::create(image_, image::test_key());
@@ -126,6 +139,16 @@ TEST_F(IpcImage, SysvObjectsRoundTripWithIdsAndState) {
     EXPECT_EQ(ipc->shm(0).size(), 10000u);
     EXPECT_EQ(ipc->shm(0).name_key(), 0x4444);
     EXPECT_FALSE(ipc->shm(0).removed());
+    ASSERT_EQ(ipc->mqueues_size(), 1);
+    EXPECT_EQ(ipc->mqueues(0).name(), "unit_q");
+    EXPECT_EQ(ipc->mqueues(0).mode(), 0640u);
+    EXPECT_EQ(ipc->mqueues(0).maxmsg(), 5);
+    ASSERT_EQ(ipc->mqueues(0).messages_size(), 4);
+    // Receive order: priority 4 first (m1, m3), then 1 (m0, m2).
+    EXPECT_EQ(ipc->mqueues(0).messages(0).data(), "m1");
+    EXPECT_EQ(ipc->mqueues(0).messages(1).data(), "m3");
+    EXPECT_EQ(ipc->mqueues(0).messages(2).data(), "m0");
+    EXPECT_EQ(ipc->mqueues(0).messages(2).priority(), 1u);
     // Read without consuming: the source queue still holds all five.
     ASSERT_TRUE(kinds::verify_ipc(src.pid, *ipc)) << "the source namespace is unchanged";
     img::Container c;
@@ -170,6 +193,12 @@ TEST_F(IpcImage, SysvObjectsRoundTripWithIdsAndState) {
     }
     unsigned short v[2];
     if (semctl(9, 0, GETALL, v) != 0 || v[0] != 5 || v[1] != 9) _exit(4);
+    mqd_t mq = mq_open("/unit_q", O_RDONLY | O_NONBLOCK);
+    const char* order[] = {"m1", "m3", "m0", "m2"};
+    for (const char* want : order) {
+      char buf[32] = {};
+      if (mq < 0 || mq_receive(mq, buf, sizeof buf, nullptr) != 2 || strcmp(buf, want) != 0) _exit(5);
+    }
     _exit(0);
   }
   int st = 0;
