@@ -94,3 +94,9 @@ kill -USR1 "$(init_pid "$n")"
 wait_until 10 ps_state_is "$n" "stopped (exit 0)"
 assert_contains "$(cat "$AMBER_STATE_DIR/$n/log")" "sysvipc: OK" "mq workload verdict"
 "$AMBER" kill "$n" >/dev/null 2>&1 || true
+
+note "amber show lists the ipc objects of an image"
+shown=$("$AMBER" show "$E2E_TMP/img")
+assert_contains "$shown" "SysV message queue id 0 key 0x7171: 100 messages, qbytes 12000, mode 620" "amber show"
+assert_contains "$shown" "SysV shm id 1 key 0x5252: 8192 bytes, mode 600, owner 0:0, 2 attached, removed" "amber show"
+assert_contains "$("$AMBER" show "$E2E_TMP/img-mq")" "POSIX message queue /amber_mq: 10 messages (max 10 of 64 bytes), mode 640" "amber show"
