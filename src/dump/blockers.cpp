@@ -28,10 +28,16 @@ Result<std::vector<kinds::TreeTask>> tree_or_blocker(const std::map<pid_t, std::
 Result<kinds::Blockers> find_blockers(const std::vector<kinds::TreeTask>& tree, const std::string& log_path) {
   kinds::Blockers out;
   if (tree.empty()) return out;
-  if (auto ipc = kinds::dump_ipc(tree.front().pid); !ipc) {
+  auto ipc = kinds::dump_ipc(tree.front().pid, nullptr);
+  if (!ipc) {
     Status st = std::unexpected(std::move(ipc.error()));
     if (!out.keep(st)) return std::unexpected(std::move(st.error()));
   }
+  // Tasks with SEM_UNDO adjustments (kinds/ns/ipc_sysv.h), each named.
+  if (ipc && ipc->sem_size() > 0)
+    for (const kinds::TreeTask& t : tree)
+      for (pid_t tid : t.threads)
+        if (Status st = kinds::check_sem_undo(tid, t.vpid); !out.keep(st)) TRY(std::move(st));
   std::map<pid_t, pid_t> vpid_of;
   for (const kinds::TreeTask& t : tree) vpid_of[t.pid] = t.vpid;
   for (const kinds::TreeTask& t : tree) {

@@ -354,7 +354,13 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   tl.mark("container-meta");
   // amber's containers own their ipc and net namespaces (kContainerNsFlags).
   TRY(faults.hit("dump.ipc"));
-  *meta.mutable_namespaces()->mutable_ipc_ns() = TRY_CTX(kinds::dump_ipc(init), "container {}", st.name);
+  *meta.mutable_namespaces()->mutable_ipc_ns() = TRY_CTX(kinds::dump_ipc(init, &image), "container {}", st.name);
+  // SEM_UNDO adjustments cannot be read (kinds/ns/ipc_sysv.h): a task that
+  // has them is refused, never restored without them.
+  TRY(faults.hit("dump.sem-undo"));
+  if (meta.namespaces().ipc_ns().sem_size() > 0)
+    for (const kinds::TreeTask& tt : tree)
+      for (pid_t tid : tt.threads) TRY_CTX(kinds::check_sem_undo(tid, tt.vpid), "container {}", st.name);
   tl.mark("ipc");
   // The net namespace's ~600 sysctls are read on the other core while the
   // tasks are dumped (the container is held: nothing changes them); joined

@@ -24,7 +24,7 @@ struct DumpOptions {
 // (std::to_array: the count follows the list.)
 inline constexpr auto kFaultPoints = std::to_array<const char*>({
     "dump.create-image", "dump.hold",     "dump.seal-check", "dump.tree",        "dump.nested-ns", "dump.container",
-    "dump.ipc",          "dump.net",      "dump.task",       "dump.threads",     "dump.sched",     "dump.pending",
+    "dump.ipc",          "dump.sem-undo", "dump.net",      "dump.task",       "dump.threads",     "dump.sched",     "dump.pending",
     "dump.creds",        "dump.seccomp",  "dump.task-attrs", "dump.itimers",     "dump.posix-timers",     "dump.proc-fields", "dump.fds",
     "dump.mm",           "dump.fs-content", "dump.tree-plan", "dump.link-fds",   "dump.shmem",     "dump.write",
     "dump.commit",       "dump.finish",

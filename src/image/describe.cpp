@@ -130,6 +130,20 @@ void describe_namespaces(Text& t, const img::Namespaces& ns) {
     for (const img::Sysctl& s : ns.ipc_ns().sysctls())
       list += fmt::format("{}{}={}", list.empty() ? "" : ", ", s.name(), printable(s.value()));
     t.line(1, "ipc sysctls: {}", list);
+    const img::IpcNs& ipc = ns.ipc_ns();
+    for (const img::SysvShm& m : ipc.shm())
+      t.line(1, "SysV shm id {} key {:#x}: {} bytes, mode {:o}, owner {}:{}, {} attached{}{}", m.perm().id(),
+             static_cast<uint32_t>(m.name_key()), m.size(), m.perm().mode(), m.perm().uid(), m.perm().gid(),
+             m.nattch(), m.removed() ? ", removed" : "", m.locked() ? ", locked" : "");
+    for (const img::SysvSem& m : ipc.sem())
+      t.line(1, "SysV semaphore set id {} key {:#x}: {} semaphores, mode {:o}", m.perm().id(),
+             static_cast<uint32_t>(m.perm().key()), m.values_size(), m.perm().mode());
+    for (const img::SysvMsgQueue& m : ipc.msg())
+      t.line(1, "SysV message queue id {} key {:#x}: {} messages, qbytes {}, mode {:o}", m.perm().id(),
+             static_cast<uint32_t>(m.perm().key()), m.messages_size(), m.qbytes(), m.perm().mode());
+    for (const img::PosixMqueue& m : ipc.mqueues())
+      t.line(1, "POSIX message queue /{}: {} messages (max {} of {} bytes), mode {:o}", printable(m.name()),
+             m.messages_size(), m.maxmsg(), m.msgsize(), m.mode());
   }
   if (ns.has_net_ns()) {
     const img::NetNs& n = ns.net_ns();

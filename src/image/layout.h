@@ -21,5 +21,8 @@ inline std::string pages_data_path(pid_t pid) { return fmt::format("tasks/{}/pag
 inline std::string shmem_path() { return "shmem.img"; }
 inline std::string shmem_index_path(size_t i) { return fmt::format("shmem/pages-{}.img", i); }
 inline std::string shmem_data_path(size_t i) { return fmt::format("shmem/pages-{}.bin", i); }
+// Content of the ipc namespace's SysV shm segments (ipc.proto), by shm id.
+inline std::string sysv_shm_index_path(int id) { return fmt::format("ipc/shm-{}.img", id); }
+inline std::string sysv_shm_data_path(int id) { return fmt::format("ipc/shm-{}.bin", id); }
 
 }  // namespace amber::image

@@ -88,12 +88,16 @@ Status validate_mm(const img::Mm& mm, const image::PageReader& pages);
 // as the image's areas know them -> fd number in the task.
 using ShmemFds = std::map<std::pair<uint64_t, uint64_t>, int>;
 
+// SysV shm segments of the restored ipc namespace: shm id -> size in bytes.
+using SysvSizes = std::map<uint64_t, uint64_t>;
+
 // Rebuilds `mm` in the task (see the header comment). The task must have an
 // executor mapped at an address free in `mm`; `shmem` has an fd for every
-// object its VMA_SHMEM areas map.
+// object its VMA_SHMEM areas map, and `sysv` every segment its VMA_SYSVSHM
+// areas attach (made in the task's ipc namespace beforehand).
 // `progress` (may be null) learns the bytes copied.
 Status restore_mm(remote::RemoteTask& task, const img::Mm& mm, image::PageReader& pages, const ShmemFds& shmem,
-                  Progress* progress = nullptr);
+                  Progress* progress = nullptr, const SysvSizes& sysv = {});
 
 // After restore_mm: locks the areas that were mlock()ed again (VMA_LOCKED,
 // VMA_LOCKONFAULT) and puts back mlockall(MCL_FUTURE [| MCL_ONFAULT]).

@@ -52,11 +52,13 @@ bool is_shmem_object(const sys::VmArea& a) {
   return a.shared && a.deleted && (a.path == "/dev/zero" || a.path.starts_with("/memfd:"));
 }
 
+bool is_sysv_attach(const sys::VmArea& a) { return a.shared && a.deleted && a.path.starts_with("/SYSV"); }
+
 // An unlinked file mapped MAP_SHARED (shm_open or sem_open, then unlink):
 // an object of shmem.img too, when it lives on a tmpfs the container owns
 // (dump_shmem checks the filesystem and refuses any other).
 bool is_deleted_shared_file(const sys::VmArea& a) {
-  return a.shared && a.deleted && a.path.starts_with("/") && !is_shmem_object(a) && !a.path.starts_with("/SYSV");
+  return a.shared && a.deleted && a.path.starts_with("/") && !is_shmem_object(a) && !is_sysv_attach(a);
 }
 
 // Why the area cannot be checkpointed, "" if it can.
@@ -71,7 +73,9 @@ std::string refusal(const sys::VmArea& a, uint32_t sm) {
   if (sm & kSmHugetlb) return "hugetlb";
   if (sm & (kSmIo | kSmPfnMap)) return "device mapping";
   if (a.shared) {
-    if (p.starts_with("/SYSV") && a.deleted) return "SysV shm";
+    // A SysV shm attach: the segment is dumped with the ipc namespace
+    // (kinds/ns/ipc_sysv.h), the area attaches it again by id (its inode).
+    if (is_sysv_attach(a)) return "";
     if (is_shmem_object(a) || is_deleted_shared_file(a)) return "";
     if (p.starts_with("[anon_shmem:")) return "named shared anonymous memory";
     if (a.deleted) return "MAP_SHARED of a deleted special file";
@@ -131,7 +135,7 @@ img::VmArea classify(sys::VmArea a, uint32_t sm, const std::string& root) {
   // A memfd mapped privately (an ELF the task execveat'ed from one): an
   // object of shmem.img too, never a path of the task's tree.
   const bool memfd = !a.shared && a.deleted && a.path.starts_with("/memfd:");
-  if (why.empty() && !is_shmem_object(a) && !memfd && a.path.starts_with("/")) {
+  if (why.empty() && !is_shmem_object(a) && !memfd && !is_sysv_attach(a) && a.path.starts_with("/")) {
     std::string inside = path_in_root(a.path, root);
     if (inside.empty()) why = fmt::format("mapped file outside the task's root {}", root);
     else a.path = std::move(inside);

@@ -27,7 +27,11 @@ Status validate_area(const img::VmArea& a, uint64_t prev_end) {
   if (a.flags() & img::VMA_UNSUPPORTED)
     return unsupported("area {}: {}: not supported yet", label, a.unsupported().reason());
   const bool shmem = a.flags() & img::VMA_SHMEM;
-  if (a.flags() & img::VMA_SYSVSHM) return unsupported("area {}: SysV shm: not supported yet", label);
+  // A SysV shm attach (ipc_sysv.h): a shared "file" area whose inode is the shm id.
+  const bool sysv = a.flags() & img::VMA_SYSVSHM;
+  if (sysv && ((a.flags() & (img::VMA_SHARED | img::VMA_FILE)) != (img::VMA_SHARED | img::VMA_FILE) || shmem ||
+               !a.path().starts_with("/SYSV")))
+    return bad_input("address space: corrupt: area {} attaches SysV shm but is not a shared file area", label);
   if (shmem && (a.flags() & (img::VMA_SHARED | img::VMA_FILE)) != (img::VMA_SHARED | img::VMA_FILE))
     return bad_input("address space: corrupt: area {} maps shared memory but is not a shared file area", label);
   // A memfd mapped privately maps its object of shmem.img (shmem.h).
@@ -35,7 +39,7 @@ Status validate_area(const img::VmArea& a, uint64_t prev_end) {
   if (memfd && !shmem && (a.flags() & img::VMA_SHARED))
     return bad_input("address space: corrupt: area {} maps a memfd shared but not as shared memory", label);
   // An unlinked file mapped privately maps its object of shmem.img too.
-  if ((a.flags() & img::VMA_FILE_DELETED) && !shmem && !memfd && (a.flags() & img::VMA_SHARED))
+  if ((a.flags() & img::VMA_FILE_DELETED) && !shmem && !memfd && !sysv && (a.flags() & img::VMA_SHARED))
     return unsupported("area {}: mapping of a deleted file: not supported yet", label);
   if ((a.flags() & img::VMA_SHARED) && !(a.flags() & img::VMA_FILE))
     return unsupported("area {}: shared mapping of this kind: not supported yet", label);
@@ -145,7 +149,8 @@ std::vector<Entry> entries_of(const std::vector<sys::VmArea>& maps, uint64_t xs,
     e.end = a.end;
     e.prot = (a.read ? PROT_READ : 0) | (a.write ? PROT_WRITE : 0) | (a.exec ? PROT_EXEC : 0);
     e.shared = a.shared;
-    e.file = a.inode != 0;
+    // SysV shm id 0 is inode 0 too: its "/SYSV" name says it is a file area.
+    e.file = a.inode != 0 || (a.shared && a.deleted && a.path.starts_with("/SYSV"));
     e.what = a.deleted ? a.path + " (deleted)" : a.path;
     e.offset = e.file ? a.offset : 0;
     v.push_back(std::move(e));

@@ -6,6 +6,7 @@
 #include <linux/userfaultfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/shm.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -295,7 +296,8 @@ Status map_files(RemoteTask& task, const img::Mm& mm) {
   std::vector<Open> order;
   std::map<Open, std::vector<const img::VmArea*>> by_path;
   for (const img::VmArea& a : mm.areas()) {
-    if (!(a.flags() & img::VMA_FILE) || (a.flags() & (img::VMA_SHMEM | img::VMA_MEMFD | img::VMA_FILE_DELETED)))
+    if (!(a.flags() & img::VMA_FILE) ||
+        (a.flags() & (img::VMA_SHMEM | img::VMA_MEMFD | img::VMA_FILE_DELETED | img::VMA_SYSVSHM)))
       continue;
     Open key{a.path(), open_for_writing(a)};
     auto [it, fresh] = by_path.try_emplace(key);
@@ -346,11 +348,68 @@ Status map_shmem(RemoteTask& task, const img::Mm& mm, const ShmemFds& shmem) {
   for (const img::VmArea& a : mm.areas()) {
     // Shared memory, and memfds and unlinked files mapped privately
     // (MAP_PRIVATE from mmap_flags).
-    if (!(a.flags() & img::VMA_FILE) || !(a.flags() & (img::VMA_SHMEM | img::VMA_MEMFD | img::VMA_FILE_DELETED)))
+    // (A SysV attach is a deleted file too: map_sysv's.)
+    if (!(a.flags() & img::VMA_FILE) || !(a.flags() & (img::VMA_SHMEM | img::VMA_MEMFD | img::VMA_FILE_DELETED)) ||
+        (a.flags() & img::VMA_SYSVSHM))
       continue;
     auto it = shmem.find({a.dev(), a.inode()});
     if (it == shmem.end()) return failf("task {}: no fd for the shared memory of {}", task.tgid(), area_label(a));
     batch.add(mmap_call(a, it->second), "mmap " + area_label(a), a.start());
+  }
+  return batch.run(task);
+}
+
+// SysV shm attachments (ipc_sysv.h: the controller made the segments with
+// their ids in the task's ipc namespace). An area maps its segment (inode =
+// shm id) from offset `offset`: the areas of one segment whose start - offset
+// agree are one shmat. Each is attached whole at that base (shmat refuses an
+// address where anything is mapped: never a silent replacement), writable if
+// any of its areas may write (VM_MAYWRITE: not SHM_RDONLY), then the parts
+// the task had unmapped are unmapped again and each area gets its
+// protection. The kernel's attach count follows the areas, as it did.
+Status map_sysv(RemoteTask& task, const img::Mm& mm, const SysvSizes& sizes) {
+  struct Attach {
+    uint64_t shmid = 0, base = 0, size = 0;
+    bool write = false, exec = false;
+    std::vector<const img::VmArea*> areas;
+  };
+  std::vector<Attach> attaches;
+  for (const img::VmArea& a : mm.areas()) {
+    if (!(a.flags() & img::VMA_SYSVSHM)) continue;
+    const uint64_t base = a.start() - a.offset();
+    if (attaches.empty() || attaches.back().shmid != a.inode() || attaches.back().base != base) {
+      auto it = sizes.find(a.inode());
+      if (it == sizes.end()) return failf("task {}: area {} attaches SysV shm id {}, which the image does not have",
+                                          task.tgid(), area_label(a), a.inode());
+      attaches.push_back({a.inode(), base, (it->second + kPage - 1) / kPage * kPage, false, false, {}});
+    }
+    Attach& at = attaches.back();
+    at.write |= (a.flags() & img::VMA_MAYWRITE) != 0;
+    at.exec |= (a.prot() & PROT_EXEC) != 0;
+    at.areas.push_back(&a);
+  }
+  if (attaches.empty()) return {};
+  Batch batch;
+  for (const Attach& at : attaches)
+    batch.add(make_call(SYS_shmat, at.shmid, at.base, (at.write ? 0 : SHM_RDONLY) | (at.exec ? SHM_EXEC : 0)),
+              fmt::format("shmat SysV shm id {} at {:x}", at.shmid, at.base), at.base);
+  TRY(batch.run(task));
+  batch.clear();
+  for (const Attach& at : attaches) {
+    const uint64_t attached_prot = PROT_READ | (at.write ? PROT_WRITE : 0) | (at.exec ? PROT_EXEC : 0);
+    uint64_t from = at.base;
+    for (const img::VmArea* a : at.areas) {
+      if (a->start() > from)
+        batch.add(make_call(SYS_munmap, from, a->start() - from), fmt::format("munmap {:x}-{:x} of SysV shm id {}",
+                                                                                from, a->start(), at.shmid));
+      if (a->prot() != attached_prot)
+        batch.add(make_call(SYS_mprotect, a->start(), a->end() - a->start(), a->prot()),
+                  fmt::format("mprotect {} {}", area_label(*a), prot_string(a->prot())));
+      from = a->end();
+    }
+    if (from < at.base + at.size)
+      batch.add(make_call(SYS_munmap, from, at.base + at.size - from),
+                fmt::format("munmap {:x}-{:x} of SysV shm id {}", from, at.base + at.size, at.shmid));
   }
   return batch.run(task);
 }
@@ -616,7 +675,7 @@ Status seal_areas(RemoteTask& task, const img::Mm& mm) {
 }
 
 Status restore_steps(RemoteTask& task, const img::Mm& mm, image::PageReader& pages, const ShmemFds& shmem,
-                     Progress* progress) {
+                     Progress* progress, const SysvSizes& sysv) {
   const pid_t pid = task.tgid();
   if (!task.has_executor()) return failf("task {}: restore_mm needs the executor mapped", pid);
   TRY(validate_mm(mm, pages));
@@ -632,6 +691,7 @@ Status restore_steps(RemoteTask& task, const img::Mm& mm, image::PageReader& pag
   TRY(map_anonymous(task, mm));
   TRY(map_files(task, mm));
   TRY(map_shmem(task, mm, shmem));
+  TRY(map_sysv(task, mm, sysv));
   TRY(advise_areas(task, mm));
   TRY(fill_pages(task, mm, pages, progress));
   TRY(protect_areas(task, mm));
@@ -661,8 +721,8 @@ Status lock_steps(RemoteTask& task, const img::Mm& mm) {
 }  // namespace
 
 Status restore_mm(RemoteTask& task, const img::Mm& mm, image::PageReader& pages, const ShmemFds& shmem,
-                  Progress* progress) {
-  return context(restore_steps(task, mm, pages, shmem, progress), "restore");
+                  Progress* progress, const SysvSizes& sysv) {
+  return context(restore_steps(task, mm, pages, shmem, progress, sysv), "restore");
 }
 
 Status restore_mm_locks(RemoteTask& task, const img::Mm& mm) { return context(lock_steps(task, mm), "restore"); }

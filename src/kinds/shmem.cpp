@@ -406,6 +406,17 @@ Status write_content(int fd, const img::ShmemObject& o, image::PageReader& pages
 
 }  // namespace
 
+Status copy_shmem_content(int fd, uint64_t size, image::PageWriter& out, std::vector<std::byte>& buf) {
+  if (buf.size() < kChunk) buf.resize(kChunk);
+  return copy_content(fd, size, out, buf);
+}
+
+Status write_shmem_content(int fd, uint64_t size, image::PageReader& pages) {
+  img::ShmemObject o;
+  o.set_size(size);
+  return write_content(fd, o, pages);
+}
+
 Result<std::vector<UniqueFd>> create_shmem(ShmemPlan& plan) {
   std::vector<UniqueFd> out;
   for (int i = 0; i < plan.meta.objects_size(); i++) {

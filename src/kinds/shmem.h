@@ -59,6 +59,9 @@ Result<img::SharedMemory> dump_shmem(const std::vector<ShmemHolder>& tasks, imag
 struct ShmemPlan {
   img::SharedMemory meta;
   std::vector<image::PageReader> pages;  // one per object
+  // SysV shm segments of the ipc namespace (kinds/ns/ipc_sysv.h), which the
+  // areas attach by id: shm id -> size in bytes.
+  std::map<uint64_t, uint64_t> sysv_sizes;
 };
 
 // Reads shmem.img (an image without one maps no shared memory) and checks
@@ -72,6 +75,11 @@ Status check_shmem_refs(const ShmemPlan& plan, const img::Mm& mm, const img::Fil
 // (dev, inode) at dump time -> fd number, for the objects `fds` (create_shmem's
 // order) as they are numbered in this process.
 std::map<std::pair<uint64_t, uint64_t>, int> shmem_fd_map(const ShmemPlan& plan, const std::vector<int>& fds);
+
+// The content of a shmem file (an fd of it) into its own page store, and
+// back: what SysV shm segments use too (kinds/ns/ipc_sysv.h).
+Status copy_shmem_content(int fd, uint64_t size, image::PageWriter& out, std::vector<std::byte>& buf);
+Status write_shmem_content(int fd, uint64_t size, image::PageReader& pages);
 
 // Creates every object with its content (the controller, before the fork
 // phase); fds in the plan's order, close-on-exec.

@@ -13,7 +13,6 @@
 #include "container/report.h"
 #include "kinds/files/fdtable.h"
 #include "kinds/ns/fs_tree.h"
-#include "kinds/ns/ipc.h"
 #include "kinds/ns/net.h"
 #include "kinds/ns/uts.h"
 #include "kinds/task_attrs.h"
@@ -201,10 +200,8 @@ Status init_side(const Plan& p, int log_fd, int report_fd, std::vector<int> shme
   TRY(kinds::place_shmem_files(p.shmem, shmem_fds));
   const img::Namespaces& ns = p.container.namespaces();
   TRY(kinds::restore_uts(ns.uts()));
-  // The ipc namespace's limits and next ids before any task can make an
-  // object; lo as it was (an image without them: amber run's defaults).
-  TRY(faults.hit("restore.ipc"));
-  if (ns.has_ipc_ns()) TRY(kinds::restore_ipc(ns.ipc_ns()));
+  // lo as it was (an image without them: amber run's defaults). The ipc
+  // namespace is the controller's (restore.cpp): its objects, then its sysctls.
   TRY(faults.hit("restore.net"));
   if (ns.has_net_ns()) TRY(kinds::restore_net(ns.net_ns()));
   else TRY(container::loopback_up());

@@ -106,6 +106,12 @@ Result<Plan> read_plan(const image::ImageReader& image) {
   p.shmem = TRY(kinds::read_shmem(image));
   for (const auto& [pid, t] : p.tasks)
     if (!t.zombie()) TRY(kinds::check_shmem_refs(p.shmem, t.mm, t.files, pid));
+  const img::IpcNs& ipc = p.container.namespaces().ipc_ns();
+  TRY(kinds::validate_ipc(ipc));
+  p.sysv_shm = TRY(kinds::read_sysv_pages(image, ipc));
+  p.shmem.sysv_sizes = kinds::sysv_shm_sizes(ipc);
+  for (const auto& [pid, t] : p.tasks)
+    if (!t.zombie()) TRY(kinds::check_sysv_refs(p.shmem.sysv_sizes, t.mm, pid));
 
   std::map<pid_t, kinds::TaskFilesRef> files;
   for (const auto& [pid, t] : p.tasks)
@@ -113,7 +119,6 @@ Result<Plan> read_plan(const image::ImageReader& image) {
   const kinds::TreePlan& tp = p.tree;
   p.shared = TRY(kinds::plan_shared_fds(files, [&tp](const std::vector<pid_t>& pids) { return tp.common_creator(pids); }));
 
-  TRY(kinds::validate_ipc(p.container.namespaces().ipc_ns()));
   TRY(kinds::check_inherited_mounts(p.container.namespaces(), TRY(sys::read_mountinfo(::getpid()))));
   for (const auto& m : p.container.namespaces().mounts()) {
     if (m.content().empty()) continue;

@@ -46,6 +46,7 @@ struct Plan {
   kinds::SharedFdsPlan shared;
   std::vector<FsContent> fs;
   kinds::ShmemPlan shmem;  // memory objects shared between tasks
+  std::vector<image::PageReader> sysv_shm;  // content of the ipc namespace's shm segments, in its order
 };
 
 // Reads and checks everything (exit 2 for a bad image, 4 for state this

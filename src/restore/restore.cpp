@@ -16,6 +16,7 @@
 #include "container/spawn.h"
 #include "container/state.h"
 #include "image/reader.h"
+#include "kinds/ns/ipc.h"
 #include "kinds/ns/mounts.h"
 #include "kinds/ns/uts.h"
 #include "kinds/task_attrs.h"
@@ -246,6 +247,14 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   TRY(faults.hit("restore.verify-tree"));
   TRY_CTX(kinds::verify_tree(plan.tree, host_of), "{}", what);
   tl.mark("seize+tree");
+  // The ipc namespace's SysV objects, with their ids, before any task is
+  // rebuilt: the rebuild attaches the segments again (kinds/ns/ipc.h).
+  const pid_t init_host = host_of.at(plan.container.tree().init_pid());
+  const img::IpcNs& ipc = plan.container.namespaces().ipc_ns();
+  TRY(faults.hit("restore.ipc-objects"));
+  kinds::SysvHold sysv_hold;
+  TRY_CTX(kinds::create_ipc_objects(init_host, ipc, plan.sysv_shm, sysv_hold), "{}", what);
+  tl.mark("ipc-objects");
   const auto& drain = plan.tree.drain_sigchld;
   Progress progress("restore");
   for (const auto& [pid, t] : plan.tasks)
@@ -260,6 +269,12 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
             "{}: task {}", what, pid);
   }
   tl.mark("rebuild");
+  // Every task has attached its segments again: the controller's hold of
+  // the removed ones ends, and the namespace's sysctls follow its objects.
+  TRY_CTX(sysv_hold.release(), "{}", what);
+  TRY(faults.hit("restore.ipc"));
+  TRY_CTX(kinds::restore_ipc_sysctls(init_host, ipc), "{}", what);
+  tl.mark("ipc");
 
   // 5. Registered as an amber container, then released together.
   TRY(faults.hit("restore.state"));
@@ -283,8 +298,8 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
             "{}", what);
     tl.mark("verify.tasks");
     TRY(faults.hit("restore.verify-container"));
-    const pid_t init_host = host_of.at(plan.container.tree().init_pid());
     TRY_CTX(kinds::verify_uts(init_host, plan.container.namespaces().uts()), "{}", what);
+    TRY_CTX(kinds::verify_ipc(init_host, ipc), "{}", what);
     TRY_CTX(kinds::verify_mounts(TRY(sys::read_mountinfo(init_host)), plan.container.namespaces()), "{}", what);
     tl.mark("verify");
   }

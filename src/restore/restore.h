@@ -19,17 +19,18 @@ struct RestoreOptions {
 };
 
 // Every step of the driver, in order (`amber restore --list-fault-points`).
-// restore.ipc, restore.net and restore.fork fail in the restored processes
+// restore.net and restore.fork fail in the restored processes
 // themselves (the fork phase: the init, before it forks anything).
 // (std::to_array: the count follows the list.)
 inline constexpr auto kFaultPoints = std::to_array<const char*>({
-    "restore.validate", "restore.reserve",  "restore.cgroup",  "restore.shmem",    "restore.ipc",
+    "restore.validate", "restore.reserve",  "restore.cgroup",  "restore.shmem",
     "restore.net",      "restore.fork",
-    "restore.spawn",    "restore.seize",    "restore.tree",    "restore.verify-tree", "restore.executor",
+    "restore.spawn",    "restore.seize",    "restore.tree",    "restore.verify-tree", "restore.ipc-objects",
+    "restore.executor",
     "restore.shmem-fds", "restore.mm",      "restore.mlock",   "restore.locks",   "restore.signals",
     "restore.rlimits",  "restore.thread",
     "restore.pending",  "restore.itimers",  "restore.posix-timers",  "restore.creds",   "restore.dumpable", "restore.seccomp",
-    "restore.task-attrs", "restore.unmap-executor", "restore.verify", "restore.state", "restore.sched",
+    "restore.task-attrs", "restore.unmap-executor", "restore.verify", "restore.ipc", "restore.state", "restore.sched",
     "restore.verify-image", "restore.verify-container", "restore.release",
 });
 

@@ -60,3 +60,14 @@ assert_eq "$shmid" "$(awk '$6 ~ /^\/SYSV/ { print $5 }' /proc/$first_init/maps)"
 assert_not_contains "$block" "pid $first_init (" "a same-id segment of another ipc namespace"
 seal_stop "$att"
 seal_expect_sealed "$n"
+
+note "sealed again, the container with its removed-but-attached segment is dumped and restored"
+maps_before=$(awk '$6 ~ /^\/SYSV/ { print $1, $2, $5, $6 }' /proc/$init/maps)
+"$AMBER" dump "$n" -D "$E2E_TMP/img-rmid"
+"$AMBER" restore -D "$E2E_TMP/img-rmid" >/dev/null
+init2=$(init_pid "$n")
+assert_eq "$maps_before" "$(awk '$6 ~ /^\/SYSV/ { print $1, $2, $5, $6 }' /proc/$init2/maps)" \
+  "the segment's attach (address, id, name) after restore"
+shm_row=$("$AMBER" exec "$n" -- cat /proc/sysvipc/shm | awk -v id="$shmid" '$2 == id { print $1, $3, $4, $7 }')
+assert_eq "0 1600 65536 1" "$shm_row" "the segment after restore: key 0, marked for removal (01000), size, 1 attach"
+"$AMBER" kill "$n" >/dev/null

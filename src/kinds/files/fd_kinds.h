@@ -94,6 +94,11 @@ Status verify_nsfs(const FdProbe& now, const img::Fd& fd);
 bool is_pidfd(const FdProbe& p);
 Status dump_pidfd(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
 Status verify_pidfd(const FdProbe& now, const img::Fd& fd);
+struct OpenContext;
+// mqueue.cpp: an fd of a POSIX message queue (refused by name for now).
+bool is_mqueue(const FdProbe& p);
+Status dump_mqueue(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
+Result<UniqueFd> open_mqueue(const img::Fd& fd, const OpenContext& ctx);
 
 // pipe.cpp
 bool is_pipe(const FdProbe& p);

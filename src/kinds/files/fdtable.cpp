@@ -6,6 +6,7 @@
 #include <linux/close_range.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -39,6 +40,13 @@ Result<FdProbe> probe_fd(pid_t pid, int fd) {
   // stat() follows the magic link to the open file itself, even for pipes,
   // sockets and anonymous inodes.
   if (::stat(link_path.c_str(), &p.st) != 0) return sys_fail("stat {}", link_path);
+  // A regular-looking file's filesystem tells an mqueue fd (S_IFREG, link
+  // "/NAME") from a file of the container's root.
+  if (S_ISREG(p.st.st_mode)) {
+    struct statfs fs {};
+    if (::statfs(link_path.c_str(), &fs) != 0) return sys_fail("statfs {}", link_path);
+    p.fs_type = fs.f_type;
+  }
   p.info = TRY(sys::read_fdinfo(pid, fd));
   return p;
 }

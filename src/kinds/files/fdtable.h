@@ -51,6 +51,7 @@ struct FdProbe {
   std::string link;           // readlink /proc/PID/fd/N
   struct stat st {};          // stat through the link (the open file itself)
   sys::FdInfo info;           // /proc/PID/fdinfo/N
+  long fs_type = 0;           // statfs f_type of a regular file's filesystem (else 0)
 };
 
 // A task's fd table as probed, before it is linked with the other tasks'.

@@ -12,6 +12,7 @@
 
 #include "base/files.h"
 #include "base/unique_fd.h"
+#include "kinds/ns/ipc_mqueue.h"
 #include "sys/ns_thread.h"
 
 namespace amber::kinds {
@@ -39,90 +40,10 @@ std::string normalized(std::string_view v) {
   return out;
 }
 
-// One row of /proc/sysvipc/{msg,sem,shm} by its header's column names.
-struct Row {
-  std::vector<std::string_view> head, cols;
-  std::string_view get(std::string_view name) const {
-    for (size_t i = 0; i < head.size() && i < cols.size(); ++i)
-      if (head[i] == name) return cols[i];
-    return "?";
-  }
-};
-
-// The key as ipcs prints it (the file has it as a signed decimal).
-std::string key_text(std::string_view key) {
-  auto k = parse_int(key);
-  return k ? fmt::format("{:#x}", static_cast<uint32_t>(*k)) : std::string(key);
-}
-
-Status refuse_sysv(const std::string& kind) {
-  std::string path = "/proc/sysvipc/" + kind;
-  std::string text = TRY(read_file(path));
-  auto lines = split(text, '\n');
-  if (lines.empty()) return {};
-  Row r;
-  r.head = split_ws(lines[0]);
-  for (size_t i = 1; i < lines.size(); ++i) {
-    r.cols = split_ws(lines[i]);
-    if (r.cols.empty()) continue;
-    const std::string key = key_text(r.get("key"));
-    if (kind == "msg")
-      return unsupported("ipc namespace: SysV message queue key {} (id {}, {} messages, {} bytes): not supported yet",
-                         key, r.get("msqid"), r.get("qnum"), r.get("cbytes"));
-    if (kind == "sem")
-      return unsupported("ipc namespace: SysV semaphore set key {} (id {}, {} semaphores): not supported yet", key,
-                         r.get("semid"), r.get("nsems"));
-    return unsupported("ipc namespace: SysV shm segment key {} (id {}, {} bytes, {} attached): not supported yet", key,
-                       r.get("shmid"), r.get("size"), r.get("nattch"));
-  }
-  return {};
-}
-
-// The namespace's mqueue filesystem, mounted detached: fsopen("mqueue")
-// takes the calling thread's ipc namespace and the kernel hands back that
-// namespace's one superblock (get_tree_keyed), whether or not the container
-// mounted it anywhere. Nothing is attached to any mount tree.
-Status refuse_mqueues() {
-  UniqueFd fs(static_cast<int>(::syscall(SYS_fsopen, "mqueue", FSOPEN_CLOEXEC)));
-  if (!fs) {
-    if (errno == ENODEV) return {};  // no POSIX mqueue in this kernel: none can exist
-    return sys_fail("fsopen(mqueue)");
-  }
-  if (::syscall(SYS_fsconfig, fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
-    return sys_fail("fsconfig(mqueue, create)");
-  UniqueFd mnt(static_cast<int>(::syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC, 0)));
-  if (!mnt) return sys_fail("fsmount(mqueue)");
-  UniqueFd dir(::openat(mnt.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dir) return sys_fail("open the mqueue filesystem");
-  DIR* d = ::fdopendir(dir.get());
-  if (!d) return sys_fail("fdopendir mqueue");
-  (void)dir.release();
-  std::string first;
-  while (dirent* e = ::readdir(d)) {
-    std::string_view n = e->d_name;
-    if (n == "." || n == "..") continue;
-    first = std::string(n);
-    break;
-  }
-  ::closedir(d);
-  if (first.empty()) return {};
-  // "QSIZE:12 NOTIFY:0 SIGNO:0 NOTIFY_PID:0": bytes queued.
-  std::string info;
-  if (UniqueFd q(::openat(mnt.get(), first.c_str(), O_RDONLY | O_CLOEXEC)); q) {
-    char buf[128];
-    ssize_t n = ::read(q.get(), buf, sizeof buf - 1);
-    if (n > 0) info = std::string(trim(std::string_view(buf, static_cast<size_t>(n))));
-  }
-  return unsupported("ipc namespace: POSIX message queue /{} ({}): not supported yet", first,
-                     info.empty() ? "state unknown" : info);
-}
-
-Result<img::IpcNs> read_ipc() {
-  TRY(refuse_sysv("msg"));
-  TRY(refuse_sysv("sem"));
-  TRY(refuse_sysv("shm"));
-  TRY(refuse_mqueues());
+Result<img::IpcNs> read_ipc(image::ImageWriter* image) {
   img::IpcNs out;
+  TRY(dump_sysv(out, image));
+  TRY(dump_mqueues(out));
   for (const char* name : kSysctls) {
     // /proc/sys resolves per thread: the thread's nsproxy chooses the table.
     auto v = read_file(fmt::format("/proc/sys/{}", name));
@@ -143,20 +64,22 @@ bool known_sysctl(std::string_view name) {
 
 }  // namespace
 
-Result<img::IpcNs> dump_ipc(pid_t pid) {
+Result<img::IpcNs> dump_ipc(pid_t pid, image::ImageWriter* image) {
   UniqueFd ns = TRY(open_fd(fmt::format("/proc/{}/ns/ipc", pid), O_RDONLY | O_CLOEXEC));
-  return sys::in_namespace(ns.get(), CLONE_NEWIPC, [] { return read_ipc(); });
+  return sys::in_namespace(ns.get(), CLONE_NEWIPC, [image] { return read_ipc(image); });
 }
 
 Status validate_ipc(const img::IpcNs& ipc) {
   // The image is input from outside: only the ipc namespace's own files.
   for (const img::Sysctl& s : ipc.sysctls())
     if (!known_sysctl(s.name())) return bad_input("ipc namespace: unknown sysctl {} in the image", s.name());
-  return {};
+  TRY(validate_sysv(ipc));
+  return validate_mqueues(ipc);
 }
 
-Status restore_ipc(const img::IpcNs& ipc) {
-  TRY(validate_ipc(ipc));
+namespace {
+
+Status write_sysctls(const img::IpcNs& ipc) {
   for (const img::Sysctl& s : ipc.sysctls()) {
     const std::string path = "/proc/sys/" + s.name();
     // A *_next_id of -1 (unset) is what a fresh namespace has, and the
@@ -168,6 +91,36 @@ Status restore_ipc(const img::IpcNs& ipc) {
       return failf("ipc namespace: sysctl {} reads '{}' after writing '{}'", s.name(), back, s.value());
   }
   return {};
+}
+
+Result<UniqueFd> ns_of(pid_t pid) { return open_fd(fmt::format("/proc/{}/ns/ipc", pid), O_RDONLY | O_CLOEXEC); }
+
+}  // namespace
+
+Status create_ipc_objects(pid_t pid, const img::IpcNs& ipc, std::vector<image::PageReader>& pages, SysvHold& hold) {
+  TRY(validate_ipc(ipc));
+  if (ipc.shm_size() + ipc.sem_size() + ipc.msg_size() + ipc.mqueues_size() == 0) return {};
+  UniqueFd ns = TRY(ns_of(pid));
+  // The objects' creator is this short-lived thread: it has exited (and
+  // left them without a creator) before kernel.shm_rmid_forced is written.
+  return sys::in_namespace(ns.get(), CLONE_NEWIPC, [&]() -> Status {
+    TRY(create_sysv(ipc, pages, hold));
+    return create_mqueues(ipc);
+  });
+}
+
+Status restore_ipc_sysctls(pid_t pid, const img::IpcNs& ipc) {
+  TRY(validate_ipc(ipc));
+  UniqueFd ns = TRY(ns_of(pid));
+  return sys::in_namespace(ns.get(), CLONE_NEWIPC, [&]() -> Status { return write_sysctls(ipc); });
+}
+
+Status verify_ipc(pid_t pid, const img::IpcNs& ipc) {
+  UniqueFd ns = TRY(ns_of(pid));
+  return sys::in_namespace(ns.get(), CLONE_NEWIPC, [&]() -> Status {
+    TRY(verify_sysv(ipc));
+    return verify_mqueues(ipc);
+  });
 }
 
 }  // namespace amber::kinds
