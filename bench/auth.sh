@@ -39,20 +39,13 @@ done
 
 . "$here/common.bash"
 [ "$(id -u)" = 0 ] || cannot "needs root (namespaces, cgroups, ptrace, mount)"
-# The image tmpfs is mounted in a mount namespace of the benchmark's own
-# (see memory.sh: containers started meanwhile must not get a copy of it).
-if [ -z "${AMBER_BENCH_MNTNS:-}" ]; then
-  export AMBER_BENCH_MNTNS=1
-  exec unshare --mount --propagation private bash "$0" "${ARGS[@]}"
-fi
+bench_private_mounts  # for the image tmpfs
 AMBER=${AMBER:-$BUILD/amber}
 MEM_WORKLOAD=${MEM_WORKLOAD:-$BUILD/bench/memory_workload}
 bench_need_built "$AMBER" "$MEM_WORKLOAD"
 bench_cgroup_root
-TMP=$(mktemp -d /tmp/amber-bench-auth.XXXXXX)
-export AMBER_STATE_DIR="$TMP/state"
+bench_dirs auth
 export AMBER_KEY_FILE="$TMP/key/image.key"  # made on first use; not the host's
-BIN=$(mktemp -d /var/tmp/amber-bench-bin.XXXXXX)  # a container has a /tmp of its own
 NAME="bench-auth-$$"
 MNT="$TMP/images"
 mkdir -p "$MNT"
@@ -61,32 +54,14 @@ cleanup() {
   local rc=$?
   set +e
   trap '' INT TERM HUP
-  local n
-  for n in "$NAME" "$NAME-a" "$NAME-b"; do
-    [ -d "$AMBER_STATE_DIR/$n" ] && "$AMBER" kill "$n" >/dev/null 2>&1
-  done
+  bench_kill "$NAME" "$NAME-a" "$NAME-b"
   mountpoint -q "$MNT" && umount "$MNT"
   rm -rf "$TMP" "$BIN"
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+bench_on_exit
 
 cp "$MEM_WORKLOAD" "$BIN/memory_workload"
-now() { date +%s%N; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-wait_log() {  # wait_log NAME TEXT SECONDS: the container's output shows TEXT
-  local i
-  for ((i = 0; i < $3 * 10; i++)); do
-    "$AMBER" logs "$1" 2>/dev/null | grep -q "$2" && return 0
-    sleep 0.1
-  done
-  echo "auth.sh: container $1 did not print '$2' within $3 s" >&2
-  "$AMBER" logs "$1" >&2 || true
-  exit 1
-}
 # timed FILE CMD...: appends CMD's wall time to FILE and its CPU time
 # (user + system, amber's copy threads included) to FILE.cpu, in ms. On a
 # machine others load, the CPU time varies less than the wall time.
@@ -104,7 +79,7 @@ insecure() { AMBER_INSECURE_NO_AUTH=1 "$@"; }
 # check_memory NAME: the restored program compares every byte, then goes.
 check_memory() {
   kill -USR1 "$("$AMBER" ps | awk -v n="$1" '$1 == n { print $2 }')"
-  wait_log "$1" "memory: " $((30 + MIB / 100))
+  bench_wait_log "$1" "memory: " $((30 + MIB / 100))
   if ! "$AMBER" logs "$1" | grep -q "memory: OK"; then
     echo "auth.sh: the memory restored into $1 is wrong:" >&2
     "$AMBER" logs "$1" | grep "memory:" >&2
@@ -122,7 +97,7 @@ run_size() {
   local r gib=$(( (MIB * 4 + 1023) / 1024 + 1 ))
   mount -t tmpfs -o "size=${gib}g,huge=never" amber-bench "$MNT"
   "$AMBER" run --name "$NAME" -- "$BIN/memory_workload" "$MIB" >/dev/null
-  wait_log "$NAME" ready $((30 + MIB / 100))
+  bench_wait_log "$NAME" ready $((30 + MIB / 100))
   local f
   for f in dump dump0 restore restore0; do : >"$TMP/$f"; : >"$TMP/$f.cpu"; done
   for ((r = 0; r < REPS; r++)); do

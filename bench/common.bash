@@ -28,3 +28,56 @@ bench_cgroup_root() {
   [ -n "$v2" ] || cannot "no cgroup v2 hierarchy at /sys/fs/cgroup/unified or /sys/fs/cgroup"
   export AMBER_CGROUP_ROOT=${AMBER_CGROUP_ROOT:-$v2/amber-test}
 }
+
+# bench_private_mounts: the script runs again in a mount namespace of its own
+# (ARGS: its arguments). Its image tmpfs, mounted on the host, would be
+# copied into every container started meanwhile (tests running beside it),
+# and their dump would refuse it as a mount they made themselves once the
+# benchmark unmounts it.
+bench_private_mounts() {
+  [ -n "${AMBER_BENCH_MNTNS:-}" ] && return 0
+  export AMBER_BENCH_MNTNS=1
+  exec unshare --mount --propagation private bash "$0" "${ARGS[@]}"
+}
+
+# bench_dirs TAG: TMP (with a private AMBER_STATE_DIR in it) and BIN, where
+# the containers' programs live (a container has a /tmp of its own).
+bench_dirs() {
+  TMP=$(mktemp -d "/tmp/amber-bench-$1.XXXXXX")
+  export AMBER_STATE_DIR="$TMP/state"
+  BIN=$(mktemp -d /var/tmp/amber-bench-bin.XXXXXX)
+}
+
+# bench_on_exit: the script's own `cleanup` runs on every exit; INT, TERM
+# and HUP exit with the shell's codes for them.
+bench_on_exit() {
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  trap 'exit 129' HUP
+}
+
+# bench_kill NAME...: kills each container that still exists (cleanup).
+bench_kill() {
+  local n
+  for n in "$@"; do
+    if [ -d "$AMBER_STATE_DIR/$n" ]; then "$AMBER" kill "$n" >/dev/null 2>&1; fi
+  done
+  return 0
+}
+
+now() { date +%s%N; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# bench_wait_log NAME TEXT SECONDS: the container's output shows TEXT, or
+# the run stops with its output.
+bench_wait_log() {
+  local i
+  for ((i = 0; i < $3 * 10; i++)); do
+    "$AMBER" logs "$1" 2>/dev/null | grep -q "$2" && return 0
+    sleep 0.1
+  done
+  echo "$BENCH_NAME: container $1 did not print '$2' within $3 s" >&2
+  "$AMBER" logs "$1" >&2 || true
+  exit 1
+}

@@ -42,21 +42,12 @@ done
 
 . "$here/common.bash"
 [ "$(id -u)" = 0 ] || cannot "needs root (namespaces, cgroups, ptrace, mount)"
-# The image tmpfs is mounted in a mount namespace of the benchmark's own:
-# mounted on the host, every container started meanwhile (tests running
-# beside it) would get a copy, and their dump would refuse it as a mount
-# they made themselves once the benchmark unmounts it.
-if [ -z "${AMBER_BENCH_MNTNS:-}" ]; then
-  export AMBER_BENCH_MNTNS=1
-  exec unshare --mount --propagation private bash "$0" "${ARGS[@]}"
-fi
+bench_private_mounts  # for the image tmpfs
 AMBER=${AMBER:-$BUILD/amber}
 MEM_WORKLOAD=${MEM_WORKLOAD:-$BUILD/bench/memory_workload}
 bench_need_built "$AMBER" "$MEM_WORKLOAD"
 bench_cgroup_root
-TMP=$(mktemp -d /tmp/amber-bench-mem.XXXXXX)
-export AMBER_STATE_DIR="$TMP/state"
-BIN=$(mktemp -d /var/tmp/amber-bench-bin.XXXXXX)  # a container has a /tmp of its own
+bench_dirs mem
 NAME="bench-mem-$$"
 MNT="$TMP/images"
 mkdir -p "$MNT"
@@ -65,30 +56,15 @@ cleanup() {
   local rc=$?
   set +e
   trap '' INT TERM HUP
-  [ -d "$AMBER_STATE_DIR/$NAME" ] && "$AMBER" kill "$NAME" >/dev/null 2>&1
+  bench_kill "$NAME"
   mountpoint -q "$MNT" && umount "$MNT"
   rm -rf "$TMP" "$BIN"
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+bench_on_exit
 
 cp "$MEM_WORKLOAD" "$BIN/memory_workload"
-now() { date +%s%N; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ms() { awk -v ns="$1" 'BEGIN { printf "%.0f", ns / 1e6 }'; }
-wait_log() {  # wait_log TEXT SECONDS: the container's output shows TEXT
-  local i
-  for ((i = 0; i < $2 * 10; i++)); do
-    "$AMBER" logs "$NAME" 2>/dev/null | grep -q "$1" && return 0
-    sleep 0.1
-  done
-  echo "memory.sh: the container did not print '$1' within $2 s" >&2
-  "$AMBER" logs "$NAME" >&2 || true
-  exit 1
-}
 
 echo "host: $(uname -r), $(nproc) cpus, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "command: $0 --sizes \"$SIZES\" --reps $REPS$([ "$HUGE" = 1 ] && echo ' --huge')$([ "$SMOKE" = 1 ] && echo ' --smoke')"
@@ -99,7 +75,7 @@ run_size() {
   local gib=$(( (mib * 3 + 1023) / 1024 + 1 ))
   mount -t tmpfs -o "size=${gib}g,$opts" amber-bench "$MNT"
   "$AMBER" run --name "$NAME" -- "$BIN/memory_workload" "$mib" >/dev/null
-  wait_log ready $((30 + mib / 100))
+  bench_wait_log "$NAME" ready $((30 + mib / 100))
   : >"$TMP/dump" ; : >"$TMP/cp" ; : >"$TMP/restore" ; : >"$TMP/leave"
   for ((r = 0; r < REPS; r++)); do
     t0=$(now)
@@ -126,7 +102,7 @@ run_size() {
   local init
   init=$("$AMBER" ps | awk -v n="$NAME" '$1 == n { print $2 }')
   kill -USR1 "$init"
-  wait_log "memory: " $((30 + mib / 100))
+  bench_wait_log "$NAME" "memory: " $((30 + mib / 100))
   if ! "$AMBER" logs "$NAME" | grep -q "memory: OK"; then
     echo "memory.sh: the restored memory is wrong:" >&2
     "$AMBER" logs "$NAME" | grep "memory:" >&2

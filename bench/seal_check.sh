@@ -45,10 +45,7 @@ SEAL_BENCH=${SEAL_BENCH:-$BUILD/bench/seal_check_bench}
 SEAL_WORKLOAD=${SEAL_WORKLOAD:-$BUILD/bench/seal_check_workload}
 bench_need_built "$AMBER" "$SEAL_BENCH" "$SEAL_WORKLOAD"
 bench_cgroup_root
-TMP=$(mktemp -d /tmp/amber-bench.XXXXXX)
-export AMBER_STATE_DIR="$TMP/state"
-# A container has a /tmp of its own: its program must live elsewhere.
-BIN=$(mktemp -d /var/tmp/amber-bench-bin.XXXXXX)
+bench_dirs seal
 NAME="bench-seal-$$"
 DRIVER=""
 
@@ -60,7 +57,7 @@ cleanup() {
     kill -TERM "$DRIVER" 2>/dev/null
     wait "$DRIVER" 2>/dev/null
   fi
-  if [ -d "$AMBER_STATE_DIR/$NAME" ]; then "$AMBER" kill "$NAME" >/dev/null 2>&1; fi
+  bench_kill "$NAME"
   local cg="$AMBER_CGROUP_ROOT/$NAME"
   if [ -d "$cg" ]; then  # whatever amber kill could not remove
     echo 0 >"$cg/cgroup.freeze" 2>/dev/null
@@ -70,10 +67,7 @@ cleanup() {
   rm -rf "$TMP" "$BIN"
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+bench_on_exit
 
 cp "$SEAL_WORKLOAD" "$BIN/seal_check_workload"
 procs_now=(/proc/[0-9]*)

@@ -75,7 +75,7 @@ cleanup() {
   local rc=$?
   set +e
   trap '' INT TERM HUP
-  if [ -d "$AMBER_STATE_DIR/$NAME" ]; then "$AMBER" kill "$NAME" >/dev/null 2>&1; fi
+  bench_kill "$NAME"
   if [ -d "$CG" ]; then  # whatever amber kill could not remove
     echo 0 >"$CG/cgroup.freeze" 2>/dev/null
     echo 1 >"$CG/cgroup.kill" 2>/dev/null
@@ -84,10 +84,7 @@ cleanup() {
   rm -rf "$TMP"
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+bench_on_exit
 
 die() { echo "small_container.sh: $*" >&2; exit 1; }
 

@@ -228,17 +228,9 @@ TEST(EvfdKinds, TableRoundTrip) {
   std::string err;
   const std::string err_file = fmt::format("/tmp/amber-evfd-{}.err", ::getpid());
   Forked b([&](int& ready) {
-    int keep[] = {ready};
     kinds::FdRestoreContext rc;
     rc.vpid = 1;
-    rc.keep = keep;
-    auto st = kinds::open_fds_in_child(image, rc);
-    if (!st) {
-      (void)write_new_file(err_file, st.error().message);
-      return 53;
-    }
-    ready = keep[0];
-    return 0;
+    return kinds_test::restore_fds_keeping(image, rc, ready, err_file);
   });
   ASSERT_TRUE(b.ok()) << read_file(err_file).value_or("");
   ::unlink(err_file.c_str());

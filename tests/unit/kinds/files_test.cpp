@@ -209,18 +209,10 @@ TEST(FilesKind, TableRestoredInAnotherChild) {
     }
     if (!open_at(11, "/dev/null", O_RDONLY) || !open_at(20, "/dev/null", O_RDONLY)) return 51;
     if (!open_at(8, t.path("new.log"), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) return 52;
-    int keep[] = {ready};
     kinds::FdRestoreContext ctx;
     ctx.vpid = 1;
-    ctx.keep = keep;
     ctx.log_fd = 8;
-    auto st = kinds::open_fds_in_child(image, ctx);
-    if (!st) {
-      (void)write_new_file(err_file, st.error().message);
-      return 53;
-    }
-    ready = keep[0];
-    return 0;
+    return kinds_test::restore_fds_keeping(image, ctx, ready, err_file);
   });
   ASSERT_TRUE(b.ok()) << read_file(err_file).value_or("");
   const pid_t pb = b.pid();
@@ -308,15 +300,10 @@ TEST(FilesKind, SeparateDescriptionsOfTheLogAndOfAPipeEndStaySeparate) {
   const std::string err_file = t.path("restore.err");
   Forked b([&](int& ready) {
     if (!open_at(50, t.path("new.log"), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) return 50;
-    int keep[] = {ready};
-    kinds::FdRestoreContext ctx{1, keep, 50};
-    auto st = kinds::open_fds_in_child(image, ctx);
-    if (!st) {
-      (void)write_new_file(err_file, st.error().message);
-      return 53;
-    }
-    ready = keep[0];
-    return 0;
+    kinds::FdRestoreContext ctx;
+    ctx.vpid = 1;
+    ctx.log_fd = 50;
+    return kinds_test::restore_fds_keeping(image, ctx, ready, err_file);
   });
   ASSERT_TRUE(b.ok()) << read_file(err_file).value_or("");
   const pid_t pb = b.pid();
@@ -469,13 +456,7 @@ TEST(FilesKind, OpathAndOwnNamespaceFdsRoundTrip) {
   const img::Files image = *files;
   Forked b([&](int& ready) {
     if (int rc = only_ready_fd(ready)) return rc;
-    int keep[] = {ready};
-    kinds::FdRestoreContext ctx;
-    ctx.keep = keep;
-    auto st = kinds::open_fds_in_child(image, ctx);
-    if (!st) return 50;
-    ready = keep[0];
-    return 0;
+    return kinds_test::restore_fds_keeping(image, {}, ready);
   });
   ASSERT_TRUE(b.ok()) << "restore exit status " << b.wait();
   ASSERT_TRUE(ready_fd_closed(b.pid()));

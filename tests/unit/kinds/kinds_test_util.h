@@ -13,69 +13,31 @@
 #include <string>
 #include <thread>
 
+#include "../sys/tests_child.h"
 #include "base/files.h"
+#include "kinds/files/fdtable.h"
 
 namespace amber::kinds_test {
 
-class Forked {
- public:
-  // setup(ready_fd) runs first in the child; it may renumber ready_fd. A
-  // non-zero return is the child's exit status (and the parent sees !ok()).
-  // Then the child reports ready and runs `then` (default: pause for ever).
-  explicit Forked(const std::function<int(int& ready_fd)>& setup, const std::function<int()>& then = nullptr) {
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC) != 0) return;
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::close(p[0]);
-      int ready = p[1];
-      int rc = setup ? setup(ready) : 0;
-      if (rc != 0) ::_exit(rc);
-      char c = 'r';
-      if (::write(ready, &c, 1) != 1) ::_exit(120);
-      ::close(ready);
-      if (then) ::_exit(then());
-      for (;;) ::pause();
-    }
-    ::close(p[1]);
-    char c = 0;
-    ssize_t n;
-    do n = ::read(p[0], &c, 1);
-    while (n < 0 && errno == EINTR);
-    ::close(p[0]);
-    ready_ = n == 1;
-  }
-  Forked(const Forked&) = delete;
-  Forked& operator=(const Forked&) = delete;
-  ~Forked() {
-    if (pid_ > 0 && !reaped_) {
-      ::kill(pid_, SIGKILL);
-      wait();
-    }
-  }
-  bool ok() const { return pid_ > 0 && ready_; }
-  pid_t pid() const { return pid_; }
-  // Raw wait status, -1 on error.
-  int wait() {
-    int st = -1;
-    pid_t r;
-    do r = ::waitpid(pid_, &st, __WALL);
-    while (r < 0 && errno == EINTR);
-    reaped_ = true;
-    return r == pid_ ? st : -1;
-  }
-  // Non-blocking: true once the child has ended (status stored).
-  bool try_wait(int& st) {
-    pid_t r = ::waitpid(pid_, &st, __WALL | WNOHANG);
-    if (r == pid_) reaped_ = true;
-    return r == pid_;
-  }
+// A forked child reporting ready (tests/unit/sys/tests_child.h): its
+// setup(ready_fd) may move the ready pipe's write end.
+using Forked = test::Child;
 
- private:
-  pid_t pid_ = -1;
-  bool ready_ = false;
-  bool reaped_ = false;
-};
+// In a Forked child's setup: opens the fd table of `image` with `ctx`,
+// keeping `ready` open (the restore moves it above the image's fds).
+// Returns 0, or 53 with the error written to `err_file` (if any).
+inline int restore_fds_keeping(const img::Files& image, kinds::FdRestoreContext ctx, int& ready,
+                               const std::string& err_file = "") {
+  int keep[] = {ready};
+  ctx.keep = keep;
+  auto st = kinds::open_fds_in_child(image, ctx);
+  if (!st) {
+    if (!err_file.empty()) (void)write_new_file(err_file, st.error().message);
+    return 53;
+  }
+  ready = keep[0];
+  return 0;
+}
 
 inline bool wait_until(const std::function<bool()>& pred,
                        std::chrono::milliseconds timeout = std::chrono::seconds(5)) {

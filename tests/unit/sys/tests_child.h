@@ -8,23 +8,32 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <functional>
 
 namespace amber::test {
 
 class Child {
  public:
-  explicit Child(const std::function<int()>& setup, const std::function<int()>& then = nullptr) {
+  explicit Child(const std::function<int()>& setup, const std::function<int()>& then = nullptr)
+      : Child([&setup](int&) { return setup ? setup() : 0; }, then) {}
+  explicit Child(std::nullptr_t, const std::function<int()>& then = nullptr)
+      : Child(std::function<int(int&)>{}, then) {}
+  // setup(ready_fd) runs first in the child; it may renumber ready_fd (the
+  // fd restore tests close everything else). A non-zero return is the
+  // child's exit status (and the parent sees !ok()).
+  explicit Child(const std::function<int(int& ready_fd)>& setup, const std::function<int()>& then = nullptr) {
     int p[2];
     if (::pipe2(p, O_CLOEXEC) != 0) return;
     pid_ = ::fork();
     if (pid_ == 0) {
       ::close(p[0]);
-      int rc = setup();
+      int ready = p[1];
+      int rc = setup ? setup(ready) : 0;
       if (rc != 0) ::_exit(rc);
       char c = 'r';
-      if (::write(p[1], &c, 1) != 1) ::_exit(120);
-      ::close(p[1]);
+      if (::write(ready, &c, 1) != 1) ::_exit(120);
+      ::close(ready);
       if (then) ::_exit(then());
       for (;;) ::pause();
     }
@@ -47,14 +56,21 @@ class Child {
 
   bool ok() const { return pid_ > 0 && ready_; }
   pid_t pid() const { return pid_; }
-  // Reaps the child; returns the waitpid status (-1 on error).
+  // Reaps the child (also when traced: __WALL); returns the waitpid status
+  // (-1 on error).
   int wait() {
     int status = -1;
     pid_t r;
-    do r = ::waitpid(pid_, &status, 0);
+    do r = ::waitpid(pid_, &status, __WALL);
     while (r < 0 && errno == EINTR);
     reaped_ = true;
     return r == pid_ ? status : -1;
+  }
+  // Non-blocking: true once the child has ended (status stored).
+  bool try_wait(int& status) {
+    pid_t r = ::waitpid(pid_, &status, __WALL | WNOHANG);
+    if (r == pid_) reaped_ = true;
+    return r == pid_;
   }
 
  private:
