@@ -38,10 +38,7 @@ done
 n=$(e2e_name wait4)
 img="$E2E_TMP/img-wait4"
 note "wait4: run"
-"$AMBER" run --name "$n" -- "$wl" wait4 /tmp/memstate.data >/dev/null
-wait_until 10 grep -q "memstate: READY" "$AMBER_STATE_DIR/$n/log"
-pid=$(init_pid "$n")
-sleep 0.3
+run_wait4_pair "$n"
 wait_until 5 grep -q '^State:.*S (sleeping)' /proc/$pid/status
 note "wait4: dump"
 "$AMBER" dump "$n" -D "$img"

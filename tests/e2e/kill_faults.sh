@@ -7,14 +7,8 @@
 # container and checks as dump_faults.sh, whose points are the same.
 . "$E2E_LIB"
 
-wl=$(e2e_workload memstate)
 n=$(e2e_name k)
-"$AMBER" run --name "$n" -- "$wl" wait4 /tmp/memstate.data >/dev/null
-wait_until 10 grep -q "memstate: READY" "$AMBER_STATE_DIR/$n/log"
-pid=$(init_pid "$n")
-child=$(cat /proc/$pid/task/$pid/children | xargs)
-[ -n "$child" ] || fail "the workload has no child"
-sleep 0.3
+run_wait4_pair "$n"
 
 snapshot() { task_snapshot "$n" "$@"; }
 journals() { ls "$AMBER_STATE_DIR/.journal/" 2>/dev/null | grep -c '\.pb$' || true; }

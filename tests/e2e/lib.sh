@@ -202,6 +202,17 @@ init_and_children() { local p; p=$(init_pid "$1"); echo "$p $(cat /proc/$p/task/
 # sweeps those of dead ambers first).
 journal_empty() { [ -z "$(ls "$AMBER_STATE_DIR/.journal/" 2>/dev/null | grep '\.pb$')" ]; }
 
+# run_wait4_pair NAME: container NAME runs memstate's wait4 mode (the init
+# waits for a child sleeping in pause()); sets `pid` and `child`, host pids.
+run_wait4_pair() {
+  "$AMBER" run --name "$1" -- "$(e2e_workload memstate)" wait4 /tmp/memstate.data >/dev/null
+  wait_until 10 grep -q "memstate: READY" "$AMBER_STATE_DIR/$1/log"
+  pid=$(init_pid "$1")
+  child=$(cat /proc/$pid/task/$pid/children | xargs)
+  [ -n "$child" ] || fail "the workload has no child"
+  sleep 0.3
+}
+
 # task_snapshot NAME PID...: what a failed or killed dump or check must leave
 # exactly as it was: each task's maps, fds with their positions and flags,
 # signal masks and pending sets, tracer and state, and the container's
