@@ -70,6 +70,19 @@ Result<Peeked> peek_pipe(int read_copy) {
   return out;
 }
 
+// A pipe's entry, read through a read end of amber's own (`what` names the
+// task's fd in messages): its size and unread data, peeked, not consumed.
+Result<img::Pipe> peeked_entry(uint64_t id, int read_fd, bool packet, const std::string& what) {
+  Peeked peeked = TRY_CTX(peek_pipe(read_fd), "{}", what);
+  if (packet && !peeked.data.empty())
+    return unsupported("{} (packet-mode pipe with {} unread bytes): not supported yet", what, peeked.data.size());
+  img::Pipe p;
+  p.set_id(id);
+  p.set_size(peeked.size);
+  p.set_data(std::move(peeked.data));
+  return p;
+}
+
 }  // namespace
 
 bool is_pipe(const FdProbe& p) { return S_ISFIFO(p.st.st_mode) && p.link.starts_with("pipe:["); }
@@ -99,12 +112,7 @@ Result<img::Pipe> dump_fifo_without_reader(uint64_t id, pid_t pid, const FdDumpC
   // for a writer blocked in open().
   UniqueFd copy = TRY_CTX(open_fd(fmt::format("/proc/{}/fd/{}", pid, fd), O_RDONLY | O_NONBLOCK | O_CLOEXEC),
                           "task {}: fd {}: FIFO", ctx.vpid, fd);
-  Peeked peeked = TRY_CTX(peek_pipe(copy.get()), "task {}: fd {}: FIFO", ctx.vpid, fd);
-  img::Pipe p;
-  p.set_id(id);
-  p.set_size(peeked.size);
-  p.set_data(std::move(peeked.data));
-  return p;
+  return peeked_entry(id, copy.get(), false, fmt::format("task {}: fd {}: FIFO", ctx.vpid, fd));
 }
 
 Status dump_pipe_end(const FdProbe& p, const FdDumpContext&, img::Fd& out) {
@@ -120,15 +128,7 @@ Status dump_pipe_end(const FdProbe& p, const FdDumpContext&, img::Fd& out) {
 
 Result<img::Pipe> dump_pipe(uint64_t id, int pidfd, const FdDumpContext& ctx, int read_fd, bool packet) {
   UniqueFd copy = TRY_CTX(sys::pidfd_getfd(pidfd, read_fd), "task {}: fd {}: pipe:[{}]", ctx.vpid, read_fd, id);
-  Peeked peeked = TRY_CTX(peek_pipe(copy.get()), "task {}: fd {}: pipe:[{}]", ctx.vpid, read_fd, id);
-  if (packet && !peeked.data.empty())
-    return unsupported("task {}: fd {}: pipe:[{}] (packet-mode pipe with {} unread bytes): not supported yet",
-                       ctx.vpid, read_fd, id, peeked.data.size());
-  img::Pipe p;
-  p.set_id(id);
-  p.set_size(peeked.size);
-  p.set_data(std::move(peeked.data));
-  return p;
+  return peeked_entry(id, copy.get(), packet, fmt::format("task {}: fd {}: pipe:[{}]", ctx.vpid, read_fd, id));
 }
 
 Result<img::Pipe> dump_pipe_without_reader(uint64_t id, pid_t pid, const FdDumpContext& ctx, int write_fd,
@@ -139,15 +139,7 @@ Result<img::Pipe> dump_pipe_without_reader(uint64_t id, pid_t pid, const FdDumpC
   UniqueFd reader =
       TRY_CTX(open_fd(fmt::format("/proc/{}/fd/{}", pid, write_fd), O_RDONLY | O_NONBLOCK | O_CLOEXEC),
               "task {}: fd {}: pipe:[{}] (no reader): open a read end", ctx.vpid, write_fd, id);
-  Peeked peeked = TRY_CTX(peek_pipe(reader.get()), "task {}: fd {}: pipe:[{}]", ctx.vpid, write_fd, id);
-  if (packet && !peeked.data.empty())
-    return unsupported("task {}: fd {}: pipe:[{}] (packet-mode pipe with {} unread bytes): not supported yet",
-                       ctx.vpid, write_fd, id, peeked.data.size());
-  img::Pipe p;
-  p.set_id(id);
-  p.set_size(peeked.size);
-  p.set_data(std::move(peeked.data));
-  return p;
+  return peeked_entry(id, reader.get(), packet, fmt::format("task {}: fd {}: pipe:[{}]", ctx.vpid, write_fd, id));
 }
 
 Result<PipeSet> PipeSet::create(const std::vector<const img::Pipe*>& pipes, pid_t vpid, int floor) {
