@@ -32,6 +32,18 @@ std::string quote(std::string_view line) {
   return fmt::format("'{}...'", line.substr(0, kMax));
 }
 
+// One T per line; an error names the line.
+template <class T>
+Result<std::vector<T>> parse_each_line(std::string_view text, Result<T> (*parse_line)(std::string_view)) {
+  std::vector<T> out;
+  size_t n = 0;
+  for (std::string_view line : lines_of(text)) {
+    n++;
+    out.push_back(TRY_CTX(parse_line(line), "line {} {}", n, quote(line)));
+  }
+  return out;
+}
+
 template <class T>
 std::optional<T> to_signed(std::string_view s, int base = 10) {
   auto v = parse_int(s, base);
@@ -208,15 +220,7 @@ static Result<VmArea> parse_maps_line(std::string_view line) {
   return a;
 }
 
-Result<std::vector<VmArea>> parse_maps(std::string_view text) {
-  std::vector<VmArea> out;
-  size_t n = 0;
-  for (std::string_view line : lines_of(text)) {
-    n++;
-    out.push_back(TRY_CTX(parse_maps_line(line), "line {} {}", n, quote(line)));
-  }
-  return out;
-}
+Result<std::vector<VmArea>> parse_maps(std::string_view text) { return parse_each_line(text, parse_maps_line); }
 
 Result<std::vector<VmArea>> read_maps(pid_t pid) { return read_and_parse(proc_path(pid, "maps"), parse_maps); }
 
@@ -461,15 +465,7 @@ static Result<MountInfo> parse_mountinfo_line(std::string_view line) {
   return m;
 }
 
-Result<std::vector<MountInfo>> parse_mountinfo(std::string_view text) {
-  std::vector<MountInfo> out;
-  size_t n = 0;
-  for (std::string_view line : lines_of(text)) {
-    n++;
-    out.push_back(TRY_CTX(parse_mountinfo_line(line), "line {} {}", n, quote(line)));
-  }
-  return out;
-}
+Result<std::vector<MountInfo>> parse_mountinfo(std::string_view text) { return parse_each_line(text, parse_mountinfo_line); }
 
 Result<std::vector<MountInfo>> read_mountinfo(pid_t pid) {
   return read_and_parse(proc_path(pid, "mountinfo"), parse_mountinfo);
@@ -583,15 +579,7 @@ static Result<CgroupEntry> parse_cgroup_line(std::string_view line) {
   return e;
 }
 
-Result<std::vector<CgroupEntry>> parse_cgroup(std::string_view text) {
-  std::vector<CgroupEntry> out;
-  size_t n = 0;
-  for (std::string_view line : lines_of(text)) {
-    n++;
-    out.push_back(TRY_CTX(parse_cgroup_line(line), "line {} {}", n, quote(line)));
-  }
-  return out;
-}
+Result<std::vector<CgroupEntry>> parse_cgroup(std::string_view text) { return parse_each_line(text, parse_cgroup_line); }
 
 Result<std::vector<CgroupEntry>> read_cgroup(pid_t pid) { return read_and_parse(proc_path(pid, "cgroup"), parse_cgroup); }
 
