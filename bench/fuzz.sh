@@ -7,7 +7,7 @@
 # ratio fuzz/baseline is what mutating and fixing up each input costs on top.
 #
 #   bench/fuzz.sh [--build DIR] [--runs N] [--jobs J] [--seed S] [--baseline-runs N]
-#                 [--start-batch B] [--crash-dir DIR] [--smoke]
+#                 [--start-batch B] [--crash-dir DIR] [--timeout S] [--smoke]
 #
 # DIR: a build configured with -DAMBER_SANITIZE=ON (default build-asan next
 # to this directory, which scripts/test.sh builds). J: parallel batches
@@ -19,6 +19,8 @@
 # --start-batch B: a campaign in parts (the harness's batches of 2,000 inputs
 # are independent): a second run with the same seed and B = inputs so far /
 # 2000 makes the inputs that follow.
+# --timeout S: an input that runs longer is a hang (default 20 s; more on a
+# machine others load, where a slow input is not a hang).
 # Exit 1 if any input crashed, hung or made a sanitizer report.
 #
 # --smoke: 2,000 inputs, seed 1 (proves the script works; no timing claims).
@@ -26,7 +28,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD="$here/../build-asan"
-RUNS=1000000 JOBS=$(nproc) SEED="" BASE_RUNS=2000 START=0 CRASH_DIR="$PWD/fuzz-crashes" SMOKE=0
+RUNS=1000000 JOBS=$(nproc) SEED="" BASE_RUNS=2000 START=0 CRASH_DIR="$PWD/fuzz-crashes" TIMEOUT=20 SMOKE=0
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -37,6 +39,7 @@ while [ $# -gt 0 ]; do
     --baseline-runs) BASE_RUNS=$2; shift ;;
     --crash-dir) CRASH_DIR=$2; shift ;;
     --start-batch) START=$2; shift ;;
+    --timeout) TIMEOUT=$2; shift ;;
     --smoke) SMOKE=1 RUNS=2000 SEED=1 BASE_RUNS=200 ;;
     -h|--help) usage ;;
     *) echo "fuzz.sh: unknown argument $1" >&2; usage ;;
@@ -59,7 +62,7 @@ case "$(nm -D "$FUZZ" 2>/dev/null || true)" in *__asan_init*) sanitized="ASan+UB
 echo "host: $(uname -r), $(nproc) cpus, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "binary: $FUZZ (sanitizers: $sanitized)"
 echo "corpus: $(ls "$CORPUS"/*.amfz | wc -l) images, $(du -sh "$CORPUS" | cut -f1)"
-echo "command: $0 --runs $RUNS --jobs $JOBS --seed $SEED --start-batch $START"
+echo "command: $0 --runs $RUNS --jobs $JOBS --seed $SEED --start-batch $START --timeout $TIMEOUT"
 
 # result FILE KEY: the value of KEY in the harness's RESULT lines.
 result() { grep '^RESULT' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | tail -1; }
@@ -73,7 +76,8 @@ base_rate=$(result "$TMP/base" inputs_per_s)
 echo "baseline: the unmutated corpus, $BASE_RUNS inputs, 1 job: $base_rate inputs/s"
 
 st=0
-"$FUZZ" --corpus "$CORPUS" --runs "$RUNS" --jobs "$JOBS" --seed "$SEED" --start-batch "$START" --crash-dir "$CRASH_DIR" 2>&1 |
+"$FUZZ" --corpus "$CORPUS" --runs "$RUNS" --jobs "$JOBS" --seed "$SEED" --start-batch "$START" --crash-dir "$CRASH_DIR" \
+  --timeout "$TIMEOUT" 2>&1 |
   tee "$TMP/fuzz" | grep -v '^progress' || true
 grep -q '^RESULT inputs=' "$TMP/fuzz" || { echo "fuzz.sh: the harness did not finish" >&2; exit 1; }
 inputs=$(result "$TMP/fuzz" inputs) rate=$(result "$TMP/fuzz" inputs_per_s) crashes=$(result "$TMP/fuzz" crashes)

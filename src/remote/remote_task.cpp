@@ -138,14 +138,17 @@ Result<RemoteTask> RemoteTask::seize(pid_t tid, bool exit_kill) {
 
 Result<RemoteTask> RemoteTask::attach(pid_t tid, pid_t tgid, bool exit_kill) {
   if (tgid == 0) tgid = TRY(read_tgid(tid));
-  const unsigned long options = kSeizeOptions | (exit_kill ? PTRACE_O_EXITKILL : 0);
+  unsigned long options = kSeizeOptions | (exit_kill ? PTRACE_O_EXITKILL : 0);
   Status seized = sys::ptrace_seize(tid, options);
   // SUSPEND_SECCOMP needs CAP_SYS_ADMIN and a tracer not itself under
   // seccomp; a task without filters does not need it.
-  if (!seized && seized.error().sys_errno == EPERM && seccomp_mode(tid) == 0)
-    seized = sys::ptrace_seize(tid, options & ~static_cast<unsigned long>(PTRACE_O_SUSPEND_SECCOMP));
+  if (!seized && seized.error().sys_errno == EPERM && seccomp_mode(tid) == 0) {
+    options &= ~static_cast<unsigned long>(PTRACE_O_SUSPEND_SECCOMP);
+    seized = sys::ptrace_seize(tid, options);
+  }
   TRY(std::move(seized));
   RemoteTask t(tid, tgid);
+  t.options_ = options;
   t.state_ = State::Running;
   if (auto r = sys::ptrace_interrupt(tid); !r) {
     // ESRCH: it died right after the seize; nothing else can fail here.
@@ -166,6 +169,8 @@ RemoteTask& RemoteTask::operator=(RemoteTask&& o) noexcept {
   state_ = o.state_;
   group_stop_ = o.group_stop_;
   resumable_ = o.resumable_;
+  to_exec_ = o.to_exec_;
+  options_ = o.options_;
   regs_dirty_ = o.regs_dirty_;
   mask_dirty_ = o.mask_dirty_;
   mask_saved_ = o.mask_saved_;
@@ -224,11 +229,31 @@ Result<RemoteTask::Progress> RemoteTask::on_hold_stop(const sys::Stop& s) {
       TRY(sys::ptrace_cont(tid_, s.sig));
       return Progress::Pending;
     case K::Event:
+      if (to_exec_ && s.event == PTRACE_EVENT_EXEC) {
+        // The exec is done (the vfork parent woke up): stop at the new
+        // program's entry. A PTRACE_INTERRUPT sent in an event stop traps at
+        // the resumed task's first return to user space.
+        to_exec_ = false;
+        TRY(sys::ptrace_set_options(tid_, options_));
+        TRY(sys::ptrace_interrupt(tid_));
+      }
+      TRY(sys::ptrace_cont(tid_, 0));
+      return Progress::Pending;
     case K::Syscall:
       TRY(sys::ptrace_cont(tid_, 0));
       return Progress::Pending;
   }
   return Progress::Pending;
+}
+
+Status RemoteTask::run_to_exec() {
+  if (state_ != State::Stopped || group_stop_ || regs_dirty_ || mask_dirty_ || signals_blocked_ || exec_base_ != 0)
+    return failf("task {}: run_to_exec: not in a plain hold stop", tid_);
+  TRY(sys::ptrace_set_options(tid_, options_ | PTRACE_O_TRACEEXEC));
+  TRY(sys::ptrace_cont(tid_, 0));
+  to_exec_ = true;
+  state_ = State::Running;
+  return {};
 }
 
 Result<RemoteTask::Progress> RemoteTask::poll_stop() {

@@ -126,6 +126,13 @@ class RemoteTask {
   Result<Progress> poll_stop();
   // Blocks until the stop (or the thread's end).
   Result<Progress> wait_stop();
+  // A task held between vfork and exec: its parent cannot stop until it
+  // execs or exits (wait_for_vfork_done). Lets it run on to its exec, where
+  // it stops again (the PTRACE_EVENT_EXEC stop becomes a PTRACE_INTERRUPT
+  // stop before the new program's first instruction), or to its exit; the
+  // stop comes through poll_stop / wait_stop. Only from a PTRACE_INTERRUPT
+  // stop, before anything was changed in the task.
+  Status run_to_exec();
 
   RemoteTask(RemoteTask&& o) noexcept;
   RemoteTask& operator=(RemoteTask&& o) noexcept;
@@ -281,6 +288,8 @@ class RemoteTask {
   State state_ = State::Detached;
   bool group_stop_ = false;
   bool resumable_ = false;
+  bool to_exec_ = false;            // run_to_exec(): the exec event becomes the hold stop
+  unsigned long options_ = 0;       // the PTRACE_O_* of the seize
   bool regs_dirty_ = false;  // registers were changed: put saved_regs_ back at release
   bool mask_dirty_ = false;  // signal mask was changed: put saved_mask_ back
   bool mask_saved_ = false;

@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,11 +16,21 @@
 #include <memory>
 
 #include "base/files.h"
+#include "sys/pidfd.h"
 #include "sys/procfs.h"
 
 namespace amber::seal {
 
 namespace {
+
+// The syscall a task blocks in (/proc/TID/syscall), -1 if none or unknown.
+long blocked_syscall(pid_t tid) {
+  auto text = read_file(fmt::format("/proc/{}/syscall", tid));
+  if (!text) return -1;
+  auto words = split_ws(*text);
+  return words.empty() ? -1 : parse_int(words[0]).value_or(-1);
+}
+
 
 // A container that keeps creating tasks faster than we stop them.
 constexpr int kMaxRounds = 1000;
@@ -384,8 +395,30 @@ Status Hold::seize_one(pid_t tid, const std::set<pid_t>& listed) {
   return std::unexpected(std::move(t.error()).wrap(fmt::format("hold: seize task {} ({})", tid, st->name)));
 }
 
+// A task in vfork (dash runs its commands so; posix_spawn clones with
+// CLONE_VFORK) sleeps until its child execs or exits, and cannot stop
+// before; the child, held between vfork and exec, waits for amber. The
+// held child sharing the task's address space (kcmp KCMP_VM) runs on to its
+// exec or exit (RemoteTask::run_to_exec), and both stop then.
+Status Hold::run_vfork_child(pid_t parent) {
+  const long nr = blocked_syscall(parent);
+  if (nr != SYS_vfork && nr != SYS_clone && nr != SYS_clone3) return {};
+  auto parent_tgid = tasks_.find(parent);
+  if (parent_tgid == tasks_.end()) return {};
+  for (auto& [tid, task] : tasks_) {
+    if (!task.stopped() || task.tgid() != tid) continue;
+    auto st = sys::read_status(tid);
+    if (!st || st->ppid != parent_tgid->second.tgid()) continue;
+    auto same = sys::kcmp(parent, tid, sys::KcmpType::Vm);
+    if (!same || *same != 0) continue;
+    return context(task.run_to_exec(), fmt::format("hold: vfork child {} of task {}", tid, parent));
+  }
+  return {};
+}
+
 Status Hold::wait_stops() {
   const uint64_t deadline = now_ms() + static_cast<uint64_t>(opts_.timeout.count());
+  uint64_t next_vfork_look = now_ms() + 20;
   for (;;) {
     size_t pending = 0;
     pid_t example = 0;
@@ -408,6 +441,11 @@ Status Hold::wait_stops() {
     }
     if (pending == 0) return {};
     TRY(check_interrupt());
+    if (now_ms() >= next_vfork_look) {
+      for (auto& [tid, task] : tasks_)
+        if (!task.stopped()) TRY(run_vfork_child(tid));
+      next_vfork_look = now_ms() + 20;
+    }
     if (now_ms() > deadline) {
       auto st = sys::read_status(example);
       return failf("hold: {} task(s) did not stop within {} ms, e.g. task {} ({}, state {})", pending,

@@ -154,6 +154,7 @@ class Hold {
   Status seize_all(const std::vector<pid_t>& tids);
   Status seize_one(pid_t tid, const std::set<pid_t>& listed);
   Status wait_stops();
+  Status run_vfork_child(pid_t parent);
   Status settle();
   // Settles every thread's rseq and tells the journal (if any).
   Status journal_held();
