@@ -27,6 +27,7 @@
 #include "kinds/posix_timers.h"
 #include "kinds/mm.h"
 #include "kinds/ns/fs_tree.h"
+#include "sys/sock_diag.h"
 #include "kinds/ns/ipc.h"
 #include "kinds/ns/membership.h"
 #include "kinds/ns/mounts.h"
@@ -129,6 +130,14 @@ Status dump_mounts(img::Container& c, pid_t init, image::ImageWriter& image, Fau
   for (const sys::MountInfo& m : ct)
     TRY(kinds::check_mount_optional(m.optional_fields, fmt::format("mount {} at {}", m.mnt_id, m.mount_point)));
   auto classified = TRY(kinds::classify_mounts(ct, host, c.rootfs()));
+  // Socket files the container's unix sockets are bound to (their binds
+  // make them again on restore).
+  kinds::BoundSocketFiles bound;
+  {
+    UniqueFd net = TRY(open_fd(fmt::format("/proc/{}/ns/net", init), O_RDONLY));
+    for (const sys::UnixSockDiag& s : TRY(sys::unix_sockets(net.get())))
+      if (s.vfs_ino != 0) bound.insert({s.vfs_dev, s.vfs_ino});
+  }
   int n = 0;
   for (auto& m : classified) {
     if (m.role == kinds::MountRole::OwnTmpfs) {
@@ -140,7 +149,7 @@ Status dump_mounts(img::Container& c, pid_t init, image::ImageWriter& image, Fau
       std::optional<image::ChunkAuth> auth = TRY(image.chunk_auth(base + ".bin"));
       std::optional<image::ChunkStream> tags;
       if (auth) tags.emplace(*auth, image::kChunkSize);
-      img::FsTree tree = TRY(kinds::dump_fs_tree(src, data.get(), &off, tags ? &*tags : nullptr));
+      img::FsTree tree = TRY(kinds::dump_fs_tree(src, data.get(), &off, tags ? &*tags : nullptr, &bound));
       if (tags) tree.set_chunk_tags(TRY(tags->finish()));
       tree.set_mountpoint(m.mount.mountpoint());
       tree.set_fstype(m.mount.fstype());

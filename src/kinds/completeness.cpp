@@ -241,6 +241,9 @@ const std::vector<FieldRule> kFdinfo = {
     {"Pid", C::Restored, "a pidfd's task (kinds/files/pidfd)"},
     {"NSpid", C::Restored, "a pidfd's task in each pid namespace (kinds/files/pidfd)"},
     {"tty-index", C::Restored, "pty index (kinds/files/tty)"},
+    // net/unix/af_unix.c unix_show_fdinfo(): fds in flight in the queue
+    // (kinds/files/unix_socket refuses any).
+    {"scm_fds", C::Restored, "unix socket: fds in flight (SCM_RIGHTS)"},
 };
 
 // fs/nsfs.c: every namespace kind in /proc/PID/ns.

@@ -4,7 +4,10 @@
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -39,7 +42,27 @@ void parse_attrs(const unix_diag_msg* msg, size_t len, UnixSockDiag& s) {
           uint32_t v;
           std::memcpy(&v, data, 4);
           s.peer = v;
+          s.has_peer = true;
         }
+        break;
+      case UNIX_DIAG_VFS:
+        if (n >= sizeof(unix_diag_vfs)) {
+          unix_diag_vfs v;
+          std::memcpy(&v, data, sizeof v);
+          s.vfs_ino = v.udiag_vfs_ino;
+          s.vfs_dev = v.udiag_vfs_dev;
+        }
+        break;
+      case UNIX_DIAG_RQLEN:
+        if (n >= sizeof(unix_diag_rqlen)) {
+          unix_diag_rqlen v;
+          std::memcpy(&v, data, sizeof v);
+          s.rqueue = v.udiag_rqueue;
+          s.wqueue = v.udiag_wqueue;
+        }
+        break;
+      case UNIX_DIAG_SHUTDOWN:
+        if (n >= 1) s.shutdown = static_cast<uint8_t>(data[0]);
         break;
       case UNIX_DIAG_ICONS:
         for (size_t off = 0; off + 4 <= n; off += 4) {
@@ -67,7 +90,7 @@ Result<std::vector<UnixSockDiag>> unix_sockets(int netns_fd) {
   msg.nlh.nlmsg_seq = 1;
   msg.req.sdiag_family = AF_UNIX;
   msg.req.udiag_states = ~0U;
-  msg.req.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS;
+  msg.req.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS | UDIAG_SHOW_VFS | UDIAG_SHOW_RQLEN;
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
   if (::sendto(nl.get(), &msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0)
@@ -97,6 +120,24 @@ Result<std::vector<UnixSockDiag>> unix_sockets(int netns_fd) {
       out.push_back(std::move(s));
     }
   }
+}
+
+const UnixSockDiag* UnixNetDiag::find(uint64_t inode) const {
+  for (const UnixSockDiag& s : sockets)
+    if (s.inode == inode) return &s;
+  return nullptr;
+}
+
+Result<UnixNetDiag> unix_sockets_of(int sock_fd) {
+  int ns = ::ioctl(sock_fd, SIOCGSKNS);
+  if (ns < 0) return sys_fail("SIOCGSKNS");
+  UniqueFd nsfd(ns);
+  struct stat st {};
+  if (::fstat(nsfd.get(), &st) != 0) return sys_fail("fstat net namespace");
+  UnixNetDiag out;
+  out.netns = st.st_ino;
+  out.sockets = TRY(unix_sockets(nsfd.get()));
+  return out;
 }
 
 }  // namespace amber::sys

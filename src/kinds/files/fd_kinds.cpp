@@ -5,6 +5,7 @@
 #include <fcntl.h>
 
 #include "base/files.h"
+#include "kinds/files/unix_socket.h"
 
 namespace amber::kinds::files {
 
@@ -72,6 +73,8 @@ constexpr FdKindOps kTable[] = {
      install_rank_epoll},
     {"inotify", {img::FD_INOTIFY, kNone}, is_inotify, dump_inotify, open_inotify, nullptr, verify_inotify},
     {"pty", {img::FD_TTY, kNone}, is_pty, dump_pty, open_pty_end, nullptr, verify_pty},
+    {"unix socket", {img::FD_UNIX_SOCKET, kNone}, is_unix_socket, dump_unix_socket, open_unix_socket, nullptr,
+     verify_unix_socket},
 };
 
 }  // namespace

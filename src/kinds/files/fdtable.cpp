@@ -23,6 +23,7 @@
 #include "kinds/completeness.h"
 #include "kinds/files/fd_kinds.h"
 #include "kinds/files/owner.h"
+#include "kinds/files/unix_socket.h"
 #include "sys/pidfd.h"
 
 namespace amber::kinds {
@@ -35,6 +36,7 @@ constexpr int kMaxFdNumber = 1 << 30;
 Result<FdProbe> probe_fd(pid_t pid, int fd) {
   FdProbe p;
   p.fd = fd;
+  p.pid = pid;
   const std::string link_path = fmt::format("/proc/{}/fd/{}", pid, fd);
   p.link = TRY(read_link(link_path));
   // stat() follows the magic link to the open file itself, even for pipes,
@@ -357,6 +359,7 @@ Status link_fds(std::vector<TaskFds>& tasks) {
   files::mark_memfd_originals(tasks);
   TRY(link_pipes(tasks));
   TRY(files::link_ptys(tasks));
+  TRY(files::link_unix_sockets(tasks));
   TRY(files::collect_unlinked(tasks));
   TRY(files::mark_mapped_locks(tasks));
   return {};

@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include "kinds/files/fd_kinds.h"
+#include "kinds/files/unix_socket.h"
 
 namespace amber::kinds {
 
@@ -62,7 +63,7 @@ Result<SharedFdsPlan> plan_shared_fds(const std::map<pid_t, TaskFilesRef>& tasks
     std::set<pid_t> holders;
     std::map<uint64_t, img::Fd> fds;  // by ofd_id
   };
-  std::map<uint64_t, Found> pipes, descriptions, ptys;
+  std::map<uint64_t, Found> pipes, descriptions, ptys, unix_units;
   for (const auto& [pid, t] : tasks) {
     for (img::Pipe p : t.files->pipes()) {
       if (!p.fifo_path().empty()) p.set_fifo_path(join_root(t.root, p.fifo_path()));
@@ -79,6 +80,7 @@ Result<SharedFdsPlan> plan_shared_fds(const std::map<pid_t, TaskFilesRef>& tasks
       const bool pipe = fd.kind() == img::FD_PIPE || fd.kind() == img::FD_FIFO;
       Found& f = pipe                         ? pipes[fd.pipe().pipe_id()]
                  : fd.kind() == img::FD_TTY ? ptys[fd.tty().index()]
+                 : fd.kind() == img::FD_UNIX_SOCKET ? unix_units[fd.unix_socket().unit()]
                                               : descriptions[fd.ofd_id()];
       f.holders.insert(pid);
       img::Fd copy = fd;
@@ -108,6 +110,12 @@ Result<SharedFdsPlan> plan_shared_fds(const std::map<pid_t, TaskFilesRef>& tasks
     for (const auto& [ofd, fd] : f.fds) u.fds.push_back(fd);
     plan.by_creator[common_creator({f.holders.begin(), f.holders.end()})].push_back(std::move(u));
   }
+  for (const auto& [unit, f] : unix_units) {
+    SharedFdsPlan::Unit u;
+    u.unix_sockets = true;
+    for (const auto& [ofd, fd] : f.fds) u.fds.push_back(fd);
+    plan.by_creator[common_creator({f.holders.begin(), f.holders.end()})].push_back(std::move(u));
+  }
   for (const auto& [ofd, f] : descriptions) add(0, f);
   return plan;
 }
@@ -121,6 +129,8 @@ Status create_shared_fds(const SharedFdsPlan& plan, pid_t creator, int log_fd, c
     std::vector<std::pair<uint64_t, UniqueFd>> opened;
     if (u.pty) {
       opened = TRY_CTX(files::create_pty(u.fds, creator, plan.top), "task {}", creator);
+    } else if (u.unix_sockets) {
+      opened = TRY(files::create_unix_unit(u.fds, creator, plan.top));
     } else if (u.pipe_id != 0) {
       const img::Pipe* pipe = &plan.pipes.at(u.pipe_id);
       files::PipeSet set = TRY(files::PipeSet::create({pipe}, creator, plan.top));

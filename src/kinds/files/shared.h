@@ -36,6 +36,7 @@ struct SharedFdsPlan {
   struct Unit {
     uint64_t pipe_id = 0;      // a pipe with all its shared descriptions; 0: one description
     bool pty = false;          // a pty pair, master and slaves (always a unit, even with one holder)
+    bool unix_sockets = false; // unix sockets tied together (UnixSocket.unit; always a unit)
     std::vector<img::Fd> fds;  // one per description, path as seen from the container's root
   };
   std::map<pid_t, std::vector<Unit>> by_creator;

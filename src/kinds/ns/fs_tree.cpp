@@ -34,6 +34,7 @@ struct Walker {
   img::FsTree* tree;
   image::ChunkStream* tags;
   std::map<std::pair<dev_t, ino_t>, std::string> inodes;  // hard links: first path seen
+  const BoundSocketFiles* bound = nullptr;
   // Allocated at the first regular file and never zeroed: a container's
   // /tmp and /dev/shm are mostly empty, and zeroing 1 MiB per walk cost
   // 256 page faults (~2 ms here, where a fault is a hypervisor exit).
@@ -79,6 +80,13 @@ struct Walker {
   Status visit(int dirfd, const char* name, const std::string& rel) {
     struct stat st {};
     if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return sys_fail("stat {}", rel);
+    // A socket file is made by the bind of the socket the restore makes
+    // again (kinds/files/unix_socket_restore.cpp); one no socket is bound
+    // to any more cannot be made without one.
+    if (S_ISSOCK(st.st_mode)) {
+      if (bound && bound->contains({static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)})) return {};
+      return unsupported("{}: a socket file no socket of the container is bound to: not supported yet", rel);
+    }
     img::FsEntry& e = *tree->add_entries();
     e.set_path(rel);
     e.set_mode(st.st_mode);
@@ -143,7 +151,8 @@ struct Walker {
         e.set_rdev(st.st_rdev);
         return {};
       default:
-        return unsupported("{}: a socket file in a container filesystem is not supported yet", rel);
+        return unsupported("{}: file type {:#o} in a container filesystem: not supported yet", rel,
+                           st.st_mode & S_IFMT);
     }
   }
 };
@@ -151,9 +160,10 @@ struct Walker {
 }  // namespace
 
 Result<img::FsTree> dump_fs_tree(const std::string& src, int data_fd, uint64_t* data_offset,
-                                 image::ChunkStream* tags) {
+                                 image::ChunkStream* tags, const BoundSocketFiles* bound) {
   img::FsTree tree;
   Walker w{data_fd, data_offset, &tree, tags};
+  w.bound = bound;
   TRY_CTX(w.visit(AT_FDCWD, src.c_str(), ""), "dump content of {}", src);
   tree.set_data_size(*data_offset);
   return tree;

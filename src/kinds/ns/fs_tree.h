@@ -3,6 +3,7 @@
 // inside the restored container before any fd is opened.
 #pragma once
 #include <cstdint>
+#include <set>
 #include <string>
 
 #include "base/result.h"
@@ -14,9 +15,12 @@ namespace amber::kinds {
 // Walks `src` (e.g. "/proc/PID/root/tmp": the container's view) without
 // following any symlink (the container controls them), appending file data to
 // `data_fd` at `*data_offset`, and to `tags` (the data file's chunk tags, null
-// in an untagged image) as it is written. Sockets are refused (Exit::Unsupported).
+// in an untagged image) as it is written. Socket files are left out when a
+// socket of the container is bound to them (`bound`: their (st_dev, inode);
+// the restore's bind makes them again), refused otherwise (Exit::Unsupported).
+using BoundSocketFiles = std::set<std::pair<uint64_t, uint64_t>>;
 Result<img::FsTree> dump_fs_tree(const std::string& src, int data_fd, uint64_t* data_offset,
-                                 image::ChunkStream* tags);
+                                 image::ChunkStream* tags, const BoundSocketFiles* bound = nullptr);
 
 // Checks `tree` on its own before anything is created (Exit::BadInput naming
 // the entry): paths relative, without "", ".", ".." components or NUL, each

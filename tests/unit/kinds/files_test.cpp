@@ -329,13 +329,75 @@ TEST(FilesKind, SeparateDescriptionsOfTheLogAndOfAPipeEndStaySeparate) {
   EXPECT_STREQ(buf, "ab");
 }
 
-TEST(FilesKind, SocketIsRefusedByName) {
+// An fd in flight (SCM_RIGHTS) in a unix socket's queue: refused by name,
+// never dropped.
+bool send_fd(int sock, int fd) {
+  char byte = 'x';
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = control;
+  m.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  return ::sendmsg(sock, &m, 0) == 1;
+}
+
+TEST(FilesKind, UnixSocketWithFdInFlightIsRefusedByName) {
   expect_refused(
       [] {
         int sv[2];
-        return ::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0 && move_to(sv[0], 5) && move_to(sv[1], 6);
+        return ::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0 && send_fd(sv[1], 0) && move_to(sv[0], 5) &&
+               move_to(sv[1], 6);
       },
-      {"task 1: fd 5: socket:[", "(unix stream socket): not supported yet"});
+      {"task 1: fd 5: socket:[", "unix stream socket", "fds in flight (SCM_RIGHTS)", "not supported yet"});
+}
+
+// A stream and a datagram socketpair with data queued: dumped with their
+// queues (boundaries kept), and nothing consumed.
+TEST(FilesKind, UnixSocketQueuesPeekedNotConsumed) {
+  Forked a([&](int& ready) {
+    if (int rc = only_ready_fd(ready)) return rc;
+    int st[2], dg[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM, 0, st) || ::socketpair(AF_UNIX, SOCK_DGRAM, 0, dg)) return 41;
+    if (::write(st[0], "abc", 3) != 3 || ::write(st[0], "de", 2) != 2 || ::write(dg[0], "one", 3) != 3 ||
+        ::write(dg[0], "four", 4) != 4)
+      return 42;
+    return move_to(st[0], 5) && move_to(st[1], 6) && move_to(dg[0], 7) && move_to(dg[1], 8) ? 0 : 43;
+  });
+  ASSERT_TRUE(a.ok()) << "setup exit status " << a.wait();
+  ASSERT_TRUE(ready_fd_closed(a.pid()));
+  auto files = kinds::dump_fds(dump_ctx(a.pid()));
+  ASSERT_TRUE(files) << files.error().message;
+  std::map<int, const img::Fd*> by_fd;
+  for (const img::Fd& f : files->fds()) by_fd[f.fd()] = &f;
+  ASSERT_EQ(by_fd.at(6)->kind(), img::FD_UNIX_SOCKET);
+  const img::UnixSocket& s6 = by_fd.at(6)->unix_socket();
+  ASSERT_EQ(s6.queue_size(), 1);
+  EXPECT_EQ(s6.queue(0).data(), "abcde");
+  EXPECT_EQ(s6.peer(), by_fd.at(5)->unix_socket().inode());
+  EXPECT_EQ(s6.unit(), by_fd.at(5)->unix_socket().unit());
+  EXPECT_EQ(s6.peek_off(), -1);
+  const img::UnixSocket& d8 = by_fd.at(8)->unix_socket();
+  ASSERT_EQ(d8.queue_size(), 2);
+  EXPECT_EQ(d8.queue(0).data(), "one");
+  EXPECT_EQ(d8.queue(1).data(), "four");
+  EXPECT_EQ(d8.type(), static_cast<uint32_t>(SOCK_DGRAM));
+  // Still there: read through copies of the task's fds.
+  auto pidfd = sys::pidfd_open(a.pid());
+  ASSERT_TRUE(pidfd);
+  auto c6 = sys::pidfd_getfd(pidfd->get(), 6);
+  auto c8 = sys::pidfd_getfd(pidfd->get(), 8);
+  ASSERT_TRUE(c6 && c8);
+  char buf[16] = {};
+  EXPECT_EQ(::recv(c6->get(), buf, sizeof buf, MSG_DONTWAIT), 5);
+  EXPECT_EQ(::recv(c8->get(), buf, sizeof buf, MSG_DONTWAIT), 3);
+  EXPECT_EQ(::recv(c8->get(), buf, sizeof buf, MSG_DONTWAIT), 4);
 }
 
 TEST(FilesKind, AnonInodeIsRefusedByName) {
