@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <future>
 #include <map>
 
@@ -312,6 +314,25 @@ std::string format_summary(const DumpSummary& s) {
                      static_cast<double>(s.image_bytes) / (1 << 20), s.total_ms, s.frozen_ms);
 }
 
+namespace {
+
+// Test-only (AMBER_PAUSE_AT=POINT): waits 3 s at POINT, the container held,
+// so that a test can do something outside at that instant (e2e
+// dump_tty_console: an attach between the seal check and its re-check).
+Status pause_for_test(const char* point, const seal::InterruptGuard& guard) {
+  const char* at = std::getenv("AMBER_PAUSE_AT");
+  if (!at || std::strcmp(at, point) != 0) return {};
+  fmt::print(stderr, "paused at {}\n", point);
+  std::fflush(stderr);
+  for (int i = 0; i < 300; ++i) {
+    TRY(guard.check());
+    ::usleep(10000);
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& faults) {
   Timeline tl;
   // The key first: a key file that cannot be used stops the dump before the
@@ -434,6 +455,7 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   // failed dump never leaves an image beside a container that runs on.
   auto finish = [&]() -> Status {
     TRY(faults.hit("dump.finish"));
+    TRY(pause_for_test("dump.finish", guard));
     TRY(recheck_sealed(hold, target, opts, log));
     tl.mark("seal-recheck");
     if (opts.leave_running) {

@@ -3,7 +3,8 @@
 # sets a termios and window size of its own, keeps a /dev/tty fd, and
 # blocks reading a line; part of the line is typed through amber attach
 # before the dump. While an attach is connected, a dump is refused as a
-# leak (the attach holds the console's master) and the container runs on.
+# leak (the attach holds the console's master) and the container runs on,
+# also when the attach connects after the seal check (its re-check).
 # After dump -> kill -> restore (amber's own stdin not a terminal), a new
 # attach types the rest of the line: the job checks termios, window size,
 # process group, foreground group, session and controlling terminal, and
@@ -33,6 +34,22 @@ assert_eq 3 "$STATUS" "dump while attached (stderr: $ERR)"
 assert_contains "$ERR" "console" "the leak names the console"
 assert_eq running "$(ps_state "$n")" "state after the refused dump"
 wait "$holder" || fail "the attach that held the console"
+# An attach that connects after the seal check: the re-check before the
+# tasks are killed finds it; the image is removed, the container runs on.
+AMBER_PAUSE_AT=dump.finish "$AMBER" dump "$n" -D "$E2E_TMP/img-late" 2>"$E2E_TMP/late.err" >/dev/null &
+dumper=$!
+e2e_track "$dumper"
+wait_until 20 grep -q "paused at dump.finish" "$E2E_TMP/late.err"
+python3 "$driver" "$AMBER" "$n" "$E2E_TMP/hold" &
+holder=$!
+e2e_track "$holder"
+status=0
+wait "$dumper" || status=$?
+assert_eq 3 "$status" "dump with an attach connected during it (stderr: $(cat "$E2E_TMP/late.err"))"
+assert_contains "$(cat "$E2E_TMP/late.err")" "console" "the late leak names the console"
+[ ! -e "$E2E_TMP/img-late" ] || fail "the refused dump left its image"
+assert_eq running "$(ps_state "$n")" "state after the late refusal"
+wait "$holder" || fail "the attach during the dump"
 
 "$AMBER" dump "$n" -D "$E2E_TMP/img" >/dev/null
 assert_nothing_left "$n" "$pid"
