@@ -1,6 +1,8 @@
 #include "restore/restore.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <map>
@@ -42,6 +44,26 @@ const img::Fd* console_original(const Plan& plan) {
     for (const img::Fd& fd : t.files.fds())
       if (fd.kind() == img::FD_TTY && fd.console() && fd.ofd_id() == plan.shared.console_original) return &fd;
   return nullptr;
+}
+
+// The new console is another pty (another index) than the one the image
+// recorded as the controlling terminal (/proc/PID/stat field 7) of the
+// console's session: its tasks are verified against the new one. The
+// session is the one whose leader's console fd is `controlling`.
+Status expect_new_console(Plan& plan, int slave) {
+  pid_t sid = 0;
+  for (const auto& [pid, t] : plan.tasks)
+    for (const img::Fd& fd : t.files.fds())
+      if (fd.kind() == img::FD_TTY && fd.console() && fd.tty().controlling()) sid = pid;
+  if (sid == 0) return {};
+  struct stat st {};
+  if (::fstat(slave, &st) != 0) return sys_fail("the new console: stat");
+  // The kernel's new_encode_dev, as /proc/PID/stat prints tty_nr.
+  const uint64_t ma = major(st.st_rdev), mi = minor(st.st_rdev);
+  const std::string tty_nr = std::to_string((mi & 0xff) | (ma << 8) | ((mi & ~uint64_t{0xff}) << 12));
+  for (auto& [pid, t] : plan.tasks)
+    if (t.task.sid() == sid && t.task.proc_stat().contains("7")) (*t.task.mutable_proc_stat())["7"] = tty_nr;
+  return {};
 }
 
 // The seized threads of every task, by pid, each in the image's order.
@@ -209,8 +231,10 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   // image's state; its master goes to the new shim (amber attach), its
   // slave to the tasks' console fds.
   kinds::NewConsole console;
-  if (const img::Fd* original = console_original(plan))
+  if (const img::Fd* original = console_original(plan)) {
     console = TRY_CTX(kinds::make_console(*original), "{}", what);
+    TRY_CTX(expect_new_console(plan, console.slave.get()), "{}", what);
+  }
   tl.mark("state+cgroup");
 
   // 3. The fork phase: the init, in new namespaces under a new shim, forks

@@ -54,6 +54,14 @@ wait "$holder" || fail "the attach during the dump"
 "$AMBER" dump "$n" -D "$E2E_TMP/img" >/dev/null
 assert_nothing_left "$n" "$pid"
 # No terminal on amber's side: the console's state comes from the image.
+# Ptys held meanwhile take the freed indexes: the new console has another
+# index than the old one (the tasks' controlling terminal is verified
+# against the new one).
+python3 -c 'import os, time
+fds = [os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY) for _ in range(3)]
+time.sleep(20)' &
+e2e_track $!
+sleep 0.5
 "$AMBER" restore -D "$E2E_TMP/img" </dev/null >/dev/null 2>"$E2E_TMP/restore.err" ||
   fail "restore: $(cat "$E2E_TMP/restore.err")"
 wait_until 5 test -S "$AMBER_STATE_DIR/$n/attach.sock"

@@ -1,7 +1,8 @@
 # vim (the team did not write it) in an `amber run --tty` container, driven
 # through amber attach from a terminal of the test's own (python3's pty):
 # text is typed, the cursor moved into the middle of it, then dump -> kill
-# -> restore; a new attach types more at the cursor and `:wq`. The file
+# -> restore (amber restore run from a terminal); a new attach types more at
+# the cursor and `:wq`. The file
 # holds both texts, the second inserted where the cursor was before the
 # dump (so vim's state, the console and its input all survived).
 . "$E2E_LIB"
@@ -22,7 +23,10 @@ python3 "$driver" "$AMBER" "$n" "$E2E_TMP/s1" || fail "first attach"
 
 "$AMBER" dump "$n" -D "$E2E_TMP/img" >/dev/null
 assert_nothing_left "$n" "$pid"
-"$AMBER" restore -D "$E2E_TMP/img" </dev/null >/dev/null
+# Restored from a terminal of its own (script): the console's size is the
+# image's, not this terminal's.
+script -qec "stty rows 12 cols 34; $AMBER restore -D $E2E_TMP/img" /dev/null </dev/null >/dev/null ||
+  fail "restore from a terminal"
 wait_until 5 test -S "$AMBER_STATE_DIR/$n/attach.sock"
 printf '%s\n' 'send \x0c' 'expect HELLO WORLD' 'send iBIG ' 'send \x1b' 'sleep 1.2' 'send osecond line' 'send \x1b' \
   'sleep 1.2' 'send :wq\r' 'eof' >"$E2E_TMP/s2"
