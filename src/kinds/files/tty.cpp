@@ -20,6 +20,10 @@
 // set once every task exists (TIOCSPGRP by remote ioctl from the leader, with
 // its signals blocked, so SIGTTOU does not stop it).
 //
+// The console of a --tty container (a pty of the host's devpts whose
+// master is the shim's) and fds opened through /dev/tty: console.cpp and
+// dump_dev_tty below; link_ptys reads the console's state too.
+//
 // Not seen: input a master wrote to a slave nobody ever opened (no fd of the
 // slave exists, and opening one would change the pair: its last close makes
 // the master read EIO); a line ended by VEOF in canonical mode comes back
