@@ -24,7 +24,7 @@ Action add_run(CLI::App& app) {
       ->allow_extra_args(false);
   sub->add_flag("-t,--tty", o->tty,
                 "Give the container a terminal: its init's stdio and controlling terminal (reach it with "
-                "`amber attach NAME`; the log stays empty). Such a container cannot be dumped yet");
+                "`amber attach NAME`; the log stays empty). It is dumped and restored with it (detach first)");
   sub->add_option("command", o->argv, "CMD [ARGS...] (after --)")->required();
   return [o](Context& ctx) {
     auto name = container::run_container(*o, ctx.log);

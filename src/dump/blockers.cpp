@@ -25,7 +25,8 @@ Result<std::vector<kinds::TreeTask>> tree_or_blocker(const std::map<pid_t, std::
   return tree;
 }
 
-Result<kinds::Blockers> find_blockers(const std::vector<kinds::TreeTask>& tree, const std::string& log_path) {
+Result<kinds::Blockers> find_blockers(const std::vector<kinds::TreeTask>& tree, const std::string& log_path,
+                                      const kinds::ConsoleRef* console) {
   kinds::Blockers out;
   if (tree.empty()) return out;
   auto ipc = kinds::dump_ipc(tree.front().pid, nullptr);
@@ -45,6 +46,7 @@ Result<kinds::Blockers> find_blockers(const std::vector<kinds::TreeTask>& tree, 
     TRY(kinds::find_area_blockers(t.pid, t.vpid, out));
     kinds::FdDumpContext ctx{t.pid, t.vpid, TRY(kinds::read_root_link(t.pid)), log_path, &vpid_of};
     ctx.proc = kinds::proc_reopen_for(tree, t.vpid);
+    ctx.console = console;
     TRY(kinds::probe_fds(ctx, &out));
   }
   return out;

@@ -14,14 +14,17 @@
 
 #include "base/result.h"
 #include "kinds/blockers.h"
+#include "kinds/files/fdtable.h"
 #include "kinds/tree.h"
 
 namespace amber::dump {
 
 // `log_path`: the container's log as amber reaches it ("" for a process
 // tree amber did not start): fds on it are the container's own stdio.
+// `console`: the container's console (--tty), nullptr: none.
 // Failed (not Unsupported) only if /proc could not be read.
-Result<kinds::Blockers> find_blockers(const std::vector<kinds::TreeTask>& tree, const std::string& log_path);
+Result<kinds::Blockers> find_blockers(const std::vector<kinds::TreeTask>& tree, const std::string& log_path,
+                                      const kinds::ConsoleRef* console = nullptr);
 
 // The process tree of a held container (kinds::collect_tree) and the
 // checks on it a dump makes first; their refusal is kept as one blocker

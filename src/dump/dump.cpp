@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <future>
 #include <map>
 
@@ -188,8 +190,8 @@ Status dump_thread_state(remote::RemoteTask& th, pid_t pid, const sys::ProcStatu
 Result<TaskImage> dump_task(seal::Hold& hold, const std::vector<kinds::TreeTask>& tree, const kinds::TreeTask& tt,
                             const container::ContainerState& st, const std::string& container_root,
                             const std::map<pid_t, pid_t>& vpid_of, const kinds::Reference& ref,
-                            image::ImageWriter& image, kinds::TaskFds& fds, Progress& progress, Faults& faults,
-                            Timeline& tl) {
+                            const kinds::ConsoleRef* console, image::ImageWriter& image, kinds::TaskFds& fds,
+                            Progress& progress, Faults& faults, Timeline& tl) {
   TaskImage t;
   t.pid = tt.pid;
   t.vpid = tt.vpid;
@@ -255,6 +257,7 @@ Result<TaskImage> dump_task(seal::Hold& hold, const std::vector<kinds::TreeTask>
   kinds::FdDumpContext fctx{pid, tt.vpid, TRY(kinds::read_root_link(pid)),
                             container::log_file(container::state_dir(st.name)), &vpid_of};
   fctx.proc = reopen;
+  fctx.console = console;
   fds = TRY(kinds::probe_fds(fctx));
 
   tl.mark("task.fds");
@@ -320,6 +323,25 @@ std::string format_summary(const DumpSummary& s) {
                      static_cast<double>(s.image_bytes) / (1 << 20), s.total_ms, s.frozen_ms);
 }
 
+namespace {
+
+// Test-only (AMBER_PAUSE_AT=POINT): waits 3 s at POINT, the container held,
+// so that a test can do something outside at that instant (e2e
+// dump_tty_console: an attach between the seal check and its re-check).
+Status pause_for_test(const char* point, const seal::InterruptGuard& guard) {
+  const char* at = std::getenv("AMBER_PAUSE_AT");
+  if (!at || std::strcmp(at, point) != 0) return {};
+  fmt::print(stderr, "paused at {}\n", point);
+  std::fflush(stderr);
+  for (int i = 0; i < 300; ++i) {
+    TRY(guard.check());
+    ::usleep(10000);
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& faults) {
   Timeline tl;
   // The key first: a key file that cannot be used stops the dump before the
@@ -351,8 +373,11 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   tl.mark("seal-check");
   TRY(faults.hit("dump.tree"));
   std::vector<kinds::TreeTask> tree = TRY_CTX(collect_tree(hold, init, faults), "container {}", st.name);
+  // The console of a --tty container: its master is the shim's.
+  const std::optional<kinds::ConsoleRef> console = TRY_CTX(kinds::find_console(st.shim.pid), "container {}", st.name);
+  const kinds::ConsoleRef* console_ref = console ? &*console : nullptr;
   // Everything amber cannot dump yet, named at once, before anything is read.
-  TRY(TRY(find_blockers(tree, container::log_file(container::state_dir(st.name)))).status());
+  TRY(TRY(find_blockers(tree, container::log_file(container::state_dir(st.name)), console_ref)).status());
   tl.mark("blockers");
   log.debug("holding {} ({} processes, {} threads)", st.name, tree.size(), hold.all_threads().size());
   DumpSummary sum{st.name, opts.dir, static_cast<uint32_t>(tree.size()),
@@ -392,7 +417,7 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   for (const kinds::TreeTask& tt : tree) {
     kinds::TaskFds f;
     tasks.push_back(
-        TRY(named_task(dump_task(hold, tree, tt, st, container_root, vpid_of, ref, image, f, progress, faults, tl),
+        TRY(named_task(dump_task(hold, tree, tt, st, container_root, vpid_of, ref, console_ref, image, f, progress, faults, tl),
                        tt.vpid)));
     if (!tt.zombie) fds.push_back(std::move(f));
     img::TaskRef* ref = meta.mutable_tree()->add_tasks();
@@ -445,6 +470,7 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   // failed dump never leaves an image beside a container that runs on.
   auto finish = [&]() -> Status {
     TRY(faults.hit("dump.finish"));
+    TRY(pause_for_test("dump.finish", guard));
     TRY(recheck_sealed(hold, target, opts, log));
     tl.mark("seal-recheck");
     if (opts.leave_running) {

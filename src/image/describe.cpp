@@ -216,6 +216,13 @@ void describe_files(Text& t, int indent, const img::Files& files) {
            printable(fd.path()), fd.flags(), fd.pos(), fd.cloexec() ? " cloexec" : "",
            fd.ofd_id() ? fmt::format(" ofd {}", fd.ofd_id()) : "");
     if (fd.has_unsupported()) describe_unsupported(t, indent + 2, fd.unsupported());
+    if (fd.kind() == img::FD_TTY && fd.console())
+      t.line(indent + 2, "the container's console{}: {}x{}, {} bytes of input unread, {} of output",
+             fd.tty().controlling() ? fmt::format(" (controlling terminal, foreground group {})",
+                                                  fd.tty().foreground_pgrp())
+                                    : "",
+             fd.tty().rows(), fd.tty().cols(), fd.tty().to_slave().size(), fd.tty().to_master().size());
+    if (fd.kind() == img::FD_TTY && fd.tty().dev_tty()) t.line(indent + 2, "opened through /dev/tty");
     if (fd.kind() == img::FD_EVENTFD)
       t.line(indent + 2, "count {}{}", fd.eventfd().count(), fd.eventfd().semaphore() ? " (EFD_SEMAPHORE)" : "");
     if (fd.kind() == img::FD_TIMERFD)

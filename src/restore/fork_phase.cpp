@@ -32,6 +32,7 @@ struct ForkEnv {
   const Plan* plan = nullptr;
   int report_fd = -1;
   int log_fd = -1;
+  int console_fd = -1;  // the new console's slave (--tty images), -1: none
   std::vector<int> shmem_fds;  // kept open by every task (shmem.h), in the plan's order
   kinds::MemfdFds memfds;      // the same by the (dev, inode) of the image
   Faults faults;
@@ -101,6 +102,8 @@ Status task_ready(ForkEnv& env, pid_t pid) {
   fctx.keep = keep;
   fctx.log_fd = env.log_fd;
   fctx.log_original = env.plan->shared.log_original;
+  fctx.console_fd = env.console_fd;
+  fctx.console_original = env.plan->shared.console_original;
   fctx.inherited = &env.inherited;
   fctx.pipes = &env.plan->shared.pipes;
   fctx.unlinked = &env.plan->shared.unlinked;
@@ -158,14 +161,16 @@ Status node_steps(ForkEnv& env, pid_t pid) {
   const Plan& plan = *env.plan;
   const TreeNode& n = plan.tree.node(pid);
   if (n.kind == NodeKind::Task) TRY(env.faults.hit("restore.fork"));
-  TRY(kinds::create_shared_fds(plan.shared, pid, env.log_fd, &env.memfds, env.inherited));
+  TRY(kinds::create_shared_fds(plan.shared, pid, env.log_fd, &env.memfds, env.inherited, env.console_fd));
   for (pid_t c : n.before_setsid) TRY(fork_node(env, c));
   if (n.setsid && ::setsid() < 0) return sys_fail("{} {}: setsid", kinds::node_kind_name(n.kind), pid);
   if (n.own_pgrp && ::setpgid(0, 0) != 0) return sys_fail("{} {}: setpgid(0, 0)", kinds::node_kind_name(n.kind), pid);
   // A process gets its controlling terminal from its parent at fork: the
   // leader takes it before forking the rest of its session.
   if (n.setsid && n.kind == NodeKind::Task)
-    TRY_CTX(kinds::take_controlling_tty(plan.tasks.at(pid).files, env.inherited), "task {}", pid);
+    TRY_CTX(kinds::take_controlling_tty(plan.tasks.at(pid).files, env.inherited, env.console_fd), "task {}", pid);
+  TRY(kinds::create_shared_fds(plan.shared, pid, env.log_fd, &env.memfds, env.inherited, env.console_fd,
+                               /*after_ctty=*/true));
   for (pid_t c : n.after_setsid) TRY(fork_node(env, c));
   switch (n.kind) {
     case NodeKind::Task: return task_ready(env, pid);
@@ -182,11 +187,12 @@ void run_node(ForkEnv& env, pid_t pid) {
 
 }  // namespace
 
-Status init_side(const Plan& p, int log_fd, int report_fd, std::vector<int> shmem_fds, Faults faults) {
+Status init_side(const Plan& p, int log_fd, int console_fd, int report_fd, std::vector<int> shmem_fds,
+                 Faults faults) {
   // Only what the fork phase uses stays open: the shim kept the cgroup fd
   // for clone3, a directory of the host's tree, and a /proc/self/fd link to
   // it (an fd path of the image) would lead out of the container's root.
-  std::vector<int> keep = {0, 1, 2, log_fd, report_fd};
+  std::vector<int> keep = {0, 1, 2, log_fd, console_fd, report_fd};
   keep.insert(keep.end(), shmem_fds.begin(), shmem_fds.end());
   for (const auto& fc : p.fs)
     if (fc.data) keep.push_back(fc.data.get());
@@ -209,6 +215,7 @@ Status init_side(const Plan& p, int log_fd, int report_fd, std::vector<int> shme
   env.plan = &p;
   env.report_fd = report_fd;
   env.log_fd = log_fd;
+  env.console_fd = console_fd;
   env.shmem_fds = std::move(shmem_fds);
   env.memfds = kinds::shmem_fd_map(p.shmem, env.shmem_fds);
   env.faults = std::move(faults);

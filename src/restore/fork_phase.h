@@ -19,6 +19,8 @@
 namespace amber::restore {
 
 // The init's InitFn (spawn_init): returns only on failure.
-Status init_side(const Plan& plan, int log_fd, int report_fd, std::vector<int> shmem_fds, Faults faults);
+// console_fd: the new console's slave for a --tty image (-1: none).
+Status init_side(const Plan& plan, int log_fd, int console_fd, int report_fd, std::vector<int> shmem_fds,
+                 Faults faults);
 
 }  // namespace amber::restore

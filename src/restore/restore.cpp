@@ -1,6 +1,8 @@
 #include "restore/restore.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <map>
@@ -17,6 +19,7 @@
 #include "container/state.h"
 #include "image/reader.h"
 #include "kinds/ns/ipc.h"
+#include "kinds/files/fdtable.h"
 #include "kinds/ns/mounts.h"
 #include "kinds/ns/uts.h"
 #include "kinds/task_attrs.h"
@@ -34,6 +37,35 @@ namespace amber::restore {
 namespace {
 
 using namespace std::chrono_literals;
+
+// The console description that gets the new console's slave itself
+// (SharedFdsPlan.console_original); nullptr: the image has no console fd.
+const img::Fd* console_original(const Plan& plan) {
+  for (const auto& [pid, t] : plan.tasks)
+    for (const img::Fd& fd : t.files.fds())
+      if (fd.kind() == img::FD_TTY && fd.console() && fd.ofd_id() == plan.shared.console_original) return &fd;
+  return nullptr;
+}
+
+// The new console is another pty (another index) than the one the image
+// recorded as the controlling terminal (/proc/PID/stat field 7) of the
+// console's session: its tasks are verified against the new one. The
+// session is the one whose leader's console fd is `controlling`.
+Status expect_new_console(Plan& plan, int slave) {
+  pid_t sid = 0;
+  for (const auto& [pid, t] : plan.tasks)
+    for (const img::Fd& fd : t.files.fds())
+      if (fd.kind() == img::FD_TTY && fd.console() && fd.tty().controlling()) sid = pid;
+  if (sid == 0) return {};
+  struct stat st {};
+  if (::fstat(slave, &st) != 0) return sys_fail("the new console: stat");
+  // The kernel's new_encode_dev, as /proc/PID/stat prints tty_nr.
+  const uint64_t ma = major(st.st_rdev), mi = minor(st.st_rdev);
+  const std::string tty_nr = std::to_string((mi & 0xff) | (ma << 8) | ((mi & ~uint64_t{0xff}) << 12));
+  for (auto& [pid, t] : plan.tasks)
+    if (t.task.sid() == sid && t.task.proc_stat().contains("7")) (*t.task.mutable_proc_stat())["7"] = tty_nr;
+  return {};
+}
 
 // The seized threads of every task, by pid, each in the image's order.
 using Seized = std::map<pid_t, std::vector<remote::RemoteTask>>;
@@ -196,6 +228,14 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   made.cgroup_fd = TRY_CTX(sys::cgroup_open(made.cgroup), "{}", what);
   TRY(faults.hit("restore.cgroup"));
   UniqueFd log_fd = TRY_CTX(container::open_container_log(made.state_dir), "{}", what);
+  // A --tty image: a new console (a pty of the host's devpts) with the
+  // image's state; its master goes to the new shim (amber attach), its
+  // slave to the tasks' console fds.
+  kinds::NewConsole console;
+  if (const img::Fd* original = console_original(plan)) {
+    console = TRY_CTX(kinds::make_console(*original), "{}", what);
+    TRY_CTX(expect_new_console(plan, console.slave.get()), "{}", what);
+  }
   tl.mark("state+cgroup");
 
   // 3. The fork phase: the init, in new namespaces under a new shim, forks
@@ -208,11 +248,17 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   for (const auto& fc : plan.fs)
     if (fc.data) init_fds.push_back(fc.data.get());
   init_fds.insert(init_fds.end(), shmem_raw.begin(), shmem_raw.end());
+  if (console.slave) init_fds.push_back(console.slave.get());
   container::SpawnSpec spec{container::kContainerNsFlags, {}, made.cgroup_fd.get(),
                             container::exit_file(made.state_dir), init_fds};
+  if (console.master) {
+    spec.console_fd = console.master.get();
+    spec.attach_path = container::attach_socket(made.state_dir);
+  }
   const int log_raw = log_fd.get();
-  auto spawned = container::spawn_init(spec, [&plan, log_raw, &shmem_raw, &faults](int report) {
-    return init_side(plan, log_raw, report, shmem_raw, faults);
+  const int console_raw = console.slave ? console.slave.get() : -1;
+  auto spawned = container::spawn_init(spec, [&plan, log_raw, console_raw, &shmem_raw, &faults](int report) {
+    return init_side(plan, log_raw, console_raw, report, shmem_raw, faults);
   });
   // The init's own failure can arrive here or from wait_init_started below.
   if (!spawned) {
@@ -221,6 +267,7 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   }
   made.spawned = std::move(*spawned);
   log_fd.reset();
+  console = {};  // the shim and the init have theirs
   if (auto shim = container::proc_ref(made.spawned->shim_pid)) {
     journal.data().set_shim_pid(shim->pid);
     journal.data().set_shim_start_time(shim->start_time);

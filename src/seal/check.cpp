@@ -157,10 +157,16 @@ Result<Report> check_held(Hold& hold, const Target& target, const std::vector<Ex
 Result<Report> recheck_cheap(Hold& hold, const Target& target, const std::vector<External>& externals) {
   auto t0 = Clock::now();
   ContainerView view = TRY_CTX(read_container(target, held_processes(hold), /*light=*/true), "seal re-check");
-  ScanWants wants;  // namespace links only: no fds, maps or mounts
+  ScanWants wants;  // namespace links only: no maps or mounts, no fds but the console's
+  // A --tty container: an `amber attach` connected since the check reads
+  // what the container wrote and types into it (the light view has no fds:
+  // the file detector only looks for holders of the console's master).
+  std::unique_ptr<Detector> files = file_detector();
+  TRY_CTX(files->prepare(view, wants), "seal re-check");
   HostIndex host = TRY_CTX(scan_host(view, wants), "seal re-check: scan /proc");
   Report r = make_report(view, host);
   TRY_CTX(namespace_detector()->detect(view, host, r.leaks, r.notes), "seal re-check");
+  TRY_CTX(files->detect(view, host, r.leaks, r.notes), "seal re-check");
   std::erase_if(r.leaks, [](const Leak& l) { return l.cls == LeakClass::NamespacePin; });
   apply_externals(r.leaks, externals);
   r.elapsed_ms = ms_since(t0);

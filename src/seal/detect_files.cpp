@@ -11,7 +11,9 @@
 #include <map>
 #include <set>
 
+#include "base/files.h"
 #include "seal/detectors.h"
+#include "sys/procfs.h"
 #include "sys/pidfd.h"
 
 namespace amber::seal {
@@ -39,6 +41,23 @@ class FileDetector : public Detector {
   Status prepare(const ContainerView& view, ScanWants& wants) override {
     for (const auto& t : view.tasks)
       for (const auto& f : t.fds) wants.fd_links.insert(f.link);
+    // The console of a --tty container: its master is the shim's (amber's,
+    // excluded from "outside"), but whoever else holds that description
+    // (an `amber attach`, anyone it was passed to) types into it and reads
+    // what the container writes while the dump reads the pair's queues.
+    consoles_.clear();
+    for (const TaskRef& shim : view.target.shims) {
+      auto fds = sys::list_fds(shim.pid);
+      if (!fds) continue;
+      for (int fd : *fds) {
+        struct stat st {};
+        if (!stat_fd(shim.pid, fd, st) || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(5, 2)) continue;
+        auto link = read_link(fmt::format("/proc/{}/fd/{}", shim.pid, fd));
+        if (!link) continue;
+        consoles_.push_back({shim, fd, *link});
+        wants.fd_links.insert(*link);
+      }
+    }
     return {};
   }
 
@@ -185,12 +204,38 @@ class FileDetector : public Detector {
         shared.emplace(std::move(key), std::move(l));
       }
     }
+    for (const Console& c : consoles_) {
+      auto it = host.fds.find(c.link);
+      if (it == host.fds.end()) continue;
+      Leak l;
+      l.cls = LeakClass::SharedFile;
+      l.kind = "pty";
+      l.id = "console";
+      l.name = c.link;
+      l.inside.push_back(Holder{c.shim, fmt::format("fd {} (its master, the container's shim)", c.fd)});
+      l.remedy = "detach every `amber attach` of the container (Ctrl-P Ctrl-Q), or close the outside fd of its "
+                 "console";
+      for (const FdHolder& h : it->second) {
+        auto same = sys::kcmp(h.pid, c.shim.pid, sys::KcmpType::File, static_cast<unsigned long>(h.fd),
+                              static_cast<unsigned long>(c.fd));
+        if (same && *same == 0) add_outside(l, Holder{host.ref(h.pid), fmt::format("fd {}", h.fd)});
+      }
+      if (!l.outside.empty() || l.outside_omitted > 0) leaks.push_back(std::move(l));
+    }
     for (auto& [k, l] : pipes) leaks.push_back(std::move(l));
     for (auto& [k, l] : ptys)
       if (!l.outside.empty() || l.outside_omitted > 0) leaks.push_back(std::move(l));
     for (auto& [k, l] : shared) leaks.push_back(std::move(l));
     return {};
   }
+
+ private:
+  struct Console {
+    TaskRef shim;
+    int fd = -1;  // the shim's fd of the console's master
+    std::string link;
+  };
+  std::vector<Console> consoles_;
 };
 
 }  // namespace

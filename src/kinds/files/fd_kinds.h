@@ -212,10 +212,18 @@ Status link_ptys(std::vector<TaskFds>& tasks);
 // again with its state, in the calling process: ofd_id -> fd above `floor`.
 Result<std::vector<std::pair<uint64_t, UniqueFd>>> create_pty(const std::vector<img::Fd>& ends, pid_t creator,
                                                               int floor);
-// Fails: a pty end is never opened alone (create_pty).
+// Only the console's slave is opened alone (from OpenContext.console_fd);
+// any other pty end fails: it is made with its pair (create_pty).
 struct OpenContext;
 Result<UniqueFd> open_pty_end(const img::Fd& fd, const OpenContext& ctx);
 Status verify_pty(const FdProbe& now, const img::Fd& fd);
+// The state of a pair (termios, window size, packet/lock/exclusive, unread
+// data both ways) through a master and, if >= 0, a slave fd; every queue
+// read is put back before returning.
+Status read_pair(int master, int slave, img::Tty& t);
+// Puts termios, window size and the unread data of `t` on a new pair
+// (slave: any fd of it; -1 if none and no data is for it).
+Status put_pair_state(int master, int slave, const img::Tty& t);
 
 // What making one description again needs besides its Fd entry.
 struct OpenContext {
@@ -226,6 +234,10 @@ struct OpenContext {
   const UnlinkedMap* unlinked = nullptr;  // every unlinked file's content
   const MemfdFds* memfds = nullptr;       // the shared memory objects' fds
   PipeSet* pipes = nullptr;               // pipe and FIFO ends (nullptr: none may be opened)
+  // The new console's slave (Fd.console); `console_original`: this
+  // description gets a dup of it, the others a new open.
+  int console_fd = -1;
+  bool console_original = false;
 };
 
 Result<UniqueFd> open_opath(const img::Fd& fd, const OpenContext& ctx);

@@ -133,10 +133,13 @@ Status validate(const img::Files& files, const FdRestoreContext& ctx) {
       return bad_input("task {}: fd {}: pipe {} is not in the image", ctx.vpid, fd.fd(), fd.pipe().pipe_id());
     if (fd.container_log() && ctx.log_fd < 0 && !(ctx.inherited && ctx.inherited->contains(fd.ofd_id())))
       return failf("task {}: fd {}: the container's log is needed but none was given", ctx.vpid, fd.fd());
+    if (fd.console() && ctx.console_fd < 0 && !(ctx.inherited && ctx.inherited->contains(fd.ofd_id())))
+      return failf("task {}: fd {}: the container's console is needed but none was given", ctx.vpid, fd.fd());
     if (fd.ofd_id() == 0) continue;
     auto [it, fresh] = first_of.emplace(fd.ofd_id(), &fd);
     const img::Fd& first = *it->second;
     if (!fresh && (first.kind() != fd.kind() || first.container_log() != fd.container_log() ||
+                   first.console() != fd.console() ||
                    first.pipe().pipe_id() != fd.pipe().pipe_id() ||
                    first.pipe().write_end() != fd.pipe().write_end()))
       return bad_input("task {}: fds {} and {} share description {:#x} but differ", ctx.vpid, first.fd(), fd.fd(),
@@ -401,6 +404,13 @@ Status open_fds_in_child(const img::Files& files, const FdRestoreContext& ctx) {
     survivors.push_back(log_fd);
   }
   UniqueFd log_owner(log_kept ? -1 : log_fd);  // closed at the end unless kept
+  // The console's slave: the same (never in `keep`).
+  int console_fd = -1;
+  if (ctx.console_fd >= 0) {
+    console_fd = TRY_CTX(move_above(ctx.console_fd, top), "task {}: the container's console", ctx.vpid);
+    survivors.push_back(console_fd);
+  }
+  UniqueFd console_owner(console_fd);
   // Inherited descriptions this table has are owned here from now on (an
   // ancestor opened them above every image fd; the others are closed now).
   std::vector<UniqueFd> inherited_owned;
@@ -445,7 +455,7 @@ Status open_fds_in_child(const img::Files& files, const FdRestoreContext& ctx) {
       src = it->second.get();
     } else {
       files::OpenContext oc{log_fd, ctx.log_original ? fd.ofd_id() == ctx.log_original : !log_used, unlinked,
-                            ctx.memfds, &pipes};
+                            ctx.memfds, &pipes, console_fd, fd.ofd_id() == ctx.console_original};
       if (fd.container_log()) log_used = true;
       UniqueFd opened = TRY_CTX(files::open_description(fd, oc), "task {}: fd {}", ctx.vpid, fd.fd());
       opened = TRY_CTX(files::lift_fd(std::move(opened), top), "task {}: fd {}", ctx.vpid, fd.fd());

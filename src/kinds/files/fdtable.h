@@ -17,17 +17,31 @@
 #include <sys/types.h>
 
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "base/result.h"
+#include "base/unique_fd.h"
 #include "files.pb.h"
 #include "kinds/task_misc.h"
 #include "remote/remote_task.h"
 #include "sys/procfs.h"
 
 namespace amber::kinds {
+
+// The container's console (`amber run --tty`): a pty of the host's devpts
+// whose master amber's shim holds, the way the log is amber's. find_console.
+struct ConsoleRef {
+  pid_t holder = 0;         // the shim, as amber sees it
+  int master_fd = -1;       // its fd of the master
+  dev_t dev = 0, rdev = 0;  // the slave's st_dev (the host's devpts) and st_rdev
+};
+
+// The console whose master `shim` holds; nullopt: it holds none (no --tty,
+// or the shim is gone).
+Result<std::optional<ConsoleRef>> find_console(pid_t shim);
 
 struct FdDumpContext {
   pid_t pid = 0;   // as amber sees it
@@ -43,6 +57,8 @@ struct FdDumpContext {
   const std::map<pid_t, pid_t>* vpid_of = nullptr;
   // Which /proc/<pid>/ files the restore can reopen in this task.
   ProcReopen proc;
+  // Slave fds of it are marked Fd.console. nullptr: the container has none.
+  const ConsoleRef* console = nullptr;
 };
 
 // One fd of a dumped task, looked at from outside.
@@ -112,6 +128,11 @@ struct FdRestoreContext {
   const std::map<uint64_t, img::UnlinkedFile>* unlinked = nullptr;
   // The shared memory objects' fds (FD_MEMFD descriptions); nullptr: none.
   const MemfdFds* memfds = nullptr;
+  // The new console's slave (Fd.console descriptions, as log_fd for the
+  // log): `console_original` gets a dup of it, the others a new open.
+  // Closed at the end like log_fd. -1: none.
+  int console_fd = -1;
+  uint64_t console_original = 0;
 };
 
 // Makes the calling process's fd table the image's: closes every fd that is
@@ -132,8 +153,19 @@ Status take_mapped_locks(remote::RemoteTask& task, const img::Files& files);
 Status restore_pidfds(remote::RemoteTask& task, pid_t vpid, const img::Files& files);
 // The session leader's controlling terminal (Tty.controlling), taken with
 // TIOCSCTTY right after its setsid, before it forks the other members of
-// its session: the pty pair is already among `inherited` (ofd_id -> fd).
-Status take_controlling_tty(const img::Files& files, const std::map<uint64_t, int>& inherited);
+// its session: the pty pair is already among `inherited` (ofd_id -> fd),
+// the console is `console_fd` (the new console's slave; -1: none).
+Status take_controlling_tty(const img::Files& files, const std::map<uint64_t, int>& inherited, int console_fd);
+
+// A new console in amber's process, with the image's pair state put back
+// (termios, window size, unread data both ways), whatever amber's own
+// stdin is; its slave opened with the flags of `original` (the console
+// description that gets it, SharedFdsPlan.console_original). master: for
+// the new shim; slave: handed to the tasks.
+struct NewConsole {
+  UniqueFd master, slave;
+};
+Result<NewConsole> make_console(const img::Fd& original);
 // The foreground process group of the leader's controlling terminal, by
 // remote ioctl(TIOCSPGRP) once every task exists (signals blocked: no
 // SIGTTOU). Uses the executor's scratch area.

@@ -76,18 +76,24 @@ Result<SharedFdsPlan> plan_shared_fds(const std::map<pid_t, TaskFilesRef>& tasks
       plan.top = std::max(plan.top, fd.fd());
       if (fd.container_log() && (plan.log_original == 0 || fd.ofd_id() < plan.log_original))
         plan.log_original = fd.ofd_id();
+      if (fd.console() && (plan.console_original == 0 || fd.ofd_id() < plan.console_original))
+        plan.console_original = fd.ofd_id();
       if (fd.ofd_id() == 0) continue;
       const bool pipe = fd.kind() == img::FD_PIPE || fd.kind() == img::FD_FIFO;
-      Found& f = pipe                         ? pipes[fd.pipe().pipe_id()]
-                 : fd.kind() == img::FD_TTY ? ptys[fd.tty().index()]
+      // The console is one description like any other (no pair to make:
+      // the restore made it in amber's process).
+      const bool pty_pair = fd.kind() == img::FD_TTY && !fd.console() && !fd.tty().dev_tty();
+      Found& f = pipe                               ? pipes[fd.pipe().pipe_id()]
+                 : pty_pair                         ? ptys[fd.tty().index()]
                  : fd.kind() == img::FD_UNIX_SOCKET ? unix_units[fd.unix_socket().unit()]
-                                              : descriptions[fd.ofd_id()];
+                                                    : descriptions[fd.ofd_id()];
       f.holders.insert(pid);
       img::Fd copy = fd;
       if (fd.kind() == img::FD_REGULAR || fd.kind() == img::FD_DIRECTORY) copy.set_path(join_root(t.root, fd.path()));
       auto [it, fresh] = f.fds.emplace(fd.ofd_id(), copy);
       if (!fresh && (it->second.kind() != fd.kind() || it->second.container_log() != fd.container_log() ||
                      it->second.pipe().write_end() != fd.pipe().write_end() ||
+                     it->second.console() != fd.console() ||
                      it->second.tty().master() != fd.tty().master()))
         return bad_input("task {}: fd {} shares description {:#x} with another fd of another kind", pid, fd.fd(),
                          fd.ofd_id());
@@ -101,6 +107,7 @@ Result<SharedFdsPlan> plan_shared_fds(const std::map<pid_t, TaskFilesRef>& tasks
     SharedFdsPlan::Unit u;
     u.pipe_id = pipe_id;
     for (const auto& [ofd, fd] : f.fds) u.fds.push_back(fd);
+    u.after_ctty = u.fds.front().kind() == img::FD_TTY && u.fds.front().tty().dev_tty();
     plan.by_creator[common_creator({f.holders.begin(), f.holders.end()})].push_back(std::move(u));
   };
   for (const auto& [id, f] : pipes) add(id, f);
@@ -121,11 +128,12 @@ Result<SharedFdsPlan> plan_shared_fds(const std::map<pid_t, TaskFilesRef>& tasks
 }
 
 Status create_shared_fds(const SharedFdsPlan& plan, pid_t creator, int log_fd, const MemfdFds* memfds,
-                         std::map<uint64_t, int>& inherited) {
+                         std::map<uint64_t, int>& inherited, int console_fd, bool after_ctty) {
   auto it = plan.by_creator.find(creator);
   if (it == plan.by_creator.end()) return {};
   TRY_CTX(make_room(plan.top), "task {}", creator);
   for (const SharedFdsPlan::Unit& u : it->second) {
+    if (u.after_ctty != after_ctty) continue;
     std::vector<std::pair<uint64_t, UniqueFd>> opened;
     if (u.pty) {
       opened = TRY_CTX(files::create_pty(u.fds, creator, plan.top), "task {}", creator);
@@ -138,7 +146,8 @@ Status create_shared_fds(const SharedFdsPlan& plan, pid_t creator, int log_fd, c
         opened.emplace_back(fd.ofd_id(), TRY_CTX(set.open_end(fd), "task {}: shared pipe:[{}]", creator, u.pipe_id));
     } else {
       const img::Fd& fd = u.fds.front();
-      files::OpenContext oc{log_fd, fd.ofd_id() == plan.log_original, &plan.unlinked, memfds, nullptr};
+      files::OpenContext oc{log_fd,  fd.ofd_id() == plan.log_original,     &plan.unlinked, memfds, nullptr,
+                            console_fd, fd.ofd_id() == plan.console_original};
       UniqueFd f = TRY_CTX(files::open_description(fd, oc),
                            "task {}: description {:#x} shared by several tasks ({})", creator, fd.ofd_id(), fd.path());
       opened.emplace_back(fd.ofd_id(), std::move(f));

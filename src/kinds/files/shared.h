@@ -37,12 +37,16 @@ struct SharedFdsPlan {
     uint64_t pipe_id = 0;      // a pipe with all its shared descriptions; 0: one description
     bool pty = false;          // a pty pair, master and slaves (always a unit, even with one holder)
     bool unix_sockets = false; // unix sockets tied together (UnixSocket.unit; always a unit)
+    // A /dev/tty description: opened once the creator has its controlling
+    // terminal (a session leader takes it after its setsid).
+    bool after_ctty = false;
     std::vector<img::Fd> fds;  // one per description, path as seen from the container's root
   };
   std::map<pid_t, std::vector<Unit>> by_creator;
   std::map<uint64_t, img::Pipe> pipes;  // every pipe of the image, by id
   std::map<uint64_t, img::UnlinkedFile> unlinked;  // every unlinked file's content, by ofd_id
   uint64_t log_original = 0;            // the log description that gets amber's own open
+  uint64_t console_original = 0;        // the console description that gets the new console's slave itself
   int top = -1;                         // the highest fd number of any task
 };
 
@@ -63,7 +67,9 @@ Result<SharedFdsPlan> plan_shared_fds(const std::map<pid_t, TaskFilesRef>& tasks
 // open on purpose, unowned: they must survive into the children, and every
 // process closes the ones it does not hold when it builds its fd table.
 // `memfds`: the shared memory objects' fds in this process (fdtable.h).
+// `console_fd`: the new console's slave (-1: none). `after_ctty`: only the
+// units that need the controlling terminal (Unit.after_ctty), else the others.
 Status create_shared_fds(const SharedFdsPlan& plan, pid_t creator, int log_fd, const MemfdFds* memfds,
-                         std::map<uint64_t, int>& inherited);
+                         std::map<uint64_t, int>& inherited, int console_fd = -1, bool after_ctty = false);
 
 }  // namespace amber::kinds

@@ -20,6 +20,10 @@
 // set once every task exists (TIOCSPGRP by remote ioctl from the leader, with
 // its signals blocked, so SIGTTOU does not stop it).
 //
+// The console of a --tty container (a pty of the host's devpts whose
+// master is the shim's) and fds opened through /dev/tty: console.cpp and
+// dump_dev_tty below; link_ptys reads the console's state too.
+//
 // Not seen: input a master wrote to a slave nobody ever opened (no fd of the
 // slave exists, and opening one would change the pair: its last close makes
 // the master read EIO); a line ended by VEOF in canonical mode comes back
@@ -53,6 +57,9 @@ constexpr unsigned kSlaveMajor = 136, kSlaveMajors = 8;
 // N_TTY_BUF_SIZE: the line discipline's read buffer. A queue this full may
 // have more waiting in the flip buffers: refused rather than half-read.
 constexpr size_t kLdiscBuf = 4096;
+
+// /dev/tty: opening it gives a description of the opener's controlling terminal.
+const dev_t kDevTty = makedev(5, 0);
 
 bool is_slave_rdev(dev_t rdev) { return major(rdev) >= kSlaveMajor && major(rdev) < kSlaveMajor + kSlaveMajors; }
 uint32_t slave_index(dev_t rdev) { return (major(rdev) - kSlaveMajor) * 256 + minor(rdev); }
@@ -144,6 +151,8 @@ Result<termios2> get_termios(const img::Tty& t) {
   return k;
 }
 
+}  // namespace
+
 // The pair's state through our copies of its master and (if any) a slave;
 // both queues read and put back before returning, whatever happens.
 Status read_pair(int master, int slave, img::Tty& t) {
@@ -211,20 +220,68 @@ Status read_pair(int master, int slave, img::Tty& t) {
   return {};
 }
 
-}  // namespace
+Status put_pair_state(int master, int slave, const img::Tty& t) {
+  const termios2 tio = TRY(get_termios(t));
+  if (!t.to_slave().empty() && slave < 0)
+    return bad_input("pty {}: unread input for a slave that is not open", t.index());
+  termios2 store = storing(tio);
+  TRY_CTX(ioctl_checked(master, TCSETS2, &store, "TCSETS2"), "pty {}", t.index());
+  if (!t.to_slave().empty()) TRY_CTX(push_input(slave, t.to_slave()), "pty {}: the slave's unread input", t.index());
+  TRY_CTX(ioctl_checked(master, TCSETS2, const_cast<termios2*>(&tio), "TCSETS2"), "pty {}", t.index());
+  winsize ws{};
+  ws.ws_row = static_cast<unsigned short>(t.rows());
+  ws.ws_col = static_cast<unsigned short>(t.cols());
+  ws.ws_xpixel = static_cast<unsigned short>(t.xpixel());
+  ws.ws_ypixel = static_cast<unsigned short>(t.ypixel());
+  TRY_CTX(ioctl_checked(master, TIOCSWINSZ, &ws, "TIOCSWINSZ"), "pty {}", t.index());
+  TRY_CTX(push_input(master, t.to_master()), "pty {}: the master's unread data", t.index());
+  return {};
+}
 
 bool is_pty(const FdProbe& p) {
   return S_ISCHR(p.st.st_mode) &&
-         (p.st.st_rdev == makedev(kPtmxMajor, kPtmxMinor) || is_slave_rdev(p.st.st_rdev));
+         (p.st.st_rdev == makedev(kPtmxMajor, kPtmxMinor) || is_slave_rdev(p.st.st_rdev) || p.st.st_rdev == kDevTty);
 }
 
-Status dump_pty(const FdProbe& p, const FdDumpContext&, img::Fd& out) {
+namespace {
+
+// /dev/tty: restored by opening /dev/tty in the task, which has its
+// controlling terminal back by then (the leader takes it before forking
+// the session): only right if the terminal the fd reaches is the task's
+// controlling terminal now. TIOCGDEV and tty_nr are both the kernel's
+// new_encode_dev of the terminal's device.
+Status dump_dev_tty(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out) {
+  UniqueFd pidfd = TRY(sys::pidfd_open(ctx.pid));
+  UniqueFd copy = TRY(sys::pidfd_getfd(pidfd.get(), p.fd));
+  unsigned int dev = 0;
+  if (::ioctl(copy.get(), TIOCGDEV, &dev) != 0) return sys_fail("/dev/tty: its terminal (TIOCGDEV)");
+  const sys::ProcStat st = TRY(sys::read_stat(ctx.pid));
+  if (st.tty_nr == 0 || static_cast<unsigned int>(st.tty_nr) != dev)
+    return unsupported("/dev/tty of terminal {}:{}, not the task's controlling terminal: not supported yet",
+                       major(static_cast<dev_t>(dev)), minor(static_cast<dev_t>(dev)));
+  if (!is_slave_rdev(static_cast<dev_t>(dev)))
+    return unsupported("/dev/tty of terminal {}:{}, not a pty: not supported yet", major(static_cast<dev_t>(dev)),
+                       minor(static_cast<dev_t>(dev)));
+  out.set_kind(img::FD_TTY);
+  out.set_path("/dev/tty");
+  out.set_pos(0);
+  out.mutable_tty()->set_dev_tty(true);
+  out.mutable_tty()->set_index(slave_index(static_cast<dev_t>(dev)));
+  return {};
+}
+
+}  // namespace
+
+Status dump_pty(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out) {
+  if (p.st.st_rdev == kDevTty) return dump_dev_tty(p, ctx, out);
   out.set_kind(img::FD_TTY);
   out.set_path(p.link);
   out.set_pos(0);
   img::Tty* t = out.mutable_tty();
   if (is_slave_rdev(p.st.st_rdev)) {
     t->set_index(slave_index(p.st.st_rdev));
+    // The console: the same device on the same (the host's) devpts.
+    if (ctx.console && p.st.st_dev == ctx.console->dev && p.st.st_rdev == ctx.console->rdev) out.set_console(true);
     return {};
   }
   t->set_master(true);
@@ -244,11 +301,16 @@ Status link_ptys(std::vector<TaskFds>& tasks) {
   // slave shows it as its st_dev; a master only if opened through
   // /dev/pts/ptmx (a /dev/ptmx node lives on /dev's filesystem).
   std::map<std::pair<int, uint32_t>, Pair> pairs;
+  std::vector<End> consoles;  // slave fds of the console (Fd.console)
   std::optional<dev_t> devpts;
   for (size_t ti = 0; ti < tasks.size(); ++ti)
     for (int i = 0; i < tasks[ti].files.fds_size(); ++i) {
       const img::Fd& f = tasks[ti].files.fds(i);
-      if (f.kind() != img::FD_TTY) continue;
+      if (f.kind() != img::FD_TTY || f.tty().dev_tty()) continue;
+      if (f.console()) {
+        consoles.push_back({ti, i});
+        continue;
+      }
       if (!f.tty().master()) {
         const dev_t d = tasks[ti].probes[static_cast<size_t>(i)].st.st_dev;
         if (devpts && *devpts != d)
@@ -286,6 +348,39 @@ Status link_ptys(std::vector<TaskFds>& tasks) {
       t->set_master(true);
     }
   }
+  // The console: its master is the shim's (amber's), its pair state is
+  // read through a copy of it and of one console fd of the container, and
+  // recorded on every console fd. TIOCGSID on the master names the session
+  // whose controlling terminal it is (a pty's tty_nr alone cannot tell the
+  // console from a pty of the container's devpts with the same index).
+  const ConsoleRef* console = tasks.empty() ? nullptr : tasks.front().ctx.console;
+  pid_t console_session = 0;  // as amber sees it
+  if (console) {
+    UniqueFd shim = TRY_CTX(sys::pidfd_open(console->holder), "the container's console: its shim {}", console->holder);
+    UniqueFd master = TRY_CTX(sys::pidfd_getfd(shim.get(), console->master_fd), "the container's console: its master");
+    pid_t sid = 0;
+    if (::ioctl(master.get(), TIOCGSID, &sid) == 0) console_session = sid;
+    else if (errno != ENOTTY) return sys_fail("the container's console: its session (TIOCGSID)");
+    if (!consoles.empty()) {
+      auto fd_of = [&](const End& e) -> img::Fd& { return *tasks[e.task].files.mutable_fds(e.i); };
+      const End& s = consoles.front();
+      const std::string who = fmt::format("task {}: fd {}: {} (the container's console)", tasks[s.task].ctx.vpid,
+                                          fd_of(s).fd(), fd_of(s).path());
+      UniqueFd spid = TRY_CTX(sys::pidfd_open(tasks[s.task].ctx.pid), "task {}", tasks[s.task].ctx.vpid);
+      UniqueFd slave = TRY_CTX(sys::pidfd_getfd(spid.get(), fd_of(s).fd()), "{}", who);
+      img::Tty state;
+      TRY_CTX(read_pair(master.get(), slave.get(), state), "{}", who);
+      if (state.packet_mode() || state.locked())
+        return unsupported("{}: its master was put in packet mode or locked: not supported yet", who);
+      for (const End& e : consoles) {
+        img::Tty* t = fd_of(e).mutable_tty();
+        const uint32_t index = t->index();
+        *t = state;
+        t->set_index(index);
+      }
+    }
+  }
+
   // Controlling terminals: recorded on the session leader's slave fd. The
   // restore gives it to every member of the session (they are forked after
   // the leader takes it): a member without it, or with another, is refused.
@@ -310,12 +405,18 @@ Status link_ptys(std::vector<TaskFds>& tasks) {
     if (!is_slave_rdev(tty))
       return unsupported("task {}: its controlling terminal {}:{} is not a pty of the container: not supported yet",
                          t.ctx.vpid, major(tty), minor(tty));
+    const bool on_console = console && console_session == t.ctx.pid && tty == console->rdev;
     img::Fd* held = nullptr;
     for (img::Fd& f : *t.files.mutable_fds())
-      if (f.kind() == img::FD_TTY && !f.tty().master() && f.tty().index() == slave_index(tty)) {
+      if (f.kind() == img::FD_TTY && !f.tty().dev_tty() && !f.tty().master() && f.console() == on_console &&
+          (on_console || f.tty().index() == slave_index(tty))) {
         held = &f;
         break;
       }
+    if (!held && on_console)
+      return unsupported("task {}: session leader without an fd of its controlling terminal, the container's "
+                         "console: not supported yet",
+                         t.ctx.vpid);
     if (!held)
       return unsupported("task {}: session leader without an fd of its controlling terminal /dev/pts/{}: not "
                          "supported yet",
@@ -345,7 +446,7 @@ Result<std::vector<std::pair<uint64_t, UniqueFd>>> create_pty(const std::vector<
     }
   if (!master) return bad_input("pty {}: no master in the image", ends.front().tty().index());
   const img::Tty& t = master->tty();
-  const termios2 tio = TRY(get_termios(t));
+  TRY(get_termios(t));  // checked before anything is made
   const int mflags = (static_cast<int>(master->flags()) & ~O_CLOEXEC) | O_NOCTTY | O_CLOEXEC;
 
   // The lowest free index is handed out: hold the lower ones until ours
@@ -397,19 +498,7 @@ Result<std::vector<std::pair<uint64_t, UniqueFd>>> create_pty(const std::vector<
     temp_slave = UniqueFd(s);
     a_slave = s;
   }
-  if (!t.to_slave().empty() && a_slave < 0)
-    return bad_input("pty {}: unread input for a slave that is not open", t.index());
-  termios2 store = storing(tio);
-  TRY_CTX(ioctl_checked(m.get(), TCSETS2, &store, "TCSETS2"), "pty {}", t.index());
-  if (!t.to_slave().empty()) TRY_CTX(push_input(a_slave, t.to_slave()), "pty {}: the slave's unread input", t.index());
-  TRY_CTX(ioctl_checked(m.get(), TCSETS2, const_cast<termios2*>(&tio), "TCSETS2"), "pty {}", t.index());
-  winsize ws{};
-  ws.ws_row = static_cast<unsigned short>(t.rows());
-  ws.ws_col = static_cast<unsigned short>(t.cols());
-  ws.ws_xpixel = static_cast<unsigned short>(t.xpixel());
-  ws.ws_ypixel = static_cast<unsigned short>(t.ypixel());
-  TRY_CTX(ioctl_checked(m.get(), TIOCSWINSZ, &ws, "TIOCSWINSZ"), "pty {}", t.index());
-  TRY_CTX(push_input(m.get(), t.to_master()), "pty {}: the master's unread data", t.index());
+  TRY(put_pair_state(m.get(), a_slave, t));
   temp_slave.reset();
   if (t.exclusive() && a_slave >= 0) TRY_CTX(ioctl_checked(a_slave, TIOCEXCL, nullptr, "TIOCEXCL"), "pty {}", t.index());
   if (t.packet_mode()) TRY_CTX(ioctl_checked(m.get(), TIOCPKT, &(v = 1), "TIOCPKT"), "pty {}", t.index());
@@ -419,16 +508,37 @@ Result<std::vector<std::pair<uint64_t, UniqueFd>>> create_pty(const std::vector<
   return out;
 }
 
-Result<UniqueFd> open_pty_end(const img::Fd& fd, const OpenContext&) {
+Result<UniqueFd> open_pty_end(const img::Fd& fd, const OpenContext& ctx) {
+  if (fd.tty().dev_tty()) {
+    const int flags = (static_cast<int>(fd.flags()) & ~O_CLOEXEC) | O_NOCTTY | O_CLOEXEC;
+    return TRY_CTX(sys::open_at(AT_FDCWD, "/dev/tty", flags, sys::kTaskPath),
+                   "/dev/tty (the controlling terminal of the task)");
+  }
+  if (fd.console()) {
+    if (ctx.console_fd < 0) return failf("the container's console is needed but none was given");
+    if (ctx.console_original) {
+      int d = ::fcntl(ctx.console_fd, F_DUPFD_CLOEXEC, 0);
+      if (d < 0) return sys_fail("dup the console");
+      return UniqueFd(d);
+    }
+    // Another description of the console (a separate open of /dev/pts/N):
+    // O_NOCTTY, the controlling terminal is taken on purpose (TIOCSCTTY).
+    const int flags = (static_cast<int>(fd.flags()) & ~O_CLOEXEC) | O_NOCTTY | O_CLOEXEC;
+    return open_fd(fmt::format("/proc/self/fd/{}", ctx.console_fd), flags);
+  }
   return failf("pty {} end: made with its pair by the creator of its holders, never alone", fd.tty().index());
 }
 
 Status verify_pty(const FdProbe& now, const img::Fd& fd) {
   if (!is_pty(now)) return failf("not a pty end any more ({})", now.link);
+  if ((now.st.st_rdev == kDevTty) != fd.tty().dev_tty())
+    return failf("{} where the image has {}", now.link, fd.tty().dev_tty() ? "/dev/tty" : "a pty end");
+  if (fd.tty().dev_tty()) return {};
   const bool master = !is_slave_rdev(now.st.st_rdev);
   if (master != fd.tty().master()) return failf("a pty {} instead of a {}", master ? "master" : "slave", fd.tty().master() ? "master" : "slave");
+  // The console is a new pty of the host's devpts: another index.
   const uint32_t index = master ? TRY(master_index(now)) : slave_index(now.st.st_rdev);
-  if (index != fd.tty().index()) return failf("pty index {}, the image has {}", index, fd.tty().index());
+  if (!fd.console() && index != fd.tty().index()) return failf("pty index {}, the image has {}", index, fd.tty().index());
   return {};
 }
 
@@ -436,9 +546,16 @@ Status verify_pty(const FdProbe& now, const img::Fd& fd) {
 
 namespace amber::kinds {
 
-Status take_controlling_tty(const img::Files& files, const std::map<uint64_t, int>& inherited) {
+Status take_controlling_tty(const img::Files& files, const std::map<uint64_t, int>& inherited, int console_fd) {
   for (const img::Fd& fd : files.fds()) {
     if (fd.kind() != img::FD_TTY || !fd.tty().controlling()) continue;
+    if (fd.console()) {
+      // Any fd of the new console will do; the leader has its slave.
+      if (console_fd < 0) return failf("the container's console: none was given");
+      if (::ioctl(console_fd, TIOCSCTTY, 0) != 0)
+        return sys_fail("the container's console: take it as controlling terminal (TIOCSCTTY)");
+      return {};
+    }
     auto it = inherited.find(fd.ofd_id());
     if (it == inherited.end()) return failf("pty {}: the session leader does not have it yet", fd.tty().index());
     if (::ioctl(it->second, TIOCSCTTY, 0) != 0)

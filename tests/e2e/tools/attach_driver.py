@@ -5,13 +5,18 @@ Usage: attach_driver.py AMBER NAME SCRIPT
 SCRIPT lines: `send TEXT` (\\r, \\x10 ... escapes), `expect TEXT` (waits up
 to 10 s for TEXT in the output seen since the last expect), `detach`
 (Ctrl-P Ctrl-Q, then waits for attach to exit 0), `eof` (waits for attach
-to end by itself, exit 0). Exits 1 with what was seen on a failure.
+to end by itself, exit 0), `sleep SECONDS` (reading what comes meanwhile).
+Exits 1 with what was seen on a failure. ATTACH_SIZE=ROWSxCOLS gives the
+driver's terminal that size (amber attach forwards it to the container's).
 """
-import os, pty, select, sys, time
+import fcntl, os, pty, select, struct, sys, termios, time
 
 amber, name, script = sys.argv[1], sys.argv[2], sys.argv[3]
+rows, _, cols = os.environ.get("ATTACH_SIZE", "").partition("x")
 pid, fd = pty.fork()
 if pid == 0:
+    if rows:
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", int(rows), int(cols), 0, 0))
     os.execv(amber, [amber, "attach", name])
 
 seen = b""
@@ -59,5 +64,9 @@ for line in open(script).read().splitlines():
         wait_exit()
     elif op == "eof":
         wait_exit()
+    elif op == "sleep":
+        end = time.time() + float(arg)
+        while time.time() < end:
+            pump(0.05)
     else:
         sys.exit(f"bad script line {line!r}")

@@ -532,6 +532,39 @@ TEST(FilesKind, OpathAndOwnNamespaceFdsRoundTrip) {
 // A restore checks each pipe's ends against its entry before anything is
 // made: a pipe marked without a writer must have no write end in the image,
 // and a pipe missing an end must say so.
+// The console (Fd.console) is one description like any other, shared by
+// fork: no pty pair to make; the first description gets the new console's
+// slave itself. A /dev/tty description shared by two tasks is made once its
+// creator has its controlling terminal.
+TEST(FilesKind, ConsoleIsADescriptionNotAPair) {
+  img::Files init, child;
+  auto add = [](img::Files& f, int fd, uint64_t ofd, bool console, bool dev_tty) {
+    img::Fd* x = f.add_fds();
+    x->set_fd(fd);
+    x->set_kind(img::FD_TTY);
+    x->set_ofd_id(ofd);
+    x->set_console(console);
+    x->mutable_tty()->set_index(3);
+    x->mutable_tty()->set_dev_tty(dev_tty);
+  };
+  add(init, 0, (1ull << 32) | 1, true, false);
+  add(init, 1, (1ull << 32) | 1, true, false);
+  add(init, 10, (1ull << 32) | 11, false, true);
+  add(child, 0, (1ull << 32) | 1, true, false);
+  add(child, 5, (2ull << 32) | 6, true, false);  // a second open of the console
+  add(child, 10, (1ull << 32) | 11, false, true);
+  auto plan = kinds::plan_shared_fds({{1, {&init, "/"}}, {2, {&child, "/"}}},
+                                     [](const std::vector<pid_t>&) { return 1; });
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_EQ(plan->console_original, (1ull << 32) | 1);
+  ASSERT_EQ(plan->by_creator.at(1).size(), 2u);
+  for (const auto& u : plan->by_creator.at(1)) {
+    EXPECT_FALSE(u.pty);
+    ASSERT_EQ(u.fds.size(), 1u);
+    EXPECT_EQ(u.after_ctty, u.fds.front().tty().dev_tty());
+  }
+}
+
 TEST(FilesKind, PipeEndsMustMatchTheirEntry) {
   auto plan_of = [](bool no_writer, bool with_write_end) {
     img::Files files;

@@ -118,6 +118,78 @@ TEST(Tty, PairDumpedPutBackAndMadeAgain) {
   EXPECT_EQ(WEXITSTATUS(st), 0) << "failed check (code) in the child";
 }
 
+// The console of a --tty container: this process plays the shim (holds the
+// master) and the container (holds the slave): find_console finds the
+// master, the slave fd is marked console, its pair state is read through
+// the master and put back, and make_console makes a new pair (another
+// index) with that state.
+int console_round_trip() {
+  CHECK_OR(::setsid() > 0, 10);
+  int m = ::posix_openpt(O_RDWR | O_NOCTTY);
+  CHECK_OR(m >= 0 && ::unlockpt(m) == 0, 11);
+  int s = ::open(::ptsname(m), O_RDWR | O_NOCTTY);
+  CHECK_OR(s >= 0, 12);
+  termios t{};
+  CHECK_OR(::tcgetattr(s, &t) == 0, 13);
+  t.c_cc[VERASE] = 0x08;
+  t.c_lflag &= ~static_cast<tcflag_t>(ECHO);  // the typed input stays out of the output
+  CHECK_OR(::tcsetattr(s, TCSANOW, &t) == 0, 14);
+  winsize ws{33, 77, 0, 0};
+  CHECK_OR(::ioctl(m, TIOCSWINSZ, &ws) == 0, 15);
+  CHECK_OR(::write(m, "typed", 5) == 5 && ::write(s, "shown", 5) == 5, 16);
+  ::usleep(50000);
+
+  auto found = find_console(::getpid());
+  CHECK_OR(found.has_value() && found->has_value(), 20);
+  const ConsoleRef console = **found;
+  CHECK_OR(console.master_fd == m, 21);
+  std::vector<TaskFds> tasks(1);
+  tasks[0].ctx.pid = ::getpid();
+  tasks[0].ctx.vpid = 1;
+  tasks[0].ctx.console = &console;
+  FdProbe p = probe(s);
+  img::Fd* f = tasks[0].files.add_fds();
+  f->set_fd(s);
+  f->set_flags(files::description_flags(p));
+  f->set_ofd_id(7);
+  CHECK_OR(files::dump_pty(p, tasks[0].ctx, *f).has_value(), 22);
+  CHECK_OR(f->console(), 23);
+  tasks[0].probes.push_back(std::move(p));
+  auto linked = files::link_ptys(tasks);
+  if (!linked) std::fprintf(stderr, "%s\n", linked.error().message.c_str());
+  CHECK_OR(linked.has_value(), 24);
+  const img::Fd slave = tasks[0].files.fds(0);
+  CHECK_OR(slave.tty().to_slave() == "typed" && slave.tty().to_master() == "shown", 25);
+  CHECK_OR(slave.tty().rows() == 33 && slave.tty().cols() == 77, 26);
+  // Put back: the live console still has both queues (a canonical line:
+  // readable once ended).
+  CHECK_OR(read_now(m) == "shown", 27);
+  CHECK_OR(::write(m, "\n", 1) == 1 && read_now(s) == "typed\n", 28);
+
+  auto made = make_console(slave);
+  if (!made) std::fprintf(stderr, "%s\n", made.error().message.c_str());
+  CHECK_OR(made.has_value(), 30);
+  termios t2{};
+  CHECK_OR(::tcgetattr(made->slave.get(), &t2) == 0 && t2.c_cc[VERASE] == 0x08 && t2.c_lflag == t.c_lflag, 31);
+  winsize ws2{};
+  CHECK_OR(::ioctl(made->slave.get(), TIOCGWINSZ, &ws2) == 0 && ws2.ws_row == 33 && ws2.ws_col == 77, 32);
+  CHECK_OR(read_now(made->master.get()) == "shown", 33);
+  // Canonical mode: the partial line is there once the line is ended.
+  CHECK_OR(::write(made->master.get(), "\n", 1) == 1 && read_now(made->slave.get()) == "typed\n", 34);
+  return 0;
+}
+
+TEST(Tty, ConsoleDumpedPutBackAndMadeAgain) {
+  if (::access("/dev/ptmx", R_OK | W_OK) != 0) GTEST_SKIP() << "no /dev/ptmx";
+  pid_t c = ::fork();
+  ASSERT_GE(c, 0);
+  if (c == 0) ::_exit(console_round_trip());
+  int st = 0;
+  ASSERT_EQ(::waitpid(c, &st, 0), c);
+  ASSERT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), 0) << "failed check (code) in the child";
+}
+
 TEST(Tty, ProcStatHasTheForegroundGroup) {
   auto st = sys::parse_stat(
       "42 (sh) S 1 42 42 34816 57 4194560 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 17 0");
