@@ -9,8 +9,9 @@
 // No /proc file and no call reads a semadj, and kcmp(KCMP_SYSVSEM) only
 // compares lists.
 //
-// Reading without changing anything (measured: probes in the ipc2 branch's
-// notes): a semop of several operations on the same semaphore takes the
+// Reading without changing anything (checked by the unit test
+// SemUndo.ReadWithoutChangeAndRebuiltExactly: the kernel's own exit_sem
+// applies exactly the adjustments read, after the probes): a semop of several operations on the same semaphore takes the
 // kernel's slow path (perform_atomic_semop_slow), which applies them in
 // order — value and semadj — and undoes all of them when one fails. A
 // remote semop in a thread of the list's process with

@@ -10,6 +10,7 @@
 
 #include "kinds/files/fd_kinds.h"
 #include "kinds/files/fdtable.h"
+#include "base/files.h"
 #include "kinds_test_util.h"
 
 using namespace amber;
@@ -30,6 +31,20 @@ int make_queue(bool unlink) {
   return 0;
 }
 
+// The child closes its ready pipe right after reporting: wait until it has,
+// or the dump may meet the fd as it goes.
+void wait_ready_closed(pid_t pid) {
+  for (int i = 0; i < 2000; i++) {
+    bool pipe = false;
+    for (int fd = 0; fd < 64 && !pipe; fd++) {
+      auto l = read_link(fmt::format("/proc/{}/fd/{}", pid, fd));
+      pipe = l && l->starts_with("pipe:");
+    }
+    if (!pipe) return;
+    ::usleep(1000);
+  }
+}
+
 const img::Fd* find_fd(const img::Files& f, int n) {
   for (const img::Fd& fd : f.fds())
     if (fd.fd() == n) return &fd;
@@ -42,6 +57,7 @@ TEST(MqFd, DumpedByNameWithItsFlagsAndOpenedAgain) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root (unshare CLONE_NEWIPC)";
   Forked holder([](int&) { return make_queue(false); });
   ASSERT_TRUE(holder.ok());
+  wait_ready_closed(holder.pid());
   kinds::FdDumpContext ctx{holder.pid(), 7, "/", "", nullptr};
   auto files = kinds::dump_fds(ctx);
   ASSERT_TRUE(files) << files.error().message;
@@ -64,6 +80,7 @@ TEST(MqFd, DumpedByNameWithItsFlagsAndOpenedAgain) {
         return 0;
       });
   ASSERT_TRUE(opener.ok());
+  wait_ready_closed(opener.pid());
   kinds::FdDumpContext ctx2{opener.pid(), 8, "/", "", nullptr};
   auto again = kinds::dump_fds(ctx2);
   ASSERT_TRUE(again) << again.error().message;
@@ -88,6 +105,7 @@ TEST(MqFd, QueueRemovedWhileOpenIsRefusedByName) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root (unshare CLONE_NEWIPC)";
   Forked holder([](int&) { return make_queue(true); });
   ASSERT_TRUE(holder.ok());
+  wait_ready_closed(holder.pid());
   kinds::FdDumpContext ctx{holder.pid(), 7, "/", "", nullptr};
   auto files = kinds::dump_fds(ctx);
   ASSERT_FALSE(files);
