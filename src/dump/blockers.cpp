@@ -5,6 +5,7 @@
 #include "kinds/files/fdtable.h"
 #include "kinds/mm.h"
 #include "kinds/ns/ipc.h"
+#include "kinds/ns/ipc_semundo.h"
 #include "kinds/ns/membership.h"
 #include "kinds/task_misc.h"
 
@@ -34,11 +35,11 @@ Result<kinds::Blockers> find_blockers(const std::vector<kinds::TreeTask>& tree, 
     Status st = std::unexpected(std::move(ipc.error()));
     if (!out.keep(st)) return std::unexpected(std::move(st.error()));
   }
-  // Tasks with SEM_UNDO adjustments (kinds/ns/ipc_sysv.h), each named.
-  if (ipc && ipc->sem_size() > 0)
-    for (const kinds::TreeTask& t : tree)
-      for (pid_t tid : t.threads)
-        if (Status st = kinds::check_sem_undo(tid, t.vpid); !out.keep(st)) TRY(std::move(st));
+  // SEM_UNDO lists of a shape the restore cannot rebuild (kinds/ns/ipc_semundo.h).
+  if (auto h = kinds::find_sem_undo_holders(tree); !h) {
+    Status st = std::unexpected(std::move(h.error()));
+    if (!out.keep(st)) return std::unexpected(std::move(st.error()));
+  }
   std::map<pid_t, pid_t> vpid_of;
   for (const kinds::TreeTask& t : tree) vpid_of[t.pid] = t.vpid;
   for (const kinds::TreeTask& t : tree) {

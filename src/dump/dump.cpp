@@ -31,6 +31,7 @@
 #include "kinds/ns/fs_tree.h"
 #include "sys/sock_diag.h"
 #include "kinds/ns/ipc.h"
+#include "kinds/ns/ipc_semundo.h"
 #include "kinds/ns/membership.h"
 #include "kinds/ns/mounts.h"
 #include "kinds/ns/net.h"
@@ -389,12 +390,14 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   // amber's containers own their ipc and net namespaces (kContainerNsFlags).
   TRY(faults.hit("dump.ipc"));
   *meta.mutable_namespaces()->mutable_ipc_ns() = TRY_CTX(kinds::dump_ipc(init, &image), "container {}", st.name);
-  // SEM_UNDO adjustments cannot be read (kinds/ns/ipc_sysv.h): a task that
-  // has them is refused, never restored without them.
+  // Each undo list's SEM_UNDO adjustments, read by probing semops in one
+  // of its threads that never succeed (kinds/ns/ipc_semundo.h).
   TRY(faults.hit("dump.sem-undo"));
-  if (meta.namespaces().ipc_ns().sem_size() > 0)
-    for (const kinds::TreeTask& tt : tree)
-      for (pid_t tid : tt.threads) TRY_CTX(kinds::check_sem_undo(tid, tt.vpid), "container {}", st.name);
+  for (const kinds::SemUndoHolder& h : TRY_CTX(kinds::find_sem_undo_holders(tree), "container {}", st.name)) {
+    remote::RemoteTask* th = hold.task(h.tid);
+    if (!th) return failf("container {}: thread {} of task {} is not held", st.name, h.tid, h.vpid);
+    TRY_CTX(kinds::dump_sem_undo(*th, h.vpid, *meta.mutable_namespaces()->mutable_ipc_ns()), "container {}", st.name);
+  }
   tl.mark("ipc");
   // The net namespace's ~600 sysctls are read on the other core while the
   // tasks are dumped (the container is held: nothing changes them); joined

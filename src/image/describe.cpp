@@ -1,5 +1,7 @@
 #include "image/describe.h"
 
+#include <fmt/ranges.h>
+
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -135,9 +137,12 @@ void describe_namespaces(Text& t, const img::Namespaces& ns) {
       t.line(1, "SysV shm id {} key {:#x}: {} bytes, mode {:o}, owner {}:{}, {} attached{}{}", m.perm().id(),
              static_cast<uint32_t>(m.name_key()), m.size(), m.perm().mode(), m.perm().uid(), m.perm().gid(),
              m.nattch(), m.removed() ? ", removed" : "", m.locked() ? ", locked" : "");
-    for (const img::SysvSem& m : ipc.sem())
+    for (const img::SysvSem& m : ipc.sem()) {
       t.line(1, "SysV semaphore set id {} key {:#x}: {} semaphores, mode {:o}", m.perm().id(),
              static_cast<uint32_t>(m.perm().key()), m.values_size(), m.perm().mode());
+      for (const img::SemUndo& u : m.undo())
+        t.line(2, "SEM_UNDO adjustments of task {}: {}", u.pid(), fmt::join(u.adj(), " "));
+    }
     for (const img::SysvMsgQueue& m : ipc.msg())
       t.line(1, "SysV message queue id {} key {:#x}: {} messages, qbytes {}, mode {:o}", m.perm().id(),
              static_cast<uint32_t>(m.perm().key()), m.messages_size(), m.qbytes(), m.perm().mode());

@@ -13,6 +13,7 @@
 #include "container/report.h"
 #include "kinds/files/fdtable.h"
 #include "kinds/ns/fs_tree.h"
+#include "kinds/ns/ipc.h"
 #include "kinds/ns/net.h"
 #include "kinds/ns/uts.h"
 #include "kinds/task_attrs.h"
@@ -206,6 +207,8 @@ Status init_side(const Plan& p, int log_fd, int console_fd, int report_fd, std::
   TRY(kinds::place_shmem_files(p.shmem, shmem_fds));
   const img::Namespaces& ns = p.container.namespaces();
   TRY(kinds::restore_uts(ns.uts()));
+  // Before any task opens its fds: mq fds are opened by the queue's name.
+  TRY(kinds::create_ipc_mqueues(ns.ipc_ns()));
   // lo as it was (an image without them: amber run's defaults). The ipc
   // namespace is the controller's (restore.cpp): its objects, then its sysctls.
   TRY(faults.hit("restore.net"));

@@ -112,6 +112,10 @@ Result<Plan> read_plan(const image::ImageReader& image) {
   p.shmem.sysv_sizes = kinds::sysv_shm_sizes(ipc);
   for (const auto& [pid, t] : p.tasks)
     if (!t.zombie()) TRY(kinds::check_sysv_refs(p.shmem.sysv_sizes, t.mm, pid));
+  std::vector<pid_t> live;
+  for (const auto& [pid, t] : p.tasks)
+    if (!t.zombie()) live.push_back(pid);
+  for (auto& [pid, undo] : TRY(kinds::plan_sem_undo(ipc, live))) p.tasks.at(pid).sem_undo = std::move(undo);
 
   std::map<pid_t, kinds::TaskFilesRef> files;
   for (const auto& [pid, t] : p.tasks)

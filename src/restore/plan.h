@@ -16,6 +16,7 @@
 #include "image/pages.h"
 #include "image/reader.h"
 #include "kinds/files/shared.h"
+#include "kinds/ns/ipc_semundo.h"
 #include "kinds/shmem.h"
 #include "kinds/tree.h"
 #include "mm.pb.h"
@@ -36,6 +37,7 @@ struct TaskPlan {
   img::Mm mm;
   img::Files files;
   std::optional<image::PageReader> pages;
+  std::vector<kinds::SemUndoPlan> sem_undo;  // its SEM_UNDO adjustments (kinds/ns/ipc_semundo.h)
   bool zombie() const { return task.state() == img::TASK_ZOMBIE; }
 };
 

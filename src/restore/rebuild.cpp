@@ -6,6 +6,7 @@
 #include "kinds/files/owner.h"
 #include "kinds/itimers.h"
 #include "kinds/mm.h"
+#include "kinds/ns/ipc_semundo.h"
 #include "kinds/posix_timers.h"
 #include "kinds/rlimits.h"
 #include "kinds/seccomp.h"
@@ -130,6 +131,10 @@ Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const
     for (size_t i = 0; i < threads.size(); ++i) vtid_of[threads[i].tid()] = task.threads(static_cast<int>(i)).tid();
     TRY(kinds::restore_posix_timers(leader, vtid_of, task));
     tl.mark("rebuild.pending+itimers");
+    // While the task is still root (ipcperms), the semaphores at the
+    // image's values: the remote semops leave the values as they are.
+    TRY(faults.hit("restore.sem-undo"));
+    TRY(kinds::restore_sem_undo(leader, task.pid(), t.sem_undo, verify));
     TRY(restore_identity(threads, task, faults));
     tl.mark("rebuild.creds");
     // After the credentials: commit_creds() clears the parent-death signal

@@ -138,6 +138,7 @@ Result<Report> check_held(Hold& hold, const Target& target, const std::vector<Ex
   detectors.push_back(file_detector());
   detectors.push_back(unix_socket_detector());
   detectors.push_back(sysv_shm_detector());
+  detectors.push_back(mqueue_detector());
   detectors.push_back(mapping_detector());
   detectors.push_back(mount_detector());
   detectors.push_back(task_detector());

@@ -4,6 +4,7 @@
 // pipe or FIFO with an end outside (same inode, any description: whoever
 // holds the other end can fill or drain it).
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 
 #include <cerrno>
@@ -19,11 +20,19 @@
 namespace amber::seal {
 namespace {
 
+constexpr long kMqueueMagic = 0x19800202;  // MQUEUE_MAGIC
+
 bool is_pipe_link(const std::string& link) { return link.rfind("pipe:[", 0) == 0; }
 
 // A pty end: the ptmx device (5:2) or a slave (majors 136-143).
 bool is_pty_rdev(dev_t rdev) {
   return rdev == makedev(5, 2) || (major(rdev) >= 136 && major(rdev) < 144);
+}
+
+// The fd is on an mqueue filesystem.
+bool is_mqueue_fd(pid_t pid, int fd) {
+  struct statfs fs {};
+  return ::statfs(fmt::format("/proc/{}/fd/{}", pid, fd).c_str(), &fs) == 0 && fs.f_type == kMqueueMagic;
 }
 
 // stat of the file fd `fd` of `pid` is open on; false if it is gone.
@@ -120,6 +129,9 @@ class FileDetector : public Detector {
           }
           continue;
         }
+        // A POSIX message queue: every description of it counts
+        // (detect_mqueue.cpp), not only this one.
+        if (have_st && S_ISREG(st.st_mode) && is_mqueue_fd(t.ref.pid, f.fd)) continue;
         files[f.link].emplace_back(&t, f.fd);
         if (have_st)
           file_ids[f.link].emplace(st.st_dev, st.st_ino);

@@ -29,6 +29,7 @@ std::unique_ptr<Detector> namespace_detector();     // classes 1, 2 (and 10: pid
 std::unique_ptr<Detector> file_detector();          // classes 3, 4
 std::unique_ptr<Detector> unix_socket_detector();   // class 5
 std::unique_ptr<Detector> sysv_shm_detector();      // class 6
+std::unique_ptr<Detector> mqueue_detector();        // class 3 for POSIX message queues (any description)
 std::unique_ptr<Detector> mapping_detector();       // class 7
 std::unique_ptr<Detector> mount_detector();         // class 8
 std::unique_ptr<Detector> task_detector();          // classes 9, 10

@@ -63,7 +63,7 @@ constexpr FdKindOps kTable[] = {
     {"FIFO", {img::FD_FIFO, kNone}, is_fifo, dump_fifo_end, open_pipe_end},
     {"memfd", {img::FD_MEMFD, kNone}, is_memfd, dump_memfd, open_memfd_of},
     // Before "file": an mq fd looks like a regular file ("/NAME").
-    {"POSIX message queue", {img::FD_MQUEUE, kNone}, is_mqueue, dump_mqueue, open_mqueue},
+    {"POSIX message queue", {img::FD_MQUEUE, kNone}, is_mqueue, dump_mqueue, open_mqueue, nullptr, verify_mqueue},
     {"file", {img::FD_REGULAR, img::FD_DIRECTORY}, is_regular_kind, dump_regular, open_file},
     {"character device", {img::FD_CHARDEV, kNone}, is_supported_chardev, dump_chardev, open_device},
     {"eventfd", {img::FD_EVENTFD, kNone}, is_eventfd, dump_eventfd, open_eventfd, nullptr, verify_eventfd},

@@ -95,10 +95,12 @@ bool is_pidfd(const FdProbe& p);
 Status dump_pidfd(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
 Status verify_pidfd(const FdProbe& now, const img::Fd& fd);
 struct OpenContext;
-// mqueue.cpp: an fd of a POSIX message queue (refused by name for now).
+// mqueue.cpp: an fd of a POSIX message queue of the container's ipc
+// namespace (opened again by name; the queue is the ipc namespace's).
 bool is_mqueue(const FdProbe& p);
 Status dump_mqueue(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
 Result<UniqueFd> open_mqueue(const img::Fd& fd, const OpenContext& ctx);
+Status verify_mqueue(const FdProbe& now, const img::Fd& fd);
 
 // pipe.cpp
 bool is_pipe(const FdProbe& p);

@@ -99,14 +99,16 @@ Result<UniqueFd> ns_of(pid_t pid) { return open_fd(fmt::format("/proc/{}/ns/ipc"
 
 Status create_ipc_objects(pid_t pid, const img::IpcNs& ipc, std::vector<image::PageReader>& pages, SysvHold& hold) {
   TRY(validate_ipc(ipc));
-  if (ipc.shm_size() + ipc.sem_size() + ipc.msg_size() + ipc.mqueues_size() == 0) return {};
+  if (ipc.shm_size() + ipc.sem_size() + ipc.msg_size() == 0) return {};
   UniqueFd ns = TRY(ns_of(pid));
   // The objects' creator is this short-lived thread: it has exited (and
   // left them without a creator) before kernel.shm_rmid_forced is written.
-  return sys::in_namespace(ns.get(), CLONE_NEWIPC, [&]() -> Status {
-    TRY(create_sysv(ipc, pages, hold));
-    return create_mqueues(ipc);
-  });
+  return sys::in_namespace(ns.get(), CLONE_NEWIPC, [&]() -> Status { return create_sysv(ipc, pages, hold); });
+}
+
+Status create_ipc_mqueues(const img::IpcNs& ipc) {
+  TRY(validate_ipc(ipc));
+  return create_mqueues(ipc);
 }
 
 Status restore_ipc_sysctls(pid_t pid, const img::IpcNs& ipc) {

@@ -1,9 +1,10 @@
 // IPC namespace: its sysctls and its SysV objects (ipc_sysv.h) are dumped and
-// restored; its POSIX message queues are refused by name (not supported
-// yet), never dropped.
+// restored, and so are its POSIX message queues (ipc_mqueue.h).
 //
-// Restore order (the controller, through threads that join the restored
-// namespace): the SysV objects before any task is rebuilt (each task attaches
+// Restore order: the POSIX queues by the restored init before it forks the
+// tree (each task opens its mq fds in the fork phase); then the controller,
+// through threads that join the restored namespace: the SysV objects before
+// any task is rebuilt (each task attaches
 // its segments again during its rebuild), the sysctls once every task is
 // rebuilt — the *_next_id ones last, and kernel.shm_rmid_forced only when
 // the segments are attached again (writing 1 destroys every segment attached
@@ -37,6 +38,11 @@ Status validate_ipc(const img::IpcNs& ipc);
 // Makes the SysV objects in the ipc namespace of `pid` (the restored init);
 // `hold` keeps the segments marked IPC_RMID alive (ipc_sysv.h).
 Status create_ipc_objects(pid_t pid, const img::IpcNs& ipc, std::vector<image::PageReader>& pages, SysvHold& hold);
+
+// Makes the POSIX message queues in the calling thread's ipc namespace: run
+// by the restored init before it forks (the fork phase opens the tasks'
+// mq fds by name, kinds/files/mqueue.cpp).
+Status create_ipc_mqueues(const img::IpcNs& ipc);
 
 // Writes the sysctls into the ipc namespace of `pid`, the *_next_id ones
 // last, and reads each back.

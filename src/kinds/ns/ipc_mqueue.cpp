@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <linux/mount.h>
 #include <mqueue.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 
 #include "base/files.h"
 #include "base/unique_fd.h"
+#include "sys/ns_thread.h"
 #include "sys/procfs.h"
 
 namespace amber::kinds {
@@ -169,6 +171,20 @@ Status validate_mqueues(const img::IpcNs& ipc) {
     }
   }
   return {};
+}
+
+Result<bool> mqueue_is_linked(pid_t pid, const std::string& name, dev_t dev, ino_t ino) {
+  UniqueFd ns = TRY(open_fd(fmt::format("/proc/{}/ns/ipc", pid), O_RDONLY | O_CLOEXEC));
+  return sys::in_namespace(ns.get(), CLONE_NEWIPC, [&]() -> Result<bool> {
+    auto mnt = TRY(mount_mqueue());
+    if (!mnt) return false;
+    struct stat st {};
+    if (::fstatat(mnt->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) return false;
+      return sys_fail("stat POSIX message queue /{}", name);
+    }
+    return st.st_dev == dev && st.st_ino == ino;
+  });
 }
 
 Status create_mqueues(const img::IpcNs& ipc) {

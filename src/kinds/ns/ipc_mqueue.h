@@ -21,12 +21,21 @@
 // amber may lack CAP_SYS_RESOURCE; the sysctls of the image are written after
 // the objects), fchown/fchmod, every message sent in order.
 #pragma once
+#include <sys/types.h>
+
+#include <string>
+
 #include "base/result.h"
 #include "ns.pb.h"
 
 namespace amber::kinds {
 
 Status dump_mqueues(img::IpcNs& out);
+
+// Whether the ipc namespace of `pid` has a queue `name` (one path
+// component) that is the file `dev`:`ino` — an fd's queue, linked (not
+// removed with mq_unlink) and of the container's own namespace.
+Result<bool> mqueue_is_linked(pid_t pid, const std::string& name, dev_t dev, ino_t ino);
 
 // Names (one path component), attributes and messages consistent.
 Status validate_mqueues(const img::IpcNs& ipc);

@@ -3,7 +3,6 @@
 #include "kinds/ns/ipc_sysv.h"
 
 #include <fcntl.h>
-#include <linux/kcmp.h>
 #include <linux/magic.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
@@ -39,6 +38,8 @@ namespace {
 
 constexpr uint64_t kPage = 4096;
 constexpr uint32_t kSemVmx = 32767;  // SEMVMX: the largest semaphore value
+constexpr int32_t kAdjMin = -32768;  // a semadj is in [-SEMAEM - 1, SEMAEM]
+constexpr int32_t kAdjMax = 32767;
 
 uint64_t page_up(uint64_t n) { return (n + kPage - 1) / kPage * kPage; }
 
@@ -362,33 +363,6 @@ Status dump_sysv(img::IpcNs& out, image::ImageWriter* image) {
   return {};
 }
 
-Status check_sem_undo(pid_t tid, pid_t vpid) {
-  // kcmp compares two tasks' undo list pointers. The reference must have
-  // none: amber is multi-threaded, and clone(CLONE_SYSVSEM) (every pthread)
-  // allocates the list, so a vfork child of ours (fork without
-  // CLONE_SYSVSEM: no list) asks. It only runs raw syscalls.
-  volatile long result = 0;
-  volatile int err = 0;
-  pid_t child = ::vfork();
-  if (child == 0) {
-    long r = ::syscall(SYS_kcmp, ::syscall(SYS_getpid), tid, KCMP_SYSVSEM, 0, 0);
-    result = r;
-    err = r < 0 ? errno : 0;
-    ::_exit(0);
-  }
-  if (child < 0) return sys_fail("task {}: vfork for kcmp(KCMP_SYSVSEM)", vpid);
-  int st = 0;
-  while (::waitpid(child, &st, 0) < 0 && errno == EINTR) {
-  }
-  if (result < 0) return sys_fail_errno(err, "task {}: kcmp(KCMP_SYSVSEM)", vpid);
-  if (result != 0)
-    return unsupported(
-        "task {}: SysV semaphore undo list (semop with SEM_UNDO, or threads sharing one) while the ipc namespace has "
-        "semaphore sets: its undo adjustments cannot be read (no kernel call): not supported",
-        vpid);
-  return {};
-}
-
 // ---- restore ----
 
 Status validate_sysv(const img::IpcNs& ipc) {
@@ -416,6 +390,23 @@ Status validate_sysv(const img::IpcNs& ipc) {
     if (s.values_size() == 0) return bad_input("ipc namespace: SysV semaphore set id {} is empty", s.perm().id());
     for (uint32_t v : s.values())
       if (v > kSemVmx) return bad_input("ipc namespace: SysV semaphore set id {}: value {}", s.perm().id(), v);
+    std::set<int> undo_pids;
+    for (const img::SemUndo& u : s.undo()) {
+      if (!undo_pids.insert(u.pid()).second || u.adj_size() != s.values_size())
+        return bad_input("ipc namespace: SysV semaphore set id {}: SEM_UNDO adjustments of task {} listed twice or "
+                         "not one per semaphore",
+                         s.perm().id(), u.pid());
+      bool any = false;
+      for (int32_t a : u.adj()) {
+        if (a < kAdjMin || a > kAdjMax)
+          return bad_input("ipc namespace: SysV semaphore set id {}: SEM_UNDO adjustment {} of task {}", s.perm().id(),
+                           a, u.pid());
+        any |= a != 0;
+      }
+      if (!any)
+        return bad_input("ipc namespace: SysV semaphore set id {}: SEM_UNDO adjustments of task {} are all 0",
+                         s.perm().id(), u.pid());
+    }
     if (s.perm().key() != IPC_PRIVATE && !keys.insert(s.perm().key()).second)
       return bad_input("ipc namespace: SysV semaphore key {} is listed twice", key_text(s.perm().key()));
   }

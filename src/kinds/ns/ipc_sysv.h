@@ -16,10 +16,8 @@
 //    restore can set anyway.
 //  - sem: IPC_STAT fields and every value (GETALL). sempid, sem_otime and
 //    the wait counts are not kept (the kernel has no call to set them).
-//    SEM_UNDO adjustments: no kernel interface reads a task's semadj (the
-//    undo list is not in /proc); kcmp(KCMP_SYSVSEM) against a task without
-//    one tells whether a task has a list at all, and such a task is refused
-//    by name (check_sem_undo) — never dropped silently.
+//    SEM_UNDO adjustments of each task's undo list: ipc_semundo.h (read by
+//    remote probing semops, recorded in the set's `undo`).
 //  - msg: IPC_STAT fields and every message with its type, in queue order,
 //    read with msgrcv(MSG_COPY | IPC_NOWAIT), which copies message N without
 //    removing it (CONFIG_CHECKPOINT_RESTORE). A message longer than the
@@ -56,15 +54,6 @@ namespace amber::kinds {
 
 // Fills out.shm/sem/msg; shm contents go into `image`.
 Status dump_sysv(img::IpcNs& out, image::ImageWriter* image);
-
-// Unsupported if the thread `tid` (as amber sees it) has a SysV semaphore
-// undo list: its adjustments cannot be read. Called only when the namespace
-// has semaphore sets (removing a set frees every undo entry of it, so none
-// can exist without one). A list exists after a semop with SEM_UNDO, and in
-// every multi-threaded process (clone with CLONE_SYSVSEM allocates one, empty):
-// such a process is refused too while the namespace has semaphore sets,
-// because an empty list cannot be told from one with adjustments.
-Status check_sem_undo(pid_t tid, pid_t vpid);
 
 // ---- restore ----
 

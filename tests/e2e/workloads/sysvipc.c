@@ -18,8 +18,6 @@
 //   mqfd [notify]  holds an fd of a POSIX queue (see mqfd() below)
 //   mq        a POSIX message queue with messages of several priorities
 //             (see mq() below)
-//   undo      holds semaphore 0 of a new set (key 0x6262, value 1) with
-//             SEM_UNDO: decrements it to 0, prints READY, waits.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -192,19 +190,6 @@ static int objects(void) {
   return 0;
 }
 
-static int undo(void) {
-  signal(SIGUSR1, on_usr1);
-  int s = semget(0x6262, 1, IPC_CREAT | 0600);
-  if (s < 0) die("semget");
-  if (semctl(s, 0, SETVAL, 1) != 0) die("SETVAL");
-  struct sembuf op = {0, -1, SEM_UNDO};
-  if (semop(s, &op, 1) != 0) die("semop");
-  printf("sysvipc: READY\n");
-  fflush(stdout);
-  wait_go();
-  return 0;
-}
-
 // mq: POSIX message queue /amber_mq (10 messages of at most 64 bytes, mode
 // 0640) holding 10 messages of priorities 0, 3 and 7 sent interleaved; the
 // fd is closed. On SIGUSR1 the queue is opened again and read: priority
@@ -269,7 +254,6 @@ static int mq(void) {
 int main(int argc, char** argv) {
   if (argc < 2) return 2;
   if (!strcmp(argv[1], "objects")) return objects();
-  if (!strcmp(argv[1], "undo")) return undo();
   if (!strcmp(argv[1], "mq")) return mq();
   if (!strcmp(argv[1], "mqfd")) return mqfd(argc > 2 && !strcmp(argv[2], "notify"));
   return 2;

@@ -19,6 +19,7 @@
 #include "image/reader.h"
 #include "image/writer.h"
 #include "kinds/ns/ipc.h"
+#include "sys/ns_thread.h"
 
 using namespace amber;
 
@@ -170,6 +171,13 @@ TEST_F(IpcImage, SysvObjectsRoundTripWithIdsAndState) {
   kinds::SysvHold hold;
   auto made = kinds::create_ipc_objects(dst.pid, ipc, *pages, hold);
   ASSERT_TRUE(made) << made.error().message;
+  // The POSIX queues are the restored init's to make (before it forks).
+  {
+    UniqueFd ns(open(fmt::format("/proc/{}/ns/ipc", dst.pid).c_str(), O_RDONLY | O_CLOEXEC));
+    ASSERT_TRUE(ns);
+    auto mq = sys::in_namespace(ns.get(), CLONE_NEWIPC, [&] { return kinds::create_ipc_mqueues(ipc); });
+    ASSERT_TRUE(mq) << mq.error().message;
+  }
   auto set = kinds::restore_ipc_sysctls(dst.pid, ipc);
   ASSERT_TRUE(set) << set.error().message;
   auto ok = kinds::verify_ipc(dst.pid, ipc);
