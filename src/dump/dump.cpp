@@ -329,7 +329,6 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   TRY(faults.hit("dump.create-image"));
   tl.mark("create-image");
   // Read while the container is being held, not while it is frozen.
-  kinds::FreshNetnsPtr fresh_net = kinds::start_fresh_netns();
 
   // SIGINT/SIGTERM wait until the container is released (hold.h).
   seal::InterruptGuard guard = TRY(seal::InterruptGuard::block());
@@ -361,7 +360,7 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   // before anything is written.
   TRY(faults.hit("dump.net"));
   std::future<Result<img::NetNs>> net_job =
-      std::async(std::launch::async, [init, &fresh_net] { return kinds::dump_net(init, fresh_net.get()); });
+      std::async(std::launch::async, [init] { return kinds::dump_net(init, nullptr); });
   TRY_CTX(dump_mounts(meta, init, image, faults), "mounts of {}", st.name);
   TRY(guard.check());
   tl.mark("container");

@@ -206,7 +206,7 @@ Status init_side(const Plan& p, int log_fd, int report_fd, std::vector<int> shme
   TRY(faults.hit("restore.ipc"));
   if (ns.has_ipc_ns()) TRY(kinds::restore_ipc(ns.ipc_ns()));
   TRY(faults.hit("restore.net"));
-  if (ns.has_net_ns()) TRY(kinds::restore_net(ns.net_ns()));
+  if (ns.has_net_ns()) TRY(kinds::restore_net(ns.net_ns(), -1));
   else TRY(container::loopback_up());
   ForkEnv env;
   env.plan = &p;
