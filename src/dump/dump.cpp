@@ -359,8 +359,17 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   // tasks are dumped (the container is held: nothing changes them); joined
   // before anything is written.
   TRY(faults.hit("dump.net"));
+  // --net veth: the container's end of the pair is amber's host link.
+  std::optional<img::HostLink> host;
+  if (st.veth) {
+    host.emplace();
+    host->set_host_name(st.veth->host_name);
+    host->set_host_address(st.veth->host_address);
+    host->set_address(st.veth->address);
+    host->set_name(st.veth->name);
+  }
   std::future<Result<img::NetNs>> net_job =
-      std::async(std::launch::async, [init] { return kinds::dump_net(init, nullptr); });
+      std::async(std::launch::async, [init, host] { return kinds::dump_net(init, host ? &*host : nullptr); });
   TRY_CTX(dump_mounts(meta, init, image, faults), "mounts of {}", st.name);
   TRY(guard.check());
   tl.mark("container");

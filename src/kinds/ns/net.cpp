@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <optional>
 #include <thread>
 
@@ -71,7 +72,7 @@ Status apply_sysctls(const img::NetNs& n) {
 Status apply_rest(const img::NetNs& n, bool trial) {
   TRY(apply_sysctls(n));
   TRY(net::replay_addresses(n, trial));
-  TRY(net::set_link_flags(n));
+  TRY(net::set_link_flags(n, trial));
   TRY(net::replay_routes(n));
   TRY(net::replay_rules(n));
   TRY(net::replay_neighbours(n));
@@ -83,15 +84,30 @@ Status apply_rest(const img::NetNs& n, bool trial) {
 struct Lines {
   std::multiset<std::string> links, addresses, routes, rules, neighbours;
 };
-// `skip_link`: a link left out (the host link, whose peer a trial makes
-// inside); `trial`: a trial's view, its host link peer left out and its
-// addresses' "nodad" (replay_addresses) taken off.
-Lines lines_of(const net::NetView& v, const std::string& skip_link, bool trial = false) {
+// The host link's line names its peer's ifindex and namespace id on the
+// host ("slave-of 5 link-netnsid 0"), not the container's to keep.
+std::string without_peer(std::string line) {
+  for (const char* key : {" slave-of ", " link-netnsid "}) {
+    auto at = line.find(key);
+    if (at == std::string::npos) continue;
+    auto end = line.find(' ', at + std::strlen(key));
+    line.erase(at, end == std::string::npos ? std::string::npos : end - at);
+  }
+  return line;
+}
+
+// `host_link`: the host link's name ("" if none). `trial`: a trial's view
+// or what it is compared with: the host link left out (its stand-in peer
+// is inside, up without IPv6), and the trial's addresses' "nodad"
+// (replay_addresses) taken off.
+Lines lines_of(const net::NetView& v, const std::string& host_link, bool trial) {
   Lines l;
   l.links.insert(v.lo_line);
-  for (const auto& s : v.links)
-    if ((skip_link.empty() || !s.starts_with(skip_link + " ")) && !(trial && s.starts_with("amber-trial0 ")))
-      l.links.insert(s);
+  for (const auto& s : v.links) {
+    const bool host = !host_link.empty() && s.starts_with(host_link + " ");
+    if (trial && (host || s.starts_with("amber-trial0 "))) continue;
+    l.links.insert(host ? without_peer(s) : s);
+  }
   for (const auto& a : v.addresses) l.addresses.insert(trial ? net::without_flag(a, "nodad") : a);
   l.routes = v.routes;
   l.rules = v.rules;
@@ -150,10 +166,10 @@ std::optional<std::string> ruleset_difference(const std::string& want, const std
 // A link that goes up gets its carrier, IPv6 link-local address and
 // multicast route from the kernel's linkwatch work, asynchronously (up to a
 // second later): the view is read again until it has `want` or 3 s passed.
-Result<net::NetView> settle(const Lines& want, const std::string& skip_link, bool trial) {
+Result<net::NetView> settle(const Lines& want, const std::string& host_link, bool trial) {
   for (int round = 0;; ++round) {
     net::NetView v = TRY(net::read_view(false));
-    Lines got = lines_of(v, skip_link, trial);
+    Lines got = lines_of(v, host_link, trial);
     if (!first_difference(want, got) || round == 60) return v;
     ::usleep(50'000);
   }
@@ -198,6 +214,13 @@ Result<img::NetNs> dump_net(pid_t pid, const img::HostLink* host) {
   const std::string host_link = host ? host->name() : "";
   net::NetView ct = TRY(sys::in_namespace(ns.get(), CLONE_NEWNET, [&]() -> Result<net::NetView> {
     net::NetView v = TRY(net::read_view(true));
+    // An IPv6 address in duplicate address detection (a link that went up
+    // just before) has no local route yet; the kernel ends it within a
+    // second or two, held container or not.
+    for (int round = 0; v.tentative && round < 60; ++round) {
+      ::usleep(50'000);
+      v = TRY(net::read_view(true));
+    }
     TRY(net::read_records(rec, host_link));
     rec.set_nftables(v.nft_ruleset);
     return v;
@@ -212,7 +235,7 @@ Result<img::NetNs> dump_net(pid_t pid, const img::HostLink* host) {
   // The trial makes the host link's peer inside, under a name of its own:
   // neither that peer nor the host link's own line (its peer's namespace)
   // can compare.
-  Lines want = lines_of(ct, host_link);
+  Lines want = lines_of(ct, host_link, true);
   auto tried = in_fresh_netns([&] { return trial_restore(rec, ct.sysctls, want, host_link); });
   if (!tried) {
     Error e = std::move(tried.error());
@@ -223,11 +246,15 @@ Result<img::NetNs> dump_net(pid_t pid, const img::HostLink* host) {
   const net::NetView& trial = *tried;
   Lines got = lines_of(trial, host_link, true);
   auto diff = first_difference(want, got);
-  if (!diff) diff = sysctl_difference(ct.sysctls, trial.sysctls);
+  if (!diff) {
+    auto trial_sysctls = trial.sysctls;
+    std::erase_if(trial_sysctls, [](const auto& kv) { return kv.first.find("/amber-trial0/") != std::string::npos; });
+    diff = sysctl_difference(ct.sysctls, trial_sysctls);
+  }
   if (!diff) diff = ruleset_difference(ct.nft_ruleset, trial.nft_ruleset);
   if (diff) return unsupported("net namespace: {} after a trial restore into a fresh namespace: not supported yet", *diff);
   // What the restore checks: the container's own view, with the host link.
-  Lines keep = lines_of(ct, "");
+  Lines keep = lines_of(ct, host_link, false);
   img::NetVerify* v = rec.mutable_verify();
   v->mutable_links()->Add(keep.links.begin(), keep.links.end());
   v->mutable_addresses()->Add(keep.addresses.begin(), keep.addresses.end());
@@ -256,8 +283,8 @@ Status restore_net(const img::NetNs& n, int host_ns) {
   TRY(apply_rest(n, false));
   // Restore verification, before any task runs.
   const Lines want = lines_of(n.verify());
-  net::NetView got = TRY_CTX(settle(want, "", false), "net namespace: read it back");
-  if (auto d = first_difference(want, lines_of(got, "")))
+  net::NetView got = TRY_CTX(settle(want, n.host().name(), false), "net namespace: read it back");
+  if (auto d = first_difference(want, lines_of(got, n.host().name(), false)))
     return failf("net namespace: restored, {}", *d);
   for (const img::Sysctl& s : n.sysctls()) {
     auto text = read_file("/proc/sys/net/" + s.name());

@@ -20,11 +20,16 @@
 #include <netlink/route/link/veth.h>
 // clang-format on
 
+#include <algorithm>
+#include <fcntl.h>
+#include <sched.h>
+
 #include <cerrno>
 #include <cstring>
 #include <set>
 #include <vector>
 
+#include "base/unique_fd.h"
 #include "kinds/ns/net_nl.h"
 
 namespace amber::kinds::net {
@@ -182,6 +187,33 @@ void fill(rtnl_link* l, const img::NetLink& r) {
   }
 }
 
+Status change_flags(nl_sock* sk, int ifindex, unsigned flags, const std::string& name) {
+  Link orig(rtnl_link_alloc()), ch(rtnl_link_alloc());
+  if (!orig || !ch) return failf("net namespace: link {}: out of memory", name);
+  rtnl_link_set_ifindex(orig.get(), ifindex);
+  rtnl_link_set_flags(ch.get(), flags & kUserFlags);
+  rtnl_link_unset_flags(ch.get(), kUserFlags & ~flags);
+  if (int e = rtnl_link_change(sk, orig.get(), ch.get(), 0); e < 0)
+    return nl_fail(e, fmt::format("net namespace: link {}: set its flags", name));
+  return {};
+}
+
+
+// The host side up, so that the container's end has its carrier when it is
+// verified (the controller gives the host side its address later): through
+// a netlink socket made in the host's namespace (a socket keeps the
+// namespace it was made in), the caller back in its own at once.
+Status host_side_up(const std::string& name, int host_ns) {
+  UniqueFd own = TRY(open_fd("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  if (::setns(host_ns, CLONE_NEWNET) != 0) return sys_fail("net namespace: join the host's to reach {}", name);
+  auto sk = connect(NETLINK_ROUTE);
+  const int idx = static_cast<int>(::if_nametoindex(name.c_str()));
+  if (::setns(own.get(), CLONE_NEWNET) != 0) return sys_fail("net namespace: back from the host's");
+  if (!sk) return std::unexpected(std::move(sk.error()));
+  if (idx <= 0) return failf("net namespace: host side {} is not on the host", name);
+  return change_flags(sk->get(), idx, IFF_UP | IFF_MULTICAST | IFF_BROADCAST, name);
+}
+
 }  // namespace
 
 Status read_route_lines(std::multiset<std::string>& out) {
@@ -247,7 +279,15 @@ Status create_links(const img::NetNs& n, int host_ns) {
       Link peer_ref(peer);
       if (r.host_link()) {
         rtnl_link_set_name(peer, host_ns >= 0 ? n.host().host_name().c_str() : "amber-trial0");
-        if (host_ns >= 0) rtnl_link_set_ns_fd(peer, host_ns);
+        if (host_ns >= 0) {
+          rtnl_link_set_ns_fd(peer, host_ns);
+        } else {
+          // The kernel registers the peer first: left to pick its index in
+          // the same namespace, it would take the saved one of a link.
+          uint32_t top = 0;
+          for (const img::NetLink& o : n.links()) top = std::max(top, o.ifindex());
+          rtnl_link_set_ifindex(peer, static_cast<int>(top + 1));
+        }
       } else {
         const img::NetLink* other = nullptr;
         for (const img::NetLink& o : n.links())
@@ -262,20 +302,24 @@ Status create_links(const img::NetNs& n, int host_ns) {
     if (r.kind() == "veth") rtnl_link_veth_release(l.release());
     if (e < 0) return nl_fail(e, fmt::format("net namespace: make link {} ({}, index {})", r.name(), r.kind(), r.ifindex()));
     made.insert(r.ifindex());
+    if (r.host_link() && host_ns >= 0) TRY(host_side_up(n.host().host_name(), host_ns));
   }
   return {};
 }
 
-Status set_link_flags(const img::NetNs& n) {
+
+Status set_link_flags(const img::NetNs& n, bool trial) {
   Sock sk = TRY(connect(NETLINK_ROUTE));
   for (const img::NetLink& r : n.links()) {
-    Link orig(rtnl_link_alloc()), ch(rtnl_link_alloc());
-    if (!orig || !ch) return failf("net namespace: link {}: out of memory", r.name());
-    rtnl_link_set_ifindex(orig.get(), static_cast<int>(r.ifindex()));
-    rtnl_link_set_flags(ch.get(), r.flags() & kUserFlags);
-    rtnl_link_unset_flags(ch.get(), kUserFlags & ~r.flags());
-    if (int e = rtnl_link_change(sk.get(), orig.get(), ch.get(), 0); e < 0)
-      return nl_fail(e, fmt::format("net namespace: link {}: set its flags", r.name()));
+    TRY(change_flags(sk.get(), static_cast<int>(r.ifindex()), r.flags(), r.name()));
+    // A trial's stand-in for the host side: up as the host's is (the
+    // carrier, and with it the routes' linkdown flag, depends on it).
+    if (trial && r.host_link())
+      if (int idx = static_cast<int>(::if_nametoindex("amber-trial0")); idx > 0) {
+        // Without IPv6: no link-local address or routes of its own to tell apart.
+        TRY(write_file("/proc/sys/net/ipv6/conf/amber-trial0/disable_ipv6", "1"));
+        TRY(change_flags(sk.get(), idx, IFF_UP | IFF_MULTICAST, "amber-trial0"));
+      }
   }
   return {};
 }

@@ -26,8 +26,9 @@ Status read_route_lines(std::multiset<std::string>& out);
 // `out.host().host_name()`; -1 (a trial at dump): inside, under a name of
 // its own.
 Status create_links(const img::NetNs& n, int host_ns);
-// Flags (up, promisc...) of the links made by create_links.
-Status set_link_flags(const img::NetNs& n);
+// Flags (up, promisc...) of the links made by create_links; `trial`: the
+// host link's stand-in peer up too.
+Status set_link_flags(const img::NetNs& n, bool trial);
 // Addresses (replacing the kernel's own on lo and IPv6 link-local ones),
 // routes (in as many rounds as gateways need), rules (the fresh
 // namespace's defaults replaced by the saved ones), neighbour entries.

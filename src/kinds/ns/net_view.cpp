@@ -95,6 +95,7 @@ Status read_addresses(nl_sock* sk, NetView& v, int lo_index) {
       if (text == "127.0.0.1/8") v.lo_has_ipv4 = true;
       if (text == "::1/128" || text == "::1") v.lo_has_ipv6 = true;
     }
+    if (rtnl_addr_get_flags(a) & IFA_F_TENTATIVE) v.tentative = true;
     v.addresses.insert(without_flag(line_of(o), "tentative"));
   });
   return {};

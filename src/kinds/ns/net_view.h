@@ -23,6 +23,7 @@ struct NetView {
   bool lo_has_ipv4 = false, lo_has_ipv6 = false;  // 127.0.0.1/8, ::1/128
   std::string lo_line;  // lo's libnl one-line dump (flags, MTU, qdisc...): compared, not restored
   // One line per object (libnl's own one-line dump), sorted.
+  bool tentative = false;  // an IPv6 address is in duplicate address detection
   std::multiset<std::string> addresses, routes, rules, neighbours;  // neighbours: NUD_PERMANENT entries only
   // Objects libnl-route has no cache for, as the kernel's dump messages
   // (hex): proxy neighbour entries (RTM_GETNEIGH with NTF_PROXY) and nexthop

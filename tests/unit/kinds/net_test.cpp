@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "kinds/ns/net_host.h"
 #include "kinds/ns/net_rtnl.h"
 #include "kinds/ns/net_view.h"
 
@@ -87,3 +88,62 @@ TEST(NetAddresses, NodadSetInHeaderAndFlagsAttribute) {
 
 }  // namespace
 }  // namespace amber::kinds::net
+
+namespace amber::kinds {
+namespace {
+
+TEST(NetHost, LinkNameFitsIfnamsiz) {
+  EXPECT_EQ(host_link_name("web"), "am-web");
+  EXPECT_EQ(host_link_name("abcdefghijkl"), "am-abcdefghijkl");  // 15 bytes: fits
+  const std::string a = host_link_name("abcdefghijklm"), b = host_link_name("abcdefghijkln");
+  EXPECT_EQ(a.size(), 15u);
+  EXPECT_TRUE(a.starts_with("am-"));
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a, host_link_name("abcdefghijklm"));  // stable
+}
+
+TEST(NetHost, AddressesOfASubnet) {
+  auto h = veth_addresses("10.203.7.6/29");
+  ASSERT_TRUE(h) << h.error().message;
+  EXPECT_EQ(h->address(), "10.203.7.6/29");
+  EXPECT_EQ(h->host_address(), "10.203.7.1/29");
+  EXPECT_EQ(h->name(), "eth0");
+  auto first = veth_addresses("10.0.0.1/30");  // the container took the first: the host gets the second
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->host_address(), "10.0.0.2/30");
+  for (const char* bad : {"10.0.0.1/31", "10.0.0.0/30", "10.0.0.3/30", "10.0.0.1", "10.0.0.1/", "10.0.0.1/33",
+                          "10.0.0.300/24", "fd00::1/64", "10.0.0.1/2x"}) {
+    auto r = veth_addresses(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().exit, Exit::BadInput) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace amber::kinds
+
+#include "container/state.h"
+
+namespace amber::container {
+namespace {
+
+TEST(NetState, VethRoundTripsThroughStateJson) {
+  ContainerState s;
+  s.name = "c";
+  s.cgroup = "/sys/fs/cgroup/amber/c";
+  s.veth = VethState{"am-c", "10.200.0.1/30", "10.200.0.2/30", "eth0"};
+  auto back = parse_state(state_to_json(s));
+  ASSERT_TRUE(back) << back.error().message;
+  ASSERT_TRUE(back->veth);
+  EXPECT_EQ(back->veth->host_name, "am-c");
+  EXPECT_EQ(back->veth->host_address, "10.200.0.1/30");
+  EXPECT_EQ(back->veth->address, "10.200.0.2/30");
+  EXPECT_EQ(back->veth->name, "eth0");
+  s.veth.reset();  // --net none: no key, none read back
+  auto none = parse_state(state_to_json(s));
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->veth);
+}
+
+}  // namespace
+}  // namespace amber::container
