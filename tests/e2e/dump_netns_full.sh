@@ -76,4 +76,14 @@ b.sendto(b"ping", ("fd00:5::1", 7007))
 assert a.recvfrom(16)[0] == b"ping"
 ' || fail "no UDP datagram to the restored fd00:5::1"
 "$AMBER" kill "$n" >/dev/null
+
+note "restore verification: an image whose namespace does not come back fails, leaving nothing"
+edit="$WORKLOADS/image_edit"
+[ -x "$edit" ] || fail "image_edit not built"
+"$edit" "$E2E_TMP/img" decode container.img >"$E2E_TMP/meta.txt"
+grep -q 'routes: "inet 10.6.0.0/16' "$E2E_TMP/meta.txt" || fail "no verified route 10.6.0.0/16 in the image"
+sed -i 's|routes: "inet 10.6.0.0/16|routes: "inet 10.66.0.0/16|' "$E2E_TMP/meta.txt"
+"$edit" "$E2E_TMP/img" encode container.img <"$E2E_TMP/meta.txt"
+assert_fails 1 "net namespace: restored, route 'inet 10.66.0.0/16" "$AMBER" restore -D "$E2E_TMP/img"
+[ ! -e "$AMBER_STATE_DIR/$n" ] || fail "the failed restore left the container's state"
 echo PASS

@@ -60,6 +60,12 @@ note "dump -> kill -> restore, reached again"
 for _ in $(seq 50); do "$AMBER" exec "$n" -- sh -c '! [ -e /tmp/serve ] && ! pgrep -f echo_once.py' >/dev/null && break; sleep 0.1; done
 "$AMBER" dump "$n" -D "$E2E_TMP/img" >/dev/null
 ip link show "$host" >/dev/null 2>&1 && fail "the host side $host is left after the dump killed the container"
+note "a restore failed at any fault point leaves no host side"
+for p in $("$AMBER" restore --list-fault-points); do
+  assert_fails 1 "fault injected at $p" env AMBER_FAULT="$p" "$AMBER" restore -D "$E2E_TMP/img"
+  ip link show "$host" >/dev/null 2>&1 && fail "restore failed at $p left the host side $host"
+  [ ! -e "$AMBER_STATE_DIR/$n" ] || fail "restore failed at $p left the container's state"
+done
 "$AMBER" restore -D "$E2E_TMP/img" >/dev/null
 ip -o -4 addr show dev "$host" | grep -q "inet 10.200." || fail "no address on $host after restore"
 "$AMBER" exec "$n" -- touch /tmp/serve
