@@ -57,8 +57,21 @@ note "what is supported is not refused any more: a veth pair, an address, a sysc
 inside ip link add amber_v0 type veth peer name amber_v1
 inside ip addr add 10.77.0.1/24 dev amber_v0
 inside sh -c 'echo 1234 >/proc/sys/net/core/somaxconn'
+if command -v nft >/dev/null; then
+  # The network lock's table (amber's own, while a container is held) is
+  # never dumped; the container's own tables are.
+  inside nft add table inet amber_netlock
+  inside nft add table ip amber_own
+fi
 "$AMBER" dump "$n" -D "$E2E_TMP/ok" --leave-running >/dev/null
 assert_held_nothing "$n"
+if command -v nft >/dev/null; then
+  meta=$("$WORKLOADS/image_edit" "$E2E_TMP/ok" decode container.img)
+  assert_contains "$meta" "table ip amber_own" "the container's nftables table in the image"
+  assert_not_contains "$meta" "amber_netlock" "the image"
+  inside nft delete table inet amber_netlock
+  inside nft delete table ip amber_own
+fi
 rm -rf "$E2E_TMP/ok"
 
 if command -v iptables-legacy >/dev/null && [ -e /proc/net/ip_tables_names ]; then

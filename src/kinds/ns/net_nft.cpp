@@ -34,11 +34,16 @@ std::string first_line(const char* s) {
 
 }  // namespace
 
-Result<std::string> nft_list_ruleset() {
-  Ctx c = TRY(make_ctx());
-  if (nft_run_cmd_from_buffer(c.get(), "list ruleset") != 0)
-    return failf("nftables: list ruleset: {}", first_line(nft_ctx_get_error_buffer(c.get())));
-  return std::string(nft_ctx_get_output_buffer(c.get()));
+Result<std::string> nft_list_ruleset(const std::set<std::string>& tables) {
+  std::string out;
+  for (const std::string& t : tables) {
+    // A context per table: its output buffer holds one command's output.
+    Ctx c = TRY(make_ctx());
+    if (nft_run_cmd_from_buffer(c.get(), fmt::format("list table {}", t).c_str()) != 0)
+      return failf("nftables: list table {}: {}", t, first_line(nft_ctx_get_error_buffer(c.get())));
+    out += nft_ctx_get_output_buffer(c.get());
+  }
+  return out;
 }
 
 Status nft_load_ruleset(const std::string& text) {

@@ -296,7 +296,10 @@ Result<NetView> read_view(bool sysctls, const std::function<void(const NetView&)
   nh.nh_family = AF_UNSPEC;
   TRY(raw_dump(RTM_GETNEXTHOP, &nh, sizeof nh, "nexthops", v.nexthops));
   TRY(read_nft_tables(v));
-  if (!v.nft_tables.empty()) v.nft_ruleset = TRY(nft_list_ruleset());
+  // The network lock's table is amber's, not the container's: neither
+  // dumped nor compared (it is there while the container is held).
+  v.nft_tables.erase(kNetLockTable);
+  if (!v.nft_tables.empty()) v.nft_ruleset = TRY(nft_list_ruleset(v.nft_tables));
   TRY(read_legacy_tables(v));
   if (sysctls) TRY(walk_sysctls("/proc/sys/net", "", v));
   return v;

@@ -59,9 +59,16 @@ std::string without_flag(std::string line, std::string_view flag);
 std::vector<std::pair<std::string, std::string>> sysctls_to_write(const std::map<std::string, std::string>& want,
                                                                   const std::map<std::string, std::string>& fresh);
 
-// `nft list ruleset` of the calling thread's namespace (libnftables), and
-// loading one (net_nft.cpp).
-Result<std::string> nft_list_ruleset();
+// The nftables table a network lock (issue 14, the TCP part) may hold in
+// the container's namespace while it is held: "FAMILY NAME" as nft_tables
+// lists it. Left out of every view, so a dump never records it and a
+// restore never makes it.
+inline constexpr const char* kNetLockTable = "inet amber_netlock";
+
+// The ruleset of the calling thread's namespace as `nft list ruleset`
+// prints it, with only `tables` ("FAMILY NAME"), each by `nft list table`
+// (libnftables); loading one (net_nft.cpp).
+Result<std::string> nft_list_ruleset(const std::set<std::string>& tables);
 Status nft_load_ruleset(const std::string& text);
 
 // lo up or down, its MTU: by ioctl in the calling thread's namespace.
