@@ -50,7 +50,10 @@ Status kill_container(const std::string& name, Log& log) {
   // The pair goes with the container's net namespace, but the kernel frees
   // a namespace asynchronously: removed now, a restore of the same name
   // right after finds the host side's name free.
-  if (st && st->veth) TRY_CTX(kinds::remove_host_link(st->veth->host_name), "{}", what);
+  if (st && st->veth) {
+    TRY_CTX(kinds::unpublish_ports(st->veth->host_name), "{}", what);
+    TRY_CTX(kinds::remove_host_link(st->veth->host_name), "{}", what);
+  }
   TRY_CTX(remove_tree(state_dir(name)), "{}", what);
   log.debug("{}: killed and removed", what);
   return {};

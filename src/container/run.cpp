@@ -65,6 +65,7 @@ struct Made {
   ~Made() {
     if (keep) return;
     if (spawned) abort_spawned(*spawned, cgroup_fd.get());
+    if (auto r = kinds::unpublish_ports(host_link); !r) log.warn("cleanup: {}", r.error().message);
     if (auto r = kinds::remove_host_link(host_link); !r) log.warn("cleanup: {}", r.error().message);
     cgroup_fd.reset();
     if (!cgroup.empty())
@@ -82,6 +83,8 @@ Result<RunOptions> validate(RunOptions o) {
   if (o.net != "none" && o.net != "veth" && !o.net.starts_with("veth="))
     return bad_input("--net {}: not none, veth or veth=ADDR/PREFIX", o.net);
   if (o.net.starts_with("veth=")) TRY(kinds::veth_addresses(o.net.substr(5)));
+  if (!o.publish.empty() && o.net == "none") return bad_input("--publish needs --net veth");
+  for (const auto& p : o.publish) TRY(kinds::check_publish(p));
   if (o.argv.empty()) return bad_input("no command given (amber run [options] -- CMD [ARGS...])");
   for (const auto& kv : o.env) TRY(check_env_entry(kv));
   if (!o.rootfs.empty()) {
@@ -149,9 +152,11 @@ Result<VethState> give_veth(const RunOptions& o, Made& made) {
   img::HostLink h = TRY(kinds::plan_veth(o.name, o.net == "veth" ? "" : o.net.substr(5)));
   if (::if_nametoindex(h.host_name().c_str()) > 0)
     return failf("--net veth: the host already has a link named {}", h.host_name());
+  for (const auto& p : o.publish) h.add_publish(p);
   made.host_link = h.host_name();
   TRY(kinds::make_veth(h, made.spawned->init_pid));
-  return VethState{h.host_name(), h.host_address(), h.address(), h.name()};
+  TRY(kinds::publish_ports(h));
+  return VethState{h.host_name(), h.host_address(), h.address(), h.name(), o.publish};
 }
 
 Result<ContainerState> describe(const RunOptions& o, const Spawned& sp, const std::string& cgroup) {

@@ -21,6 +21,7 @@ struct RunOptions {
   // "none" (lo only), "veth" or "veth=ADDR/PREFIX": a veth pair to the host
   // (kinds/ns/net_host.h).
   std::string net = "none";
+  std::vector<std::string> publish;  // "HOSTPORT:CTRPORT", with --net veth
 };
 
 // Returns the container's name once its command runs (execve succeeded). On

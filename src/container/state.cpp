@@ -34,7 +34,8 @@ std::string state_to_json(const ContainerState& s) {
     j["veth"] = {{"host_name", s.veth->host_name},
                  {"host_address", s.veth->host_address},
                  {"address", s.veth->address},
-                 {"name", s.veth->name}};
+                 {"name", s.veth->name},
+                 {"publish", s.veth->publish}};
   return j.dump(2) + "\n";
 }
 
@@ -60,7 +61,8 @@ Result<ContainerState> parse_state(std::string_view text) {
     if (j.contains("veth")) {
       const json& v = j.at("veth");
       s.veth = VethState{v.at("host_name").get<std::string>(), v.at("host_address").get<std::string>(),
-                         v.at("address").get<std::string>(), v.at("name").get<std::string>()};
+                         v.at("address").get<std::string>(), v.at("name").get<std::string>(),
+                         v.value("publish", std::vector<std::string>{})};
     }
     return s;
   } catch (const json::exception& e) {

@@ -25,6 +25,7 @@ struct VethState {
   std::string host_address;  // "10.200.0.1/30"
   std::string address;       // the container's end, "10.200.0.2/30"
   std::string name;          // the container's end, "eth0"
+  std::vector<std::string> publish;  // "HOSTPORT:CTRPORT" (--publish)
 };
 
 struct ContainerState {

@@ -367,6 +367,7 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
     host->set_host_address(st.veth->host_address);
     host->set_address(st.veth->address);
     host->set_name(st.veth->name);
+    for (const auto& p : st.veth->publish) host->add_publish(p);
   }
   std::future<Result<img::NetNs>> net_job =
       std::async(std::launch::async, [init, host] { return kinds::dump_net(init, host ? &*host : nullptr); });

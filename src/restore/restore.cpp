@@ -65,6 +65,7 @@ struct Made {
     (void)remote::wait_all_gone(all);
     seized.clear();
     if (spawned) container::abort_spawned(*spawned, cgroup_fd.get());
+    if (auto r = kinds::unpublish_ports(host_link); !r) log.warn("cleanup: {}", r.error().message);
     if (auto r = kinds::remove_host_link(host_link); !r) log.warn("cleanup: {}", r.error().message);
     cgroup_fd.reset();
     if (!cgroup.empty())
@@ -87,7 +88,8 @@ Result<container::ContainerState> describe(const std::string& name, const Plan& 
   s.rootfs = p.container.rootfs();
   s.created = container::now_rfc3339();
   if (const auto& n = p.container.namespaces().net_ns(); n.has_host() && !n.host().host_name().empty())
-    s.veth = container::VethState{n.host().host_name(), n.host().host_address(), n.host().address(), n.host().name()};
+    s.veth = container::VethState{n.host().host_name(), n.host().host_address(), n.host().address(), n.host().name(),
+                                  {n.host().publish().begin(), n.host().publish().end()}};
   return s;
 }
 
@@ -251,7 +253,10 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
     return std::unexpected(std::move(r.error()).wrap(fmt::format("{}: fork phase", what)));
   }
   host_ns.reset();
-  if (!made.host_link.empty()) TRY_CTX(kinds::configure_host_side(net.host()), "{}", what);
+  if (!made.host_link.empty()) {
+    TRY_CTX(kinds::configure_host_side(net.host()), "{}", what);
+    TRY_CTX(kinds::publish_ports(net.host()), "{}", what);
+  }
   tl.mark("fork-phase");
   TRY_CTX(kinds::take_shmem_files(plan.shmem, shmem, made.spawned->init_pid), "{}: shared memory", what);
 

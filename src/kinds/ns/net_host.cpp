@@ -15,11 +15,13 @@
 #include <netlink/route/route.h>
 // clang-format on
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 
 #include "base/unique_fd.h"
 #include "kinds/ns/net_nl.h"
+#include "kinds/ns/net_view.h"
 #include "sys/ns_thread.h"
 
 namespace amber::kinds {
@@ -189,6 +191,64 @@ Status configure_host_side(const img::HostLink& h) {
   const int idx = static_cast<int>(::if_nametoindex(h.host_name().c_str()));
   if (idx <= 0) return sys_fail("veth {}: find it on the host", h.host_name());
   return address_and_up(sk.get(), idx, h.host_address(), fmt::format("veth {} (host side)", h.host_name()));
+}
+
+namespace {
+
+std::string publish_table(const std::string& host_name) {
+  std::string t = "amber_" + host_name;
+  std::replace(t.begin(), t.end(), '-', '_');
+  return "ip " + t;
+}
+
+std::optional<std::pair<unsigned, unsigned>> parse_publish(const std::string& spec) {
+  auto colon = spec.find(':');
+  if (colon == std::string::npos) return std::nullopt;
+  auto port = [](const std::string& p) -> std::optional<unsigned> {
+    if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+    unsigned v = static_cast<unsigned>(std::stoul(p));
+    if (v == 0 || v > 65535) return std::nullopt;
+    return v;
+  };
+  auto h = port(spec.substr(0, colon)), c = port(spec.substr(colon + 1));
+  if (!h || !c) return std::nullopt;
+  return std::pair{*h, *c};
+}
+
+}  // namespace
+
+Status check_publish(const std::string& spec) {
+  if (!parse_publish(spec)) return bad_input("--publish {}: not HOSTPORT:CTRPORT (ports 1-65535)", spec);
+  return {};
+}
+
+Status publish_ports(const img::HostLink& h) {
+  if (h.publish().empty()) return {};
+  const std::string table = publish_table(h.host_name());
+  const std::string ctr = h.address().substr(0, h.address().find('/'));
+  const std::string host = h.host_address().substr(0, h.host_address().find('/'));
+  std::string pre, out;
+  for (const std::string& spec : h.publish()) {
+    auto p = parse_publish(spec);
+    if (!p) return bad_input("--publish {}: not HOSTPORT:CTRPORT", spec);
+    pre += fmt::format("    iifname != \"{}\" tcp dport {} dnat to {}:{}\n", h.host_name(), p->first, ctr, p->second);
+    out += fmt::format("    ip daddr {} tcp dport {} dnat to {}:{}\n", host, p->first, ctr, p->second);
+  }
+  const std::string text = fmt::format(
+      "table {0} {{\n  chain prerouting {{\n    type nat hook prerouting priority dstnat; policy accept;\n{1}  }}\n"
+      "  chain output {{\n    type nat hook output priority -100; policy accept;\n{2}  }}\n}}\n",
+      table, pre, out);
+  TRY_CTX(net::nft_load_ruleset(text), "--publish on the host ({})", table);
+  return {};
+}
+
+Status unpublish_ports(const std::string& host_name) {
+  if (host_name.empty()) return {};
+  const std::string table = publish_table(host_name);
+  // "add" first: deleting a table that is not there is an error (nft 1.0.6
+  // has no "destroy").
+  TRY_CTX(net::nft_load_ruleset(fmt::format("add table {0}\ndelete table {0}\n", table)), "--publish on the host");
+  return {};
 }
 
 Status remove_host_link(const std::string& host_name) {

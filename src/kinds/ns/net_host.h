@@ -36,6 +36,16 @@ Status make_veth(const img::HostLink& h, pid_t init);
 // after the restore made the pair from inside.
 Status configure_host_side(const img::HostLink& h);
 
+// "HOSTPORT:CTRPORT", both 1-65535: bad input (exit 2) else (unit-tested).
+Status check_publish(const std::string& spec);
+// --publish: an nftables table of the host's (ip amber_<host side>) that
+// sends TCP to HOSTPORT — arriving from outside, or sent by the host to the
+// host side's own address — to the container's address and CTRPORT.
+// Nothing if `h` publishes nothing.
+Status publish_ports(const img::HostLink& h);
+// Removes that table if it exists.
+Status unpublish_ports(const std::string& host_name);
+
 // Removes the host side (and so the pair) if it exists.
 Status remove_host_link(const std::string& host_name);
 

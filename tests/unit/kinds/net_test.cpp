@@ -102,6 +102,16 @@ TEST(NetHost, LinkNameFitsIfnamsiz) {
   EXPECT_EQ(a, host_link_name("abcdefghijklm"));  // stable
 }
 
+TEST(NetHost, PublishSpec) {
+  EXPECT_TRUE(check_publish("8080:80"));
+  EXPECT_TRUE(check_publish("65535:1"));
+  for (const char* bad : {"80", ":80", "80:", "0:80", "80:65536", "a:80", "80:80:80", "-1:80", "123456:1"}) {
+    auto r = check_publish(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().exit, Exit::BadInput) << bad;
+  }
+}
+
 TEST(NetHost, AddressesOfASubnet) {
   auto h = veth_addresses("10.203.7.6/29");
   ASSERT_TRUE(h) << h.error().message;
@@ -131,7 +141,7 @@ TEST(NetState, VethRoundTripsThroughStateJson) {
   ContainerState s;
   s.name = "c";
   s.cgroup = "/sys/fs/cgroup/amber/c";
-  s.veth = VethState{"am-c", "10.200.0.1/30", "10.200.0.2/30", "eth0"};
+  s.veth = VethState{"am-c", "10.200.0.1/30", "10.200.0.2/30", "eth0", {"8080:80"}};
   auto back = parse_state(state_to_json(s));
   ASSERT_TRUE(back) << back.error().message;
   ASSERT_TRUE(back->veth);
@@ -139,6 +149,7 @@ TEST(NetState, VethRoundTripsThroughStateJson) {
   EXPECT_EQ(back->veth->host_address, "10.200.0.1/30");
   EXPECT_EQ(back->veth->address, "10.200.0.2/30");
   EXPECT_EQ(back->veth->name, "eth0");
+  EXPECT_EQ(back->veth->publish, std::vector<std::string>{"8080:80"});
   s.veth.reset();  // --net none: no key, none read back
   auto none = parse_state(state_to_json(s));
   ASSERT_TRUE(none);
