@@ -7,10 +7,11 @@ pkgs=(
   libcli11-dev libfmt-dev libxxhash-dev libzstd-dev nlohmann-json3-dev
   libssl-dev  # OpenSSL 3: image authentication (src/image/auth.cpp)
   libnl-3-dev libnl-route-3-dev
+  libnftables-dev  # a container's nftables ruleset (src/kinds/ns/net_nft.cpp)
   libgtest-dev libbenchmark-dev
   busybox-static python3 jq util-linux
   perl sqlite3 openjdk-17-jdk-headless nodejs vim  # real programs the e2e tests checkpoint (real_*.sh)
-  iproute2 nftables iptables  # dump_netns.sh builds net namespace state to be refused
+  iproute2 nftables iptables  # dump_netns*.sh, run_veth.sh build net namespace state
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,4 +1,4 @@
-// amber run [--tty] [--name NAME] [--hostname H] [--rootfs DIR] [--env K=V]... [--] CMD [ARGS...]
+// amber run [--tty] [--net none|veth[=ADDR/PREFIX]] [--publish HOSTPORT:CTRPORT]... [--name NAME] [--hostname H] [--rootfs DIR] [--env K=V]... [--] CMD [ARGS...]
 #include <memory>
 
 #include "cli/verbs.h"
@@ -25,6 +25,14 @@ Action add_run(CLI::App& app) {
   sub->add_flag("-t,--tty", o->tty,
                 "Give the container a terminal: its init's stdio and controlling terminal (reach it with "
                 "`amber attach NAME`; the log stays empty). It is dumped and restored with it (detach first)");
+  sub->add_option("--net", o->net,
+                  "none: loopback only (default); veth[=ADDR/PREFIX]: a veth pair to the host, the host side "
+                  "am-NAME, the container's eth0 at ADDR/PREFIX (default: a free /30 of 10.200.0.0/16) with a "
+                  "default route through the host side");
+  sub->add_option("--publish", o->publish,
+                  "HOSTPORT:CTRPORT (repeatable, with --net veth): TCP to the host's HOSTPORT goes to the "
+                  "container's CTRPORT (nftables DNAT on the host, removed with the container)")
+      ->allow_extra_args(false);
   sub->add_option("command", o->argv, "CMD [ARGS...] (after --)")->required();
   return [o](Context& ctx) {
     auto name = container::run_container(*o, ctx.log);

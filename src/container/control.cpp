@@ -1,9 +1,12 @@
 #include "container/control.h"
 
+#include "kinds/ns/net_host.h"
+
 #include "base/files.h"
 #include "container/paths.h"
 #include "container/proc_ref.h"
 #include "container/state.h"
+#include "kinds/ns/net_host.h"
 #include "sys/cgroup.h"
 
 namespace amber::container {
@@ -44,6 +47,13 @@ Status kill_container(const std::string& name, Log& log) {
   // to be gone before removing the directory.
   if (st) TRY_CTX(wait_exited(st->shim, kKillTimeout), "{}: shim", what);
   if (!cg.empty()) TRY_CTX(sys::cgroup_remove(cg), "{}", what);
+  // The pair goes with the container's net namespace, but the kernel frees
+  // a namespace asynchronously: removed now, a restore of the same name
+  // right after finds the host side's name free.
+  if (st && st->veth) {
+    TRY_CTX(kinds::unpublish_ports(st->veth->host_name), "{}", what);
+    TRY_CTX(kinds::remove_host_link(st->veth->host_name), "{}", what);
+  }
   TRY_CTX(remove_tree(state_dir(name)), "{}", what);
   log.debug("{}: killed and removed", what);
   return {};

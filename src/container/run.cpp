@@ -1,6 +1,8 @@
 #include "container/run.h"
 
 #include <fcntl.h>
+#include <net/if.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,6 +18,7 @@
 #include "container/paths.h"
 #include "container/spawn.h"
 #include "container/state.h"
+#include "kinds/ns/net_host.h"
 #include "sys/cgroup.h"
 
 namespace amber::container {
@@ -56,11 +59,14 @@ struct Made {
   std::string cgroup;
   UniqueFd cgroup_fd;
   std::optional<Spawned> spawned;
+  std::string host_link;
   bool keep = false;
 
   ~Made() {
     if (keep) return;
     if (spawned) abort_spawned(*spawned, cgroup_fd.get());
+    if (auto r = kinds::unpublish_ports(host_link); !r) log.warn("cleanup: {}", r.error().message);
+    if (auto r = kinds::remove_host_link(host_link); !r) log.warn("cleanup: {}", r.error().message);
     cgroup_fd.reset();
     if (!cgroup.empty())
       if (auto r = sys::cgroup_remove(cgroup); !r) log.warn("cleanup: {}", r.error().message);
@@ -74,6 +80,11 @@ Result<RunOptions> validate(RunOptions o) {
   TRY(check_name(o.name));
   if (o.hostname.empty()) o.hostname = o.name;
   if (o.hostname.size() > 64) return bad_input("hostname '{}' is longer than 64 bytes", o.hostname);
+  if (o.net != "none" && o.net != "veth" && !o.net.starts_with("veth="))
+    return bad_input("--net {}: not none, veth or veth=ADDR/PREFIX", o.net);
+  if (o.net.starts_with("veth=")) TRY(kinds::veth_addresses(o.net.substr(5)));
+  if (!o.publish.empty() && o.net == "none") return bad_input("--publish needs --net veth");
+  for (const auto& p : o.publish) TRY(kinds::check_publish(p));
   if (o.argv.empty()) return bad_input("no command given (amber run [options] -- CMD [ARGS...])");
   for (const auto& kv : o.env) TRY(check_env_entry(kv));
   if (!o.rootfs.empty()) {
@@ -127,6 +138,26 @@ Result<GoPipe> make_go_pipe() {
   return GoPipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
+
+// The host side's /30 is chosen among addresses no host link has: one
+// lock for the host, held until the new host side holds its address.
+Result<UniqueFd> lock_host_addresses() {
+  UniqueFd f = TRY(open_fd("/run/amber-net.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (::flock(f.get(), LOCK_EX) != 0) return sys_fail("lock /run/amber-net.lock");
+  return f;
+}
+
+Result<VethState> give_veth(const RunOptions& o, Made& made) {
+  UniqueFd lock = TRY(lock_host_addresses());
+  img::HostLink h = TRY(kinds::plan_veth(o.name, o.net == "veth" ? "" : o.net.substr(5)));
+  if (::if_nametoindex(h.host_name().c_str()) > 0)
+    return failf("--net veth: the host already has a link named {}", h.host_name());
+  for (const auto& p : o.publish) h.add_publish(p);
+  made.host_link = h.host_name();
+  TRY(kinds::make_veth(h, made.spawned->init_pid));
+  TRY(kinds::publish_ports(h));
+  return VethState{h.host_name(), h.host_address(), h.address(), h.name(), o.publish};
+}
 
 Result<ContainerState> describe(const RunOptions& o, const Spawned& sp, const std::string& cgroup) {
   ContainerState s;
@@ -182,6 +213,7 @@ Result<std::string> run_container(const RunOptions& opts, Log& log) {
   console = {};
 
   ContainerState st = TRY_CTX(describe(o, *made.spawned, made.cgroup), "{}", what);
+  if (o.net != "none") st.veth = TRY_CTX(give_veth(o, made), "{}", what);
   TRY_CTX(write_state(made.state_dir, st), "{}", what);
   TRY_CTX(release(go.write), "{}: start init", what);
   TRY_CTX(wait_init_started(*made.spawned), "{}", what);

@@ -18,6 +18,10 @@ struct RunOptions {
   // A terminal: the init's stdio and controlling terminal is the slave of a
   // pty whose master the shim keeps (`amber attach`); no log then.
   bool tty = false;
+  // "none" (lo only), "veth" or "veth=ADDR/PREFIX": a veth pair to the host
+  // (kinds/ns/net_host.h).
+  std::string net = "none";
+  std::vector<std::string> publish;  // "HOSTPORT:CTRPORT", with --net veth
 };
 
 // Returns the container's name once its command runs (execve succeeded). On

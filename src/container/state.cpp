@@ -30,6 +30,12 @@ std::string state_to_json(const ContainerState& s) {
   j["hostname"] = s.hostname;
   j["rootfs"] = s.rootfs;
   j["created"] = s.created;
+  if (s.veth)
+    j["veth"] = {{"host_name", s.veth->host_name},
+                 {"host_address", s.veth->host_address},
+                 {"address", s.veth->address},
+                 {"name", s.veth->name},
+                 {"publish", s.veth->publish}};
   return j.dump(2) + "\n";
 }
 
@@ -52,6 +58,12 @@ Result<ContainerState> parse_state(std::string_view text) {
     s.hostname = j.value("hostname", std::string{});
     s.rootfs = j.value("rootfs", std::string{});
     s.created = j.value("created", std::string{});
+    if (j.contains("veth")) {
+      const json& v = j.at("veth");
+      s.veth = VethState{v.at("host_name").get<std::string>(), v.at("host_address").get<std::string>(),
+                         v.at("address").get<std::string>(), v.at("name").get<std::string>(),
+                         v.value("publish", std::vector<std::string>{})};
+    }
     return s;
   } catch (const json::exception& e) {
     return bad_input("malformed state: {}", e.what());

@@ -19,6 +19,15 @@ namespace amber::container {
 
 inline constexpr int kStateVersion = 1;
 
+// `amber run --net veth`: the pair's names and addresses (kinds/ns/net_host.h).
+struct VethState {
+  std::string host_name;     // the host's end, "am-NAME"
+  std::string host_address;  // "10.200.0.1/30"
+  std::string address;       // the container's end, "10.200.0.2/30"
+  std::string name;          // the container's end, "eth0"
+  std::vector<std::string> publish;  // "HOSTPORT:CTRPORT" (--publish)
+};
+
 struct ContainerState {
   std::string name;
   ProcRef init;   // host pid of the container's init
@@ -30,6 +39,7 @@ struct ContainerState {
   std::string hostname;
   std::string rootfs;                           // "" when the container shares the host's tree
   std::string created;                          // RFC 3339 UTC, e.g. 2024-05-01T12:00:00Z
+  std::optional<VethState> veth;                // --net veth; none: loopback only
 };
 
 std::string state_to_json(const ContainerState& s);

@@ -361,7 +361,6 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   TRY(faults.hit("dump.create-image"));
   tl.mark("create-image");
   // Read while the container is being held, not while it is frozen.
-  kinds::FreshNetnsPtr fresh_net = kinds::start_fresh_netns();
 
   // SIGINT/SIGTERM wait until the container is released (hold.h).
   seal::InterruptGuard guard = TRY(seal::InterruptGuard::block());
@@ -403,8 +402,18 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   // tasks are dumped (the container is held: nothing changes them); joined
   // before anything is written.
   TRY(faults.hit("dump.net"));
+  // --net veth: the container's end of the pair is amber's host link.
+  std::optional<img::HostLink> host;
+  if (st.veth) {
+    host.emplace();
+    host->set_host_name(st.veth->host_name);
+    host->set_host_address(st.veth->host_address);
+    host->set_address(st.veth->address);
+    host->set_name(st.veth->name);
+    for (const auto& p : st.veth->publish) host->add_publish(p);
+  }
   std::future<Result<img::NetNs>> net_job =
-      std::async(std::launch::async, [init, &fresh_net] { return kinds::dump_net(init, fresh_net.get()); });
+      std::async(std::launch::async, [init, host] { return kinds::dump_net(init, host ? &*host : nullptr); });
   TRY_CTX(dump_mounts(meta, init, image, faults), "mounts of {}", st.name);
   TRY(guard.check());
   tl.mark("container");

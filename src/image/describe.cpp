@@ -154,6 +154,21 @@ void describe_namespaces(Text& t, const img::Namespaces& ns) {
     const img::NetNs& n = ns.net_ns();
     t.line(1, "net: lo {}, MTU {}{}{}", n.lo_up() ? "up" : "down", n.lo_mtu(), n.lo_has_ipv4() ? ", 127.0.0.1/8" : "",
            n.lo_has_ipv6() ? ", ::1/128" : "");
+    for (const img::NetLink& l : n.links())
+      t.line(2, "link {} ({}, index {}{}{}): MTU {}{}", printable(l.name()), printable(l.kind()), l.ifindex(),
+             l.peer() ? fmt::format(", peer {}", l.peer()) : "", l.host_link() ? ", host link" : "", l.mtu(),
+             l.flags() & 1 ? ", up" : "");
+    if (n.has_host())
+      t.line(2, "host side: {} {} (container side {})", printable(n.host().host_name()),
+             printable(n.host().host_address()), printable(n.host().address()));
+    if (n.whole()) {
+      for (const auto& a : n.verify().addresses()) t.line(2, "address {}", printable(a));
+      for (const auto& r : n.verify().routes()) t.line(2, "route {}", printable(r));
+      for (const auto& r : n.verify().rules()) t.line(2, "rule {}", printable(r));
+      for (const auto& r : n.verify().neighbours()) t.line(2, "neighbour {}", printable(r));
+      for (const img::Sysctl& s : n.sysctls()) t.line(2, "sysctl net.{} = {}", s.name(), printable(s.value()));
+      if (!n.nftables().empty()) t.line(2, "nftables ruleset: {} lines", std::count(n.nftables().begin(), n.nftables().end(), '\n'));
+    }
   }
   t.line(1, "mounts ({}):", ns.mounts_size());
   for (const img::Mount& m : ns.mounts()) {

@@ -188,13 +188,14 @@ void run_node(ForkEnv& env, pid_t pid) {
 
 }  // namespace
 
-Status init_side(const Plan& p, int log_fd, int console_fd, int report_fd, std::vector<int> shmem_fds,
+Status init_side(const Plan& p, int log_fd, int console_fd, int report_fd, std::vector<int> shmem_fds, int host_ns,
                  Faults faults) {
   // Only what the fork phase uses stays open: the shim kept the cgroup fd
   // for clone3, a directory of the host's tree, and a /proc/self/fd link to
   // it (an fd path of the image) would lead out of the container's root.
   std::vector<int> keep = {0, 1, 2, log_fd, console_fd, report_fd};
   keep.insert(keep.end(), shmem_fds.begin(), shmem_fds.end());
+  if (host_ns >= 0) keep.push_back(host_ns);
   for (const auto& fc : p.fs)
     if (fc.data) keep.push_back(fc.data.get());
   TRY(close_all_but(std::move(keep)));
@@ -212,8 +213,9 @@ Status init_side(const Plan& p, int log_fd, int console_fd, int report_fd, std::
   // lo as it was (an image without them: amber run's defaults). The ipc
   // namespace is the controller's (restore.cpp): its objects, then its sysctls.
   TRY(faults.hit("restore.net"));
-  if (ns.has_net_ns()) TRY(kinds::restore_net(ns.net_ns()));
+  if (ns.has_net_ns()) TRY(kinds::restore_net(ns.net_ns(), host_ns));
   else TRY(container::loopback_up());
+  if (host_ns >= 0) ::close(host_ns);  // no task may inherit the host's namespace
   ForkEnv env;
   env.plan = &p;
   env.report_fd = report_fd;

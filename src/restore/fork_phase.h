@@ -20,7 +20,9 @@ namespace amber::restore {
 
 // The init's InitFn (spawn_init): returns only on failure.
 // console_fd: the new console's slave for a --tty image (-1: none).
-Status init_side(const Plan& plan, int log_fd, int console_fd, int report_fd, std::vector<int> shmem_fds,
+// `host_ns`: an fd of the host's net namespace for the host link (--net
+// veth), -1 if none; closed before any task is forked.
+Status init_side(const Plan& plan, int log_fd, int console_fd, int report_fd, std::vector<int> shmem_fds, int host_ns,
                  Faults faults);
 
 }  // namespace amber::restore

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <net/if.h>
 #include <unistd.h>
 
 #include <map>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "base/files.h"
+#include "kinds/ns/net_host.h"
 #include "base/parallel.h"
 #include "base/timeline.h"
 #include "container.pb.h"
@@ -78,6 +80,7 @@ struct Made {
   UniqueFd cgroup_fd;
   std::optional<container::Spawned> spawned;
   Seized seized;
+  std::string host_link;  // --net veth: the host side the init makes
   bool keep = false;
 
   ~Made() {
@@ -95,6 +98,8 @@ struct Made {
     (void)remote::wait_all_gone(all);
     seized.clear();
     if (spawned) container::abort_spawned(*spawned, cgroup_fd.get());
+    if (auto r = kinds::unpublish_ports(host_link); !r) log.warn("cleanup: {}", r.error().message);
+    if (auto r = kinds::remove_host_link(host_link); !r) log.warn("cleanup: {}", r.error().message);
     cgroup_fd.reset();
     if (!cgroup.empty())
       if (auto r = sys::cgroup_remove(cgroup); !r) log.warn("cleanup: {}", r.error().message);
@@ -115,6 +120,9 @@ Result<container::ContainerState> describe(const std::string& name, const Plan& 
   s.hostname = p.container.namespaces().uts().hostname();
   s.rootfs = p.container.rootfs();
   s.created = container::now_rfc3339();
+  if (const auto& n = p.container.namespaces().net_ns(); n.has_host() && !n.host().host_name().empty())
+    s.veth = container::VethState{n.host().host_name(), n.host().host_address(), n.host().address(), n.host().name(),
+                                  {n.host().publish().begin(), n.host().publish().end()}};
   return s;
 }
 
@@ -249,16 +257,29 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
     if (fc.data) init_fds.push_back(fc.data.get());
   init_fds.insert(init_fds.end(), shmem_raw.begin(), shmem_raw.end());
   if (console.slave) init_fds.push_back(console.slave.get());
+  // --net veth: the init makes the pair from inside, its host side in the
+  // host's namespace (an fd of it, closed before any task is forked); the
+  // controller gives the host side its address.
+  const img::NetNs& net = plan.container.namespaces().net_ns();
+  UniqueFd host_ns;
+  if (net.has_host() && !net.host().host_name().empty()) {
+    if (::if_nametoindex(net.host().host_name().c_str()) > 0)
+      return failf("{}: the host already has a link named {} (is the container running?)", what,
+                   net.host().host_name());
+    host_ns = TRY_CTX(open_fd("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC), "{}", what);
+    init_fds.push_back(host_ns.get());
+    made.host_link = net.host().host_name();
+  }
   container::SpawnSpec spec{container::kContainerNsFlags, {}, made.cgroup_fd.get(),
                             container::exit_file(made.state_dir), init_fds};
   if (console.master) {
     spec.console_fd = console.master.get();
     spec.attach_path = container::attach_socket(made.state_dir);
   }
-  const int log_raw = log_fd.get();
+  const int log_raw = log_fd.get(), host_ns_raw = host_ns ? host_ns.get() : -1;
   const int console_raw = console.slave ? console.slave.get() : -1;
-  auto spawned = container::spawn_init(spec, [&plan, log_raw, console_raw, &shmem_raw, &faults](int report) {
-    return init_side(plan, log_raw, console_raw, report, shmem_raw, faults);
+  auto spawned = container::spawn_init(spec, [&plan, log_raw, console_raw, &shmem_raw, &faults, host_ns_raw](int report) {
+    return init_side(plan, log_raw, console_raw, report, shmem_raw, host_ns_raw, faults);
   });
   // The init's own failure can arrive here or from wait_init_started below.
   if (!spawned) {
@@ -278,6 +299,11 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   if (auto r = container::wait_init_started(*made.spawned); !r) {
     faults.child_failed(r.error());
     return std::unexpected(std::move(r.error()).wrap(fmt::format("{}: fork phase", what)));
+  }
+  host_ns.reset();
+  if (!made.host_link.empty()) {
+    TRY_CTX(kinds::configure_host_side(net.host()), "{}", what);
+    TRY_CTX(kinds::publish_ports(net.host()), "{}", what);
   }
   tl.mark("fork-phase");
   TRY_CTX(kinds::take_shmem_files(plan.shmem, shmem, made.spawned->init_pid), "{}: shared memory", what);

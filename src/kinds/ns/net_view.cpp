@@ -29,50 +29,27 @@
 #include <netlink/route/rule.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 // clang-format on
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
 #include "base/files.h"
 #include "base/unique_fd.h"
+#include "kinds/ns/net_nl.h"
+#include "kinds/ns/net_rtnl.h"
 
 namespace amber::kinds::net {
 
 namespace {
 
-struct SockFree {
-  void operator()(nl_sock* s) const { nl_socket_free(s); }
-};
 struct CacheFree {
   void operator()(nl_cache* c) const { nl_cache_free(c); }
 };
-using Sock = std::unique_ptr<nl_sock, SockFree>;
 using Cache = std::unique_ptr<nl_cache, CacheFree>;
-
-std::unexpected<Error> nl_fail(int err, std::string_view what) {
-  return fail(Exit::Failed, fmt::format("{}: {}", what, nl_geterror(err)));
-}
-
-Result<Sock> connect(int protocol) {
-  Sock s(nl_socket_alloc());
-  if (!s) return failf("netlink: out of memory");
-  if (int e = nl_connect(s.get(), protocol); e < 0) return nl_fail(e, fmt::format("netlink protocol {}", protocol));
-  return s;
-}
-
-// libnl's one-line description of an object ("inet 127.0.0.1/8 dev lo
-// scope host <permanent>"): the same text for the same object in any
-// namespace, since it names no counter, timer or cache of ours.
-std::string line_of(nl_object* o) {
-  char buf[1024] = {};
-  nl_object_dump_buf(o, buf, sizeof buf);
-  std::string s(trim(buf));
-  for (char& c : s)
-    if (c == '\n' || c == '\t') c = ' ';
-  return s;
-}
 
 template <class F>
 void each(nl_cache* c, F&& f) {
@@ -98,8 +75,9 @@ Status read_links(nl_sock* sk, NetView& v, int& lo_index) {
       v.lo_line = fmt::format("{} txqlen {} qdisc {}", line_of(o), rtnl_link_get_txqlen(l), qdisc ? qdisc : "none");
       return;
     }
-    v.links.push_back(fmt::format("{} ({}, index {})", name ? name : "?", kind ? kind : "no kind",
-                                  rtnl_link_get_ifindex(l)));
+    const char* qdisc = rtnl_link_get_qdisc(l);
+    v.links.insert(fmt::format("{} ({}) {} txqlen {} qdisc {}", name ? name : "?", kind ? kind : "no kind",
+                               line_of(o), rtnl_link_get_txqlen(l), qdisc ? qdisc : "none"));
   });
   return st;
 }
@@ -117,7 +95,8 @@ Status read_addresses(nl_sock* sk, NetView& v, int lo_index) {
       if (text == "127.0.0.1/8") v.lo_has_ipv4 = true;
       if (text == "::1/128" || text == "::1") v.lo_has_ipv6 = true;
     }
-    v.addresses.insert(line_of(o));
+    if (rtnl_addr_get_flags(a) & IFA_F_TENTATIVE) v.tentative = true;
+    v.addresses.insert(without_flag(line_of(o), "tentative"));
   });
   return {};
 }
@@ -244,6 +223,9 @@ Status walk_sysctls(const std::string& dir, const std::string& rel, NetView& v) 
     }
     UniqueFd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!f) continue;  // write-only
+    // Read-only ones are the kernel's to say (nf_conntrack_count...): nothing to restore.
+    struct stat st {};
+    if (::fstat(f.get(), &st) != 0 || !(st.st_mode & 0222)) continue;
     char buf[4096];
     ssize_t len = ::read(f.get(), buf, sizeof buf);
     if (len < 0) continue;
@@ -254,6 +236,39 @@ Status walk_sysctls(const std::string& dir, const std::string& rel, NetView& v) 
 
 }  // namespace
 
+std::string without_flag(std::string line, std::string_view flag) {
+  // libnl lists an object's flags as "<a,b,c>".
+  const auto open = line.rfind('<'), close = line.rfind('>');
+  if (open == std::string::npos || close == std::string::npos || close < open) return line;
+  std::string kept;
+  for (auto f : split(std::string_view(line).substr(open + 1, close - open - 1), ','))
+    if (!f.empty() && f != flag) kept += (kept.empty() ? "" : ",") + std::string(f);
+  return line.substr(0, open) + "<" + kept + ">" + line.substr(close + 1);
+}
+
+namespace {
+
+// Writing conf/all/X or conf/default/X (and ip_forward) changes every
+// device's X: the namespace-wide ones first, then defaults, then devices'.
+int sysctl_rank(const std::string& k) {
+  if (k.find("/conf/all/") != std::string::npos) return 1;
+  if (k.find("/conf/default/") != std::string::npos || k.find("/neigh/default/") != std::string::npos) return 2;
+  if (k.find("/conf/") != std::string::npos || k.find("/neigh/") != std::string::npos) return 3;
+  return 0;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> sysctls_to_write(const std::map<std::string, std::string>& want,
+                                                                  const std::map<std::string, std::string>& fresh) {
+  std::vector<std::pair<std::string, std::string>> diff;
+  for (const auto& [k, v] : want)
+    if (auto it = fresh.find(k); it == fresh.end() || it->second != v) diff.emplace_back(k, v);
+  std::stable_sort(diff.begin(), diff.end(),
+                   [](const auto& a, const auto& b) { return sysctl_rank(a.first) < sysctl_rank(b.first); });
+  return diff;
+}
+
 Result<NetView> read_view(bool sysctls, const std::function<void(const NetView&)>& on_lo) {
   NetView v;
   Sock sk = TRY(connect(NETLINK_ROUTE));
@@ -261,10 +276,18 @@ Result<NetView> read_view(bool sysctls, const std::function<void(const NetView&)
   TRY(read_links(sk.get(), v, lo));
   TRY(read_addresses(sk.get(), v, lo));
   if (on_lo) on_lo(v);
-  TRY(read_lines([&](nl_cache** c) { return rtnl_route_alloc_cache(sk.get(), AF_UNSPEC, 0, c); }, "routes",
-                 v.routes));
+  TRY(read_route_lines(v.routes));
   TRY(read_lines([&](nl_cache** c) { return rtnl_rule_alloc_cache(sk.get(), AF_UNSPEC, c); }, "rules", v.rules));
-  TRY(read_lines([&](nl_cache** c) { return rtnl_neigh_alloc_cache(sk.get(), c); }, "neighbours", v.neighbours));
+  {
+    // Only entries set by hand: the others are the kernel's cache, learned
+    // again (and the kernel's own NOARP entries come back by themselves).
+    nl_cache* raw = nullptr;
+    if (int e = rtnl_neigh_alloc_cache(sk.get(), &raw); e < 0) return nl_fail(e, "rtnetlink: list neighbours");
+    Cache c(raw);
+    each(c.get(), [&](nl_object* o) {
+      if (rtnl_neigh_get_state(reinterpret_cast<rtnl_neigh*>(o)) & NUD_PERMANENT) v.neighbours.insert(line_of(o));
+    });
+  }
   ndmsg proxy{};
   proxy.ndm_family = AF_UNSPEC;
   proxy.ndm_flags = NTF_PROXY;
@@ -273,6 +296,10 @@ Result<NetView> read_view(bool sysctls, const std::function<void(const NetView&)
   nh.nh_family = AF_UNSPEC;
   TRY(raw_dump(RTM_GETNEXTHOP, &nh, sizeof nh, "nexthops", v.nexthops));
   TRY(read_nft_tables(v));
+  // The network lock's table is amber's, not the container's: neither
+  // dumped nor compared (it is there while the container is held).
+  v.nft_tables.erase(kNetLockTable);
+  if (!v.nft_tables.empty()) v.nft_ruleset = TRY(nft_list_ruleset(v.nft_tables));
   TRY(read_legacy_tables(v));
   if (sysctls) TRY(walk_sysctls("/proc/sys/net", "", v));
   return v;
