@@ -23,6 +23,7 @@
 #include "kinds/completeness.h"
 #include "kinds/creds.h"
 #include "kinds/files/fdtable.h"
+#include "kinds/files/inet_socket.h"
 #include "kinds/itimers.h"
 #include "kinds/posix_timers.h"
 #include "kinds/mm.h"
@@ -179,7 +180,7 @@ Status dump_thread_state(remote::RemoteTask& th, pid_t pid, const sys::ProcStatu
 Result<TaskImage> dump_task(seal::Hold& hold, const std::vector<kinds::TreeTask>& tree, const kinds::TreeTask& tt,
                             const container::ContainerState& st, const std::string& container_root,
                             const std::map<pid_t, pid_t>& vpid_of, const kinds::Reference& ref,
-                            image::ImageWriter& image, kinds::TaskFds& fds, Progress& progress, Faults& faults,
+                            const kinds::TcpRepairSession& tcp, image::ImageWriter& image, kinds::TaskFds& fds, Progress& progress, Faults& faults,
                             Timeline& tl) {
   TaskImage t;
   t.pid = tt.pid;
@@ -246,6 +247,7 @@ Result<TaskImage> dump_task(seal::Hold& hold, const std::vector<kinds::TreeTask>
   kinds::FdDumpContext fctx{pid, tt.vpid, TRY(kinds::read_root_link(pid)),
                             container::log_file(container::state_dir(st.name)), &vpid_of};
   fctx.proc = reopen;
+  fctx.tcp = &tcp.connections();
   fds = TRY(kinds::probe_fds(fctx));
 
   tl.mark("task.fds");
@@ -345,6 +347,16 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   // Everything amber cannot dump yet, named at once, before anything is read.
   TRY(TRY(find_blockers(tree, container::log_file(container::state_dir(st.name)))).status());
   tl.mark("blockers");
+  // Every established TCP connection into repair mode and read at one
+  // instant (inet_socket.h), before any task is read; out of repair mode
+  // again when this dump fails (the session's destructor runs before the
+  // hold's) or leaves the container running.
+  std::vector<std::pair<pid_t, pid_t>> live;
+  for (const kinds::TreeTask& tt : tree)
+    if (!tt.zombie) live.emplace_back(tt.pid, tt.vpid);
+  kinds::TcpRepairSession tcp = TRY_CTX(kinds::TcpRepairSession::begin(live), "container {}", st.name);
+  TRY(faults.hit("dump.tcp-repair"));
+  tl.mark("tcp-repair");
   log.debug("holding {} ({} processes, {} threads)", st.name, tree.size(), hold.all_threads().size());
   DumpSummary sum{st.name, opts.dir, static_cast<uint32_t>(tree.size()),
                   static_cast<uint32_t>(hold.all_threads().size())};
@@ -377,7 +389,7 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   for (const kinds::TreeTask& tt : tree) {
     kinds::TaskFds f;
     tasks.push_back(
-        TRY(named_task(dump_task(hold, tree, tt, st, container_root, vpid_of, ref, image, f, progress, faults, tl),
+        TRY(named_task(dump_task(hold, tree, tt, st, container_root, vpid_of, ref, tcp, image, f, progress, faults, tl),
                        tt.vpid)));
     if (!tt.zombie) fds.push_back(std::move(f));
     img::TaskRef* ref = meta.mutable_tree()->add_tasks();
@@ -433,11 +445,14 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
     TRY(recheck_sealed(hold, target, opts, log));
     tl.mark("seal-recheck");
     if (opts.leave_running) {
+      TRY_CTX(tcp.release(), "container {}: TCP connections out of repair mode", st.name);
       TRY(hold.release());
       tl.mark("release");
       return journal.set_phase(jrn::Journal::RELEASED);
     }
     TRY(hold.kill());
+    // Closed in repair mode: the dead tasks' connections send nothing.
+    tcp.drop();
     tl.mark("kill");
     // The image is the container now: a kill from here keeps it.
     return journal.set_phase(jrn::Journal::KILLED);

@@ -16,6 +16,7 @@
 #include "container/spawn.h"
 #include "container/state.h"
 #include "image/reader.h"
+#include "kinds/files/inet_socket.h"
 #include "kinds/ns/mounts.h"
 #include "kinds/ns/uts.h"
 #include "kinds/task_attrs.h"
@@ -288,6 +289,15 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
     TRY_CTX(kinds::verify_mounts(TRY(sys::read_mountinfo(init_host)), plan.container.namespaces()), "{}", what);
     tl.mark("verify");
   }
+  // 7. The TCP connections leave repair mode now that both ends of each
+  //    exist (kinds/files/inet_socket.h).
+  TRY(faults.hit("restore.tcp"));
+  {
+    std::vector<std::pair<pid_t, const img::Files*>> tcp_tasks;
+    for (const auto& [pid, threads] : made.seized) tcp_tasks.emplace_back(threads.front().tgid(), &plan.tasks.at(pid).files);
+    TRY_CTX(kinds::finish_tcp_restore(tcp_tasks), "{}", what);
+  }
+  tl.mark("tcp");
   TRY(faults.hit("restore.release"));
   TRY_CTX(release_all(plan, made), "{}", what);
   tl.mark("release");

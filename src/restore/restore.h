@@ -30,7 +30,7 @@ inline constexpr auto kFaultPoints = std::to_array<const char*>({
     "restore.rlimits",  "restore.thread",
     "restore.pending",  "restore.itimers",  "restore.posix-timers",  "restore.creds",   "restore.dumpable", "restore.seccomp",
     "restore.task-attrs", "restore.unmap-executor", "restore.verify", "restore.state", "restore.sched",
-    "restore.verify-image", "restore.verify-container", "restore.release",
+    "restore.verify-image", "restore.verify-container", "restore.tcp", "restore.release",
 });
 
 // Returns the container's name once it runs. On failure nothing is left:

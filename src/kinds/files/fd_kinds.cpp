@@ -70,6 +70,8 @@ constexpr FdKindOps kTable[] = {
      install_rank_epoll},
     {"inotify", {img::FD_INOTIFY, kNone}, is_inotify, dump_inotify, open_inotify, nullptr, verify_inotify},
     {"pty", {img::FD_TTY, kNone}, is_pty, dump_pty, open_pty_end, nullptr, verify_pty},
+    {"inet socket", {img::FD_INET_SOCKET, kNone}, is_inet_socket, dump_inet_socket, open_inet_socket, nullptr,
+     verify_inet_socket},
 };
 
 }  // namespace

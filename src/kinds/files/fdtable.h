@@ -43,10 +43,15 @@ struct FdDumpContext {
   const std::map<pid_t, pid_t>* vpid_of = nullptr;
   // Which /proc/<pid>/ files the restore can reopen in this task.
   ProcReopen proc;
+  // The container's established TCP connections, read in repair mode all at
+  // once (TcpRepairSession, kinds/files/inet_socket.h), by socket inode.
+  // nullptr: not read (the blockers pass checks shapes only).
+  const std::map<uint64_t, img::TcpConnection>* tcp = nullptr;
 };
 
 // One fd of a dumped task, looked at from outside.
 struct FdProbe {
+  pid_t pid = 0;              // the task, as amber sees it
   int fd = -1;
   std::string link;           // readlink /proc/PID/fd/N
   struct stat st {};          // stat through the link (the open file itself)

@@ -1,0 +1,29 @@
+# TCP and UDP over 127.0.0.1 and ::1 between two processes of a container
+# (tests/e2e/workloads/tcp.c): established connections with full receive
+# windows and unsent data both ways, listeners, UDP with queued datagrams.
+# A real dump -> kill -> restore; then every stream runs to its end with
+# each byte checked by position, datagrams are answered and the listener
+# accepts a new connection. Then the same with --leave-running: the
+# container carries on undisturbed (its connections left repair mode).
+. "$E2E_LIB"
+
+wl=$(e2e_workload tcp)
+n=$(e2e_name tcp)
+"$AMBER" run --name "$n" -- "$wl" >/dev/null
+wait_until 10 grep -q "tcp: READY" "$AMBER_STATE_DIR/$n/log"
+pid=$(init_pid "$n")
+"$AMBER" dump "$n" -D "$E2E_TMP/img"
+assert_nothing_left "$n" "$pid"
+"$AMBER" restore -D "$E2E_TMP/img" >/dev/null
+kill -USR1 "$(init_pid "$n")"
+wait_until 30 ps_state_is "$n" "stopped (exit 0)"
+assert_contains "$(cat "$AMBER_STATE_DIR/$n/log")" "tcp: OK" "workload verdict after restore"
+
+# --leave-running: the connections go on as if nothing happened.
+n2=$(e2e_name tcp-live)
+"$AMBER" run --name "$n2" -- "$wl" >/dev/null
+wait_until 10 grep -q "tcp: READY" "$AMBER_STATE_DIR/$n2/log"
+"$AMBER" dump "$n2" -D "$E2E_TMP/img2" --leave-running
+kill -USR1 "$(init_pid "$n2")"
+wait_until 30 ps_state_is "$n2" "stopped (exit 0)"
+assert_contains "$(cat "$AMBER_STATE_DIR/$n2/log")" "tcp: OK" "workload verdict after --leave-running"
