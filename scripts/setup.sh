@@ -9,7 +9,7 @@ pkgs=(
   libnl-3-dev libnl-route-3-dev
   libgtest-dev libbenchmark-dev
   busybox-static python3 jq util-linux
-  perl sqlite3 openjdk-17-jdk-headless nodejs  # real programs the e2e tests checkpoint (real_*.sh)
+  perl sqlite3 openjdk-17-jdk-headless nodejs redis-server  # real programs the e2e tests checkpoint (real_*.sh)
   iproute2 nftables iptables  # dump_netns.sh builds net namespace state to be refused
 )
 missing=()

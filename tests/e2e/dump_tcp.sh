@@ -19,11 +19,34 @@ kill -USR1 "$(init_pid "$n")"
 wait_until 30 ps_state_is "$n" "stopped (exit 0)"
 assert_contains "$(cat "$AMBER_STATE_DIR/$n/log")" "tcp: OK" "workload verdict after restore"
 
-# --leave-running: the connections go on as if nothing happened.
+# Dumps that fail with the connections in repair mode (right after they
+# went in, and once everything was read), then --leave-running: each time
+# the connections leave repair mode and go on as if nothing happened.
 n2=$(e2e_name tcp-live)
 "$AMBER" run --name "$n2" -- "$wl" >/dev/null
 wait_until 10 grep -q "tcp: READY" "$AMBER_STATE_DIR/$n2/log"
+for point in dump.tcp-repair dump.write dump.finish; do
+  rc=0
+  AMBER_FAULT=$point "$AMBER" dump "$n2" -D "$E2E_TMP/img-$point" 2>"$E2E_TMP/err" || rc=$?
+  [ "$rc" = 1 ] || fail "dump with a fault at $point: exit $rc"
+  assert_contains "$(cat "$E2E_TMP/err")" "fault injected at $point" "fault at $point"
+  [ ! -e "$E2E_TMP/img-$point" ] || fail "a failed dump left an image ($point)"
+  ps_state_is "$n2" running || fail "container not running after a fault at $point"
+done
 "$AMBER" dump "$n2" -D "$E2E_TMP/img2" --leave-running
 kill -USR1 "$(init_pid "$n2")"
 wait_until 30 ps_state_is "$n2" "stopped (exit 0)"
 assert_contains "$(cat "$AMBER_STATE_DIR/$n2/log")" "tcp: OK" "workload verdict after --leave-running"
+
+# A listener with a connection not accepted yet is refused by name (exit 4),
+# and the container runs on.
+n3=$(e2e_name tcp-pending)
+"$AMBER" run --name "$n3" -- "$wl" pending >/dev/null
+wait_until 10 grep -q "tcp: READY" "$AMBER_STATE_DIR/$n3/log"
+rc=0
+"$AMBER" dump "$n3" -D "$E2E_TMP/img3" 2>"$E2E_TMP/err" || rc=$?
+[ "$rc" = 4 ] || fail "dump of a listener with a pending connection: exit $rc"
+assert_contains "$(cat "$E2E_TMP/err")" "127.0.0.1:7002: 1 connection(s) not accepted yet" "pending refusal"
+kill -USR1 "$(init_pid "$n3")"
+wait_until 30 ps_state_is "$n3" "stopped (exit 0)"
+assert_contains "$(cat "$AMBER_STATE_DIR/$n3/log")" "tcp: OK" "workload verdict after a refused dump"
