@@ -25,6 +25,19 @@ assert_contains "$(cat "$AMBER_STATE_DIR/$n/log")" "tcp: OK" "workload verdict a
 n2=$(e2e_name tcp-live)
 "$AMBER" run --name "$n2" -- "$wl" >/dev/null
 wait_until 10 grep -q "tcp: READY" "$AMBER_STATE_DIR/$n2/log"
+# An outside task holding the container's TCP connection is a leak (exit 3).
+if [ -x /usr/bin/python3 ]; then
+  cp "$(dirname "$E2E_LIB")/programs/fd_holder.py" "$E2E_BIN/fd_holder.py"
+  /usr/bin/python3 "$E2E_BIN/fd_holder.py" "$(init_pid "$n2")" 7 "$E2E_BIN/held" &
+  holder=$!
+  wait_until 10 test -s "$E2E_BIN/held"
+  rc=0
+  "$AMBER" dump "$n2" -D "$E2E_TMP/img-leak" 2>"$E2E_TMP/err" || rc=$?
+  [ "$rc" = 3 ] || fail "dump with an outside holder of a TCP socket: exit $rc"
+  assert_contains "$(cat "$E2E_TMP/err")" "outside: pid $holder (python3): fd" "the outside holder is named"
+  kill "$holder"
+  wait "$holder" 2>/dev/null || true
+fi
 for point in dump.tcp-repair dump.write dump.finish; do
   rc=0
   AMBER_FAULT=$point "$AMBER" dump "$n2" -D "$E2E_TMP/img-$point" 2>"$E2E_TMP/err" || rc=$?
