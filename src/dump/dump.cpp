@@ -354,7 +354,18 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   std::vector<std::pair<pid_t, pid_t>> live;
   for (const kinds::TreeTask& tt : tree)
     if (!tt.zombie) live.emplace_back(tt.pid, tt.vpid);
-  kinds::TcpRepairSession tcp = TRY_CTX(kinds::TcpRepairSession::begin(live), "container {}", st.name);
+  auto journal_repair = [&journal](const std::vector<kinds::RepairedSocket>& socks) -> Status {
+    for (const kinds::RepairedSocket& s : socks) {
+      jrn::RepairedSocket* r = journal.data().add_repaired_sockets();
+      r->set_tgid(s.pid);
+      r->set_fd(s.fd);
+      r->set_inode(s.inode);
+      r->set_reuseaddr(s.reuseaddr);
+    }
+    return journal.save();
+  };
+  kinds::TcpRepairSession tcp =
+      TRY_CTX(kinds::TcpRepairSession::begin(live, journal_repair), "container {}", st.name);
   TRY(faults.hit("dump.tcp-repair"));
   tl.mark("tcp-repair");
   log.debug("holding {} ({} processes, {} threads)", st.name, tree.size(), hold.all_threads().size());

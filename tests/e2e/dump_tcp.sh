@@ -46,6 +46,16 @@ for point in dump.tcp-repair dump.write dump.finish; do
   [ ! -e "$E2E_TMP/img-$point" ] || fail "a failed dump left an image ($point)"
   ps_state_is "$n2" running || fail "container not running after a fault at $point"
 done
+# amber SIGKILLed with the connections in repair mode: the next amber
+# command takes them out (the crash journal lists them).
+for point in dump.tcp-repair dump.write; do
+  rc=0
+  AMBER_FAULT=$point AMBER_FAULT_MODE=kill "$AMBER" dump "$n2" -D "$E2E_TMP/imgk-$point" 2>/dev/null || rc=$?
+  [ "$rc" = 137 ] || fail "dump killed at $point: exit $rc"
+  out=$("$AMBER" ps 2>&1) || fail "amber ps after a dump killed at $point: $out"
+  assert_contains "$out" "TCP connection(s) out of repair mode" "recovery after a dump killed at $point"
+  ps_state_is "$n2" running || fail "container not running after a dump killed at $point"
+done
 "$AMBER" dump "$n2" -D "$E2E_TMP/img2" --leave-running
 kill -USR1 "$(init_pid "$n2")"
 wait_until 30 ps_state_is "$n2" "stopped (exit 0)"

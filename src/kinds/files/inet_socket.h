@@ -19,6 +19,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -30,11 +31,21 @@
 
 namespace amber::kinds {
 
+// A socket about to go into repair mode, for the crash journal.
+struct RepairedSocket {
+  pid_t pid = 0;  // a task holding it, as amber sees it
+  int fd = -1;
+  uint64_t inode = 0;
+  bool reuseaddr = false;
+};
+
 class TcpRepairSession {
  public:
   // The established TCP sockets of `tasks` ({pid as amber sees it, pid in
   // the container}), each description once, in repair mode and read.
-  static Result<TcpRepairSession> begin(const std::vector<std::pair<pid_t, pid_t>>& tasks);
+  // `journal` is told every socket before the first goes into repair mode.
+  static Result<TcpRepairSession> begin(const std::vector<std::pair<pid_t, pid_t>>& tasks,
+                                        const std::function<Status(const std::vector<RepairedSocket>&)>& journal);
   TcpRepairSession() = default;
   TcpRepairSession(TcpRepairSession&& o) noexcept;
   TcpRepairSession& operator=(TcpRepairSession&&) = delete;
@@ -55,12 +66,18 @@ class TcpRepairSession {
     uint64_t inode = 0;
     bool reuseaddr = false;
     std::string what;
+    pid_t pid = 0;
+    int task_fd = -1;
   };
-  Status put_in_repair(Sock s);
   Status read_settled();
   std::vector<Sock> socks_;
   std::map<uint64_t, img::TcpConnection> conns_;
 };
+
+// A socket a dump left in repair mode (amber was killed): fd `fd` of `pid`,
+// if it is still that socket, leaves repair mode without a window probe and
+// gets its SO_REUSEADDR back. false: nothing to do (the fd is another file).
+Result<bool> leave_repair(pid_t pid, int fd, uint64_t inode, bool reuseaddr);
 
 // Restore, from the controller once every task is rebuilt (and verified):
 // each restored TCP connection of the tasks ({pid as amber sees it, files})

@@ -231,15 +231,11 @@ TcpRepairSession::TcpRepairSession(TcpRepairSession&& o) noexcept
 
 TcpRepairSession::~TcpRepairSession() { (void)release(); }
 
-Status TcpRepairSession::put_in_repair(Sock s) {
-  s.reuseaddr = TRY_CTX(get_int(s.fd.get(), SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR"), "{}", s.what) != 0;
-  TRY_CTX(set_int(s.fd.get(), IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_ON, "TCP_REPAIR"), "{}", s.what);
-  socks_.push_back(std::move(s));
-  return {};
-}
-
-Result<TcpRepairSession> TcpRepairSession::begin(const std::vector<std::pair<pid_t, pid_t>>& tasks) {
+Result<TcpRepairSession> TcpRepairSession::begin(
+    const std::vector<std::pair<pid_t, pid_t>>& tasks,
+    const std::function<Status(const std::vector<RepairedSocket>&)>& journal) {
   TcpRepairSession session;
+  std::vector<Sock> found;
   std::set<uint64_t> seen;
   for (const auto& [pid, vpid] : tasks) {
     for (int fd : TRY_CTX(sys::list_fds(pid), "task {}", vpid)) {
@@ -252,13 +248,23 @@ Result<TcpRepairSession> TcpRepairSession::begin(const std::vector<std::pair<pid
         continue;
       Sock s;
       s.inode = st.st_ino;
+      s.pid = pid;
+      s.task_fd = fd;
       s.what = fmt::format("task {}: fd {}: {}", vpid, fd, *link);
       s.fd = TRY_CTX(files::socket_copy(pid, fd), "{}", s.what);
       tcp_info ti = TRY_CTX(files::read_tcp_info(s.fd.get()), "{}", s.what);
       // Other states are refused by the fd walk (inet_socket.cpp).
       if (ti.tcpi_state != kTcpEstablished) continue;
-      TRY(session.put_in_repair(std::move(s)));
+      s.reuseaddr = TRY_CTX(get_int(s.fd.get(), SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR"), "{}", s.what) != 0;
+      found.push_back(std::move(s));
     }
+  }
+  std::vector<RepairedSocket> records;
+  for (const Sock& s : found) records.push_back({s.pid, s.task_fd, s.inode, s.reuseaddr});
+  if (!records.empty()) TRY(journal(records));
+  for (Sock& s : found) {
+    TRY_CTX(set_int(s.fd.get(), IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_ON, "TCP_REPAIR"), "{}", s.what);
+    session.socks_.push_back(std::move(s));
   }
   TRY(session.read_settled());
   return session;
@@ -297,6 +303,16 @@ Status TcpRepairSession::release() {
   }
   socks_.clear();
   return first;
+}
+
+Result<bool> leave_repair(pid_t pid, int fd, uint64_t inode, bool reuseaddr) {
+  auto copy = files::socket_copy(pid, fd);
+  if (!copy) return false;  // the task or its fd is gone
+  struct stat st {};
+  if (::fstat(copy->get(), &st) != 0 || st.st_ino != inode || !S_ISSOCK(st.st_mode)) return false;
+  TRY(set_int(copy->get(), IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP, "TCP_REPAIR"));
+  if (reuseaddr) TRY(set_int(copy->get(), SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR"));
+  return true;
 }
 
 Status finish_tcp_restore(const std::vector<std::pair<pid_t, const img::Files*>>& tasks) {
