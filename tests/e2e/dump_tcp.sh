@@ -25,10 +25,11 @@ assert_contains "$(cat "$AMBER_STATE_DIR/$n/log")" "tcp: OK" "workload verdict a
 n2=$(e2e_name tcp-live)
 "$AMBER" run --name "$n2" -- "$wl" >/dev/null
 wait_until 10 grep -q "tcp: READY" "$AMBER_STATE_DIR/$n2/log"
-# An outside task holding the container's TCP connection is a leak (exit 3).
+# An outside task holding the container's TCP connection (fd 8: 127.0.0.1:7000
+# accepted) is a leak (exit 3).
 if [ -x /usr/bin/python3 ]; then
   cp "$(dirname "$E2E_LIB")/programs/fd_holder.py" "$E2E_BIN/fd_holder.py"
-  /usr/bin/python3 "$E2E_BIN/fd_holder.py" "$(init_pid "$n2")" 7 "$E2E_BIN/held" &
+  /usr/bin/python3 "$E2E_BIN/fd_holder.py" "$(init_pid "$n2")" 8 "$E2E_BIN/held" &
   holder=$!
   wait_until 10 test -s "$E2E_BIN/held"
   rc=0

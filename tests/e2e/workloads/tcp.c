@@ -7,7 +7,9 @@
 // UDP: 127.0.0.1:7100 (server) and 7101 (client, connected to 7100) with two
 // datagrams queued at the server and one at the client; [::1]:7200/7201 with
 // one. Options: TCP_NODELAY and IP_TOS on the client, keepalive timers on the
-// server's connection, SO_SNDBUF on the IPv6 one. "tcp: READY". On SIGUSR1
+// server's connection, SO_SNDBUF on the IPv6 one. A dual-stack listener on
+// [::]:7003 has accepted an IPv4 client (v4-mapped addresses), 2000/1000
+// bytes unread. "tcp: READY". On SIGUSR1
 // (init, forwarded to the child) every stream runs to its end, each byte
 // checked by position (lost, doubled or reordered bytes fail), the datagrams
 // are read and answered, a new connection is accepted on the listener:
@@ -111,9 +113,10 @@ static int listener(int family, int port) {
   int s = socket(family, SOCK_STREAM, 0), one = 1;
   if (s < 0) fail("socket");
   setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (family == AF_INET6) setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (family == AF_INET6 && port != 7003) setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   struct sockaddr_in a4 = v4(port);
   struct sockaddr_in6 a6 = v6(port);
+  if (port == 7003) a6.sin6_addr = in6addr_any;  // dual stack: IPv4 clients too
   if (family == AF_INET ? bind(s, (void*)&a4, sizeof a4) : bind(s, (void*)&a6, sizeof a6)) fail("bind listener");
   if (listen(s, 8)) fail("listen");
   return s;
@@ -176,27 +179,31 @@ int main(int argc, char** argv) {
   sigemptyset(&set);
   sigaddset(&set, SIGUSR1);
   sigprocmask(SIG_BLOCK, &set, NULL);
-  int l4 = listener(AF_INET, 7000), l6 = listener(AF_INET6, 7001);
+  int l4 = listener(AF_INET, 7000), l6 = listener(AF_INET6, 7001), l46 = listener(AF_INET6, 7003);
   if (pending) listener(AF_INET, 7002);
   int u4 = udp(AF_INET, 7100, 0), u6 = udp(AF_INET6, 7200, 0);
   pid_t child = fork();
   if (child < 0) fail("fork");
   if (child == 0) {
     who = "client";
-    close(l4), close(l6), close(u4), close(u6);
-    int c4 = connect_to(AF_INET, 7000), c6 = connect_to(AF_INET6, 7001), one = 1, tos = 0x10;
+    close(l4), close(l6), close(l46), close(u4), close(u6);
+    int c4 = connect_to(AF_INET, 7000), c6 = connect_to(AF_INET6, 7001), c46 = connect_to(AF_INET, 7003), one = 1,
+        tos = 0x10;
     if (pending) connect_to(AF_INET, 7002);
     setsockopt(c4, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     setsockopt(c4, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
     int cu4 = udp(AF_INET, 7101, 7100), cu6 = udp(AF_INET6, 7201, 7200);
     if (send(cu4, "first", 5, 0) != 5 || send(cu4, "second", 6, 0) != 6 || send(cu6, "six", 3, 0) != 3) fail("udp send");
-    struct stream ss[2] = {{c4, 1, 2, V4_TOTAL, 0, V4_TOTAL, 0}, {c6, 3, 4, V6_TOTAL, 0, V6_TOTAL, 0}};
+    struct stream ss[3] = {{c4, 1, 2, V4_TOTAL, 0, V4_TOTAL, 0},
+                           {c6, 3, 4, V6_TOTAL, 0, V6_TOTAL, 0},
+                           {c46, 5, 6, V6_TOTAL, 0, V6_TOTAL, 0}};
     fill(&ss[0], V4_TOTAL);
     fill(&ss[1], 3000);
+    fill(&ss[2], 2000);
     int sig;
     sigwait(&set, &sig);
     if (getint(c4, IPPROTO_TCP, TCP_NODELAY) != 1 || getint(c4, IPPROTO_IP, IP_TOS) != 0x10) fail("options");
-    pump(ss, 2);
+    pump(ss, 3);
     expect_dgram(cu4, "reply", 7100);
     if (send(cu4, "ping", 4, 0) != 4) fail("udp ping");
     expect_dgram(cu4, "pong", 7100);
@@ -206,17 +213,20 @@ int main(int argc, char** argv) {
     close(again);
     _exit(0);
   }
-  int s4 = accept(l4, NULL, NULL), s6 = accept(l6, NULL, NULL), one = 1, idle = 77, intvl = 13, cnt = 4,
+  int s4 = accept(l4, NULL, NULL), s6 = accept(l6, NULL, NULL), s46 = accept(l46, NULL, NULL), one = 1, idle = 77, intvl = 13, cnt = 4,
       sndbuf = 65536;
-  if (s4 < 0 || s6 < 0) fail("accept");
+  if (s4 < 0 || s6 < 0 || s46 < 0) fail("accept");
   setsockopt(s4, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
   setsockopt(s4, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
   setsockopt(s4, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
   setsockopt(s4, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
   setsockopt(s6, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-  struct stream ss[2] = {{s4, 2, 1, V4_TOTAL, 0, V4_TOTAL, 0}, {s6, 4, 3, V6_TOTAL, 0, V6_TOTAL, 0}};
+  struct stream ss[3] = {{s4, 2, 1, V4_TOTAL, 0, V4_TOTAL, 0},
+                         {s6, 4, 3, V6_TOTAL, 0, V6_TOTAL, 0},
+                         {s46, 6, 5, V6_TOTAL, 0, V6_TOTAL, 0}};
   fill(&ss[0], V4_TOTAL);
   fill(&ss[1], 5000);
+  fill(&ss[2], 1000);
   // The client's datagrams are there: its sockets exist to take ours.
   struct pollfd up[2] = {{u4, POLLIN, 0}, {u6, POLLIN, 0}};
   if (poll(&up[0], 1, 5000) != 1 || poll(&up[1], 1, 5000) != 1) fail("client datagrams");
@@ -231,7 +241,7 @@ int main(int argc, char** argv) {
       getint(s4, IPPROTO_TCP, TCP_KEEPINTVL) != 13 || getint(s4, IPPROTO_TCP, TCP_KEEPCNT) != 4)
     fail("keepalive options");
   if (getint(l6, IPPROTO_IPV6, IPV6_V6ONLY) != 1 || getint(l4, SOL_SOCKET, SO_REUSEADDR) != 1) fail("listener options");
-  pump(ss, 2);
+  pump(ss, 3);
   expect_dgram(u4, "first", 7101);
   expect_dgram(u4, "second", 7101);
   expect_dgram(u4, "ping", 7101);
