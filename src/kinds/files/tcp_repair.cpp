@@ -11,6 +11,7 @@
 #include "kinds/files/inet_socket.h"
 
 #include <linux/sockios.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -139,6 +140,11 @@ Result<img::TcpConnection> read_tcp_connection(int fd) {
   c.set_rcv_wscale(ti.tcpi_rcv_wscale);
   c.set_mss(static_cast<uint32_t>(TRY(get_int(fd, IPPROTO_TCP, TCP_MAXSEG, "TCP_MAXSEG"))));
   c.set_timestamp(static_cast<uint32_t>(TRY(get_int(fd, IPPROTO_TCP, TCP_TIMESTAMP, "TCP_TIMESTAMP"))));
+  // An established socket reports POLLRDHUP only for its own SHUT_RD (a
+  // FIN from the peer would have made it CLOSE_WAIT).
+  pollfd p{fd, POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) < 0) return sys_fail("poll");
+  c.set_shut_rd((p.revents & POLLRDHUP) != 0);
   tcp_repair_window w = TRY(read_window(fd));
   c.set_snd_wl1(w.snd_wl1);
   c.set_snd_wnd(w.snd_wnd);
@@ -189,6 +195,8 @@ Status restore_tcp_connection(int fd, const img::InetSocket& s) {
   TRY(set_queue(fd, TCP_NO_QUEUE));
   tcp_repair_window w{c.snd_wl1(), c.snd_wnd(), c.max_window(), c.rcv_wnd(), c.rcv_wup()};
   if (::setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof w) != 0) return sys_fail("TCP_REPAIR_WINDOW");
+  // Only sets RCV_SHUTDOWN (tcp_shutdown acts on SEND_SHUTDOWN alone): no packet.
+  if (c.shut_rd() && ::shutdown(fd, SHUT_RD) != 0) return sys_fail("shutdown(SHUT_RD)");
   return {};
 }
 
@@ -213,6 +221,11 @@ Status verify_tcp_connection(int fd, const img::InetSocket& s) {
   if (TRY(peek_queue(fd, TCP_RECV_QUEUE, inq)) != c.recv_queue())
     return failf("the receive queue's bytes differ from the image's");
   TRY(set_queue(fd, TCP_NO_QUEUE));
+  pollfd p{fd, POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) < 0) return sys_fail("poll");
+  if (((p.revents & POLLRDHUP) != 0) != c.shut_rd())
+    return failf("receive side {}shut down, the image has it {}", (p.revents & POLLRDHUP) ? "" : "not ",
+                 c.shut_rd() ? "shut down" : "open");
   tcp_info ti = TRY(read_tcp_info(fd));
   if (bool(ti.tcpi_options & TCPI_OPT_TIMESTAMPS) != c.timestamps() ||
       bool(ti.tcpi_options & TCPI_OPT_SACK) != c.sack() || bool(ti.tcpi_options & TCPI_OPT_WSCALE) != c.wscale() ||

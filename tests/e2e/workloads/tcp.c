@@ -9,7 +9,8 @@
 // one. Options: TCP_NODELAY and IP_TOS on the client, keepalive timers on the
 // server's connection, SO_SNDBUF on the IPv6 one. A dual-stack listener on
 // [::]:7003 has accepted an IPv4 client (v4-mapped addresses), 2000/1000
-// bytes unread. "tcp: READY". On SIGUSR1
+// bytes unread. One more IPv4 connection is shut down for reading by the
+// client (shutdown(SHUT_RD): end of file at once after the restore). "tcp: READY". On SIGUSR1
 // (init, forwarded to the child) every stream runs to its end, each byte
 // checked by position (lost, doubled or reordered bytes fail), the datagrams
 // are read and answered, a new connection is accepted on the listener:
@@ -190,6 +191,8 @@ int main(int argc, char** argv) {
     int c4 = connect_to(AF_INET, 7000), c6 = connect_to(AF_INET6, 7001), c46 = connect_to(AF_INET, 7003), one = 1,
         tos = 0x10;
     if (pending) connect_to(AF_INET, 7002);
+    int rd = connect_to(AF_INET, 7000);  // shut down for reading, then unused
+    if (shutdown(rd, SHUT_RD)) fail("shutdown");
     setsockopt(c4, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     setsockopt(c4, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
     int cu4 = udp(AF_INET, 7101, 7100), cu6 = udp(AF_INET6, 7201, 7200);
@@ -203,6 +206,9 @@ int main(int argc, char** argv) {
     int sig;
     sigwait(&set, &sig);
     if (getint(c4, IPPROTO_TCP, TCP_NODELAY) != 1 || getint(c4, IPPROTO_IP, IP_TOS) != 0x10) fail("options");
+    struct pollfd rdp = {rd, POLLRDHUP, 0};
+    char c;
+    if (poll(&rdp, 1, 0) != 1 || !(rdp.revents & POLLRDHUP) || recv(rd, &c, 1, MSG_DONTWAIT) != 0) fail("SHUT_RD");
     pump(ss, 3);
     expect_dgram(cu4, "reply", 7100);
     if (send(cu4, "ping", 4, 0) != 4) fail("udp ping");
@@ -215,7 +221,8 @@ int main(int argc, char** argv) {
   }
   int s4 = accept(l4, NULL, NULL), s6 = accept(l6, NULL, NULL), s46 = accept(l46, NULL, NULL), one = 1, idle = 77, intvl = 13, cnt = 4,
       sndbuf = 65536;
-  if (s4 < 0 || s6 < 0 || s46 < 0) fail("accept");
+  int s_rd = accept(l4, NULL, NULL);
+  if (s4 < 0 || s6 < 0 || s46 < 0 || s_rd < 0) fail("accept");
   setsockopt(s4, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
   setsockopt(s4, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
   setsockopt(s4, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
