@@ -248,6 +248,7 @@ Result<TaskImage> dump_task(seal::Hold& hold, const std::vector<kinds::TreeTask>
                             container::log_file(container::state_dir(st.name)), &vpid_of};
   fctx.proc = reopen;
   fctx.tcp = &tcp.connections();
+  fctx.tcp_pending = &tcp.pending();
   fds = TRY(kinds::probe_fds(fctx));
 
   tl.mark("task.fds");

@@ -261,6 +261,12 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
             "{}: task {}", what, pid);
   }
   tl.mark("rebuild");
+  // Clients whose connection was waiting in a listener's accept queue
+  // connect again, now that every listener exists (inet_socket.h).
+  TRY(faults.hit("restore.tcp-connect"));
+  std::vector<std::pair<pid_t, const img::Files*>> tcp_tasks;
+  for (const auto& [pid, threads] : made.seized) tcp_tasks.emplace_back(threads.front().tgid(), &plan.tasks.at(pid).files);
+  TRY_CTX(kinds::reconnect_pending_tcp(tcp_tasks), "{}", what);
 
   // 5. Registered as an amber container, then released together.
   TRY(faults.hit("restore.state"));
@@ -292,11 +298,7 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   // 7. The TCP connections leave repair mode now that both ends of each
   //    exist (kinds/files/inet_socket.h).
   TRY(faults.hit("restore.tcp"));
-  {
-    std::vector<std::pair<pid_t, const img::Files*>> tcp_tasks;
-    for (const auto& [pid, threads] : made.seized) tcp_tasks.emplace_back(threads.front().tgid(), &plan.tasks.at(pid).files);
-    TRY_CTX(kinds::finish_tcp_restore(tcp_tasks), "{}", what);
-  }
+  TRY_CTX(kinds::finish_tcp_restore(tcp_tasks), "{}", what);
   tl.mark("tcp");
   TRY(faults.hit("restore.release"));
   TRY_CTX(release_all(plan, made), "{}", what);

@@ -29,7 +29,7 @@ inline constexpr auto kFaultPoints = std::to_array<const char*>({
     "restore.shmem-fds", "restore.mm",      "restore.mlock",   "restore.locks",   "restore.signals",
     "restore.rlimits",  "restore.thread",
     "restore.pending",  "restore.itimers",  "restore.posix-timers",  "restore.creds",   "restore.dumpable", "restore.seccomp",
-    "restore.task-attrs", "restore.unmap-executor", "restore.verify", "restore.state", "restore.sched",
+    "restore.task-attrs", "restore.unmap-executor", "restore.verify", "restore.tcp-connect", "restore.state", "restore.sched",
     "restore.verify-image", "restore.verify-container", "restore.tcp", "restore.release",
 });
 

@@ -1,6 +1,7 @@
 # TCP and UDP over 127.0.0.1 and ::1 between two processes of a container
 # (tests/e2e/workloads/tcp.c): established connections with full receive
-# windows and unsent data both ways, listeners, UDP with queued datagrams.
+# windows and unsent data both ways, listeners (one with a connection not
+# accepted yet), UDP with queued datagrams.
 # A real dump -> kill -> restore; then every stream runs to its end with
 # each byte checked by position, datagrams are answered and the listener
 # accepts a new connection. Then the same with --leave-running: the
@@ -25,11 +26,11 @@ assert_contains "$(cat "$AMBER_STATE_DIR/$n/log")" "tcp: OK" "workload verdict a
 n2=$(e2e_name tcp-live)
 "$AMBER" run --name "$n2" -- "$wl" >/dev/null
 wait_until 10 grep -q "tcp: READY" "$AMBER_STATE_DIR/$n2/log"
-# An outside task holding the container's TCP connection (fd 8: 127.0.0.1:7000
+# An outside task holding the container's TCP connection (fd 9: 127.0.0.1:7000
 # accepted) is a leak (exit 3).
 if [ -x /usr/bin/python3 ]; then
   cp "$(dirname "$E2E_LIB")/programs/fd_holder.py" "$E2E_BIN/fd_holder.py"
-  /usr/bin/python3 "$E2E_BIN/fd_holder.py" "$(init_pid "$n2")" 8 "$E2E_BIN/held" &
+  /usr/bin/python3 "$E2E_BIN/fd_holder.py" "$(init_pid "$n2")" 9 "$E2E_BIN/held" &
   holder=$!
   wait_until 10 test -s "$E2E_BIN/held"
   rc=0
@@ -62,15 +63,15 @@ kill -USR1 "$(init_pid "$n2")"
 wait_until 30 ps_state_is "$n2" "stopped (exit 0)"
 assert_contains "$(cat "$AMBER_STATE_DIR/$n2/log")" "tcp: OK" "workload verdict after --leave-running"
 
-# A listener with a connection not accepted yet is refused by name (exit 4),
-# and the container runs on.
+# A listener with a connection not accepted yet whose client has sent data
+# is refused by name (exit 4), and the container runs on.
 n3=$(e2e_name tcp-pending)
-"$AMBER" run --name "$n3" -- "$wl" pending >/dev/null
+"$AMBER" run --name "$n3" -- "$wl" pending-data >/dev/null
 wait_until 10 grep -q "tcp: READY" "$AMBER_STATE_DIR/$n3/log"
 rc=0
 "$AMBER" dump "$n3" -D "$E2E_TMP/img3" 2>"$E2E_TMP/err" || rc=$?
 [ "$rc" = 4 ] || fail "dump of a listener with a pending connection: exit $rc"
-assert_contains "$(cat "$E2E_TMP/err")" "127.0.0.1:7002: 1 connection(s) not accepted yet" "pending refusal"
+assert_contains "$(cat "$E2E_TMP/err")" "connected to a listener of the container that has not accepted it yet, and data was sent: not supported yet" "pending refusal"
 kill -USR1 "$(init_pid "$n3")"
 wait_until 30 ps_state_is "$n3" "stopped (exit 0)"
 assert_contains "$(cat "$AMBER_STATE_DIR/$n3/log")" "tcp: OK" "workload verdict after a refused dump"

@@ -47,6 +47,9 @@ struct FdDumpContext {
   // once (TcpRepairSession, kinds/files/inet_socket.h), by socket inode.
   // nullptr: not read (the blockers pass checks shapes only).
   const std::map<uint64_t, img::TcpConnection>* tcp = nullptr;
+  // Listeners by inode: how many of their connections not accepted yet come
+  // from clients of the container restored by connecting again.
+  const std::map<uint64_t, uint32_t>* tcp_pending = nullptr;
 };
 
 // One fd of a dumped task, looked at from outside.

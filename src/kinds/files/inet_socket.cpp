@@ -296,9 +296,16 @@ Status dump_inet_socket(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out
     case kTcpListen: {
       tcp_info ti = TRY_CTX(read_tcp_info(fd.get()), "{}", what);
       // For a listener tcpi_unacked is its accept queue (sk_ack_backlog).
-      if (ti.tcpi_unacked != 0)
-        return unsupported("listening {}: {} connection(s) not accepted yet: not supported yet", what,
-                           ti.tcpi_unacked);
+      // The blockers pass leaves them to TcpRepairSession, which finds the
+      // clients that can connect again.
+      if (ti.tcpi_unacked == 0 || !ctx.tcp_pending) return {};
+      auto it = ctx.tcp_pending->find(s.inode());
+      const uint32_t ours = it == ctx.tcp_pending->end() ? 0 : it->second;
+      if (ti.tcpi_unacked != ours)
+        return unsupported("listening {}: {} connection(s) not accepted yet, {} of them from a client of the "
+                           "container: not supported yet",
+                           what, ti.tcpi_unacked, ours);
+      s.set_pending(ours);
       return {};
     }
     case kTcpEstablished: {
@@ -337,7 +344,10 @@ Result<UniqueFd> open_inet_socket(const img::Fd& fd, const OpenContext&) {
         if (::listen(sock.get(), static_cast<int>(s.backlog())) != 0) return sys_fail("{}: listen", what);
         break;
       case kTcpEstablished:
-        TRY_CTX(restore_tcp_connection(sock.get(), s), "{}", what);
+        if (s.tcp().reconnect())
+          TRY_CTX(bind_tcp(sock.get(), s), "{}", what);  // connected by reconnect_pending_tcp
+        else
+          TRY_CTX(restore_tcp_connection(sock.get(), s), "{}", what);
         break;
       default:
         return unsupported("{} in state {}: not supported yet", what, tcp_state_name(s.state()));
@@ -373,6 +383,11 @@ Status verify_inet_socket(const FdProbe& now, const img::Fd& fd) {
     return failf("{}: addresses are {} after the restore", what, describe_inet(got));
   if (got.state() == kTcpListen && got.backlog() != want.backlog())
     return failf("{}: backlog {}, the image has {}", what, got.backlog(), want.backlog());
+  if (got.state() == kTcpListen) {
+    tcp_info ti = TRY_CTX(read_tcp_info(sock.get()), "{}", what);
+    if (ti.tcpi_unacked != want.pending())
+      return failf("{}: {} connection(s) not accepted, the image has {}", what, ti.tcpi_unacked, want.pending());
+  }
   TRY_CTX(verify_inet_options(sock.get(), want), "{}", what);
   if (want.protocol() == IPPROTO_UDP) {
     auto dgrams = TRY_CTX(peek_datagrams(sock.get()), "{}", what);
@@ -384,7 +399,7 @@ Status verify_inet_socket(const FdProbe& now, const img::Fd& fd) {
         return failf("{}: datagram {} differs from the image's", what, i + 1);
     }
   }
-  if (want.protocol() == IPPROTO_TCP && want.state() == kTcpEstablished)
+  if (want.protocol() == IPPROTO_TCP && want.state() == kTcpEstablished && !want.tcp().reconnect())
     TRY_CTX(verify_tcp_connection(sock.get(), want), "{}", what);
   return {};
 }

@@ -53,6 +53,9 @@ class TcpRepairSession {
 
   // By socket inode (FdDumpContext::tcp).
   const std::map<uint64_t, img::TcpConnection>& connections() const { return conns_; }
+  // Listeners by inode: their pending connections from clients that
+  // reconnect at the restore (TcpConnection.reconnect).
+  const std::map<uint64_t, uint32_t>& pending() const { return pending_; }
   size_t size() const { return socks_.size(); }
   // Out of repair mode without a window probe, SO_REUSEADDR as it was: the
   // connections carry on as if nothing happened (failed dump, --leave-running).
@@ -72,12 +75,18 @@ class TcpRepairSession {
   Status read_settled();
   std::vector<Sock> socks_;
   std::map<uint64_t, img::TcpConnection> conns_;
+  std::map<uint64_t, uint32_t> pending_;
 };
 
 // A socket a dump left in repair mode (amber was killed): fd `fd` of `pid`,
 // if it is still that socket, leaves repair mode without a window probe and
 // gets its SO_REUSEADDR back. false: nothing to do (the fd is another file).
 Result<bool> leave_repair(pid_t pid, int fd, uint64_t inode, bool reuseaddr);
+
+// Restore, from the controller once every task is rebuilt, before the
+// verification: clients whose connection was still waiting in a listener's
+// accept queue (TcpConnection.reconnect) connect again, in fd order.
+Status reconnect_pending_tcp(const std::vector<std::pair<pid_t, const img::Files*>>& tasks);
 
 // Restore, from the controller once every task is rebuilt (and verified):
 // each restored TCP connection of the tasks ({pid as amber sees it, files})

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <set>
 #include <thread>
 
@@ -238,17 +239,74 @@ Status verify_tcp_connection(int fd, const img::InetSocket& s) {
 }  // namespace files
 
 TcpRepairSession::TcpRepairSession(TcpRepairSession&& o) noexcept
-    : socks_(std::move(o.socks_)), conns_(std::move(o.conns_)) {
+    : socks_(std::move(o.socks_)), conns_(std::move(o.conns_)), pending_(std::move(o.pending_)) {
   o.socks_.clear();
 }
 
 TcpRepairSession::~TcpRepairSession() { (void)release(); }
 
+namespace {
+
+// An inet address and port as getsockname/getpeername give them.
+struct Endpoint {
+  std::string addr;
+  uint32_t port = 0;
+  auto operator<=>(const Endpoint&) const = default;
+};
+
+// The IPv4 address of a v4-mapped IPv6 one, else the address itself.
+std::string unmapped(const std::string& a) {
+  static const char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '\xff', '\xff'};
+  if (a.size() == 16 && std::memcmp(a.data(), kMapped, 12) == 0) return a.substr(12);
+  return a;
+}
+
+// v4-mapped addresses as IPv4 ones: the two ends of a connection to a
+// dual-stack listener see them in different families.
+Endpoint endpoint_of(int fd, bool peer) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  Endpoint e;
+  uint32_t scope = 0;
+  if ((peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len)
+            : ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len)) == 0)
+    files::split_sockaddr(ss, &e.addr, &e.port, &scope);
+  e.addr = unmapped(e.addr);
+  return e;
+}
+
+// Does a listener bound to `l` take connections to `to`?
+bool listens_for(const Endpoint& l, const Endpoint& to) {
+  if (l.port != to.port) return false;
+  if (l.addr.find_first_not_of('\0') == std::string::npos) return true;  // wildcard
+  return unmapped(l.addr) == unmapped(to.addr);
+}
+
+// tcp_info's tcpi_bytes_acked and tcpi_bytes_received (Linux 4.1+, beyond
+// glibc's struct): at offsets 120 and 128 of the kernel's layout.
+std::pair<uint64_t, uint64_t> bytes_exchanged(int fd) {
+  unsigned char buf[256] = {};
+  socklen_t len = sizeof buf;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, buf, &len) != 0 || len < 136) return {UINT64_MAX, UINT64_MAX};
+  uint64_t acked = 0, received = 0;
+  std::memcpy(&acked, buf + 120, 8);
+  std::memcpy(&received, buf + 128, 8);
+  return {acked, received};
+}
+
+}  // namespace
+
 Result<TcpRepairSession> TcpRepairSession::begin(
     const std::vector<std::pair<pid_t, pid_t>>& tasks,
     const std::function<Status(const std::vector<RepairedSocket>&)>& journal) {
   TcpRepairSession session;
-  std::vector<Sock> found;
+  struct Found {
+    Sock s;
+    Endpoint local, peer;
+  };
+  std::vector<Found> established;
+  std::vector<std::pair<uint64_t, Endpoint>> listeners;
+  std::set<std::pair<Endpoint, Endpoint>> fd_tuples;  // (local, peer) of every established fd
   std::set<uint64_t> seen;
   for (const auto& [pid, vpid] : tasks) {
     for (int fd : TRY_CTX(sys::list_fds(pid), "task {}", vpid)) {
@@ -266,11 +324,43 @@ Result<TcpRepairSession> TcpRepairSession::begin(
       s.what = fmt::format("task {}: fd {}: {}", vpid, fd, *link);
       s.fd = TRY_CTX(files::socket_copy(pid, fd), "{}", s.what);
       tcp_info ti = TRY_CTX(files::read_tcp_info(s.fd.get()), "{}", s.what);
+      if (ti.tcpi_state == files::kTcpListen) listeners.emplace_back(s.inode, endpoint_of(s.fd.get(), false));
       // Other states are refused by the fd walk (inet_socket.cpp).
       if (ti.tcpi_state != kTcpEstablished) continue;
       s.reuseaddr = TRY_CTX(get_int(s.fd.get(), SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR"), "{}", s.what) != 0;
-      found.push_back(std::move(s));
+      Found f;
+      f.s = std::move(s);
+      f.local = endpoint_of(f.s.fd.get(), false);
+      f.peer = endpoint_of(f.s.fd.get(), true);
+      fd_tuples.insert({f.local, f.peer});
+      established.push_back(std::move(f));
     }
+  }
+  // A connection whose other end no task holds, to a listener of the
+  // container: that end waits in the listener's accept queue. Without data
+  // either way, the client connects again at the restore; else refused.
+  std::vector<Sock> found;
+  for (Found& f : established) {
+    const uint64_t* listener = nullptr;
+    if (!fd_tuples.contains({f.peer, f.local}))
+      for (const auto& [ino, ep] : listeners)
+        if (listens_for(ep, f.peer)) listener = &ino;
+    if (!listener) {
+      found.push_back(std::move(f.s));
+      continue;
+    }
+    const auto [acked, received] = bytes_exchanged(f.s.fd.get());
+    const int outq = TRY_CTX(ioctl_int(f.s.fd.get(), SIOCOUTQ, "SIOCOUTQ"), "{}", f.s.what);
+    const int inq = TRY_CTX(ioctl_int(f.s.fd.get(), SIOCINQ, "SIOCINQ"), "{}", f.s.what);
+    // bytes_acked counts the SYN.
+    if (acked > 1 || received > 0 || outq > 0 || inq > 0)
+      return unsupported("{}: connected to a listener of the container that has not accepted it yet, and data was "
+                         "sent: not supported yet",
+                         f.s.what);
+    img::TcpConnection c;
+    c.set_reconnect(true);
+    session.conns_[f.s.inode] = std::move(c);
+    session.pending_[*listener]++;
   }
   std::vector<RepairedSocket> records;
   for (const Sock& s : found) records.push_back({s.pid, s.task_fd, s.inode, s.reuseaddr});
@@ -292,7 +382,7 @@ Status TcpRepairSession::read_settled() {
   for (int attempt = 0; attempt < kTries; ++attempt) {
     std::vector<Fingerprint> before;
     for (const Sock& s : socks_) before.push_back(TRY_CTX(fingerprint(s.fd.get()), "{}", s.what));
-    conns_.clear();
+    for (const Sock& s : socks_) conns_.erase(s.inode);
     for (const Sock& s : socks_) {
       img::TcpConnection c = TRY_CTX(files::read_tcp_connection(s.fd.get()), "{}", s.what);
       c.set_reuseaddr(s.reuseaddr);
@@ -328,6 +418,29 @@ Result<bool> leave_repair(pid_t pid, int fd, uint64_t inode, bool reuseaddr) {
   return true;
 }
 
+Status reconnect_pending_tcp(const std::vector<std::pair<pid_t, const img::Files*>>& tasks) {
+  std::set<uint64_t> done;
+  for (const auto& [pid, files] : tasks) {
+    for (const img::Fd& fd : files->fds()) {
+      if (fd.kind() != img::FD_INET_SOCKET || !fd.inet().tcp().reconnect()) continue;
+      if (fd.ofd_id() != 0 && !done.insert(fd.ofd_id()).second) continue;
+      const img::InetSocket& s = fd.inet();
+      const std::string what = fmt::format("fd {}: {}", fd.fd(), files::describe_inet(s));
+      UniqueFd sock = TRY_CTX(files::socket_copy(pid, fd.fd()), "{}", what);
+      files::SockAddr peer = files::make_sockaddr(s.family(), s.peer_addr(), s.peer_port(), s.peer_scope());
+      if (::connect(sock.get(), peer.get(), peer.len) != 0) {
+        if (errno != EINPROGRESS) return sys_fail("{}: connect again", what);
+        // A non-blocking description: the handshake over lo takes microseconds.
+        pollfd p{sock.get(), POLLOUT, 0};
+        if (::poll(&p, 1, 5000) != 1) return failf("{}: connect again: no answer", what);
+        int err = TRY(get_int(sock.get(), SOL_SOCKET, SO_ERROR, "SO_ERROR"));
+        if (err != 0) return fail(Exit::Failed, fmt::format("{}: connect again: {}", what, std::strerror(err)), err);
+      }
+    }
+  }
+  return {};
+}
+
 Status finish_tcp_restore(const std::vector<std::pair<pid_t, const img::Files*>>& tasks) {
   std::set<uint64_t> done;
   for (const auto& [pid, files] : tasks) {
@@ -335,6 +448,7 @@ Status finish_tcp_restore(const std::vector<std::pair<pid_t, const img::Files*>>
       if (fd.kind() != img::FD_INET_SOCKET || fd.inet().protocol() != IPPROTO_TCP ||
           fd.inet().state() != kTcpEstablished)
         continue;
+      if (fd.inet().tcp().reconnect()) continue;
       if (fd.ofd_id() != 0 && !done.insert(fd.ofd_id()).second) continue;
       const img::TcpConnection& c = fd.inet().tcp();
       const std::string what = fmt::format("fd {}: {}", fd.fd(), files::describe_inet(fd.inet()));

@@ -15,7 +15,9 @@
 // checked by position (lost, doubled or reordered bytes fail), the datagrams
 // are read and answered, a new connection is accepted on the listener:
 // "tcp: OK" (exit 0) or "tcp: FAIL <what>" (exit 1).
-// `tcp pending`: a third listener on 7002 keeps a connection not accepted.
+// A listener on 7002 has a connection from the client not accepted yet
+// (accepted after the restore, then "hi"/"ho" both ways). `tcp pending-data`:
+// the client has sent "x" on it before the dump (which refuses that).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -175,22 +177,23 @@ static int getint(int s, int level, int name) {
 
 int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
-  int pending = argc > 1 && strcmp(argv[1], "pending") == 0;
+  int pending_data = argc > 1 && strcmp(argv[1], "pending-data") == 0;
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGUSR1);
   sigprocmask(SIG_BLOCK, &set, NULL);
   int l4 = listener(AF_INET, 7000), l6 = listener(AF_INET6, 7001), l46 = listener(AF_INET6, 7003);
-  if (pending) listener(AF_INET, 7002);
+  int lp = listener(AF_INET, 7002);
   int u4 = udp(AF_INET, 7100, 0), u6 = udp(AF_INET6, 7200, 0);
   pid_t child = fork();
   if (child < 0) fail("fork");
   if (child == 0) {
     who = "client";
-    close(l4), close(l6), close(l46), close(u4), close(u6);
+    close(l4), close(l6), close(l46), close(lp), close(u4), close(u6);
     int c4 = connect_to(AF_INET, 7000), c6 = connect_to(AF_INET6, 7001), c46 = connect_to(AF_INET, 7003), one = 1,
         tos = 0x10;
-    if (pending) connect_to(AF_INET, 7002);
+    int pc = connect_to(AF_INET, 7002);  // not accepted before the dump
+    if (pending_data && send(pc, "x", 1, 0) != 1) fail("send on the pending connection");
     int rd = connect_to(AF_INET, 7000);  // shut down for reading, then unused
     if (shutdown(rd, SHUT_RD)) fail("shutdown");
     setsockopt(c4, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -214,6 +217,9 @@ int main(int argc, char** argv) {
     if (send(cu4, "ping", 4, 0) != 4) fail("udp ping");
     expect_dgram(cu4, "pong", 7100);
     expect_dgram(cu6, "six-reply", 7200);
+    char ho[2];
+    if (send(pc, "hi", 2, 0) != 2 || recv(pc, ho, 2, MSG_WAITALL) != 2 || memcmp(ho, "ho", 2))
+      fail("the connection accepted after the restore");
     int again = connect_to(AF_INET, 7000);
     if (send(again, "hello", 5, 0) != 5) fail("send on a new connection");
     close(again);
@@ -254,6 +260,12 @@ int main(int argc, char** argv) {
   expect_dgram(u4, "ping", 7101);
   send_to(u4, AF_INET, 7101, "pong");
   expect_dgram(u6, "six", 7201);
+  int ap = accept(lp, NULL, NULL);
+  const char* want = pending_data ? "xhi" : "hi";
+  char got[4] = {0};
+  if (ap < 0 || recv(ap, got, strlen(want), MSG_WAITALL) != (ssize_t)strlen(want) || strcmp(got, want) ||
+      send(ap, "ho", 2, 0) != 2)
+    fail("the pending connection");
   int a = accept(l4, NULL, NULL);
   char buf[8] = {0};
   if (a < 0 || recv(a, buf, 5, MSG_WAITALL) != 5 || memcmp(buf, "hello", 5)) fail("new connection");
