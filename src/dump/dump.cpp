@@ -25,6 +25,7 @@
 #include "kinds/completeness.h"
 #include "kinds/creds.h"
 #include "kinds/files/fdtable.h"
+#include "kinds/files/inet_socket.h"
 #include "kinds/itimers.h"
 #include "kinds/posix_timers.h"
 #include "kinds/mm.h"
@@ -191,8 +192,9 @@ Status dump_thread_state(remote::RemoteTask& th, pid_t pid, const sys::ProcStatu
 Result<TaskImage> dump_task(seal::Hold& hold, const std::vector<kinds::TreeTask>& tree, const kinds::TreeTask& tt,
                             const container::ContainerState& st, const std::string& container_root,
                             const std::map<pid_t, pid_t>& vpid_of, const kinds::Reference& ref,
-                            const kinds::ConsoleRef* console, image::ImageWriter& image, kinds::TaskFds& fds,
-                            Progress& progress, Faults& faults, Timeline& tl) {
+                            const kinds::ConsoleRef* console, const kinds::TcpRepairSession& tcp,
+                            image::ImageWriter& image, kinds::TaskFds& fds, Progress& progress, Faults& faults,
+                            Timeline& tl) {
   TaskImage t;
   t.pid = tt.pid;
   t.vpid = tt.vpid;
@@ -259,6 +261,8 @@ Result<TaskImage> dump_task(seal::Hold& hold, const std::vector<kinds::TreeTask>
                             container::log_file(container::state_dir(st.name)), &vpid_of};
   fctx.proc = reopen;
   fctx.console = console;
+  fctx.tcp = &tcp.connections();
+  fctx.tcp_pending = &tcp.pending();
   fds = TRY(kinds::probe_fds(fctx));
 
   tl.mark("task.fds");
@@ -379,6 +383,27 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   // Everything amber cannot dump yet, named at once, before anything is read.
   TRY(TRY(find_blockers(tree, container::log_file(container::state_dir(st.name)), console_ref)).status());
   tl.mark("blockers");
+  // Every established TCP connection into repair mode and read at one
+  // instant (inet_socket.h), before any task is read; out of repair mode
+  // again when this dump fails (the session's destructor runs before the
+  // hold's) or leaves the container running.
+  std::vector<std::pair<pid_t, pid_t>> live;
+  for (const kinds::TreeTask& tt : tree)
+    if (!tt.zombie) live.emplace_back(tt.pid, tt.vpid);
+  auto journal_repair = [&journal](const std::vector<kinds::RepairedSocket>& socks) -> Status {
+    for (const kinds::RepairedSocket& s : socks) {
+      jrn::RepairedSocket* r = journal.data().add_repaired_sockets();
+      r->set_tgid(s.pid);
+      r->set_fd(s.fd);
+      r->set_inode(s.inode);
+      r->set_reuseaddr(s.reuseaddr);
+    }
+    return journal.save();
+  };
+  kinds::TcpRepairSession tcp =
+      TRY_CTX(kinds::TcpRepairSession::begin(live, journal_repair), "container {}", st.name);
+  TRY(faults.hit("dump.tcp-repair"));
+  tl.mark("tcp-repair");
   log.debug("holding {} ({} processes, {} threads)", st.name, tree.size(), hold.all_threads().size());
   DumpSummary sum{st.name, opts.dir, static_cast<uint32_t>(tree.size()),
                   static_cast<uint32_t>(hold.all_threads().size())};
@@ -429,7 +454,8 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   for (const kinds::TreeTask& tt : tree) {
     kinds::TaskFds f;
     tasks.push_back(
-        TRY(named_task(dump_task(hold, tree, tt, st, container_root, vpid_of, ref, console_ref, image, f, progress, faults, tl),
+        TRY(named_task(dump_task(hold, tree, tt, st, container_root, vpid_of, ref, console_ref, tcp, image, f, progress,
+                                 faults, tl),
                        tt.vpid)));
     if (!tt.zombie) fds.push_back(std::move(f));
     img::TaskRef* ref = meta.mutable_tree()->add_tasks();
@@ -486,11 +512,14 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
     TRY(recheck_sealed(hold, target, opts, log));
     tl.mark("seal-recheck");
     if (opts.leave_running) {
+      TRY_CTX(tcp.release(), "container {}: TCP connections out of repair mode", st.name);
       TRY(hold.release());
       tl.mark("release");
       return journal.set_phase(jrn::Journal::RELEASED);
     }
     TRY(hold.kill());
+    // Closed in repair mode: the dead tasks' connections send nothing.
+    tcp.drop();
     tl.mark("kill");
     // The image is the container now: a kill from here keeps it.
     return journal.set_phase(jrn::Journal::KILLED);

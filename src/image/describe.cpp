@@ -1,7 +1,7 @@
 #include "image/describe.h"
 
-#include <fmt/ranges.h>
-
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -14,6 +14,7 @@
 #include <optional>
 #include <vector>
 
+#include <fmt/ranges.h>
 #include <google/protobuf/util/json_util.h>
 
 #include "container.pb.h"
@@ -229,6 +230,37 @@ Status describe_mm(Text& t, int indent, const ImageReader& image, const img::Mm&
   return {};
 }
 
+// "127.0.0.1:80", "[::1]:80", "*:0".
+std::string inet_addr_text(int family, const std::string& addr, uint32_t port) {
+  char buf[INET6_ADDRSTRLEN] = "*";
+  if (addr.size() == 4 || addr.size() == 16)
+    ::inet_ntop(addr.size() == 4 ? AF_INET : AF_INET6, addr.data(), buf, sizeof buf);
+  return family == AF_INET6 ? fmt::format("[{}]:{}", buf, port) : fmt::format("{}:{}", buf, port);
+}
+
+void describe_inet(Text& t, int indent, const img::InetSocket& s) {
+  static constexpr const char* kStates[] = {"?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
+                                            "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING"};
+  const bool tcp = s.protocol() == IPPROTO_TCP;
+  std::string line = fmt::format("{}{} {}", tcp ? "TCP" : "UDP", s.family() == AF_INET6 ? "v6" : "",
+                                 inet_addr_text(s.family(), s.local_addr(), s.local_port()));
+  if (!s.peer_addr().empty()) line += " -> " + inet_addr_text(s.family(), s.peer_addr(), s.peer_port());
+  line += fmt::format(" {}", s.state() < std::size(kStates) ? kStates[s.state()] : "?");
+  if (s.state() == 10) line += fmt::format(" backlog {}", s.backlog());
+  t.line(indent, "{}, {} option(s) recorded", line, s.options_size());
+  if (s.has_tcp()) {
+    const img::TcpConnection& c = s.tcp();
+    t.line(indent, "seq send {} recv {}; send queue {} bytes ({} never sent), receive queue {} bytes", c.send_seq(),
+           c.recv_seq(), c.send_queue().size(), c.unsent(), c.recv_queue().size());
+    t.line(indent, "mss {}{}{}{}; window snd {} rcv {}", c.mss(),
+           c.wscale() ? fmt::format(", wscale {}/{}", c.snd_wscale(), c.rcv_wscale()) : std::string(),
+           c.timestamps() ? ", timestamps" : "", c.sack() ? ", SACK" : "", c.snd_wnd(), c.rcv_wnd());
+  }
+  size_t bytes = 0;
+  for (const img::Datagram& d : s.datagrams()) bytes += d.data().size();
+  if (s.datagrams_size() > 0) t.line(indent, "{} datagram(s) queued, {} bytes", s.datagrams_size(), bytes);
+}
+
 void describe_files(Text& t, int indent, const img::Files& files) {
   t.line(indent, "fds ({}):", files.fds_size());
   for (const img::Fd& fd : files.fds()) {
@@ -266,6 +298,7 @@ void describe_files(Text& t, int indent, const img::Files& files) {
                  ? std::string()
                  : fmt::format(" bytes {}-{}", l.start(), l.len() ? std::to_string(l.start() + l.len() - 1) : "EOF"),
              l.after_mm() ? " (taken after the mappings)" : "");
+    if (fd.kind() == img::FD_INET_SOCKET) describe_inet(t, indent + 2, fd.inet());
     for (const img::InotifyWatch& w : fd.inotify().watches())
       t.line(indent + 2, "inotify watch {}: {} mask 0x{:x} (inode {})", w.wd(), printable(w.path()), w.mask(), w.ino());
   }

@@ -22,6 +22,7 @@
 #include "container/proc_ref.h"
 #include "container/state.h"
 #include "journal.pb.h"
+#include "kinds/files/inet_socket.h"
 #include "recover/journal.h"
 #include "remote/remote_task.h"
 #include "seal/hold.h"
@@ -92,7 +93,7 @@ std::optional<uint64_t> still_there(const jrn::Mapping& m) {
 }
 
 struct PutBack {
-  int threads = 0, mappings = 0, continued = 0;
+  int threads = 0, mappings = 0, continued = 0, sockets = 0;
   bool thawed = false;
 };
 
@@ -159,6 +160,12 @@ Result<PutBack> put_back(const J& j) {
       ++out.mappings;
     }
   }
+  // TCP connections the dump had put in repair mode (inet_socket.h).
+  for (const jrn::RepairedSocket& r : j.repaired_sockets()) {
+    if (!threads_of.contains(r.tgid())) continue;
+    if (TRY_CTX(kinds::leave_repair(r.tgid(), r.fd(), r.inode(), r.reuseaddr()), "process {}: fd {}", r.tgid(), r.fd()))
+      ++out.sockets;
+  }
   TRY(hold.release());
   // A parked thread stopped its whole process (executor.cpp); continued
   // unless it was already in a job-control stop when the dump held it.
@@ -205,6 +212,7 @@ Result<std::string> recover_dump(const J& j, const Owner& o) {
   if (pb.threads) what.push_back(fmt::format("{} parked thread(s) put back", pb.threads));
   if (pb.mappings) what.push_back(fmt::format("{} mapping(s) of amber's removed", pb.mappings));
   if (pb.continued) what.push_back(fmt::format("{} process(es) continued", pb.continued));
+  if (pb.sockets) what.push_back(fmt::format("{} TCP connection(s) out of repair mode", pb.sockets));
   const std::string temp = j.temp_image();
   if (!temp.empty() && path_exists(temp)) {
     TRY_CTX(remove_tree(temp), "{}", who);

@@ -22,6 +22,7 @@
 #include "image/reader.h"
 #include "kinds/ns/ipc.h"
 #include "kinds/files/fdtable.h"
+#include "kinds/files/inet_socket.h"
 #include "kinds/ns/mounts.h"
 #include "kinds/ns/uts.h"
 #include "kinds/task_attrs.h"
@@ -348,6 +349,12 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   TRY(faults.hit("restore.ipc"));
   TRY_CTX(kinds::restore_ipc_sysctls(init_host, ipc), "{}", what);
   tl.mark("ipc");
+  // Clients whose connection was waiting in a listener's accept queue
+  // connect again, now that every listener exists (inet_socket.h).
+  TRY(faults.hit("restore.tcp-connect"));
+  std::vector<std::pair<pid_t, const img::Files*>> tcp_tasks;
+  for (const auto& [pid, threads] : made.seized) tcp_tasks.emplace_back(threads.front().tgid(), &plan.tasks.at(pid).files);
+  TRY_CTX(kinds::reconnect_pending_tcp(tcp_tasks), "{}", what);
 
   // 5. Registered as an amber container, then released together.
   TRY(faults.hit("restore.state"));
@@ -376,6 +383,11 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
     TRY_CTX(kinds::verify_mounts(TRY(sys::read_mountinfo(init_host)), plan.container.namespaces()), "{}", what);
     tl.mark("verify");
   }
+  // 7. The TCP connections leave repair mode now that both ends of each
+  //    exist (kinds/files/inet_socket.h).
+  TRY(faults.hit("restore.tcp"));
+  TRY_CTX(kinds::finish_tcp_restore(tcp_tasks), "{}", what);
+  tl.mark("tcp");
   TRY(faults.hit("restore.release"));
   TRY_CTX(release_all(plan, made), "{}", what);
   tl.mark("release");

@@ -30,8 +30,8 @@ inline constexpr auto kFaultPoints = std::to_array<const char*>({
     "restore.shmem-fds", "restore.mm",      "restore.mlock",   "restore.locks",   "restore.signals",
     "restore.rlimits",  "restore.thread",
     "restore.pending",  "restore.itimers",  "restore.posix-timers",  "restore.sem-undo", "restore.creds",   "restore.dumpable", "restore.seccomp",
-    "restore.task-attrs", "restore.unmap-executor", "restore.verify", "restore.ipc", "restore.state", "restore.sched",
-    "restore.verify-image", "restore.verify-container", "restore.release",
+    "restore.task-attrs", "restore.unmap-executor", "restore.verify", "restore.ipc", "restore.tcp-connect", "restore.state", "restore.sched",
+    "restore.verify-image", "restore.verify-container", "restore.tcp", "restore.release",
 });
 
 // Returns the container's name once it runs. On failure nothing is left:

@@ -75,6 +75,8 @@ constexpr FdKindOps kTable[] = {
     {"pty", {img::FD_TTY, kNone}, is_pty, dump_pty, open_pty_end, nullptr, verify_pty},
     {"unix socket", {img::FD_UNIX_SOCKET, kNone}, is_unix_socket, dump_unix_socket, open_unix_socket, nullptr,
      verify_unix_socket},
+    {"inet socket", {img::FD_INET_SOCKET, kNone}, is_inet_socket, dump_inet_socket, open_inet_socket, nullptr,
+     verify_inet_socket},
 };
 
 }  // namespace

@@ -227,6 +227,14 @@ Status read_pair(int master, int slave, img::Tty& t);
 // (slave: any fd of it; -1 if none and no data is for it).
 Status put_pair_state(int master, int slave, const img::Tty& t);
 
+// inet_socket.cpp (+ inet_sockopts.cpp, tcp_repair.cpp): TCP and UDP
+// sockets of IPv4 and IPv6.
+bool is_inet_socket(const FdProbe& p);
+Status dump_inet_socket(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
+struct OpenContext;
+Result<UniqueFd> open_inet_socket(const img::Fd& fd, const OpenContext& ctx);
+Status verify_inet_socket(const FdProbe& now, const img::Fd& fd);
+
 // What making one description again needs besides its Fd entry.
 struct OpenContext {
   // The new container's log; `log_original`: this description gets log_fd

@@ -35,6 +35,7 @@ constexpr int kMaxFdNumber = 1 << 30;
 
 Result<FdProbe> probe_fd(pid_t pid, int fd) {
   FdProbe p;
+  p.pid = pid;
   p.fd = fd;
   p.pid = pid;
   const std::string link_path = fmt::format("/proc/{}/fd/{}", pid, fd);

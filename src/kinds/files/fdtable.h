@@ -59,10 +59,18 @@ struct FdDumpContext {
   ProcReopen proc;
   // Slave fds of it are marked Fd.console. nullptr: the container has none.
   const ConsoleRef* console = nullptr;
+  // The container's established TCP connections, read in repair mode all at
+  // once (TcpRepairSession, kinds/files/inet_socket.h), by socket inode.
+  // nullptr: not read (the blockers pass checks shapes only).
+  const std::map<uint64_t, img::TcpConnection>* tcp = nullptr;
+  // Listeners by inode: how many of their connections not accepted yet come
+  // from clients of the container restored by connecting again.
+  const std::map<uint64_t, uint32_t>* tcp_pending = nullptr;
 };
 
 // One fd of a dumped task, looked at from outside.
 struct FdProbe {
+  pid_t pid = 0;              // the task, as amber sees it
   int fd = -1;
   pid_t pid = 0;              // the holder, as amber sees it
   std::string link;           // readlink /proc/PID/fd/N

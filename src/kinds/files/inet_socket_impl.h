@@ -1,0 +1,61 @@
+// Internal to inet_socket.cpp, inet_sockopts.cpp and tcp_repair.cpp: the
+// pieces of an inet socket's dump and restore they share.
+#pragma once
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <string>
+
+#include "base/result.h"
+#include "base/unique_fd.h"
+#include "files.pb.h"
+
+namespace amber::kinds::files {
+
+// include/net/tcp_states.h
+inline constexpr uint32_t kTcpEstablished = 1;
+inline constexpr uint32_t kTcpClose = 7;
+inline constexpr uint32_t kTcpListen = 10;
+const char* tcp_state_name(uint32_t state);
+
+// "TCP 127.0.0.1:80 -> 127.0.0.1:4000" (what the socket is, for messages).
+std::string describe_inet(const img::InetSocket& s);
+
+// A sockaddr of the socket's family for addr/port/scope as the image has
+// them (an empty addr: the family's wildcard).
+struct SockAddr {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&ss); }
+};
+SockAddr make_sockaddr(int family, const std::string& addr, uint32_t port, uint32_t scope);
+// Fills addr/port/scope from a sockaddr the kernel returned.
+void split_sockaddr(const sockaddr_storage& ss, std::string* addr, uint32_t* port, uint32_t* scope);
+
+// inet_sockopts.cpp: the options that change a socket's behaviour.
+Status dump_inet_options(int fd, img::InetSocket& s);
+// Sets, before bind, every option whose value differs from the new socket's
+// (a buffer size is forced, and so locked, as CRIU does); SO_REUSEADDR of a
+// repaired connection is left to finish_tcp_restore.
+Status apply_inet_options(int fd, const img::InetSocket& s);
+Status verify_inet_options(int fd, const img::InetSocket& s);
+
+// tcp_repair.cpp: an established connection. Read from a socket already in
+// repair mode (TcpRepairSession).
+Result<img::TcpConnection> read_tcp_connection(int fd);
+// In the restoring task: the socket (options set) made the connection
+// again, left in repair mode for finish_tcp_restore.
+Status restore_tcp_connection(int fd, const img::InetSocket& s);
+// From outside, before finish_tcp_restore: seqs, queues and options.
+Status verify_tcp_connection(int fd, const img::InetSocket& s);
+
+// "TCP", "TCPv6", "UDP", "UDPv6", "UNIX-STREAM"...: fd `fd` of `pid`.
+std::string inet_proto_name(pid_t pid, int fd);
+// A pidfd_getfd copy of fd `fd` of `pid`.
+Result<UniqueFd> socket_copy(pid_t pid, int fd);
+
+// TCP_INFO of a socket.
+Result<tcp_info> read_tcp_info(int fd);
+
+}  // namespace amber::kinds::files
