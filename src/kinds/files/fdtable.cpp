@@ -37,7 +37,6 @@ Result<FdProbe> probe_fd(pid_t pid, int fd) {
   FdProbe p;
   p.pid = pid;
   p.fd = fd;
-  p.pid = pid;
   const std::string link_path = fmt::format("/proc/{}/fd/{}", pid, fd);
   p.link = TRY(read_link(link_path));
   // stat() follows the magic link to the open file itself, even for pipes,

@@ -70,9 +70,8 @@ struct FdDumpContext {
 
 // One fd of a dumped task, looked at from outside.
 struct FdProbe {
-  pid_t pid = 0;              // the task, as amber sees it
-  int fd = -1;
   pid_t pid = 0;              // the holder, as amber sees it
+  int fd = -1;
   std::string link;           // readlink /proc/PID/fd/N
   struct stat st {};          // stat through the link (the open file itself)
   sys::FdInfo info;           // /proc/PID/fdinfo/N
