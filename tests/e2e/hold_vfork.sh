@@ -6,6 +6,14 @@
 # dump -> kill -> restore must succeed, and the loops must go on counting.
 . "$E2E_LIB"
 
+# count NAME: the loop's count; the file is empty for an instant while the
+# loop writes it again (truncate, then write), so an empty read is retried.
+count() {
+  local c=""
+  while [ -z "$c" ]; do c=$("$AMBER" exec "$1" -- cat /tmp/count); done
+  echo "$c"
+}
+
 n=$(e2e_name sh)
 "$AMBER" run --name "$n" -- sh -c 'i=0; while true; do /bin/true; i=$((i + 1)); echo $i > /tmp/count; done' >/dev/null
 wait_until 10 "$AMBER" exec "$n" -- test -s /tmp/count
@@ -18,8 +26,8 @@ for i in 1 2 3; do
   "$AMBER" dump "$n" -D "$E2E_TMP/img-sh-$i"
   assert_nothing_left "$n" "$pid"
   "$AMBER" restore -D "$E2E_TMP/img-sh-$i" >/dev/null
-  before=$("$AMBER" exec "$n" -- cat /tmp/count)
-  wait_until 10 eval '[ "$("$AMBER" exec "$n" -- cat /tmp/count)" -gt "$before" ]'
+  before=$(count "$n")
+  wait_until 10 eval '[ "$(count "$n")" -gt "$before" ]'
 done
 "$AMBER" kill "$n" >/dev/null
 
@@ -44,8 +52,8 @@ for i in 1 2; do
   "$AMBER" dump "$n" -D "$E2E_TMP/img-py-$i"
   assert_nothing_left "$n" "$pid"
   "$AMBER" restore -D "$E2E_TMP/img-py-$i" >/dev/null
-  before=$("$AMBER" exec "$n" -- cat /tmp/count)
-  wait_until 10 eval '[ "$("$AMBER" exec "$n" -- cat /tmp/count)" -gt "$before" ]'
+  before=$(count "$n")
+  wait_until 10 eval '[ "$(count "$n")" -gt "$before" ]'
 done
 "$AMBER" kill "$n" >/dev/null
 echo "hold_vfork: OK"

@@ -1,8 +1,9 @@
 # A real node (libuv's event loop: epoll over eventfds and pipes, 7 threads)
-# with a setInterval counter, a setTimeout due after the restore and signal
-# handlers: dumped, killed, restored; the program itself checks that the
-# counter goes on, the timeout fires once at its time and a signal sent
-# after the restore is handled once.
+# with a setInterval counter, a setTimeout due after the restore, signal
+# handlers and an fs.watch on a file: dumped, killed, restored; the program
+# itself checks that the counter goes on, the timeout fires once at its time,
+# a signal sent after the restore is handled once and a write to the watched
+# file after the restore is seen.
 . "$E2E_LIB"
 
 node=$(command -v node || true)
@@ -19,6 +20,7 @@ pid=$(init_pid "$n")
 assert_nothing_left "$n" "$pid"
 "$AMBER" restore -D "$E2E_TMP/img" >/dev/null
 (($(date +%s%3N) < at - 300)) || fail "restore ended too late to test the timeout ($(($(date +%s%3N) - at)) ms past it)"
+"$AMBER" exec "$n" -- sh -c 'echo after >> /tmp/watched'
 kill -USR2 "$(init_pid "$n")"
 while (($(date +%s%3N) < at + 500)); do sleep 0.2; done
 kill -USR1 "$(init_pid "$n")"
