@@ -37,16 +37,12 @@ const char* tcp_state_name(uint32_t state) {
   return state < std::size(kNames) ? kNames[state] : "?";
 }
 
-namespace {
-
 std::string addr_text(int family, const std::string& addr, uint32_t port) {
   char buf[INET6_ADDRSTRLEN] = "*";
   if (addr.size() == 4 || addr.size() == 16) ::inet_ntop(addr.size() == 4 ? AF_INET : AF_INET6, addr.data(), buf, sizeof buf);
   if (family == AF_INET6) return fmt::format("[{}]:{}", buf, port);
   return fmt::format("{}:{}", buf, port);
 }
-
-}  // namespace
 
 std::string describe_inet(const img::InetSocket& s) {
   const char* proto = s.protocol() == IPPROTO_TCP ? "TCP" : "UDP";

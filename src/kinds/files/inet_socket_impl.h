@@ -32,6 +32,8 @@ struct SockAddr {
 SockAddr make_sockaddr(int family, const std::string& addr, uint32_t port, uint32_t scope);
 // Fills addr/port/scope from a sockaddr the kernel returned.
 void split_sockaddr(const sockaddr_storage& ss, std::string* addr, uint32_t* port, uint32_t* scope);
+// "10.0.0.1:80", "[::1]:80" (raw 4- or 16-byte address).
+std::string addr_text(int family, const std::string& addr, uint32_t port);
 
 // inet_sockopts.cpp: the options that change a socket's behaviour.
 Status dump_inet_options(int fd, img::InetSocket& s);

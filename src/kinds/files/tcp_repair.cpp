@@ -341,14 +341,22 @@ Result<TcpRepairSession> TcpRepairSession::begin(
   // either way, the client connects again at the restore; else refused.
   std::vector<Sock> found;
   for (Found& f : established) {
-    const uint64_t* listener = nullptr;
-    if (!fd_tuples.contains({f.peer, f.local}))
-      for (const auto& [ino, ep] : listeners)
-        if (listens_for(ep, f.peer)) listener = &ino;
-    if (!listener) {
+    if (fd_tuples.contains({f.peer, f.local})) {
       found.push_back(std::move(f.s));
       continue;
     }
+    const uint64_t* listener = nullptr;
+    for (const auto& [ino, ep] : listeners)
+      if (listens_for(ep, f.peer)) listener = &ino;
+    // A peer outside the container (over a veth) keeps sending while the
+    // container is held, and the kernel acknowledges what it gets after the
+    // queues were read: that data would be lost. Refused until amber has a
+    // network lock.
+    if (!listener)
+      return unsupported("{}: connected to {} outside the container: not supported yet (no network lock: what the "
+                         "peer sends during the dump would be lost)",
+                         f.s.what, files::addr_text(f.peer.addr.size() == 16 ? AF_INET6 : AF_INET, f.peer.addr,
+                                                   f.peer.port));
     const auto [acked, received] = bytes_exchanged(f.s.fd.get());
     const int outq = TRY_CTX(ioctl_int(f.s.fd.get(), SIOCOUTQ, "SIOCOUTQ"), "{}", f.s.what);
     const int inq = TRY_CTX(ioctl_int(f.s.fd.get(), SIOCINQ, "SIOCINQ"), "{}", f.s.what);
