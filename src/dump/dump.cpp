@@ -261,7 +261,12 @@ Result<TaskImage> dump_task(seal::Hold& hold, const std::vector<kinds::TreeTask>
   TRY(faults.hit("dump.mm"));
   image::PageWriter pages =
       TRY(image::PageWriter::create(image, image::pages_index_path(tt.vpid), image::pages_data_path(tt.vpid)));
-  t.mm = TRY(kinds::dump_mm(leader, pages, &progress));
+  // Its parent, if held: pages still shared with it since the fork are
+  // recorded as the parent's, not stored twice.
+  pid_t parent = 0;
+  for (const kinds::TreeTask& p : tree)
+    if (p.vpid == tt.ppid && !p.zombie && tt.ppid != 0) parent = p.pid;
+  t.mm = TRY(kinds::dump_mm(leader, pages, &progress, parent));
   TRY(pages.finish());
   t.mm.set_pages_index(image::pages_index_path(tt.vpid));
   tl.mark("task.mm");

@@ -88,6 +88,10 @@ class PageWriter {
   // every byte of the plan was written.
   Status write_at(uint64_t offset, std::span<const std::byte> data);
 
+  // Pages that are not stored because they are the parent task's
+  // (PagesIndex.parent_runs): ascending, page-aligned, before finish().
+  Status add_parent_runs(std::span<const Run> runs);
+
   // Closes the data file and writes the index. Call once, before commit().
   Status finish();
 

@@ -65,7 +65,13 @@ namespace amber::kinds {
 // caller finishes the PageWriter and sets mm.pages_index to its index path).
 // The task's own executor, if one is mapped, is not part of the dump.
 // `progress` (may be null) learns the bytes to copy and those copied.
-Result<img::Mm> dump_mm(remote::RemoteTask& task, image::PageWriter& pages, Progress* progress = nullptr);
+// `parent` (host pid, 0 if none): a held task of the container that forked
+// this one; the pages of a private anonymous area that are the very same
+// physical pages as the parent's at that address (copy-on-write since the
+// fork, compared by pagemap PFN) are recorded as the parent's
+// (PagesIndex.parent_runs) instead of being stored again.
+Result<img::Mm> dump_mm(remote::RemoteTask& task, image::PageWriter& pages, Progress* progress = nullptr,
+                        pid_t parent = 0);
 
 // Every area of task `pid` (`vpid` inside the container) that dump_mm would
 // refuse, each kept in `out` ("task VPID: mapping ...") — for the one report
@@ -91,13 +97,20 @@ using ShmemFds = std::map<std::pair<uint64_t, uint64_t>, int>;
 // SysV shm segments of the restored ipc namespace: shm id -> size in bytes.
 using SysvSizes = std::map<uint64_t, uint64_t>;
 
+// Copy-on-write sharing with the parent task (mm_cow.h): the page stores of
+// the task's ancestors, the parent's first, which hold the pages its
+// PagesIndex.parent_runs lists.
+struct CowRestore {
+  std::vector<const image::PageReader*> ancestors;
+};
+
 // Rebuilds `mm` in the task (see the header comment). The task must have an
 // executor mapped at an address free in `mm`; `shmem` has an fd for every
 // object its VMA_SHMEM areas map, and `sysv` every segment its VMA_SYSVSHM
 // areas attach (made in the task's ipc namespace beforehand).
 // `progress` (may be null) learns the bytes copied.
 Status restore_mm(remote::RemoteTask& task, const img::Mm& mm, image::PageReader& pages, const ShmemFds& shmem,
-                  Progress* progress = nullptr, const SysvSizes& sysv = {});
+                  Progress* progress = nullptr, const SysvSizes& sysv = {}, const CowRestore& cow = {});
 
 // After restore_mm: locks the areas that were mlock()ed again (VMA_LOCKED,
 // VMA_LOCKONFAULT) and puts back mlockall(MCL_FUTURE [| MCL_ONFAULT]).

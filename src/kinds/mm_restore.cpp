@@ -22,6 +22,7 @@
 #include "base/files.h"
 #include "base/parallel.h"
 #include "kinds/mm.h"
+#include "kinds/mm_cow.h"
 #include "kinds/mm_internal.h"
 #include "kinds/vdso.h"
 #include "sys/pidfd.h"
@@ -617,14 +618,45 @@ static_assert(kFillJob % image::kChunkSize == 0);
 // chunk verified right before its bytes are copied (a corrupt store is
 // found before its bytes are used; the restore then fails and the caller
 // kills the half-built task, as for any failure after the teardown).
-Status fill_pages(RemoteTask& task, const img::Mm& mm, const image::PageReader& pages, Progress* progress) {
+// The pages the task shares with its parent, where the restore does not let
+// it inherit them: copied from the ancestor's store that holds them, each
+// chunk verified as it is read.
+Status fill_parent_pages(const Filler& f, const img::Mm& mm, const image::PageReader& pages, const CowRestore& cow,
+                         std::byte* buf) {
+  int k = 0;
+  return for_each_parent_piece(
+      pages.index(), cow.ancestors,
+      [&](const image::PageReader& store, uint64_t vaddr, uint64_t len, uint64_t off) -> Status {
+        while (mm.areas(k).end() <= vaddr) k++;  // validate_mm: inside an area
+        const img::VmArea& a = mm.areas(k);
+        const uint64_t total = store.index().total_size();
+        for (uint64_t cs = off / image::kChunkSize * image::kChunkSize; cs < off + len; cs += image::kChunkSize) {
+          const uint64_t ce = std::min(total, cs + image::kChunkSize);
+          TRY(store.read_verified(cs, buf, ce - cs));
+          const uint64_t s = std::max(cs, off), e = std::min(ce, off + len);
+          const uint64_t at = vaddr + (s - off);
+          const std::byte* src = buf + (s - cs);
+          Status st;
+          image::for_each_nonzero(src, e - s, [&](size_t o, size_t n) {
+            if (st) st = by_uffd(a, f.uffd) ? f.uffd->copy(at + o, src + o, n) : write_memory(f.pid, at + o, src + o, n);
+          });
+          TRY_CTX(std::move(st), "task {}: {} (its parent's pages)", f.pid, area_label(a));
+        }
+        return {};
+      });
+}
+
+Status fill_pages(RemoteTask& task, const img::Mm& mm, const image::PageReader& pages, Progress* progress,
+                  const CowRestore& cow) {
   const uint64_t total = pages.index().total_size();
-  if (total == 0) return {};
+  const bool from_parent = pages.index().parent_runs_size() > 0;
+  if (total == 0 && !from_parent) return {};
   std::vector<Piece> pieces = pieces_of(mm, pages);
   Filler f{task.tgid(), {}, {}};
   uint64_t anon = 0;
   for (const Piece& p : pieces)
     if (anon_private(*p.area)) anon += p.len;
+  for (const img::PageRun& r : pages.index().parent_runs()) anon += r.nr_pages() * kPage;
   // A userfaultfd costs a few remote syscalls: worth it from a few MiB on.
   if (anon >= kUffdFrom && fill_mode() == FillMode::Uffd) f.uffd = TRY(open_uffd(task));
   if (f.uffd) {
@@ -648,6 +680,11 @@ Status fill_pages(RemoteTask& task, const img::Mm& mm, const image::PageReader& 
     if (progress) progress->advance(to - from);
     return {};
   }));
+  if (from_parent) {
+    ChunkBuffer buf(image::kChunkSize);
+    if (!buf.get()) return sys_fail("task {}: mmap a copy buffer", f.pid);
+    TRY(fill_parent_pages(f, mm, pages, cow, buf.get()));
+  }
   // Registered areas fault like any other again (closing the fd would do
   // it too; an explicit unregister reports a failure).
   for (const img::VmArea* a : f.registered)
@@ -675,7 +712,7 @@ Status seal_areas(RemoteTask& task, const img::Mm& mm) {
 }
 
 Status restore_steps(RemoteTask& task, const img::Mm& mm, image::PageReader& pages, const ShmemFds& shmem,
-                     Progress* progress, const SysvSizes& sysv) {
+                     Progress* progress, const SysvSizes& sysv, const CowRestore& cow) {
   const pid_t pid = task.tgid();
   if (!task.has_executor()) return failf("task {}: restore_mm needs the executor mapped", pid);
   TRY(validate_mm(mm, pages));
@@ -693,7 +730,7 @@ Status restore_steps(RemoteTask& task, const img::Mm& mm, image::PageReader& pag
   TRY(map_shmem(task, mm, shmem));
   TRY(map_sysv(task, mm, sysv));
   TRY(advise_areas(task, mm));
-  TRY(fill_pages(task, mm, pages, progress));
+  TRY(fill_pages(task, mm, pages, progress, cow));
   TRY(protect_areas(task, mm));
   TRY(seal_areas(task, mm));
   return {};
@@ -721,8 +758,8 @@ Status lock_steps(RemoteTask& task, const img::Mm& mm) {
 }  // namespace
 
 Status restore_mm(RemoteTask& task, const img::Mm& mm, image::PageReader& pages, const ShmemFds& shmem,
-                  Progress* progress, const SysvSizes& sysv) {
-  return context(restore_steps(task, mm, pages, shmem, progress, sysv), "restore");
+                  Progress* progress, const SysvSizes& sysv, const CowRestore& cow) {
+  return context(restore_steps(task, mm, pages, shmem, progress, sysv, cow), "restore");
 }
 
 Status restore_mm_locks(RemoteTask& task, const img::Mm& mm) { return context(lock_steps(task, mm), "restore"); }

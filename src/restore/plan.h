@@ -36,6 +36,9 @@ struct TaskPlan {
   img::Mm mm;
   img::Files files;
   std::optional<image::PageReader> pages;
+  // The page stores of its live ancestors, the parent's first: where the
+  // pages it shares with them copy-on-write are (kinds/mm_cow.h).
+  std::vector<const image::PageReader*> ancestors;
   bool zombie() const { return task.state() == img::TASK_ZOMBIE; }
 };
 
