@@ -407,8 +407,12 @@ Status PageReader::verify_range(uint64_t from, uint64_t to) const {
 }
 
 Status PageReader::read_verified(uint64_t offset, std::byte* dst, size_t len) const {
+  return read_verified(offset, dst, len, fd_.get());
+}
+
+Status PageReader::read_verified(uint64_t offset, std::byte* dst, size_t len, int fd) const {
   for (size_t got = 0; got < len;) {
-    ssize_t n = ::pread(fd_.get(), dst + got, len - got, static_cast<off_t>(offset + got));
+    ssize_t n = ::pread(fd, dst + got, len - got, static_cast<off_t>(offset + got));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return sys_fail("read {}", data_path_);
     if (n == 0) return bad_input("{}: truncated: ends at byte {}", data_path_, offset + got);

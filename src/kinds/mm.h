@@ -102,6 +102,17 @@ using SysvSizes = std::map<uint64_t, uint64_t>;
 // PagesIndex.parent_runs lists.
 struct CowRestore {
   std::vector<const image::PageReader*> ancestors;
+  // Areas the fork phase built, filled and shared (restore/cow.h): kept
+  // through the teardown, moved from `slot` to their place, not filled.
+  struct Premapped {
+    uint64_t start, end, slot;
+  };
+  std::vector<Premapped> premapped;  // ascending
+  const Premapped* find(uint64_t start) const {
+    for (const Premapped& p : premapped)
+      if (p.start == start) return &p;
+    return nullptr;
+  }
 };
 
 // Rebuilds `mm` in the task (see the header comment). The task must have an

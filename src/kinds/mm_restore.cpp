@@ -164,8 +164,12 @@ Status unregister_rseq(RemoteTask& task, Batch& batch) {
 // (holes inside a range are no error). The task is a fork of amber with a
 // hundred areas; one munmap per area paid a TLB flush each, a hypercall in
 // this VM (PVM): ~5 ms per task against well under 1 ms for two ranges.
-Status unmap_everything(RemoteTask& task, const std::vector<sys::VmArea>& maps) {
+// The copy-on-write slots the fork phase built (CowRestore) are kept too.
+Status unmap_everything(RemoteTask& task, const std::vector<sys::VmArea>& maps, const CowRestore& cow) {
   const uint64_t xs = task.executor_base(), xe = xs + task.executor_size();
+  std::vector<std::pair<uint64_t, uint64_t>> kept = {{xs, xe}};
+  for (const CowRestore::Premapped& p : cow.premapped) kept.emplace_back(p.slot, p.slot + (p.end - p.start));
+  std::sort(kept.begin(), kept.end());
   uint64_t lo = UINT64_MAX, hi = 0;
   for (const sys::VmArea& a : maps) {
     if (a.path == "[vsyscall]") continue;
@@ -177,12 +181,21 @@ Status unmap_everything(RemoteTask& task, const std::vector<sys::VmArea>& maps) 
   auto unmap = [&](uint64_t s, uint64_t e) {
     if (s < e) batch.add(stop_on_error(make_call(SYS_munmap, s, e - s)), fmt::format("munmap {:x}-{:x}", s, e));
   };
-  unmap(lo, std::min(hi, xs));
-  unmap(std::max(lo, xe), hi);
+  uint64_t from = lo;
+  for (auto [s, e] : kept) {
+    unmap(from, std::min(hi, s));
+    from = std::max(from, e);
+  }
+  unmap(from, hi);
   TRY(batch.run(task));
+  auto inside_kept = [&](const sys::VmArea& a) {
+    for (auto [s, e] : kept)
+      if (a.start >= s && a.end <= e) return true;
+    return false;
+  };
   auto left = TRY_CTX(sys::read_maps(task.tgid()), "task {}: maps after teardown", task.tgid());
   for (const sys::VmArea& a : left)
-    if (a.path != "[vsyscall]" && (a.start < xs || a.end > xe))
+    if (a.path != "[vsyscall]" && !inside_kept(a))
       return failf("task {}: area {} is still mapped after the teardown", task.tgid(), area_label(a.start, a.end, a.path, ""));
   return {};
 }
@@ -273,10 +286,19 @@ Call mmap_call(const img::VmArea& a, int64_t fd) {
                    fd < 0 ? 0 : a.offset());
 }
 
-Status map_anonymous(RemoteTask& task, const img::Mm& mm) {
+// An area the fork phase built (CowRestore) is moved to its place: mremap
+// moves the page tables, so its pages stay shared with the parent's.
+Status map_anonymous(RemoteTask& task, const img::Mm& mm, const CowRestore& cow) {
   Batch batch;
-  for (const img::VmArea& a : mm.areas())
-    if (a.flags() & img::VMA_ANON) batch.add(mmap_call(a, -1), "mmap " + area_label(a), a.start());
+  for (const img::VmArea& a : mm.areas()) {
+    if (!(a.flags() & img::VMA_ANON)) continue;
+    const uint64_t len = a.end() - a.start();
+    if (const CowRestore::Premapped* p = cow.find(a.start()))
+      batch.add(make_call(SYS_mremap, p->slot, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, a.start()),
+                fmt::format("mremap {:x} to {}", p->slot, area_label(a)), a.start());
+    else
+      batch.add(mmap_call(a, -1), "mmap " + area_label(a), a.start());
+  }
   return batch.run(task);
 }
 
@@ -582,9 +604,12 @@ class ChunkBuffer {
 Status fill_range(const Filler& f, const image::PageReader& pages, const std::vector<Piece>& pieces, std::byte* buf,
                   uint64_t from, uint64_t to) {
   auto it = std::upper_bound(pieces.begin(), pieces.end(), from,
-                             [](uint64_t off, const Piece& p) { return off < p.file_offset; }) - 1;
+                             [](uint64_t off, const Piece& p) { return off < p.file_offset; });
+  if (it != pieces.begin()) --it;
   for (uint64_t cs = from; cs < to; cs += image::kChunkSize) {
     const uint64_t ce = std::min(to, cs + image::kChunkSize);
+    while (it != pieces.end() && it->file_offset + it->len <= cs) ++it;
+    if (it == pieces.end() || it->file_offset >= ce) continue;  // all of it in areas built already
     TRY(pages.read_verified(cs, buf, ce - cs));
     for (; it != pieces.end() && it->file_offset < ce; ++it) {
       const uint64_t s = std::max(cs, it->file_offset), e = std::min(ce, it->file_offset + it->len);
@@ -629,6 +654,7 @@ Status fill_parent_pages(const Filler& f, const img::Mm& mm, const image::PageRe
       [&](const image::PageReader& store, uint64_t vaddr, uint64_t len, uint64_t off) -> Status {
         while (mm.areas(k).end() <= vaddr) k++;  // validate_mm: inside an area
         const img::VmArea& a = mm.areas(k);
+        if (cow.find(a.start())) return {};  // built in the fork phase
         const uint64_t total = store.index().total_size();
         for (uint64_t cs = off / image::kChunkSize * image::kChunkSize; cs < off + len; cs += image::kChunkSize) {
           const uint64_t ce = std::min(total, cs + image::kChunkSize);
@@ -652,6 +678,8 @@ Status fill_pages(RemoteTask& task, const img::Mm& mm, const image::PageReader& 
   const bool from_parent = pages.index().parent_runs_size() > 0;
   if (total == 0 && !from_parent) return {};
   std::vector<Piece> pieces = pieces_of(mm, pages);
+  // The areas the fork phase built are whole already.
+  std::erase_if(pieces, [&](const Piece& p) { return cow.find(p.area->start()) != nullptr; });
   Filler f{task.tgid(), {}, {}};
   uint64_t anon = 0;
   for (const Piece& p : pieces)
@@ -661,7 +689,7 @@ Status fill_pages(RemoteTask& task, const img::Mm& mm, const image::PageReader& 
   if (anon >= kUffdFrom && fill_mode() == FillMode::Uffd) f.uffd = TRY(open_uffd(task));
   if (f.uffd) {
     for (const img::VmArea& a : mm.areas())
-      if (anon_private(a) && a.pages_in_store()) {
+      if (anon_private(a) && a.pages_in_store() && !cow.find(a.start())) {
         TRY_CTX(f.uffd->register_missing(a.start(), a.end() - a.start()), "task {}: {}", f.pid, area_label(a));
         f.registered.push_back(&a);
       }
@@ -722,10 +750,10 @@ Status restore_steps(RemoteTask& task, const img::Mm& mm, image::PageReader& pag
   auto current = TRY_CTX(sys::read_maps(pid), "task {}", pid);
   TRY(check_vdso_compatible(pid, mm, current));
   // Nothing above touched the task; from here on a failure leaves it unusable.
-  TRY(unmap_everything(task, current));
+  TRY(unmap_everything(task, current, cow));
   TRY(place_vdso(task, mm));
   TRY(set_mm_map(task, mm, shmem));
-  TRY(map_anonymous(task, mm));
+  TRY(map_anonymous(task, mm, cow));
   TRY(map_files(task, mm));
   TRY(map_shmem(task, mm, shmem));
   TRY(map_sysv(task, mm, sysv));

@@ -125,6 +125,7 @@ Result<Plan> read_plan(const image::ImageReader& image) {
   if (tree.init_pid() != 1) return bad_input("the image's init is task {}, not 1", tree.init_pid());
   p.tree = TRY(kinds::plan_image_tree(tasks, TRY(sys::read_pid_max())));
   TRY(link_ancestors(p));
+  plan_cow(p);
 
   p.shmem = TRY(kinds::read_shmem(image));
   for (const auto& [pid, t] : p.tasks)

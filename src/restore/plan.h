@@ -14,6 +14,7 @@
 #include "files.pb.h"
 #include "fs.pb.h"
 #include "image/pages.h"
+#include "restore/cow.h"
 #include "image/reader.h"
 #include "kinds/files/shared.h"
 #include "kinds/shmem.h"
@@ -39,6 +40,8 @@ struct TaskPlan {
   // The page stores of its live ancestors, the parent's first: where the
   // pages it shares with them copy-on-write are (kinds/mm_cow.h).
   std::vector<const image::PageReader*> ancestors;
+  // Its areas built in the fork phase, shared copy-on-write (restore/cow.h).
+  std::vector<CowArea> cow_areas;
   bool zombie() const { return task.state() == img::TASK_ZOMBIE; }
 };
 
@@ -50,6 +53,7 @@ struct Plan {
   std::vector<FsContent> fs;
   kinds::ShmemPlan shmem;  // memory objects shared between tasks
   std::vector<image::PageReader> sysv_shm;  // content of the ipc namespace's shm segments, in its order
+  CowPlan cow;
 };
 
 // Reads and checks everything (exit 2 for a bad image, 4 for state this

@@ -24,6 +24,7 @@
 #include "recover/journal.h"
 #include "remote/remote_task.h"
 #include "restore/check.h"
+#include "restore/cow.h"
 #include "restore/fork_phase.h"
 #include "restore/plan.h"
 #include "restore/rebuild.h"
@@ -208,6 +209,11 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   for (const auto& fc : plan.fs)
     if (fc.data) init_fds.push_back(fc.data.get());
   init_fds.insert(init_fds.end(), shmem_raw.begin(), shmem_raw.end());
+  // Areas children share copy-on-write are built in the fork phase, in
+  // slots of a reservation every process of it inherits (restore/cow.h),
+  // from the page stores it reads itself.
+  CowReservation cow_slots = TRY_CTX(CowReservation::map(plan), "{}", what);
+  for (const image::PageReader* r : cow_stores(plan)) init_fds.push_back(r->fd());
   container::SpawnSpec spec{container::kContainerNsFlags, {}, made.cgroup_fd.get(),
                             container::exit_file(made.state_dir), init_fds};
   const int log_raw = log_fd.get();
@@ -269,6 +275,9 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
             "{}: task {}", what, pid);
   }
   tl.mark("rebuild");
+  // The copy-on-write sharing the image promised is back.
+  TRY_CTX(verify_cow(plan, host_of), "{}", what);
+  tl.mark("verify.cow");
   // Every task has attached its segments again: the controller's hold of
   // the removed ones ends, and the namespace's sysctls follow its objects.
   TRY_CTX(sysv_hold.release(), "{}", what);

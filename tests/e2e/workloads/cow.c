@@ -6,7 +6,9 @@
 // one (the children keep it). Prints "cow: READY" when all children are set
 // up. On SIGUSR1 the parent passes it on; every process checks every page
 // of the area, the children exit 0 or 1, and the parent prints "cow: OK" or
-// "cow: FAIL <what>".
+// "cow: FAIL <what>". The first child forks a grandchild (after its own
+// writes), which writes 4 pages of its own: it shares the first child's
+// pages, and through them the parent's.
 //   cow [MIB [NCHILD]]
 #define _GNU_SOURCE
 #include <signal.h>
@@ -52,13 +54,19 @@ static size_t child_page(unsigned c, unsigned k) { return 64 + c * 64 + k; }
 static size_t child_drop(unsigned c) { return 64 + c * 64 + 8; }
 static size_t parent_page(unsigned k) { return npages / 2 + k; }
 static size_t parent_drop(void) { return npages / 2 + 8; }
+static size_t grandchild_page(unsigned k) { return npages / 4 + k; }
+#define GRANDCHILD 50
 
 // Every page as process `who` (0: parent, c+1: child c) should see it;
 // returns the first wrong page or -1.
 static long check(unsigned who, unsigned nchild) {
   for (size_t i = 0; i < npages; i++) {
     int ok = -1;
-    if (who == 0) {
+    if (who == GRANDCHILD) {
+      if (i >= grandchild_page(0) && i < grandchild_page(4)) ok = page_is(i, GRANDCHILD);
+      else if (i == child_drop(0)) ok = page_zero(i);
+      else if (i >= child_page(0, 0) && i < child_page(0, 4)) ok = page_is(i, 1);
+    } else if (who == 0) {
       if (i == parent_drop()) ok = page_zero(i);
       else if (i >= parent_page(0) && i < parent_page(4)) ok = page_is(i, 100);
     } else {
@@ -78,7 +86,7 @@ int main(int argc, char** argv) {
   size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 64;
   unsigned nchild = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 4;
   npages = mib << 8;
-  if (npages < 64 + 64 * nchild + 64 || nchild > 64) {
+  if (npages / 4 < 64 + 64 * nchild + 64 || nchild < 1 || nchild > 64) {
     printf("cow: FAIL bad arguments\n");
     return 2;
   }
@@ -102,15 +110,33 @@ int main(int argc, char** argv) {
     if (p == 0) {
       for (unsigned k = 0; k < 4; k++) fill(child_page(c, k), c + 1);
       madvise(area + child_drop(c) * PAGE, PAGE, MADV_DONTNEED);
+      pid_t grandchild = 0;
+      if (c == 0) {
+        grandchild = fork();
+        if (grandchild < 0) _exit(3);
+        if (grandchild == 0) {
+          for (unsigned k = 0; k < 4; k++) fill(grandchild_page(k), GRANDCHILD);
+          if (write(ready[1], "r", 1) != 1) _exit(3);
+          while (!go) sigsuspend(&old);
+          long bad = check(GRANDCHILD, nchild);
+          if (bad >= 0) printf("cow: FAIL grandchild page %ld\n", bad);
+          _exit(bad >= 0);
+        }
+      }
       if (write(ready[1], "r", 1) != 1) _exit(3);
       while (!go) sigsuspend(&old);
       long bad = check(c + 1, nchild);
       if (bad >= 0) printf("cow: FAIL child %u page %ld\n", c, bad);
+      if (grandchild) {
+        int st;
+        kill(grandchild, SIGUSR1);
+        if (waitpid(grandchild, &st, 0) != grandchild || !WIFEXITED(st) || WEXITSTATUS(st) != 0) bad = 1;
+      }
       _exit(bad >= 0);
     }
     kids[c] = p;
   }
-  for (unsigned c = 0; c < nchild; c++) {
+  for (unsigned c = 0; c < nchild + 1; c++) {
     char b;
     if (read(ready[0], &b, 1) != 1) return 3;
   }
