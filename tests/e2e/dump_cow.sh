@@ -43,6 +43,7 @@ check_shared "before the dump"
 
 run_cmd "$AMBER" dump "$n" -D "$img" --leave-running
 assert_eq 0 "$STATUS" "dump --leave-running (stderr: $ERR)"
+assert_not_contains "$ERR" "copy-on-write" "no warning: the restore keeps this sharing"
 check_shared "after dump --leave-running"
 "$AMBER" kill "$n"
 
