@@ -33,11 +33,20 @@ bool sharing_off() {
 
 uint64_t run_end(const img::PageRun& r) { return r.vaddr() + r.nr_pages() * kPage; }
 
+using Runs = google::protobuf::RepeatedPtrField<img::PageRun>;
+
+// The runs (ascending) that overlap [s, e): a range of `runs`, found by
+// binary search (a fragmented heap has many thousands of runs).
+std::pair<Runs::const_iterator, Runs::const_iterator> runs_in(const Runs& runs, uint64_t s, uint64_t e) {
+  auto from = std::partition_point(runs.begin(), runs.end(), [&](const img::PageRun& r) { return run_end(r) <= s; });
+  auto to = std::partition_point(from, runs.end(), [&](const img::PageRun& r) { return r.vaddr() < e; });
+  return {from, to};
+}
+
 // Some of the task's parent_runs lie in [s, e).
 bool has_parent_pages(const img::PagesIndex& ix, uint64_t s, uint64_t e) {
-  for (const img::PageRun& r : ix.parent_runs())
-    if (r.vaddr() < e && s < run_end(r)) return true;
-  return false;
+  auto [from, to] = runs_in(ix.parent_runs(), s, e);
+  return from != to;
 }
 
 const img::VmArea* same_area(const img::Mm& mm, const img::VmArea& a) {
@@ -61,17 +70,23 @@ void plan_cow(Plan& p) {
     if (it == p.tasks.end() || it->second.zombie() || !it->second.pages) continue;
     TaskPlan& c = it->second;
     const pid_t ppid = c.task.ppid();
+    const img::PagesIndex& ix = c.pages->index();
+    if (ix.parent_runs_size() == 0) continue;
     // Only the parent that forks it can hand it its memory.
-    if (ppid == 0 || p.tree.node(pid).creator != ppid) continue;
+    if (ppid == 0 || p.tree.node(pid).creator != ppid) {
+      p.cow.not_kept.push_back(fmt::format("task {}: not forked by its parent task {} in this restore", pid, ppid));
+      continue;
+    }
     auto pit = p.tasks.find(ppid);
     if (pit == p.tasks.end() || pit->second.zombie() || !pit->second.pages) continue;
     TaskPlan& par = pit->second;
-    const img::PagesIndex& ix = c.pages->index();
-    if (ix.parent_runs_size() == 0) continue;
     for (const img::VmArea& a : c.mm.areas()) {
-      if (!cow_area(a) || !has_parent_pages(ix, a.start(), a.end())) continue;
-      const img::VmArea* pa = same_area(par.mm, a);
-      if (!pa) continue;
+      if (!has_parent_pages(ix, a.start(), a.end())) continue;
+      const img::VmArea* pa = cow_area(a) ? same_area(par.mm, a) : nullptr;
+      if (!pa) {
+        p.cow.not_kept.push_back(fmt::format("task {}: area {} differs from its parent's", pid, area_label(a)));
+        continue;
+      }
       auto slot = std::find_if(par.cow_areas.begin(), par.cow_areas.end(),
                                [&](const CowArea& x) { return x.start == a.start(); });
       if (slot == par.cow_areas.end()) {
@@ -170,7 +185,9 @@ Status drop_not_shared(const img::PagesIndex& ix, const CowArea& a) {
     return {};
   };
   uint64_t from = a.start;
-  for (const img::PageRun& r : ix.parent_runs()) {
+  auto [first, last] = runs_in(ix.parent_runs(), a.start, a.end);
+  for (auto it = first; it != last; ++it) {
+    const img::PageRun& r = *it;
     const uint64_t s = std::max(r.vaddr(), a.start), e = std::min(run_end(r), a.end);
     if (s >= e) continue;
     TRY(drop(from, s));
@@ -207,10 +224,10 @@ Status build_cow_areas(const Plan& p, pid_t pid, const std::map<const image::Pag
                                                  uint64_t off) { return copy_piece(store, fd(store), a, v, n, off, buf); }),
                 "task {}: area {}", pid, label);
       }
-      for (const img::PageRun& r : own.index().runs())
-        if (r.vaddr() < a.end && a.start < run_end(r))
-          TRY_CTX(copy_piece(own, fd(own), a, r.vaddr(), r.nr_pages() * kPage, r.file_offset(), buf),
-                  "task {}: area {}", pid, label);
+      auto [first, last] = runs_in(own.index().runs(), a.start, a.end);
+      for (auto it = first; it != last; ++it)
+        TRY_CTX(copy_piece(own, fd(own), a, it->vaddr(), it->nr_pages() * kPage, it->file_offset(), buf),
+                "task {}: area {}", pid, label);
     }
     return {};
   }();
@@ -231,22 +248,23 @@ Status verify_cow(const Plan& p, const std::map<pid_t, pid_t>& host_of) {
       }
       auto m = TRY_CTX(mine->entries(a.start, a.end), "task {}", pid);
       auto o = TRY_CTX(theirs->entries(a.start, a.end), "task {}", ppid);
-      uint64_t want = 0, lost = 0, first = 0;
-      for (const img::PageRun& r : t.pages->index().parent_runs()) {
-        const uint64_t s = std::max(r.vaddr(), a.start), e = std::min(run_end(r), a.end);
+      uint64_t want = 0, lost = 0, first_lost = 0;
+      auto [from, to] = runs_in(t.pages->index().parent_runs(), a.start, a.end);
+      for (auto it = from; it != to; ++it) {
+        const uint64_t s = std::max(it->vaddr(), a.start), e = std::min(run_end(*it), a.end);
         for (uint64_t v = s; v < e; v += kPage) {
           const size_t i = (v - a.start) / kPage;
           want++;
           const uint64_t pfn = sys::pm_pfn(m[i]);
           if (pfn == 0 || pfn != sys::pm_pfn(o[i])) {
-            if (lost++ == 0) first = v;
+            if (lost++ == 0) first_lost = v;
           }
         }
       }
       if (lost)
         return failf("task {}: area {}: {} of the {} pages it shared copy-on-write with its parent task {} are not "
                      "shared after the restore (first at {:x})",
-                     pid, area_label(a.start, a.end, "", ""), lost, want, ppid, first);
+                     pid, area_label(a.start, a.end, "", ""), lost, want, ppid, first_lost);
     }
   }
   return {};

@@ -29,6 +29,7 @@
 
 #include <cstdint>
 #include <map>
+#include <string>
 #include <vector>
 
 #include "base/result.h"
@@ -51,6 +52,9 @@ struct CowArea {
 struct CowPlan {
   uint64_t size = 0;  // bytes
   uint64_t base = 0;  // set by CowReservation::map
+  // Sharing the image records but this restore cannot keep (the task gets
+  // copies): one line per task, for a warning.
+  std::vector<std::string> not_kept;
 };
 
 // Step 1 (pure, after the tree is planned): sets every TaskPlan.cow_areas

@@ -213,6 +213,8 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   // slots of a reservation every process of it inherits (restore/cow.h),
   // from the page stores it reads itself.
   CowReservation cow_slots = TRY_CTX(CowReservation::map(plan), "{}", what);
+  for (const std::string& w : plan.cow.not_kept)
+    log.warn("{}: {}: its pages shared copy-on-write with its parent are copied, not shared", what, w);
   for (const image::PageReader* r : cow_stores(plan)) init_fds.push_back(r->fd());
   container::SpawnSpec spec{container::kContainerNsFlags, {}, made.cgroup_fd.get(),
                             container::exit_file(made.state_dir), init_fds};
