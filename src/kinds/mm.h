@@ -20,7 +20,9 @@
 // laid out, then copy_workers() threads each read 2 MiB batches with one
 // process_vm_readv (up to IOV_MAX iovecs; /proc/PID/mem for areas without
 // PROT_READ) into a reused buffer, hash and write them at their place;
-// stretches of zero pages stay holes of the file.
+// stretches of zero pages stay holes of the file. Pages that are the very
+// same physical pages as the parent task's (copy-on-write, kinds/mm_cow.h)
+// are listed as the parent's instead (PagesIndex.parent_runs).
 //
 // Restore (mm_restore.cpp), in a task that is a fork of amber with the
 // executor mapped (see pick_executor_addr):
@@ -29,7 +31,9 @@
 //   (page checksums are checked as each chunk is copied, below);
 //   unregister rseq; unmap everything but the executor and [vsyscall];
 //   place the vdso (ARCH_MAP_VDSO_64); PR_SET_MM_MAP (mm fields, auxv, exe);
-//   map every saved area (areas with pages writable while being filled);
+//   map every saved area (areas with pages writable while being filled;
+//   an area the fork phase built for copy-on-write sharing, restore/cow.h,
+//   is kept through the teardown and moved to its place with mremap);
 //   copy_workers() threads read the page store a chunk at a time into
 //   reused buffers, verify each chunk's checksum and copy it: private
 //   anonymous memory by UFFDIO_COPY through a userfaultfd the task creates

@@ -58,10 +58,46 @@ for f in "$img"/tasks/*/pages-*.bin; do
   [ "$s" -lt $(( 4 << 20 )) ] || fail "$f holds $s bytes: the pages shared with the parent were stored again"
 done
 
+note "a child's page marked as its parent's that it also stores: refused as corrupt"
+edit="$WORKLOADS/image_edit"
+cp -a "$img" "$img.bad"
+"$edit" "$img.bad" decode tasks/2/pages-2.img >"$E2E_TMP/ix.txt"
+# Page npages/2 + 8 of the area (64 MiB: 8200) is the child's own (the
+# parent dropped it after the fork); its first parent run starts at the
+# area's start.
+start=$(awk '/parent_runs/ { p = 1 } p && /vaddr:/ { print $2; exit }' "$E2E_TMP/ix.txt")
+[ -n "$start" ] || fail "no parent_runs in task 2's page index"
+python3 - "$E2E_TMP/ix.txt" "$start" <<'PY'
+import re, sys
+path, start = sys.argv[1], int(sys.argv[2])
+text = open(path).read()
+text = re.sub(r"parent_runs \{[^}]*\}\s*", "", text)
+text += "parent_runs {\n  vaddr: %d\n  nr_pages: 1\n}\n" % (start + 8200 * 4096)
+open(path, "w").write(text)
+PY
+"$edit" "$img.bad" encode tasks/2/pages-2.img <"$E2E_TMP/ix.txt"
+run_cmd "$AMBER" restore -D "$img.bad"
+assert_eq 2 "$STATUS" "restore of the corrupt image (stderr: $ERR)"
+assert_contains "$ERR" "tasks/2/pages-2.img: corrupt: parent run at" "the file and the cause"
+assert_eq "" "$(ls "$AMBER_STATE_DIR" | grep -x "$n" || true)" "state left by the refused restore"
+
 note "restore: the sharing is back and every page is right"
 run_cmd "$AMBER" restore -D "$img"
 assert_eq 0 "$STATUS" "restore (stderr: $ERR)"
 check_shared "after the restore"
+
+note "a second round: the restored container dumps with the sharing again"
+run_cmd "$AMBER" dump "$n" -D "$img.2"
+assert_eq 0 "$STATUS" "second dump (stderr: $ERR)"
+assert_not_contains "$ERR" "copy-on-write" "no warning on the second dump"
+for f in "$img.2"/tasks/*/pages-*.bin; do
+  case "$f" in */tasks/1/*) continue ;; esac
+  s=$(stat -c %s "$f")
+  [ "$s" -lt $(( 4 << 20 )) ] || fail "second dump: $f holds $s bytes"
+done
+run_cmd "$AMBER" restore -D "$img.2"
+assert_eq 0 "$STATUS" "second restore (stderr: $ERR)"
+check_shared "after the second restore"
 kill -USR1 "$(init_pid "$n")"
 wait_until 30 grep -q "cow: OK\|cow: FAIL" "$AMBER_STATE_DIR/$n/log"
 assert_contains "$(cat "$AMBER_STATE_DIR/$n/log")" "cow: OK" "every page of every process"
