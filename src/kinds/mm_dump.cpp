@@ -460,32 +460,43 @@ Result<ParentMaps> open_parent(pid_t parent) {
   return p;
 }
 
-// Splits the present runs `runs` of area `a` into the pages that are the
+// Splits the present runs `runs` of an area into the pages that are the
 // very same physical pages as the parent's at that address (copy-on-write
 // since a fork: appended to `parent_runs`) and the task's own (returned).
-// Two pagemap reads per area, each one pread; no per-page syscall.
+// Two pagemap preads per stretch of runs; no per-page syscall.
 Result<std::vector<sys::PageRun>> split_parent_pages(const sys::Pagemap& own, const ParentMaps& parent,
-                                                     const img::VmArea& a, const std::vector<sys::PageRun>& runs,
+                                                     const std::vector<sys::PageRun>& runs,
                                                      std::vector<image::PageWriter::Run>& parent_runs) {
-  if (runs.empty()) return runs;
-  auto mine = TRY(own.entries(a.start(), a.end()));
-  auto theirs = TRY_CTX(parent.pagemap->entries(a.start(), a.end()), "parent task {}", parent.pid);
+  // Pagemap entries are read over stretches of present runs (runs less
+  // than this apart are read together): a huge sparse area costs what its
+  // pages cost, not 8 bytes per page of its size.
+  constexpr uint64_t kJoin = uint64_t{256} << 10;
   std::vector<sys::PageRun> out;
-  for (const sys::PageRun& r : runs)
-    for (uint64_t v = r.start; v < r.end; v += kPage) {
-      const size_t i = (v - a.start()) / kPage;
-      const uint64_t pfn = sys::pm_pfn(mine[i]);
-      if (pfn != 0 && pfn == sys::pm_pfn(theirs[i])) {
-        if (!parent_runs.empty() && parent_runs.back().vaddr + parent_runs.back().len == v)
-          parent_runs.back().len += kPage;
-        else
-          parent_runs.push_back({v, kPage});
-      } else if (!out.empty() && out.back().end == v && out.back().categories == r.categories) {
-        out.back().end += kPage;
-      } else {
-        out.push_back({v, v + kPage, r.categories});
+  std::vector<uint64_t> mine, theirs;
+  for (size_t g = 0; g < runs.size();) {
+    size_t h = g + 1;
+    while (h < runs.size() && runs[h].start - runs[h - 1].end < kJoin) h++;
+    const uint64_t gs = runs[g].start, ge = runs[h - 1].end;
+    mine = TRY(own.entries(gs, ge));
+    theirs = TRY_CTX(parent.pagemap->entries(gs, ge), "parent task {}", parent.pid);
+    for (; g < h; g++) {
+      const sys::PageRun& r = runs[g];
+      for (uint64_t v = r.start; v < r.end; v += kPage) {
+        const size_t i = (v - gs) / kPage;
+        const uint64_t pfn = sys::pm_pfn(mine[i]);
+        if (pfn != 0 && pfn == sys::pm_pfn(theirs[i])) {
+          if (!parent_runs.empty() && parent_runs.back().vaddr + parent_runs.back().len == v)
+            parent_runs.back().len += kPage;
+          else
+            parent_runs.push_back({v, kPage});
+        } else if (!out.empty() && out.back().end == v && out.back().categories == r.categories) {
+          out.back().end += kPage;
+        } else {
+          out.push_back({v, v + kPage, r.categories});
+        }
       }
     }
+  }
   return out;
 }
 
@@ -510,7 +521,7 @@ Result<std::vector<Piece>> find_pieces(pid_t pid, img::Mm& mm, const ParentMaps&
                            r.start, r.end);
     const size_t shared_before = parent_runs.size();
     if (a.cow_shared_bytes() > 0 && parent.has_twin(a))
-      runs = TRY_CTX(split_parent_pages(pm, parent, a, runs, parent_runs), "area {}", area_label(a));
+      runs = TRY_CTX(split_parent_pages(pm, parent, runs, parent_runs), "area {}", area_label(a));
     // A page shared copy-on-write with another process (after fork) would
     // be unshared by process_vm_readv: its read-only FOLL_PIN must break
     // the sharing (gup_must_unshare, Linux 5.19+), so a dump doubled such
