@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <future>
+#include <cstdlib>
 #include <map>
 
 #include "base/files.h"
@@ -65,6 +66,8 @@ struct TaskImage {
   img::Task task;
   img::Mm mm;
   img::Files files;
+  // Its pages that are its parent's (PagesIndex.parent_runs): [start, end).
+  std::vector<std::pair<uint64_t, uint64_t>> parent_runs;
 };
 
 Result<container::ContainerState> running_container(const std::string& name) {
@@ -269,8 +272,19 @@ Result<TaskImage> dump_task(seal::Hold& hold, const std::vector<kinds::TreeTask>
   TRY(faults.hit("dump.mm"));
   image::PageWriter pages =
       TRY(image::PageWriter::create(image, image::pages_index_path(tt.vpid), image::pages_data_path(tt.vpid)));
-  t.mm = TRY(kinds::dump_mm(leader, pages, &progress));
+  // Its parent, if held: pages still shared with it since the fork are
+  // recorded as the parent's, not stored twice.
+  // AMBER_NO_COW_SHARING=1 stores every task's pages whole (the image an
+  // amber before format version 3 wrote; bench/cow.sh compares the two).
+  pid_t parent = 0;
+  const char* no_cow = std::getenv("AMBER_NO_COW_SHARING");
+  const bool cow = !no_cow || !*no_cow || std::string_view(no_cow) == "0";
+  for (const kinds::TreeTask& p : tree)
+    if (cow && p.vpid == tt.ppid && !p.zombie && tt.ppid != 0) parent = p.pid;
+  t.mm = TRY(kinds::dump_mm(leader, pages, &progress, parent));
   TRY(pages.finish());
+  for (const img::PageRun& r : pages.index().parent_runs())
+    t.parent_runs.emplace_back(r.vaddr(), r.vaddr() + r.nr_pages() * image::kPageSize);
   t.mm.set_pages_index(image::pages_index_path(tt.vpid));
   tl.mark("task.mm");
   TRY_CTX(leader.unmap_executor(), "unmap executor");
@@ -484,15 +498,29 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   if (shmem.objects_size() > 0) TRY(image.write(image::shmem_path(), img::KIND_SHMEM, shmem));
   tl.mark("link-fds+shmem");
 
-  // Not kept: a restore gives every task its own copy (README "Restored,
-  // refused"); never silent.
+  // Copy-on-write sharing a restore keeps: the pages a child lists as its
+  // parent's (in both). The rest is not kept (README "Restored, refused"):
+  // never silent.
   for (const TaskImage& t : tasks) {
     uint64_t cow = 0;
     for (const img::VmArea& a : t.mm.areas()) cow += a.cow_shared_bytes();
-    if (cow >= (uint64_t{1} << 20))
-      log.warn("task {}: {:.1f} MiB of its memory is shared copy-on-write with other tasks; the restore gives each "
-               "task its own copy (sharing is not kept yet)",
-               t.vpid, static_cast<double>(cow) / (1 << 20));
+    if (cow == 0) continue;
+    std::vector<std::pair<uint64_t, uint64_t>> kept = t.parent_runs;
+    for (const TaskImage& c : tasks)
+      if (c.task.ppid() == t.vpid) kept.insert(kept.end(), c.parent_runs.begin(), c.parent_runs.end());
+    std::sort(kept.begin(), kept.end());
+    uint64_t kept_bytes = 0, at = 0;
+    for (auto [s, e] : kept) {
+      s = std::max(s, at);
+      if (e > s) kept_bytes += e - s;
+      at = std::max(at, e);
+    }
+    const uint64_t lost = cow > kept_bytes ? cow - kept_bytes : 0;
+    if (lost >= (uint64_t{1} << 20))
+      log.warn("task {}: {:.1f} MiB of its memory is shared copy-on-write with other tasks in a way a restore does not "
+               "keep (not with its parent at the same address, or in an area that is not plain read-write anonymous "
+               "memory); the restore gives each task its own copy of it",
+               t.vpid, static_cast<double>(lost) / (1 << 20));
   }
   TRY(faults.hit("dump.write"));
   for (const TaskImage& t : tasks) TRY(write_task(image, t));

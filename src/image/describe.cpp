@@ -103,9 +103,7 @@ std::string vma_flags(uint32_t flags) {
 }
 
 // Pages of the store inside [start, end); runs are ascending.
-uint64_t pages_in(const img::PagesIndex* ix, uint64_t start, uint64_t end) {
-  if (!ix) return 0;
-  auto& runs = ix->runs();
+uint64_t pages_in(const google::protobuf::RepeatedPtrField<img::PageRun>& runs, uint64_t start, uint64_t end) {
   auto it = std::partition_point(runs.begin(), runs.end(), [&](const img::PageRun& r) {
     return r.vaddr() + r.nr_pages() * kPageSize <= start;
   });
@@ -223,8 +221,11 @@ Status describe_mm(Text& t, int indent, const ImageReader& image, const img::Mm&
     if (!a.path().empty() && !a.name().empty()) what += " " + printable(a.path());
     if (a.flags() & img::VMA_FILE) what += fmt::format(" @0x{:x}", a.offset());
     t.line(indent + 1, "0x{:x}-0x{:x} {} {:>8} pages {:>8} stored  {} {}", a.start(), a.end(), prot_string(a),
-           (a.end() - a.start()) / kPageSize, pages_in(ix ? &*ix : nullptr, a.start(), a.end()),
+           (a.end() - a.start()) / kPageSize, ix ? pages_in(ix->runs(), a.start(), a.end()) : 0,
            vma_flags(a.flags()), what);
+    // Copy-on-write sharing with the parent task (PagesIndex.parent_runs).
+    if (const uint64_t n = ix ? pages_in(ix->parent_runs(), a.start(), a.end()) : 0)
+      t.line(indent + 2, "{} pages shared with the parent task (in an ancestor's store)", n);
     if (a.has_unsupported()) describe_unsupported(t, indent + 2, a.unsupported());
   }
   return {};

@@ -24,7 +24,10 @@ inline constexpr std::string_view kAmberVersion = "0.1.0";
 // 2: images are authenticated (image/auth.h); page stores carry tags, not
 // XXH3 checksums, which version 1 readers would refuse as corrupt. A
 // version 1 image has no tag and is refused as not authenticated.
-inline constexpr uint32_t kFormatVersion = 2;
+// 3: a page index may list pages as its parent task's (PagesIndex.parent_runs,
+// copy-on-write sharing kept): a version 2 reader would ignore them and give
+// the task zeros there.
+inline constexpr uint32_t kFormatVersion = 3;
 inline constexpr char kMagic[8] = {'A', 'M', 'B', 'R', 'I', 'M', 'G', '\0'};
 inline constexpr size_t kHeaderSize = 40;
 inline constexpr std::string_view kInventoryFile = "inventory.img";

@@ -191,6 +191,28 @@ Status PageWriter::write_at(uint64_t offset, std::span<const std::byte> data) {
   return {};
 }
 
+Status PageWriter::add_parent_runs(std::span<const Run> runs) {
+  if (finished_) return failf("{}: parent runs after finish()", index_.data_file());
+  for (const Run& r : runs) {
+    if (r.vaddr % kPageSize || r.len % kPageSize || r.len == 0 || r.vaddr + r.len < r.vaddr)
+      return failf("{}: parent run 0x{:x}+0x{:x}: not whole pages", index_.data_file(), r.vaddr, r.len);
+    const int n = index_.parent_runs_size();
+    if (n > 0) {
+      img::PageRun* last = index_.mutable_parent_runs(n - 1);
+      const uint64_t end = last->vaddr() + last->nr_pages() * kPageSize;
+      if (r.vaddr < end) return failf("{}: parent run 0x{:x} is below the previous one", index_.data_file(), r.vaddr);
+      if (r.vaddr == end) {
+        last->set_nr_pages(last->nr_pages() + r.len / kPageSize);
+        continue;
+      }
+    }
+    img::PageRun* run = index_.add_parent_runs();
+    run->set_vaddr(r.vaddr);
+    run->set_nr_pages(r.len / kPageSize);
+  }
+  return {};
+}
+
 Status PageWriter::finish() {
   if (finished_) return failf("{}: finish() twice", index_.data_file());
   if (failed_) return failf("{}: finish after an earlier error", index_.data_file());
@@ -255,6 +277,26 @@ Result<PageReader> PageReader::open(const ImageReader& image, std::string_view i
   }
   if (offset != ix.total_size())
     return bad_input("{}: corrupt: runs hold {} bytes, the index says {}", ipath, offset, ix.total_size());
+  // The parent's pages: ascending, not overlapping, and none of them stored
+  // here as well.
+  end = 0;
+  int k = 0;
+  for (int i = 0; i < ix.parent_runs_size(); i++) {
+    const img::PageRun& run = ix.parent_runs(i);
+    uint64_t len = run.nr_pages() * kPageSize;
+    if (run.nr_pages() == 0 || len / kPageSize != run.nr_pages() || run.vaddr() % kPageSize ||
+        run.vaddr() + len < run.vaddr() || run.file_offset() != 0)
+      return bad_input("{}: corrupt: parent run {} (0x{:x}, {} pages) is malformed", ipath, i, run.vaddr(),
+                       run.nr_pages());
+    if (i > 0 && run.vaddr() < end)
+      return bad_input("{}: corrupt: parent run {} at 0x{:x} overlaps or precedes the previous one", ipath, i,
+                       run.vaddr());
+    end = run.vaddr() + len;
+    while (k < ix.runs_size() && ix.runs(k).vaddr() + ix.runs(k).nr_pages() * kPageSize <= run.vaddr()) k++;
+    if (k < ix.runs_size() && ix.runs(k).vaddr() < end)
+      return bad_input("{}: corrupt: parent run at 0x{:x} overlaps the stored run at 0x{:x}", ipath, run.vaddr(),
+                       ix.runs(k).vaddr());
+  }
   r.auth_ = TRY(image.chunk_auth(ix.data_file()));
   const uint64_t chunks = chunk_count(ix.total_size());
   if (r.auth_ && (ix.chunk_xxh3_size() != 0 || ix.chunk_tags().size() != chunks * kTagSize))
@@ -365,8 +407,12 @@ Status PageReader::verify_range(uint64_t from, uint64_t to) const {
 }
 
 Status PageReader::read_verified(uint64_t offset, std::byte* dst, size_t len) const {
+  return read_verified(offset, dst, len, fd_.get());
+}
+
+Status PageReader::read_verified(uint64_t offset, std::byte* dst, size_t len, int fd) const {
   for (size_t got = 0; got < len;) {
-    ssize_t n = ::pread(fd_.get(), dst + got, len - got, static_cast<off_t>(offset + got));
+    ssize_t n = ::pread(fd, dst + got, len - got, static_cast<off_t>(offset + got));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return sys_fail("read {}", data_path_);
     if (n == 0) return bad_input("{}: truncated: ends at byte {}", data_path_, offset + got);

@@ -88,6 +88,10 @@ class PageWriter {
   // every byte of the plan was written.
   Status write_at(uint64_t offset, std::span<const std::byte> data);
 
+  // Pages that are not stored because they are the parent task's
+  // (PagesIndex.parent_runs): ascending, page-aligned, before finish().
+  Status add_parent_runs(std::span<const Run> runs);
+
   // Closes the data file and writes the index. Call once, before commit().
   Status finish();
 
@@ -152,6 +156,9 @@ class PageReader {
   // file is an error) and checks their chunks: offset chunk-aligned, len a
   // whole number of chunks or up to the end. Safe from several threads.
   Status read_verified(uint64_t offset, std::byte* dst, size_t len) const;
+  // The same through `fd`, the data file as a fork that moved it has it open.
+  Status read_verified(uint64_t offset, std::byte* dst, size_t len, int fd) const;
+  int fd() const { return fd_.get(); }
   bool mapped() const { return map_ != nullptr || index_.total_size() == 0; }
   // The bytes of run `i` inside the mapping; map() first.
   std::span<const std::byte> run_data(int i) const;

@@ -20,7 +20,9 @@
 // laid out, then copy_workers() threads each read 2 MiB batches with one
 // process_vm_readv (up to IOV_MAX iovecs; /proc/PID/mem for areas without
 // PROT_READ) into a reused buffer, hash and write them at their place;
-// stretches of zero pages stay holes of the file.
+// stretches of zero pages stay holes of the file. Pages that are the very
+// same physical pages as the parent task's (copy-on-write, kinds/mm_cow.h)
+// are listed as the parent's instead (PagesIndex.parent_runs).
 //
 // Restore (mm_restore.cpp), in a task that is a fork of amber with the
 // executor mapped (see pick_executor_addr):
@@ -29,7 +31,9 @@
 //   (page checksums are checked as each chunk is copied, below);
 //   unregister rseq; unmap everything but the executor and [vsyscall];
 //   place the vdso (ARCH_MAP_VDSO_64); PR_SET_MM_MAP (mm fields, auxv, exe);
-//   map every saved area (areas with pages writable while being filled);
+//   map every saved area (areas with pages writable while being filled;
+//   an area the fork phase built for copy-on-write sharing, restore/cow.h,
+//   is kept through the teardown and moved to its place with mremap);
 //   copy_workers() threads read the page store a chunk at a time into
 //   reused buffers, verify each chunk's checksum and copy it: private
 //   anonymous memory by UFFDIO_COPY through a userfaultfd the task creates
@@ -65,7 +69,13 @@ namespace amber::kinds {
 // caller finishes the PageWriter and sets mm.pages_index to its index path).
 // The task's own executor, if one is mapped, is not part of the dump.
 // `progress` (may be null) learns the bytes to copy and those copied.
-Result<img::Mm> dump_mm(remote::RemoteTask& task, image::PageWriter& pages, Progress* progress = nullptr);
+// `parent` (host pid, 0 if none): a held task of the container that forked
+// this one; the pages of a private anonymous area that are the very same
+// physical pages as the parent's at that address (copy-on-write since the
+// fork, compared by pagemap PFN) are recorded as the parent's
+// (PagesIndex.parent_runs) instead of being stored again.
+Result<img::Mm> dump_mm(remote::RemoteTask& task, image::PageWriter& pages, Progress* progress = nullptr,
+                        pid_t parent = 0);
 
 // Every area of task `pid` (`vpid` inside the container) that dump_mm would
 // refuse, each kept in `out` ("task VPID: mapping ...") — for the one report
@@ -91,13 +101,31 @@ using ShmemFds = std::map<std::pair<uint64_t, uint64_t>, int>;
 // SysV shm segments of the restored ipc namespace: shm id -> size in bytes.
 using SysvSizes = std::map<uint64_t, uint64_t>;
 
+// Copy-on-write sharing with the parent task (mm_cow.h): the page stores of
+// the task's ancestors, the parent's first, which hold the pages its
+// PagesIndex.parent_runs lists.
+struct CowRestore {
+  std::vector<const image::PageReader*> ancestors;
+  // Areas the fork phase built, filled and shared (restore/cow.h): kept
+  // through the teardown, moved from `slot` to their place, not filled.
+  struct Premapped {
+    uint64_t start, end, slot;
+  };
+  std::vector<Premapped> premapped;  // ascending
+  const Premapped* find(uint64_t start) const {
+    for (const Premapped& p : premapped)
+      if (p.start == start) return &p;
+    return nullptr;
+  }
+};
+
 // Rebuilds `mm` in the task (see the header comment). The task must have an
 // executor mapped at an address free in `mm`; `shmem` has an fd for every
 // object its VMA_SHMEM areas map, and `sysv` every segment its VMA_SYSVSHM
 // areas attach (made in the task's ipc namespace beforehand).
 // `progress` (may be null) learns the bytes copied.
 Status restore_mm(remote::RemoteTask& task, const img::Mm& mm, image::PageReader& pages, const ShmemFds& shmem,
-                  Progress* progress = nullptr, const SysvSizes& sysv = {});
+                  Progress* progress = nullptr, const SysvSizes& sysv = {}, const CowRestore& cow = {});
 
 // After restore_mm: locks the areas that were mlock()ed again (VMA_LOCKED,
 // VMA_LOCKONFAULT) and puts back mlockall(MCL_FUTURE [| MCL_ONFAULT]).

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "base/files.h"
@@ -434,9 +435,76 @@ bool holds_pages(const img::VmArea& a) {
          !(a.flags() & (img::VMA_UNSUPPORTED | img::VMA_SHARED | img::VMA_DROPPABLE));
 }
 
+// The parent's areas a child's area may share pages with: the same private
+// anonymous read-write area at the same place (what fork copied).
+struct ParentMaps {
+  pid_t pid = 0;  // 0: no parent task in the container
+  std::optional<sys::Pagemap> pagemap;
+  std::vector<sys::VmArea> maps;
+
+  bool has_twin(const img::VmArea& a) const {
+    if (!pagemap || !cow_area(a)) return false;
+    auto it = std::lower_bound(maps.begin(), maps.end(), a.start(),
+                               [](const sys::VmArea& m, uint64_t s) { return m.start < s; });
+    return it != maps.end() && it->start == a.start() && it->end == a.end() && !it->shared && it->read &&
+           it->write && !it->exec && it->inode == 0 && is_anonymous_name(it->path);
+  }
+};
+
+Result<ParentMaps> open_parent(pid_t parent) {
+  ParentMaps p;
+  if (parent <= 0) return p;
+  p.pid = parent;
+  p.pagemap.emplace(TRY_CTX(sys::Pagemap::open(parent), "parent task"));
+  p.maps = TRY_CTX(sys::read_maps(parent), "parent task");
+  return p;
+}
+
+// Splits the present runs `runs` of an area into the pages that are the
+// very same physical pages as the parent's at that address (copy-on-write
+// since a fork: appended to `parent_runs`) and the task's own (returned).
+// Two pagemap preads per stretch of runs; no per-page syscall.
+Result<std::vector<sys::PageRun>> split_parent_pages(const sys::Pagemap& own, const ParentMaps& parent,
+                                                     const std::vector<sys::PageRun>& runs,
+                                                     std::vector<image::PageWriter::Run>& parent_runs) {
+  // Pagemap entries are read over stretches of present runs (runs less
+  // than this apart are read together): a huge sparse area costs what its
+  // pages cost, not 8 bytes per page of its size.
+  constexpr uint64_t kJoin = uint64_t{256} << 10;
+  std::vector<sys::PageRun> out;
+  std::vector<uint64_t> mine, theirs;
+  for (size_t g = 0; g < runs.size();) {
+    size_t h = g + 1;
+    while (h < runs.size() && runs[h].start - runs[h - 1].end < kJoin) h++;
+    const uint64_t gs = runs[g].start, ge = runs[h - 1].end;
+    mine = TRY(own.entries(gs, ge));
+    theirs = TRY_CTX(parent.pagemap->entries(gs, ge), "parent task {}", parent.pid);
+    for (; g < h; g++) {
+      const sys::PageRun& r = runs[g];
+      for (uint64_t v = r.start; v < r.end; v += kPage) {
+        const size_t i = (v - gs) / kPage;
+        const uint64_t pfn = sys::pm_pfn(mine[i]);
+        if (pfn != 0 && pfn == sys::pm_pfn(theirs[i])) {
+          if (!parent_runs.empty() && parent_runs.back().vaddr + parent_runs.back().len == v)
+            parent_runs.back().len += kPage;
+          else
+            parent_runs.push_back({v, kPage});
+        } else if (!out.empty() && out.back().end == v && out.back().categories == r.categories) {
+          out.back().end += kPage;
+        } else {
+          out.push_back({v, v + kPage, r.categories});
+        }
+      }
+    }
+  }
+  return out;
+}
+
 // What of the task goes to the page store: present and swapped pages
-// (PAGEMAP_SCAN leaves out holes and the shared zero page).
-Result<std::vector<Piece>> find_pieces(pid_t pid, img::Mm& mm) {
+// (PAGEMAP_SCAN leaves out holes and the shared zero page), but for the
+// pages it shares with its parent (`parent_runs`).
+Result<std::vector<Piece>> find_pieces(pid_t pid, img::Mm& mm, const ParentMaps& parent,
+                                       std::vector<image::PageWriter::Run>& parent_runs) {
   sys::Pagemap pm = TRY(sys::Pagemap::open(pid));
   std::vector<Piece> pieces;
   for (img::VmArea& a : *mm.mutable_areas()) {
@@ -446,20 +514,22 @@ Result<std::vector<Piece>> find_pieces(pid_t pid, img::Mm& mm) {
     sys::PageFilter filter = sys::dumpable_pages_filter(a.flags() & img::VMA_FILE);
     filter.returned |= sys::kPageGuard;
     auto runs = TRY_CTX(pm.scan(a.start(), a.end(), filter), "area {}", area_label(a));
+    for (const sys::PageRun& r : runs)
+      // MADV_GUARD_INSTALL markers read as swapped pages but fault on access.
+      if (r.categories & sys::kPageGuard)
+        return unsupported("mapping {} (guard region {:x}-{:x}): not supported yet", area_label(a),
+                           r.start, r.end);
+    const size_t shared_before = parent_runs.size();
+    if (a.cow_shared_bytes() > 0 && parent.has_twin(a))
+      runs = TRY_CTX(split_parent_pages(pm, parent, runs, parent_runs), "area {}", area_label(a));
     // A page shared copy-on-write with another process (after fork) would
     // be unshared by process_vm_readv: its read-only FOLL_PIN must break
     // the sharing (gup_must_unshare, Linux 5.19+), so a dump doubled such
     // memory of the live tasks. /proc/PID/mem reads with FOLL_GET, which
     // leaves it shared.
     const bool via_mem = !(a.prot() & PROT_READ) || a.cow_shared_bytes() > 0;
-    for (const sys::PageRun& r : runs) {
-      // MADV_GUARD_INSTALL markers read as swapped pages but fault on access.
-      if (r.categories & sys::kPageGuard)
-        return unsupported("mapping {} (guard region {:x}-{:x}): not supported yet", area_label(a),
-                           r.start, r.end);
-      pieces.push_back({r.start, r.end - r.start, via_mem});
-    }
-    a.set_pages_in_store(!runs.empty());
+    for (const sys::PageRun& r : runs) pieces.push_back({r.start, r.end - r.start, via_mem});
+    a.set_pages_in_store(!runs.empty() || parent_runs.size() > shared_before);
   }
   return pieces;
 }
@@ -483,8 +553,10 @@ std::vector<Piece> pieces_in(const std::vector<Piece>& pieces, const std::vector
 // in the file. One thread tops out near 1.5 GB/s here (the read, the hash
 // and the tmpfs write are all memory copies); two reach the ~2.8 GB/s of
 // KERNEL-NOTES "Memory pipelines".
-Status dump_pages(pid_t pid, img::Mm& mm, image::PageWriter& pages, Progress* progress) {
-  std::vector<Piece> pieces = TRY(find_pieces(pid, mm));
+Status dump_pages(pid_t pid, img::Mm& mm, const ParentMaps& parent, image::PageWriter& pages, Progress* progress) {
+  std::vector<image::PageWriter::Run> parent_runs;
+  std::vector<Piece> pieces = TRY(find_pieces(pid, mm, parent, parent_runs));
+  TRY(pages.add_parent_runs(parent_runs));
   std::vector<image::PageWriter::Run> runs;
   std::vector<uint64_t> offsets;
   uint64_t total = 0;
@@ -533,8 +605,9 @@ Status find_area_blockers(pid_t pid, pid_t vpid, Blockers& out) {
   return {};
 }
 
-Result<img::Mm> dump_mm(remote::RemoteTask& task, image::PageWriter& pages, Progress* progress) {
+Result<img::Mm> dump_mm(remote::RemoteTask& task, image::PageWriter& pages, Progress* progress, pid_t parent) {
   const pid_t pid = task.tgid();
+  const ParentMaps parent_maps = TRY(open_parent(parent));
   img::Mm mm;
   DefFlagsProbe probe = TRY(DefFlagsProbe::map(task));
   uint32_t probe_flags = 0;
@@ -543,7 +616,7 @@ Result<img::Mm> dump_mm(remote::RemoteTask& task, image::PageWriter& pages, Prog
   mm.set_mlockall_flags(mlockall_flags_of(probe_flags));
   for (img::VmArea& a : areas) *mm.add_areas() = std::move(a);
   TRY(read_mm_fields(task, mm));
-  TRY(dump_pages(pid, mm, pages, progress));
+  TRY(dump_pages(pid, mm, parent_maps, pages, progress));
   return mm;
 }
 

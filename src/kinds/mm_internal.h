@@ -34,4 +34,16 @@ inline std::string area_label(uint64_t start, uint64_t end, std::string_view pat
 }
 inline std::string area_label(const img::VmArea& a) { return area_label(a.start(), a.end(), a.path(), a.name()); }
 
+// A private anonymous area whose pages a child may keep sharing with its
+// parent after a restore (copy-on-write, PagesIndex.parent_runs): plain
+// read-write memory the restore can map, fill and move (mremap) in one
+// piece. Stacks (GROWSDOWN), locked, sealed, droppable, DONTFORK and
+// WIPEONFORK areas are not (a child never inherits the last two as is).
+inline bool cow_area(const img::VmArea& a) {
+  constexpr uint32_t kNot = img::VMA_SHARED | img::VMA_FILE | img::VMA_UNSUPPORTED | img::VMA_GROWSDOWN |
+                            img::VMA_DONTFORK | img::VMA_WIPEONFORK | img::VMA_DROPPABLE | img::VMA_SEALED |
+                            img::VMA_LOCKED;
+  return (a.flags() & img::VMA_ANON) && (a.flags() & img::VMA_PRIVATE) && !(a.flags() & kNot) && a.prot() == 3;
+}
+
 }  // namespace amber::kinds::mm_detail

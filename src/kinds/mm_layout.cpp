@@ -88,6 +88,19 @@ Status validate_runs(const img::Mm& mm, const img::PagesIndex& index) {
       s = std::min(e, mm.areas(k).end());
     }
   }
+  // The parent's pages: inside private anonymous areas only.
+  k = 0;
+  for (const img::PageRun& run : index.parent_runs()) {
+    uint64_t s = run.vaddr(), e = run.vaddr() + run.nr_pages() * kPage;
+    while (s < e) {
+      while (k < mm.areas_size() && mm.areas(k).end() <= s) k++;
+      if (k == mm.areas_size() || mm.areas(k).start() > s || !stores_pages(mm.areas(k)) ||
+          (mm.areas(k).flags() & (img::VMA_FILE | img::VMA_SHARED)))
+        return bad_input("address space: corrupt: parent's pages {:x}-{:x} lie outside its private anonymous areas",
+                         run.vaddr(), e);
+      s = std::min(e, mm.areas(k).end());
+    }
+  }
   return {};
 }
 

@@ -22,6 +22,7 @@
 #include "base/files.h"
 #include "base/parallel.h"
 #include "kinds/mm.h"
+#include "kinds/mm_cow.h"
 #include "kinds/mm_internal.h"
 #include "kinds/vdso.h"
 #include "sys/pidfd.h"
@@ -163,8 +164,12 @@ Status unregister_rseq(RemoteTask& task, Batch& batch) {
 // (holes inside a range are no error). The task is a fork of amber with a
 // hundred areas; one munmap per area paid a TLB flush each, a hypercall in
 // this VM (PVM): ~5 ms per task against well under 1 ms for two ranges.
-Status unmap_everything(RemoteTask& task, const std::vector<sys::VmArea>& maps) {
+// The copy-on-write slots the fork phase built (CowRestore) are kept too.
+Status unmap_everything(RemoteTask& task, const std::vector<sys::VmArea>& maps, const CowRestore& cow) {
   const uint64_t xs = task.executor_base(), xe = xs + task.executor_size();
+  std::vector<std::pair<uint64_t, uint64_t>> kept = {{xs, xe}};
+  for (const CowRestore::Premapped& p : cow.premapped) kept.emplace_back(p.slot, p.slot + (p.end - p.start));
+  std::sort(kept.begin(), kept.end());
   uint64_t lo = UINT64_MAX, hi = 0;
   for (const sys::VmArea& a : maps) {
     if (a.path == "[vsyscall]") continue;
@@ -176,12 +181,21 @@ Status unmap_everything(RemoteTask& task, const std::vector<sys::VmArea>& maps) 
   auto unmap = [&](uint64_t s, uint64_t e) {
     if (s < e) batch.add(stop_on_error(make_call(SYS_munmap, s, e - s)), fmt::format("munmap {:x}-{:x}", s, e));
   };
-  unmap(lo, std::min(hi, xs));
-  unmap(std::max(lo, xe), hi);
+  uint64_t from = lo;
+  for (auto [s, e] : kept) {
+    unmap(from, std::min(hi, s));
+    from = std::max(from, e);
+  }
+  unmap(from, hi);
   TRY(batch.run(task));
+  auto inside_kept = [&](const sys::VmArea& a) {
+    for (auto [s, e] : kept)
+      if (a.start >= s && a.end <= e) return true;
+    return false;
+  };
   auto left = TRY_CTX(sys::read_maps(task.tgid()), "task {}: maps after teardown", task.tgid());
   for (const sys::VmArea& a : left)
-    if (a.path != "[vsyscall]" && (a.start < xs || a.end > xe))
+    if (a.path != "[vsyscall]" && !inside_kept(a))
       return failf("task {}: area {} is still mapped after the teardown", task.tgid(), area_label(a.start, a.end, a.path, ""));
   return {};
 }
@@ -272,10 +286,19 @@ Call mmap_call(const img::VmArea& a, int64_t fd) {
                    fd < 0 ? 0 : a.offset());
 }
 
-Status map_anonymous(RemoteTask& task, const img::Mm& mm) {
+// An area the fork phase built (CowRestore) is moved to its place: mremap
+// moves the page tables, so its pages stay shared with the parent's.
+Status map_anonymous(RemoteTask& task, const img::Mm& mm, const CowRestore& cow) {
   Batch batch;
-  for (const img::VmArea& a : mm.areas())
-    if (a.flags() & img::VMA_ANON) batch.add(mmap_call(a, -1), "mmap " + area_label(a), a.start());
+  for (const img::VmArea& a : mm.areas()) {
+    if (!(a.flags() & img::VMA_ANON)) continue;
+    const uint64_t len = a.end() - a.start();
+    if (const CowRestore::Premapped* p = cow.find(a.start()))
+      batch.add(make_call(SYS_mremap, p->slot, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, a.start()),
+                fmt::format("mremap {:x} to {}", p->slot, area_label(a)), a.start());
+    else
+      batch.add(mmap_call(a, -1), "mmap " + area_label(a), a.start());
+  }
   return batch.run(task);
 }
 
@@ -581,9 +604,12 @@ class ChunkBuffer {
 Status fill_range(const Filler& f, const image::PageReader& pages, const std::vector<Piece>& pieces, std::byte* buf,
                   uint64_t from, uint64_t to) {
   auto it = std::upper_bound(pieces.begin(), pieces.end(), from,
-                             [](uint64_t off, const Piece& p) { return off < p.file_offset; }) - 1;
+                             [](uint64_t off, const Piece& p) { return off < p.file_offset; });
+  if (it != pieces.begin()) --it;
   for (uint64_t cs = from; cs < to; cs += image::kChunkSize) {
     const uint64_t ce = std::min(to, cs + image::kChunkSize);
+    while (it != pieces.end() && it->file_offset + it->len <= cs) ++it;
+    if (it == pieces.end() || it->file_offset >= ce) continue;  // all of it in areas built already
     TRY(pages.read_verified(cs, buf, ce - cs));
     for (; it != pieces.end() && it->file_offset < ce; ++it) {
       const uint64_t s = std::max(cs, it->file_offset), e = std::min(ce, it->file_offset + it->len);
@@ -617,19 +643,53 @@ static_assert(kFillJob % image::kChunkSize == 0);
 // chunk verified right before its bytes are copied (a corrupt store is
 // found before its bytes are used; the restore then fails and the caller
 // kills the half-built task, as for any failure after the teardown).
-Status fill_pages(RemoteTask& task, const img::Mm& mm, const image::PageReader& pages, Progress* progress) {
+// The pages the task shares with its parent, where the restore does not let
+// it inherit them: copied from the ancestor's store that holds them, each
+// chunk verified as it is read.
+Status fill_parent_pages(const Filler& f, const img::Mm& mm, const image::PageReader& pages, const CowRestore& cow,
+                         std::byte* buf) {
+  int k = 0;
+  return for_each_parent_piece(
+      pages.index(), cow.ancestors,
+      [&](const image::PageReader& store, uint64_t vaddr, uint64_t len, uint64_t off) -> Status {
+        while (mm.areas(k).end() <= vaddr) k++;  // validate_mm: inside an area
+        const img::VmArea& a = mm.areas(k);
+        if (cow.find(a.start())) return {};  // built in the fork phase
+        const uint64_t total = store.index().total_size();
+        for (uint64_t cs = off / image::kChunkSize * image::kChunkSize; cs < off + len; cs += image::kChunkSize) {
+          const uint64_t ce = std::min(total, cs + image::kChunkSize);
+          TRY(store.read_verified(cs, buf, ce - cs));
+          const uint64_t s = std::max(cs, off), e = std::min(ce, off + len);
+          const uint64_t at = vaddr + (s - off);
+          const std::byte* src = buf + (s - cs);
+          Status st;
+          image::for_each_nonzero(src, e - s, [&](size_t o, size_t n) {
+            if (st) st = by_uffd(a, f.uffd) ? f.uffd->copy(at + o, src + o, n) : write_memory(f.pid, at + o, src + o, n);
+          });
+          TRY_CTX(std::move(st), "task {}: {} (its parent's pages)", f.pid, area_label(a));
+        }
+        return {};
+      });
+}
+
+Status fill_pages(RemoteTask& task, const img::Mm& mm, const image::PageReader& pages, Progress* progress,
+                  const CowRestore& cow) {
   const uint64_t total = pages.index().total_size();
-  if (total == 0) return {};
+  const bool from_parent = pages.index().parent_runs_size() > 0;
+  if (total == 0 && !from_parent) return {};
   std::vector<Piece> pieces = pieces_of(mm, pages);
+  // The areas the fork phase built are whole already.
+  std::erase_if(pieces, [&](const Piece& p) { return cow.find(p.area->start()) != nullptr; });
   Filler f{task.tgid(), {}, {}};
   uint64_t anon = 0;
   for (const Piece& p : pieces)
     if (anon_private(*p.area)) anon += p.len;
+  for (const img::PageRun& r : pages.index().parent_runs()) anon += r.nr_pages() * kPage;
   // A userfaultfd costs a few remote syscalls: worth it from a few MiB on.
   if (anon >= kUffdFrom && fill_mode() == FillMode::Uffd) f.uffd = TRY(open_uffd(task));
   if (f.uffd) {
     for (const img::VmArea& a : mm.areas())
-      if (anon_private(a) && a.pages_in_store()) {
+      if (anon_private(a) && a.pages_in_store() && !cow.find(a.start())) {
         TRY_CTX(f.uffd->register_missing(a.start(), a.end() - a.start()), "task {}: {}", f.pid, area_label(a));
         f.registered.push_back(&a);
       }
@@ -648,6 +708,11 @@ Status fill_pages(RemoteTask& task, const img::Mm& mm, const image::PageReader& 
     if (progress) progress->advance(to - from);
     return {};
   }));
+  if (from_parent) {
+    ChunkBuffer buf(image::kChunkSize);
+    if (!buf.get()) return sys_fail("task {}: mmap a copy buffer", f.pid);
+    TRY(fill_parent_pages(f, mm, pages, cow, buf.get()));
+  }
   // Registered areas fault like any other again (closing the fd would do
   // it too; an explicit unregister reports a failure).
   for (const img::VmArea* a : f.registered)
@@ -675,7 +740,7 @@ Status seal_areas(RemoteTask& task, const img::Mm& mm) {
 }
 
 Status restore_steps(RemoteTask& task, const img::Mm& mm, image::PageReader& pages, const ShmemFds& shmem,
-                     Progress* progress, const SysvSizes& sysv) {
+                     Progress* progress, const SysvSizes& sysv, const CowRestore& cow) {
   const pid_t pid = task.tgid();
   if (!task.has_executor()) return failf("task {}: restore_mm needs the executor mapped", pid);
   TRY(validate_mm(mm, pages));
@@ -685,15 +750,15 @@ Status restore_steps(RemoteTask& task, const img::Mm& mm, image::PageReader& pag
   auto current = TRY_CTX(sys::read_maps(pid), "task {}", pid);
   TRY(check_vdso_compatible(pid, mm, current));
   // Nothing above touched the task; from here on a failure leaves it unusable.
-  TRY(unmap_everything(task, current));
+  TRY(unmap_everything(task, current, cow));
   TRY(place_vdso(task, mm));
   TRY(set_mm_map(task, mm, shmem));
-  TRY(map_anonymous(task, mm));
+  TRY(map_anonymous(task, mm, cow));
   TRY(map_files(task, mm));
   TRY(map_shmem(task, mm, shmem));
   TRY(map_sysv(task, mm, sysv));
   TRY(advise_areas(task, mm));
-  TRY(fill_pages(task, mm, pages, progress));
+  TRY(fill_pages(task, mm, pages, progress, cow));
   TRY(protect_areas(task, mm));
   TRY(seal_areas(task, mm));
   return {};
@@ -721,8 +786,8 @@ Status lock_steps(RemoteTask& task, const img::Mm& mm) {
 }  // namespace
 
 Status restore_mm(RemoteTask& task, const img::Mm& mm, image::PageReader& pages, const ShmemFds& shmem,
-                  Progress* progress, const SysvSizes& sysv) {
-  return context(restore_steps(task, mm, pages, shmem, progress, sysv), "restore");
+                  Progress* progress, const SysvSizes& sysv, const CowRestore& cow) {
+  return context(restore_steps(task, mm, pages, shmem, progress, sysv, cow), "restore");
 }
 
 Status restore_mm_locks(RemoteTask& task, const img::Mm& mm) { return context(lock_steps(task, mm), "restore"); }

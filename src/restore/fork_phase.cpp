@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <map>
+#include <utility>
 
 #include "container/init.h"
 #include "container/report.h"
@@ -39,6 +40,9 @@ struct ForkEnv {
   Faults faults;
   // Descriptions ancestors opened for their descendants: ofd_id -> fd.
   std::map<uint64_t, int> inherited;
+  // The page stores copy-on-write areas are built from (restore/cow.h),
+  // above every fd number of the image.
+  std::map<const image::PageReader*, int> store_fds;
 };
 
 [[noreturn]] void run_node(ForkEnv& env, pid_t pid);
@@ -85,6 +89,10 @@ Status set_name(const std::string& name) {
 // A task: its fds, fs context and threads, then it waits to be seized.
 Status task_ready(ForkEnv& env, pid_t pid) {
   const TaskPlan& t = env.plan->tasks.at(pid);
+  // Its copy-on-write areas are built and its children forked: the page
+  // stores are no fd of the task.
+  for (auto& [r, fd] : env.store_fds) ::close(std::exchange(fd, -1));
+  env.store_fds.clear();
   // The shared memory objects go above every fd number of the image now,
   // so that their numbers hold while the table is built (memfd fds are
   // opened from them).
@@ -162,6 +170,8 @@ Status node_steps(ForkEnv& env, pid_t pid) {
   const Plan& plan = *env.plan;
   const TreeNode& n = plan.tree.node(pid);
   if (n.kind == NodeKind::Task) TRY(env.faults.hit("restore.fork"));
+  // Before it forks anything: its children inherit these areas.
+  if (n.kind == NodeKind::Task) TRY(build_cow_areas(plan, pid, env.store_fds));
   TRY(kinds::create_shared_fds(plan.shared, pid, env.log_fd, &env.memfds, env.inherited, env.console_fd));
   for (pid_t c : n.before_setsid) TRY(fork_node(env, c));
   if (n.setsid && ::setsid() < 0) return sys_fail("{} {}: setsid", kinds::node_kind_name(n.kind), pid);
@@ -196,6 +206,8 @@ Status init_side(const Plan& p, int log_fd, int console_fd, int report_fd, std::
   std::vector<int> keep = {0, 1, 2, log_fd, console_fd, report_fd};
   keep.insert(keep.end(), shmem_fds.begin(), shmem_fds.end());
   if (host_ns >= 0) keep.push_back(host_ns);
+  const std::vector<const image::PageReader*> stores = cow_stores(p);
+  for (const image::PageReader* r : stores) keep.push_back(r->fd());
   for (const auto& fc : p.fs)
     if (fc.data) keep.push_back(fc.data.get());
   TRY(close_all_but(std::move(keep)));
@@ -224,6 +236,14 @@ Status init_side(const Plan& p, int log_fd, int console_fd, int report_fd, std::
   env.shmem_fds = std::move(shmem_fds);
   env.memfds = kinds::shmem_fd_map(p.shmem, env.shmem_fds);
   env.faults = std::move(faults);
+  // The stores' fds above every fd number of the image: the shared fds a
+  // task creates before it forks must not land on them.
+  for (const image::PageReader* r : stores) {
+    int moved = ::fcntl(r->fd(), F_DUPFD_CLOEXEC, p.shared.top + 1);
+    if (moved < 0) return sys_fail("init: move a page store fd");
+    ::close(r->fd());
+    env.store_fds[r] = moved;
+  }
   run_node(env, p.tree.init);
 }
 

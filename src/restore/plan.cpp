@@ -7,6 +7,7 @@
 #include "image/layout.h"
 #include "kinds/creds.h"
 #include "kinds/mm.h"
+#include "kinds/mm_cow.h"
 #include "kinds/ns/fs_tree.h"
 #include "kinds/ns/ipc.h"
 #include "kinds/ns/mounts.h"
@@ -84,6 +85,27 @@ Result<FsContent> read_fs_content(const image::ImageReader& image, const img::Mo
   return fc;
 }
 
+// Each task's pages that are its parent's (copy-on-write) lie in the store
+// of a live ancestor.
+Status link_ancestors(Plan& p) {
+  for (auto& [pid, t] : p.tasks) {
+    if (t.zombie()) continue;
+    for (pid_t up = t.task.ppid(); up != 0;) {
+      auto it = p.tasks.find(up);
+      if (it == p.tasks.end() || it->second.zombie() || !it->second.pages) break;
+      t.ancestors.push_back(&*it->second.pages);
+      up = it->second.task.ppid();
+      if (t.ancestors.size() > p.tasks.size()) return bad_input("task {}: its ancestors form a cycle", pid);
+    }
+    TRY_CTX(kinds::for_each_parent_piece(t.pages->index(), t.ancestors,
+                                         [](const image::PageReader&, uint64_t, uint64_t, uint64_t) -> Status {
+                                           return {};
+                                         }),
+            "task {}", pid);
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<Plan> read_plan(const image::ImageReader& image) {
@@ -102,6 +124,8 @@ Result<Plan> read_plan(const image::ImageReader& image) {
   }
   if (tree.init_pid() != 1) return bad_input("the image's init is task {}, not 1", tree.init_pid());
   p.tree = TRY(kinds::plan_image_tree(tasks, TRY(sys::read_pid_max())));
+  TRY(link_ancestors(p));
+  plan_cow(p);
 
   p.shmem = TRY(kinds::read_shmem(image));
   for (const auto& [pid, t] : p.tasks)

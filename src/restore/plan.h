@@ -14,6 +14,7 @@
 #include "files.pb.h"
 #include "fs.pb.h"
 #include "image/pages.h"
+#include "restore/cow.h"
 #include "image/reader.h"
 #include "kinds/files/shared.h"
 #include "kinds/ns/ipc_semundo.h"
@@ -38,6 +39,11 @@ struct TaskPlan {
   img::Files files;
   std::optional<image::PageReader> pages;
   std::vector<kinds::SemUndoPlan> sem_undo;  // its SEM_UNDO adjustments (kinds/ns/ipc_semundo.h)
+  // The page stores of its live ancestors, the parent's first: where the
+  // pages it shares with them copy-on-write are (kinds/mm_cow.h).
+  std::vector<const image::PageReader*> ancestors;
+  // Its areas built in the fork phase, shared copy-on-write (restore/cow.h).
+  std::vector<CowArea> cow_areas;
   bool zombie() const { return task.state() == img::TASK_ZOMBIE; }
 };
 
@@ -49,6 +55,7 @@ struct Plan {
   std::vector<FsContent> fs;
   kinds::ShmemPlan shmem;  // memory objects shared between tasks
   std::vector<image::PageReader> sysv_shm;  // content of the ipc namespace's shm segments, in its order
+  CowPlan cow;
 };
 
 // Reads and checks everything (exit 2 for a bad image, 4 for state this

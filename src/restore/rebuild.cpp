@@ -97,7 +97,13 @@ Status rebuild_task(std::vector<remote::RemoteTask>& threads, TaskPlan& t, const
   TRY(faults.hit("restore.shmem-fds"));
   kinds::ShmemFds shmem_fds = TRY(kinds::find_shmem_fds(leader.tgid(), shmem, shmem_objects, top));
   TRY(faults.hit("restore.mm"));
-  TRY(kinds::restore_mm(leader, t.mm, *t.pages, shmem_fds, &progress, shmem.sysv_sizes));
+  kinds::CowRestore cow;
+  cow.ancestors = t.ancestors;
+  // AMBER_BREAK=restore.cow-share (tests): the areas built in the fork
+  // phase are dropped and filled with copies; verify_cow must notice.
+  if (!faults.broken("restore.cow-share"))
+    for (const CowArea& a : t.cow_areas) cow.premapped.push_back({a.start, a.end, a.slot});
+  TRY(kinds::restore_mm(leader, t.mm, *t.pages, shmem_fds, &progress, shmem.sysv_sizes, cow));
   TRY_CTX(kinds::close_shmem_fds(leader, shmem_fds), "shared memory fds");
   TRY(faults.hit("restore.mlock"));
   TRY(kinds::restore_mm_locks(leader, t.mm));

@@ -30,6 +30,7 @@
 #include "recover/journal.h"
 #include "remote/remote_task.h"
 #include "restore/check.h"
+#include "restore/cow.h"
 #include "restore/fork_phase.h"
 #include "restore/plan.h"
 #include "restore/rebuild.h"
@@ -271,6 +272,13 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
     init_fds.push_back(host_ns.get());
     made.host_link = net.host().host_name();
   }
+  // Areas children share copy-on-write are built in the fork phase, in
+  // slots of a reservation every process of it inherits (restore/cow.h),
+  // from the page stores it reads itself.
+  CowReservation cow_slots = TRY_CTX(CowReservation::map(plan), "{}", what);
+  for (const std::string& w : plan.cow.not_kept)
+    log.warn("{}: {}: its pages shared copy-on-write with its parent are copied, not shared", what, w);
+  for (const image::PageReader* r : cow_stores(plan)) init_fds.push_back(r->fd());
   container::SpawnSpec spec{container::kContainerNsFlags, {}, made.cgroup_fd.get(),
                             container::exit_file(made.state_dir), init_fds};
   if (console.master) {
@@ -343,6 +351,9 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
             "{}: task {}", what, pid);
   }
   tl.mark("rebuild");
+  // The copy-on-write sharing the image promised is back.
+  TRY_CTX(verify_cow(plan, host_of), "{}", what);
+  tl.mark("verify.cow");
   // Every task has attached its segments again: the controller's hold of
   // the removed ones ends, and the namespace's sysctls follow its objects.
   TRY_CTX(sysv_hold.release(), "{}", what);

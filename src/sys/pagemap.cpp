@@ -2,6 +2,9 @@
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <fmt/format.h>
 
@@ -64,6 +67,20 @@ Result<std::vector<PageRun>> Pagemap::scan(uint64_t start, uint64_t end, const P
     // The kernel stops early when the vector is full; walk_end says where.
     if (a.walk_end <= pos) break;
     pos = a.walk_end;
+  }
+  return out;
+}
+
+Result<std::vector<uint64_t>> Pagemap::entries(uint64_t start, uint64_t end) const {
+  std::vector<uint64_t> out((end - start) / 4096);
+  auto* p = reinterpret_cast<char*>(out.data());
+  const size_t bytes = out.size() * sizeof(uint64_t);
+  for (size_t done = 0; done < bytes;) {
+    ssize_t n = ::pread(fd_.get(), p + done, bytes - done, static_cast<off_t>(start / 4096 * 8 + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return sys_fail("read /proc/{}/pagemap {:#x}-{:#x}", pid_, start, end);
+    if (n == 0) return failf("read /proc/{}/pagemap {:#x}-{:#x}: nothing read", pid_, start, end);
+    done += static_cast<size_t>(n);
   }
   return out;
 }

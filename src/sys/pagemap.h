@@ -41,11 +41,20 @@ struct PageFilter {
 // private file mapping not yet written to) are skipped too.
 PageFilter dumpable_pages_filter(bool anon_only);
 
+inline constexpr uint64_t kPmPresent = uint64_t{1} << 63;
+inline constexpr uint64_t kPmPfnMask = (uint64_t{1} << 55) - 1;
+// The PFN of a present page, 0 if it is not present or the PFN is hidden.
+inline uint64_t pm_pfn(uint64_t e) { return (e & kPmPresent) ? (e & kPmPfnMask) : 0; }
+
 class Pagemap {
  public:
   static Result<Pagemap> open(pid_t pid);
   // All runs in [start, end) matching `filter`, merged when adjacent with equal categories.
   Result<std::vector<PageRun>> scan(uint64_t start, uint64_t end, const PageFilter& filter) const;
+  // The raw 64-bit pagemap entries of [start, end), one per page, in big
+  // pread()s. Bit 63: present; bits 0-54: the PFN, which the kernel shows
+  // to CAP_SYS_ADMIN only (0 otherwise).
+  Result<std::vector<uint64_t>> entries(uint64_t start, uint64_t end) const;
 
  private:
   explicit Pagemap(UniqueFd fd, pid_t pid) : fd_(std::move(fd)), pid_(pid) {}

@@ -96,7 +96,7 @@ TEST_F(ImageIo, HeaderLayoutIsFixed) {
   std::memcpy(&version, raw->data() + 8, 4);
   std::memcpy(&kind, raw->data() + 12, 4);
   std::memcpy(&len, raw->data() + 16, 8);
-  EXPECT_EQ(version, 2u);
+  EXPECT_EQ(version, 3u);
   EXPECT_EQ(kind, static_cast<uint32_t>(img::KIND_TASK));
   EXPECT_EQ(len, raw->size() - kHeaderSize);
   img::Task t;
@@ -162,7 +162,7 @@ TEST_F(ImageIo, RefusesNewerVersion) {
   close(fd);
   Error e = read_error(dir, task_path(1), img::KIND_TASK);
   EXPECT_EQ(e.exit, Exit::BadInput);
-  EXPECT_EQ(e.message, f + ": written by a newer amber: format version 7, this amber reads up to 2");
+  EXPECT_EQ(e.message, f + ": written by a newer amber: format version 7, this amber reads up to 3");
 
   // Also when it is the inventory: the image cannot even be opened.
   std::string inv = dir + "/inventory.img";
@@ -173,7 +173,7 @@ TEST_F(ImageIo, RefusesNewerVersion) {
   auto r = ImageReader::open(dir, test_key());
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().exit, Exit::BadInput);
-  EXPECT_EQ(r.error().message, inv + ": written by a newer amber: format version 7, this amber reads up to 2");
+  EXPECT_EQ(r.error().message, inv + ": written by a newer amber: format version 7, this amber reads up to 3");
 }
 
 TEST_F(ImageIo, RefusesFlippedHeaderAndPayloadBytes) {

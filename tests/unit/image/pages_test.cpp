@@ -17,6 +17,7 @@
 #include "image/pages.h"
 #include "image/reader.h"
 #include "image/writer.h"
+#include "kinds/mm_cow.h"
 #include "image_test_util.h"
 #include "test_key.h"
 
@@ -461,4 +462,92 @@ TEST_F(Pages, PlannedWriterRefusesMisuse) {
   auto fin = pw2->finish();
   ASSERT_FALSE(fin) << "half of the plan written";
   EXPECT_NE(fin.error().message.find("of 2097152 planned bytes written"), std::string::npos) << fin.error().message;
+}
+
+// Copy-on-write: a child's pages listed as its parent's (parent_runs) are
+// found in the nearest ancestor's store that holds them, the grandparent's
+// when the parent shares them too; a parent run over a stored one, or one
+// no ancestor holds, is a corrupt image.
+class ParentRuns : public Pages {
+ protected:
+  struct Store {
+    std::vector<Append> runs;
+    std::vector<PageWriter::Run> parent;
+  };
+  // Stores of tasks 1.. (index i = task i + 1).
+  Result<std::vector<PageReader>> write_open(const std::vector<Store>& stores) {
+    const std::string dir = path(fmt::format("img{}", n_++));
+    {
+      auto w = ImageWriter::create(dir, test_key());
+      if (!w) return std::unexpected(w.error());
+      for (size_t i = 0; i < stores.size(); i++) {
+        const pid_t t = static_cast<pid_t>(i + 1);
+        auto pw = TRY(PageWriter::create(*w, pages_index_path(t), pages_data_path(t)));
+        for (const Append& a : stores[i].runs) TRY(pw.append(a.vaddr, a.data));
+        TRY(pw.add_parent_runs(stores[i].parent));
+        TRY(pw.finish());
+      }
+      TRY(w->commit());
+    }
+    reader_.emplace(TRY(ImageReader::open(dir, test_key())));
+    std::vector<PageReader> out;
+    for (size_t i = 0; i < stores.size(); i++)
+      out.push_back(TRY(PageReader::open(*reader_, pages_index_path(static_cast<pid_t>(i + 1)))));
+    return out;
+  }
+  int n_ = 0;
+};
+
+TEST_F(ParentRuns, ResolvedThroughTheAncestors) {
+  const uint64_t b = 0x7f0000000000;
+  auto gp = pattern(4, 1), par = pattern(1, 2);
+  auto r = write_open({
+      {{{b, gp}}, {}},                                                    // grandparent: 4 pages
+      {{{b + kPageSize, par}}, {{b, kPageSize}, {b + 2 * kPageSize, 2 * kPageSize}}},  // parent: 1 own
+      {{}, {{b, 4 * kPageSize}}},                                         // child: all 4 its parent's
+  });
+  ASSERT_TRUE(r) << r.error().message;
+  const std::vector<PageReader>& s = *r;
+  EXPECT_EQ(s[2].index().parent_runs_size(), 1);
+  struct Got {
+    const PageReader* store;
+    uint64_t vaddr, len, off;
+    bool operator==(const Got&) const = default;
+  };
+  std::vector<Got> got;
+  std::vector<const PageReader*> ancestors = {&s[1], &s[0]};
+  auto st = kinds::for_each_parent_piece(s[2].index(), ancestors,
+                                         [&](const PageReader& store, uint64_t v, uint64_t n, uint64_t off) -> Status {
+                                           got.push_back({&store, v, n, off});
+                                           return {};
+                                         });
+  ASSERT_TRUE(st) << st.error().message;
+  std::vector<Got> want = {{&s[0], b, kPageSize, 0},
+                           {&s[1], b + kPageSize, kPageSize, 0},
+                           {&s[0], b + 2 * kPageSize, 2 * kPageSize, 2 * kPageSize}};
+  EXPECT_EQ(got, want);
+  // Without the grandparent, the pages only it holds are nowhere.
+  std::vector<const PageReader*> parent_only = {&s[1]};
+  auto lost = kinds::for_each_parent_piece(s[2].index(), parent_only,
+                                           [](const PageReader&, uint64_t, uint64_t, uint64_t) -> Status { return {}; });
+  ASSERT_FALSE(lost);
+  EXPECT_EQ(lost.error().exit, Exit::BadInput);
+  EXPECT_NE(lost.error().message.find("no ancestor stores them"), std::string::npos) << lost.error().message;
+}
+
+TEST_F(ParentRuns, OverlapWithStoredRunRefused) {
+  const uint64_t b = 0x7f0000000000;
+  auto r = write_open({{{{b, pattern(2, 3)}}, {{b + kPageSize, kPageSize}}}});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().exit, Exit::BadInput);
+  EXPECT_NE(r.error().message.find("overlaps the stored run"), std::string::npos) << r.error().message;
+}
+
+TEST_F(ParentRuns, WriterRefusesDescendingRuns) {
+  auto w = ImageWriter::create(path("img"), test_key());
+  ASSERT_TRUE(w);
+  auto pw = PageWriter::create(*w, pages_index_path(1), pages_data_path(1));
+  ASSERT_TRUE(pw);
+  std::vector<PageWriter::Run> runs = {{0x20000, kPageSize}, {0x10000, kPageSize}};
+  EXPECT_FALSE(pw->add_parent_runs(runs));
 }
