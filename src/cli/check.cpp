@@ -48,6 +48,7 @@ Status maybe_pause(const char* point, const seal::InterruptGuard& guard) {
 Result<seal::Report> run_check(const CheckArgs& a, Faults& faults) {
   std::vector<seal::External> externals = TRY(seal::parse_externals(a.externals));
   seal::Target target;
+  std::string rootfs;  // of an amber container (not for --pid)
   if (a.pid) {
     target = TRY(seal::target_for_pid(a.pid));
   } else {
@@ -58,6 +59,7 @@ Result<seal::Report> run_check(const CheckArgs& a, Faults& faults) {
     if (live.kind == container::LiveStatus::Kind::Frozen)
       return bad_input("container {} is frozen by someone else (amber thaw {} releases it)", a.name, a.name);
     target = seal::target_for_container(st);
+    rootfs = st.rootfs;
   }
   // What a SIGKILL of amber would leave, for the next command (recover/).
   recover::Journal journal = TRY(recover::Journal::begin(jrn::Journal::CHECK, target.name));
@@ -78,7 +80,8 @@ Result<seal::Report> run_check(const CheckArgs& a, Faults& faults) {
     const std::string log = a.pid ? "" : container::log_file(container::state_dir(a.name));
     std::optional<kinds::ConsoleRef> console;
     if (!a.pid && !target.shims.empty()) console = TRY(kinds::find_console(target.shims.front().pid));
-    const kinds::Blockers found = TRY(dump::find_blockers(tree, log, console ? &*console : nullptr));
+    const kinds::Blockers found =
+        TRY(dump::find_blockers(tree, log, console ? &*console : nullptr, a.pid ? nullptr : &rootfs));
     for (const std::string& l : found.lines()) blockers.add(l);
     r.unsupported = blockers.lines();
   }

@@ -21,10 +21,13 @@ namespace amber::dump {
 
 // `log_path`: the container's log as amber reaches it ("" for a process
 // tree amber did not start): fds on it are the container's own stdio.
-// `console`: the container's console (--tty), nullptr: none.
+// `console`: the container's console (--tty), nullptr: none. `rootfs`: the
+// container's rootfs ("" for the host's tree) to check its mount table
+// against, nullptr: not a container of amber's (mounts not scanned).
 // Failed (not Unsupported) only if /proc could not be read.
 Result<kinds::Blockers> find_blockers(const std::vector<kinds::TreeTask>& tree, const std::string& log_path,
-                                      const kinds::ConsoleRef* console = nullptr);
+                                      const kinds::ConsoleRef* console = nullptr,
+                                      const std::string* rootfs = nullptr);
 
 // The process tree of a held container (kinds::collect_tree) and the
 // checks on it a dump makes first; their refusal is kept as one blocker

@@ -395,7 +395,7 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   const std::optional<kinds::ConsoleRef> console = TRY_CTX(kinds::find_console(st.shim.pid), "container {}", st.name);
   const kinds::ConsoleRef* console_ref = console ? &*console : nullptr;
   // Everything amber cannot dump yet, named at once, before anything is read.
-  TRY(TRY(find_blockers(tree, container::log_file(container::state_dir(st.name)), console_ref)).status());
+  TRY(TRY(find_blockers(tree, container::log_file(container::state_dir(st.name)), console_ref, &st.rootfs)).status());
   tl.mark("blockers");
   // Every established TCP connection into repair mode and read at one
   // instant (inet_socket.h), before any task is read; out of repair mode

@@ -36,6 +36,11 @@ n=$(e2e_name mount)
 assert_fails 4 "mount /mnt (tmpfs from amber_own): a mount the container made itself is not supported yet" \
   "$AMBER" dump "$n" -D "$E2E_TMP/img-mount"
 assert_held_nothing "$n"
+# amber check says so before a dump (the blocker scan reads the mount table).
+run_cmd "$AMBER" check "$n"
+assert_eq 4 "$STATUS" "amber check of a container with its own mount (stderr: $ERR)"
+assert_contains "$OUT" "NOT DUMPABLE YET" "amber check's report"
+assert_contains "$OUT" "mount /mnt (tmpfs from amber_own): a mount the container made itself" "amber check's report"
 
 note "a mount of amber's set-up unmounted inside the container"
 n=$(e2e_name umount)
