@@ -15,6 +15,7 @@
 #include <optional>
 #include <set>
 #include <span>
+#include <thread>
 
 #include "base/files.h"
 #include "container/control.h"
@@ -228,6 +229,19 @@ Result<std::string> recover_dump(const J& j, const Owner& o) {
   return fmt::format("{} was killed while it held the container: {}", who, joined);
 }
 
+// A restore killed between spawn_init and the journal's record of the shim
+// leaves a shim nobody knows the pid of: when the cgroup kill ends the init,
+// it writes the init's exit status into the state directory and exits. The
+// directory is removed again until that writer is gone (bounded: it exits
+// at once).
+Status remove_state_dir(const std::string& dir) {
+  for (int tries = 0;; tries++) {
+    Status st = remove_tree(dir);
+    if (st || st.error().sys_errno != ENOTEMPTY || tries == 50) return st;
+    std::this_thread::sleep_for(100ms);
+  }
+}
+
 Result<std::string> recover_restore(const J& j, const Owner& o) {
   const std::string who = fmt::format("restore of {} (amber pid {})", j.container(), o.pid);
   if (j.phase() == J::RESTORED) return fmt::format("{} had finished: nothing to undo", who);
@@ -244,7 +258,7 @@ Result<std::string> recover_restore(const J& j, const Owner& o) {
   }
   if (!cg.empty() && sys::cgroup_exists(cg)) TRY_CTX(sys::cgroup_remove(cg), "{}", who);
   const std::string dir = j.state_dir();
-  if (!dir.empty() && path_exists(dir)) TRY_CTX(remove_tree(dir), "{}", who);
+  if (!dir.empty() && path_exists(dir)) TRY_CTX(remove_state_dir(dir), "{}", who);
   // Killed while it reserved the name: its hidden directory, or the named
   // one if the rename was done and the directory holds its mark.
   if (!j.reserving_dir().empty()) {
