@@ -391,12 +391,20 @@ Status TcpRepairSession::read_settled() {
     std::vector<Fingerprint> before;
     for (const Sock& s : socks_) before.push_back(TRY_CTX(fingerprint(s.fd.get()), "{}", s.what));
     for (const Sock& s : socks_) conns_.erase(s.inode);
-    for (const Sock& s : socks_) {
-      img::TcpConnection c = TRY_CTX(files::read_tcp_connection(s.fd.get()), "{}", s.what);
-      c.set_reuseaddr(s.reuseaddr);
-      conns_[s.inode] = std::move(c);
-    }
     bool moved = false;
+    for (size_t i = 0; i < socks_.size() && !moved; ++i) {
+      const Sock& s = socks_[i];
+      auto c = files::read_tcp_connection(s.fd.get());
+      if (!c) {
+        // An ACK that frees the send queue between SIOCOUTQ and the peek
+        // makes the peek short: read again if the connection moved.
+        moved = !(TRY_CTX(fingerprint(s.fd.get()), "{}", s.what) == before[i]);
+        if (!moved) return std::unexpected(std::move(c.error()).wrap(s.what));
+        break;
+      }
+      c->set_reuseaddr(s.reuseaddr);
+      conns_[s.inode] = std::move(*c);
+    }
     for (size_t i = 0; i < socks_.size() && !moved; ++i)
       moved = !(TRY_CTX(fingerprint(socks_[i].fd.get()), "{}", socks_[i].what) == before[i]);
     if (!moved) return {};
