@@ -37,6 +37,7 @@ struct Shared {
   long counter;
   long marker;
   int child_holds;
+  int init_added;  // the init's adds are done: the child may take the semaphore for good
 };
 
 static void fail(const char* what) {
@@ -91,6 +92,9 @@ int main(void) {
   if (child < 0) fail("fork");
   if (child == 0) {
     add(sem, s);
+    // Taken for good only once the init's adds are done, or they would wait
+    // for it for ever (the init never printed READY about one run in four).
+    while (!__atomic_load_n(&s->init_added, __ATOMIC_SEQ_CST)) usleep(1000);
     if (sem_wait(sem) != 0) fail("child: take");
     s->child_holds = 1;
     int sig;
@@ -104,6 +108,7 @@ int main(void) {
     _exit(0);
   }
   add(sem, s);
+  __atomic_store_n(&s->init_added, 1, __ATOMIC_SEQ_CST);
   while (!__atomic_load_n(&s->child_holds, __ATOMIC_SEQ_CST)) usleep(10000);
   printf("shmfile: READY child=%d\n", child);
   int sig;
