@@ -50,15 +50,7 @@ NAME="bench-auth-$$"
 MNT="$TMP/images"
 mkdir -p "$MNT"
 
-cleanup() {
-  local rc=$?
-  set +e
-  trap '' INT TERM HUP
-  bench_kill "$NAME" "$NAME-a" "$NAME-b"
-  mountpoint -q "$MNT" && umount "$MNT"
-  rm -rf "$TMP" "$BIN"
-  exit "$rc"
-}
+cleanup() { bench_image_cleanup "$NAME" "$NAME-a" "$NAME-b"; }
 bench_on_exit
 
 cp "$MEM_WORKLOAD" "$BIN/memory_workload"

@@ -57,6 +57,19 @@ bench_on_exit() {
   trap 'exit 129' HUP
 }
 
+# bench_image_cleanup NAME...: the `cleanup` of a benchmark with an image
+# tmpfs at $MNT: kills the containers NAME..., unmounts $MNT, removes TMP and
+# BIN, exits with the status the script ended with (call it first thing).
+bench_image_cleanup() {
+  local rc=$?
+  set +e
+  trap '' INT TERM HUP
+  bench_kill "$@"
+  mountpoint -q "$MNT" && umount "$MNT"
+  rm -rf "$TMP" "$BIN"
+  exit "$rc"
+}
+
 # bench_kill NAME...: kills each container that still exists (cleanup).
 bench_kill() {
   local n

@@ -45,15 +45,7 @@ NAME="bench-cow-$$"
 MNT="$TMP/images"
 mkdir -p "$MNT"
 
-cleanup() {
-  local rc=$?
-  set +e
-  trap '' INT TERM HUP
-  bench_kill "$NAME"
-  mountpoint -q "$MNT" && umount "$MNT"
-  rm -rf "$TMP" "$BIN"
-  exit "$rc"
-}
+cleanup() { bench_image_cleanup "$NAME"; }
 bench_on_exit
 cp "$COW_WORKLOAD" "$BIN/cow"
 mount -t tmpfs -o "size=$(( MIB * 7 + 256 ))m" amber-bench "$MNT"

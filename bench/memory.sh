@@ -52,15 +52,7 @@ NAME="bench-mem-$$"
 MNT="$TMP/images"
 mkdir -p "$MNT"
 
-cleanup() {
-  local rc=$?
-  set +e
-  trap '' INT TERM HUP
-  bench_kill "$NAME"
-  mountpoint -q "$MNT" && umount "$MNT"
-  rm -rf "$TMP" "$BIN"
-  exit "$rc"
-}
+cleanup() { bench_image_cleanup "$NAME"; }
 bench_on_exit
 
 cp "$MEM_WORKLOAD" "$BIN/memory_workload"
