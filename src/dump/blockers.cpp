@@ -1,10 +1,7 @@
 #include "dump/blockers.h"
 
-#include <unistd.h>
-
 #include <map>
 
-#include "kinds/completeness.h"
 #include "kinds/files/fdtable.h"
 #include "kinds/mm.h"
 #include "kinds/ns/ipc.h"
@@ -12,7 +9,6 @@
 #include "kinds/ns/membership.h"
 #include "kinds/ns/mounts.h"
 #include "kinds/task_misc.h"
-#include "sys/procfs.h"
 
 namespace amber::dump {
 
@@ -38,15 +34,11 @@ Result<kinds::Blockers> find_blockers(const std::vector<kinds::TreeTask>& tree, 
   // The mount table: a mount the container made or unmounted (the first
   // such one; the dump names the same).
   if (rootfs) {
-    const auto ct = TRY(sys::read_mountinfo(tree.front().pid));
-    Status st = {};
-    for (const sys::MountInfo& m : ct)
-      if (st) st = kinds::check_mount_optional(m.optional_fields, fmt::format("mount {} at {}", m.mnt_id, m.mount_point));
-    if (st) {
-      auto classified = kinds::classify_mounts(ct, TRY(sys::read_mountinfo(::getpid())), *rootfs);
-      if (!classified) st = std::unexpected(std::move(classified.error()));
+    auto classified = kinds::classify_task_mounts(tree.front().pid, *rootfs);
+    if (!classified) {
+      Status st = std::unexpected(std::move(classified.error()));
+      if (!out.keep(st)) return std::unexpected(std::move(st.error()));
     }
-    if (!out.keep(st)) TRY(std::move(st));
   }
   auto ipc = kinds::dump_ipc(tree.front().pid, nullptr);
   if (!ipc) {

@@ -132,11 +132,7 @@ Result<img::Container> dump_container_meta(const container::ContainerState& st, 
 
 // Mount table and the content of the container's own tmpfs mounts.
 Status dump_mounts(img::Container& c, pid_t init, image::ImageWriter& image, Faults& faults) {
-  auto ct = TRY(sys::read_mountinfo(init));
-  auto host = TRY(sys::read_mountinfo(::getpid()));
-  for (const sys::MountInfo& m : ct)
-    TRY(kinds::check_mount_optional(m.optional_fields, fmt::format("mount {} at {}", m.mnt_id, m.mount_point)));
-  auto classified = TRY(kinds::classify_mounts(ct, host, c.rootfs()));
+  auto classified = TRY(kinds::classify_task_mounts(init, c.rootfs()));
   // Socket files the container's unix sockets are bound to (their binds
   // make them again on restore).
   kinds::BoundSocketFiles bound;

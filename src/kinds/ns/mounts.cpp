@@ -1,9 +1,12 @@
 #include "kinds/ns/mounts.h"
 
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <set>
 #include <tuple>
+
+#include "kinds/completeness.h"
 
 namespace amber::kinds {
 namespace {
@@ -128,6 +131,13 @@ Status verify_mounts(const std::vector<sys::MountInfo>& restored, const img::Nam
     if (want.count(h) < have.count(h))
       return failf("mount namespace: the restored mount '{}' is not in the image", h);
   return {};
+}
+
+Result<std::vector<ClassifiedMount>> classify_task_mounts(pid_t init, const std::string& rootfs) {
+  const auto ct = TRY(sys::read_mountinfo(init));
+  for (const sys::MountInfo& m : ct)
+    TRY(check_mount_optional(m.optional_fields, fmt::format("mount {} at {}", m.mnt_id, m.mount_point)));
+  return classify_mounts(ct, TRY(sys::read_mountinfo(::getpid())), rootfs);
 }
 
 }  // namespace amber::kinds

@@ -32,6 +32,11 @@ Result<std::vector<ClassifiedMount>> classify_mounts(const std::vector<sys::Moun
                                                      const std::vector<sys::MountInfo>& host,
                                                      const std::string& rootfs);
 
+// The mount table of `init`'s mount namespace, checked (optional fields:
+// completeness.h) and classified against amber's own (the host's view):
+// what the dump records, and what the blocker scan looks at.
+Result<std::vector<ClassifiedMount>> classify_task_mounts(pid_t init, const std::string& rootfs);
+
 // A tmpfs whose content the container owns (/tmp, /dev/shm): the restore
 // mounts it fresh and fills it; no other mount point may have content.
 bool is_own_tmpfs(std::string_view mountpoint);
