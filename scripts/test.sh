@@ -20,7 +20,4 @@ if v2=$(tcg_v2); then
   trap 'tcg_remove_tree "$AMBER_TEST_CGROUP_ROOT"' EXIT
 fi
 cd build
-# A failed test runs once more before it counts as failed: two scenarios are
-# known to flake under heavy load (MmTest.RoundTripRebuildsLayout..., about 1
-# in 15 loaded runs; see the closing notes). Both attempts are in the output.
-ctest --output-on-failure -j2 --timeout 600 --repeat until-pass:2 "$@"
+ctest --output-on-failure -j2 --timeout 600 "$@"

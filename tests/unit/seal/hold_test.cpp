@@ -239,7 +239,7 @@ TEST(Hold, CgroupFrozenByItsOwnerIsFrozenAgainAtRelease) {
   if (!cg.skip_reason().empty()) GTEST_SKIP() << cg.skip_reason();
   auto* tree = shared_new<Tree>();
   Child leader([&] { spawn_tree(tree, cg, 4); });
-  ASSERT_TRUE(wait_until([&] { return tree->ready.load() == 4; }));
+  ASSERT_TRUE(wait_until([&] { return tree->ready.load() == 4; }, std::chrono::seconds(60)));  // set-up: see above
   ASSERT_TRUE(write_file(cg.path() + "/cgroup.freeze", "1"));
   ASSERT_TRUE(wait_until([&] { return cg.frozen(); }));
   {
@@ -266,7 +266,7 @@ TEST(Hold, StoppedTaskInTheCgroupStaysStopped) {
   if (!cg.skip_reason().empty()) GTEST_SKIP() << cg.skip_reason();
   auto* tree = shared_new<Tree>();
   Child leader([&] { spawn_tree(tree, cg, 4); });
-  ASSERT_TRUE(wait_until([&] { return tree->ready.load() == 4; }));
+  ASSERT_TRUE(wait_until([&] { return tree->ready.load() == 4; }, std::chrono::seconds(60)));  // set-up: see above
   const pid_t stopped = static_cast<pid_t>(tree->pids[3].load());
   ASSERT_EQ(::kill(stopped, SIGSTOP), 0);
   ASSERT_TRUE(wait_until([&] { return proc_state(stopped) == 'T'; }));
@@ -293,7 +293,7 @@ TEST(Hold, RefusesATaskTracedBySomeoneElse) {
   if (!cg.skip_reason().empty()) GTEST_SKIP() << cg.skip_reason();
   auto* tree = shared_new<Tree>();
   Child leader([&] { spawn_tree(tree, cg, 4); });
-  ASSERT_TRUE(wait_until([&] { return tree->ready.load() == 4; }));
+  ASSERT_TRUE(wait_until([&] { return tree->ready.load() == 4; }, std::chrono::seconds(60)));  // set-up: see above
   const pid_t victim = static_cast<pid_t>(tree->pids[2].load());
   Child tracer([&] {
     if (::ptrace(PTRACE_SEIZE, victim, 0, 0) != 0) ::_exit(1);
@@ -325,7 +325,7 @@ TEST(Hold, InterruptedHoldReleasesEverything) {
   if (!cg.skip_reason().empty()) GTEST_SKIP() << cg.skip_reason();
   auto* tree = shared_new<Tree>();
   Child leader([&] { spawn_tree(tree, cg, 6); });
-  ASSERT_TRUE(wait_until([&] { return tree->ready.load() == 6; }));
+  ASSERT_TRUE(wait_until([&] { return tree->ready.load() == 6; }, std::chrono::seconds(60)));  // set-up: see above
   const std::vector<pid_t> listed = cg.threads();
   {
     auto guard = seal::InterruptGuard::block();
@@ -352,7 +352,7 @@ TEST(Hold, KillWhileHeld) {
   if (!cg.skip_reason().empty()) GTEST_SKIP() << cg.skip_reason();
   auto* tree = shared_new<Tree>();
   Child leader([&] { spawn_tree(tree, cg, 8); });
-  ASSERT_TRUE(wait_until([&] { return tree->ready.load() == 8; }));
+  ASSERT_TRUE(wait_until([&] { return tree->ready.load() == 8; }, std::chrono::seconds(60)));  // set-up: see above
   auto hold = Hold::by_cgroup(cg.path());
   ASSERT_TRUE(hold) << hold.error().message;
   ASSERT_TRUE(hold->kill());
