@@ -37,6 +37,7 @@
 #include "kinds/ns/membership.h"
 #include "kinds/ns/mounts.h"
 #include "kinds/ns/net.h"
+#include "kinds/ns/net_host.h"
 #include "kinds/ns/uts.h"
 #include "kinds/rlimits.h"
 #include "kinds/seccomp.h"
@@ -446,6 +447,7 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
     host->set_address(st.veth->address);
     host->set_name(st.veth->name);
     for (const auto& p : st.veth->publish) host->add_publish(p);
+    TRY_CTX(kinds::read_host_side(*host), "container {}", st.name);
   }
   std::future<Result<img::NetNs>> net_job =
       std::async(std::launch::async, [init, host] { return kinds::dump_net(init, host ? &*host : nullptr); });
