@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -37,6 +38,8 @@
 #include "kinds/ns/membership.h"
 #include "kinds/ns/mounts.h"
 #include "kinds/ns/net.h"
+#include "kinds/ns/net_host.h"
+#include "kinds/ns/net_lock.h"
 #include "kinds/ns/uts.h"
 #include "kinds/rlimits.h"
 #include "kinds/seccomp.h"
@@ -393,10 +396,29 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   // Everything amber cannot dump yet, named at once, before anything is read.
   TRY(TRY(find_blockers(tree, container::log_file(container::state_dir(st.name)), console_ref, &st.rootfs)).status());
   tl.mark("blockers");
+  // The network lock (kinds/ns/net_lock.h): from here no packet crosses
+  // the container's links until the restored tasks run, or until this dump
+  // fails or leaves the container running (its destructor runs before the
+  // hold's). Not before: a dump refused so far never touched the network.
+  const bool external_net = std::any_of(opts.externals.begin(), opts.externals.end(),
+                                        [](const seal::External& e) { return e.kind == "net"; });
+  kinds::NetLock netlock;
+  const std::vector<std::string> links =
+      TRY_CTX(kinds::net_lock_links(init, external_net), "container {}: network lock", st.name);
+  if (!links.empty()) {
+    auto journal_lock = [&journal, init](uint64_t netns) -> Status {
+      journal.data().mutable_net_lock()->set_tgid(init);
+      journal.data().mutable_net_lock()->set_netns_inode(netns);
+      return journal.save();
+    };
+    netlock = TRY_CTX(kinds::NetLock::take(init, links, journal_lock, log), "container {}", st.name);
+  }
+  TRY(faults.hit("dump.net-lock"));
+  tl.mark("net-lock");
   // Every established TCP connection into repair mode and read at one
   // instant (inet_socket.h), before any task is read; out of repair mode
   // again when this dump fails (the session's destructor runs before the
-  // hold's) or leaves the container running.
+  // lock's and the hold's) or leaves the container running.
   std::vector<std::pair<pid_t, pid_t>> live;
   for (const kinds::TreeTask& tt : tree)
     if (!tt.zombie) live.emplace_back(tt.pid, tt.vpid);
@@ -411,7 +433,7 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
     return journal.save();
   };
   kinds::TcpRepairSession tcp =
-      TRY_CTX(kinds::TcpRepairSession::begin(live, journal_repair), "container {}", st.name);
+      TRY_CTX(kinds::TcpRepairSession::begin(live, netlock.held(), journal_repair), "container {}", st.name);
   TRY(faults.hit("dump.tcp-repair"));
   tl.mark("tcp-repair");
   log.debug("holding {} ({} processes, {} threads)", st.name, tree.size(), hold.all_threads().size());
@@ -446,6 +468,7 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
     host->set_address(st.veth->address);
     host->set_name(st.veth->name);
     for (const auto& p : st.veth->publish) host->add_publish(p);
+    TRY_CTX(kinds::read_host_side(*host), "container {}", st.name);
   }
   std::future<Result<img::NetNs>> net_job =
       std::async(std::launch::async, [init, host] { return kinds::dump_net(init, host ? &*host : nullptr); });
@@ -537,13 +560,16 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
     tl.mark("seal-recheck");
     if (opts.leave_running) {
       TRY_CTX(tcp.release(), "container {}: TCP connections out of repair mode", st.name);
+      TRY_CTX(netlock.lift(), "container {}", st.name);
       TRY(hold.release());
       tl.mark("release");
       return journal.set_phase(jrn::Journal::RELEASED);
     }
     TRY(hold.kill());
-    // Closed in repair mode: the dead tasks' connections send nothing.
+    // Closed in repair mode: the dead tasks' connections send nothing, and
+    // the lock goes with their namespace (the image is restored locked).
     tcp.drop();
+    netlock.drop();
     tl.mark("kill");
     // The image is the container now: a kill from here keeps it.
     return journal.set_phase(jrn::Journal::KILLED);

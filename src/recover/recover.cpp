@@ -24,6 +24,7 @@
 #include "container/state.h"
 #include "journal.pb.h"
 #include "kinds/files/inet_socket.h"
+#include "kinds/ns/net_lock.h"
 #include "recover/journal.h"
 #include "remote/remote_task.h"
 #include "seal/hold.h"
@@ -95,7 +96,7 @@ std::optional<uint64_t> still_there(const jrn::Mapping& m) {
 
 struct PutBack {
   int threads = 0, mappings = 0, continued = 0, sockets = 0;
-  bool thawed = false;
+  bool thawed = false, unlocked = false;
 };
 
 // A dump or check killed while it held the container (recover.h).
@@ -167,6 +168,18 @@ Result<PutBack> put_back(const J& j) {
     if (TRY_CTX(kinds::leave_repair(r.tgid(), r.fd(), r.inode(), r.reuseaddr()), "process {}: fd {}", r.tgid(), r.fd()))
       ++out.sockets;
   }
+  // The network lock, before any task runs again (net_lock.h): in the
+  // namespace of the journaled task, or of any live one that is in it.
+  if (j.has_net_lock()) {
+    std::vector<pid_t> in_ns = {j.net_lock().tgid()};
+    for (const auto& [tgid, recs] : threads_of) in_ns.push_back(tgid);
+    for (pid_t p : in_ns) {
+      auto ns = sys::read_ns_inode(p, "net");
+      if (!threads_of.contains(p) || !ns || *ns != j.net_lock().netns_inode()) continue;
+      out.unlocked = TRY_CTX(kinds::lift_net_lock(p, j.net_lock().netns_inode()), "process {}", p);
+      break;
+    }
+  }
   TRY(hold.release());
   // A parked thread stopped its whole process (executor.cpp); continued
   // unless it was already in a job-control stop when the dump held it.
@@ -214,6 +227,7 @@ Result<std::string> recover_dump(const J& j, const Owner& o) {
   if (pb.mappings) what.push_back(fmt::format("{} mapping(s) of amber's removed", pb.mappings));
   if (pb.continued) what.push_back(fmt::format("{} process(es) continued", pb.continued));
   if (pb.sockets) what.push_back(fmt::format("{} TCP connection(s) out of repair mode", pb.sockets));
+  if (pb.unlocked) what.push_back("network lock lifted");
   const std::string temp = j.temp_image();
   if (!temp.empty() && path_exists(temp)) {
     TRY_CTX(remove_tree(temp), "{}", who);

@@ -24,6 +24,7 @@
 #include "kinds/files/fdtable.h"
 #include "kinds/files/inet_socket.h"
 #include "kinds/ns/mounts.h"
+#include "kinds/ns/net_lock.h"
 #include "kinds/ns/uts.h"
 #include "kinds/task_attrs.h"
 #include "kinds/tree.h"
@@ -173,8 +174,10 @@ Status restore_sched(const Plan& plan, Made& made) {
 // Detached inside the frozen cgroup and thawed together: no task runs
 // before every one is ready. A task that was in a job-control stop gets
 // SIGSTOP in every thread while frozen: each takes it before it returns to
-// user space, so it stops without running (kinds/task_attrs.h).
-Status release_all(const Plan& plan, Made& made) {
+// user space, so it stops without running (kinds/task_attrs.h). The network
+// lock is lifted last before the thaw: until then a failed restore sends
+// its peers nothing, and no task ever sees its send fail.
+Status release_all(const Plan& plan, Made& made, kinds::NetLock& netlock) {
   TRY(sys::cgroup_freeze(made.cgroup, 10s));
   auto fail = [&](Error e, pid_t pid) -> Status {
     (void)sys::cgroup_thaw(made.cgroup, 10s);
@@ -188,6 +191,10 @@ Status release_all(const Plan& plan, Made& made) {
     }
     if (plan.tasks.at(pid).task.stopped())
       if (auto r = kinds::stop_again(threads.front().tgid(), tids, pid); !r) return fail(std::move(r.error()), pid);
+  }
+  if (auto r = netlock.lift(); !r) {
+    (void)sys::cgroup_thaw(made.cgroup, 10s);
+    return std::unexpected(std::move(r.error()));
   }
   TRY(sys::cgroup_thaw(made.cgroup, 10s));
   return {};
@@ -400,7 +407,12 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   TRY_CTX(kinds::finish_tcp_restore(tcp_tasks), "{}", what);
   tl.mark("tcp");
   TRY(faults.hit("restore.release"));
-  TRY_CTX(release_all(plan, made), "{}", what);
+  // The init locked its namespace (fork_phase.cpp); a restore that fails
+  // leaves it locked, to die with the namespace.
+  kinds::NetLock netlock;
+  if (kinds::net_lock_wanted(plan.container.namespaces().net_ns()))
+    netlock = TRY_CTX(kinds::NetLock::adopt(init_host), "{}", what);
+  TRY_CTX(release_all(plan, made, netlock), "{}", what);
   tl.mark("release");
   made.keep = true;
   // The container runs: nothing for a recovery to undo any more.

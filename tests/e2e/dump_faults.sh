@@ -15,12 +15,7 @@ points=$("$AMBER" dump --list-fault-points)
 [ "$(echo "$points" | wc -l)" -ge 5 ] || fail "too few dump fault points: $points"
 for p in $points; do
   note "dump fails at $p"
-  run_cmd env AMBER_FAULT="$p" "$AMBER" dump "$n" -D "$E2E_TMP/img-$p"
-  assert_eq 1 "$STATUS" "dump with fault $p: exit status (stderr: $ERR)"
-  assert_contains "$ERR" "fault injected at $p" "dump with fault $p"
-  [ ! -e "$E2E_TMP/img-$p" ] || fail "dump with fault $p left an image"
-  ls -d "$E2E_TMP"/img-$p.tmp* >/dev/null 2>&1 && fail "dump with fault $p left a temporary image"
-  assert_eq running "$(ps_state "$n")" "state after fault $p"
+  dump_fails_at "$p" "$n"
   assert_eq "$before" "$(snapshot "$pid" "$child")" "container after a dump failed at $p"
 done
 

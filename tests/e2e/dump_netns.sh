@@ -58,18 +58,24 @@ inside ip link add amber_v0 type veth peer name amber_v1
 inside ip addr add 10.77.0.1/24 dev amber_v0
 inside sh -c 'echo 1234 >/proc/sys/net/core/somaxconn'
 if command -v nft >/dev/null; then
-  # The network lock's table (amber's own, while a container is held) is
-  # never dumped; the container's own tables are.
-  inside nft add table inet amber_netlock
+  # The network lock's table is amber's own: a container that has one
+  # already is refused by name (its links would be unlocked at the end).
+  inside nft add table netdev amber_netlock
+  assert_fails 1 "network lock: the net namespace has a table netdev amber_netlock already" \
+    "$AMBER" dump "$n" -D "$E2E_TMP/refused"
+  assert_held_nothing "$n"
+  inside nft delete table netdev amber_netlock
   inside nft add table ip amber_own
 fi
 "$AMBER" dump "$n" -D "$E2E_TMP/ok" --leave-running >/dev/null
 assert_held_nothing "$n"
 if command -v nft >/dev/null; then
+  # The lock the dump took (its links are amber_v0 and amber_v1) is never
+  # dumped, and gone again; the container's own tables are dumped.
   meta=$("$WORKLOADS/image_edit" "$E2E_TMP/ok" decode container.img)
   assert_contains "$meta" "table ip amber_own" "the container's nftables table in the image"
   assert_not_contains "$meta" "amber_netlock" "the image"
-  inside nft delete table inet amber_netlock
+  assert_not_contains "$(inside nft list tables)" "amber_netlock" "the container after the dump"
   inside nft delete table ip amber_own
 fi
 rm -rf "$E2E_TMP/ok"

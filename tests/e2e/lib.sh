@@ -195,6 +195,18 @@ make_busybox_rootfs() {
   chroot "$1" /bin/busybox --install -s /bin
 }
 
+# dump_fails_at POINT NAME: `amber dump NAME` with AMBER_FAULT=POINT fails
+# there (exit 1), leaves no image (temporary or not), and NAME runs on.
+dump_fails_at() {
+  local p=$1 name=$2
+  run_cmd env AMBER_FAULT="$p" "$AMBER" dump "$name" -D "$E2E_TMP/img-$p"
+  assert_eq 1 "$STATUS" "dump with fault $p: exit status (stderr: $ERR)"
+  assert_contains "$ERR" "fault injected at $p" "dump with fault $p"
+  [ ! -e "$E2E_TMP/img-$p" ] || fail "dump with fault $p left an image"
+  ls -d "$E2E_TMP"/img-$p.tmp* >/dev/null 2>&1 && fail "dump with fault $p left a temporary image"
+  assert_eq running "$(ps_state "$name")" "state after fault $p"
+}
+
 # init_and_children NAME: the container's init and its children (host pids).
 init_and_children() { local p; p=$(init_pid "$1"); echo "$p $(cat /proc/$p/task/$p/children | xargs)"; }
 

@@ -224,6 +224,10 @@ Status requeue_datagram(const img::InetSocket& s, const img::Datagram& d) {
     ::setsockopt(raw, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof one);
   } else {
     ::setsockopt(raw, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
+    // A source no link of the namespace has (a peer outside, over a veth):
+    // the IPv4 route lookup refuses it (ENETUNREACH) unless the socket is
+    // transparent (FLOWI_FLAG_ANYSRC; IP_FREEBIND only lets it bind).
+    if (::setsockopt(raw, IPPROTO_IP, IP_TRANSPARENT, &one, sizeof one) != 0) return sys_fail("IP_TRANSPARENT");
   }
   SockAddr from = make_sockaddr(family, src, 0, 0);
   if (::bind(raw, from.get(), from.len) != 0) return sys_fail("bind raw socket to the sender's address");

@@ -9,8 +9,9 @@
 // dump that fails, or --leave-running, takes them out of repair mode again
 // (and gives SO_REUSEADDR back: repair mode overrides it); after the kill
 // they are closed still in repair mode, which sends nothing to the peer.
-// Traffic from outside the container (a veth) needs a network lock from the
-// hold on: not there yet — TcpRepairSession::begin is where it would start.
+// A connection to a peer outside the container (over a veth) is read the
+// same way under the network lock (kinds/ns/net_lock.h), taken before
+// begin: nothing the peer sends reaches the container until the restore.
 //
 // Restore: each task makes its connections in repair mode (open); once every
 // task exists and the restore is verified, finish_tcp_restore takes them
@@ -44,7 +45,9 @@ class TcpRepairSession {
   // The established TCP sockets of `tasks` ({pid as amber sees it, pid in
   // the container}), each description once, in repair mode and read.
   // `journal` is told every socket before the first goes into repair mode.
-  static Result<TcpRepairSession> begin(const std::vector<std::pair<pid_t, pid_t>>& tasks,
+  // `net_locked`: the container's namespace is locked (net_lock.h), so a
+  // connection to a peer outside is kept; else it is refused by name.
+  static Result<TcpRepairSession> begin(const std::vector<std::pair<pid_t, pid_t>>& tasks, bool net_locked,
                                         const std::function<Status(const std::vector<RepairedSocket>&)>& journal);
   TcpRepairSession() = default;
   TcpRepairSession(TcpRepairSession&& o) noexcept;

@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -275,6 +276,43 @@ Endpoint endpoint_of(int fd, bool peer) {
   return e;
 }
 
+// Every TCP socket of `pid`'s net namespace as (local, remote), from
+// /proc/PID/net/tcp and tcp6: a connection waiting in a listener's accept
+// queue is there too, held by no fd. Addresses as the kernel stores them
+// (printed as native-endian words), ports in host order.
+Result<std::set<std::pair<Endpoint, Endpoint>>> netns_tuples(pid_t pid) {
+  std::set<std::pair<Endpoint, Endpoint>> out;
+  auto parse = [](std::string_view text, Endpoint& e) {
+    auto colon = text.find(':');
+    if (colon == std::string_view::npos || colon % 8 != 0) return false;
+    for (size_t at = 0; at < colon; at += 8) {
+      auto word = parse_uint(text.substr(at, 8), 16);
+      if (!word) return false;
+      const uint32_t w = static_cast<uint32_t>(*word);
+      e.addr.append(reinterpret_cast<const char*>(&w), 4);
+    }
+    auto port = parse_uint(text.substr(colon + 1), 16);
+    if (!port) return false;
+    e.port = static_cast<uint32_t>(*port);
+    e.addr = unmapped(e.addr);
+    return true;
+  };
+  for (const char* file : {"tcp", "tcp6"}) {
+    auto text = read_file(fmt::format("/proc/{}/net/{}", pid, file));
+    if (!text) {
+      if (text.error().sys_errno == ENOENT) continue;  // no IPv6 in this kernel
+      return std::unexpected(std::move(text.error()));
+    }
+    auto lines = split(*text, '\n');
+    for (size_t i = 1; i < lines.size(); ++i) {
+      auto f = split_ws(lines[i]);
+      Endpoint local, remote;
+      if (f.size() > 2 && parse(f[1], local) && parse(f[2], remote)) out.insert({local, remote});
+    }
+  }
+  return out;
+}
+
 // Does a listener bound to `l` take connections to `to`?
 bool listens_for(const Endpoint& l, const Endpoint& to) {
   if (l.port != to.port) return false;
@@ -297,7 +335,7 @@ std::pair<uint64_t, uint64_t> bytes_exchanged(int fd) {
 }  // namespace
 
 Result<TcpRepairSession> TcpRepairSession::begin(
-    const std::vector<std::pair<pid_t, pid_t>>& tasks,
+    const std::vector<std::pair<pid_t, pid_t>>& tasks, bool net_locked,
     const std::function<Status(const std::vector<RepairedSocket>&)>& journal) {
   TcpRepairSession session;
   struct Found {
@@ -336,27 +374,38 @@ Result<TcpRepairSession> TcpRepairSession::begin(
       established.push_back(std::move(f));
     }
   }
-  // A connection whose other end no task holds, to a listener of the
-  // container: that end waits in the listener's accept queue. Without data
-  // either way, the client connects again at the restore; else refused.
+  // A connection whose other end no task holds: in a listener's accept
+  // queue of the container (the namespace has a socket of the reverse
+  // tuple), or outside. Waiting in the accept queue without data either
+  // way, the client connects again at the restore; else refused.
   std::vector<Sock> found;
+  std::optional<std::set<std::pair<Endpoint, Endpoint>>> in_ns;  // read once, if needed
   for (Found& f : established) {
     if (fd_tuples.contains({f.peer, f.local})) {
+      found.push_back(std::move(f.s));
+      continue;
+    }
+    if (!in_ns) in_ns = TRY_CTX(netns_tuples(f.s.pid), "{}", f.s.what);
+    if (!in_ns->contains({f.peer, f.local})) {
+      // A peer outside the container (over a veth) keeps sending while the
+      // container is held; the kernel would acknowledge what arrives after
+      // the queues were read, and that data would be lost. The network
+      // lock (kinds/ns/net_lock.h) keeps it out until the restore.
+      if (!net_locked)
+        return unsupported("{}: connected to {} outside the container, whose net namespace amber cannot lock (not "
+                           "its own): not supported",
+                           f.s.what, files::addr_text(f.peer.addr.size() == 16 ? AF_INET6 : AF_INET, f.peer.addr,
+                                                     f.peer.port));
       found.push_back(std::move(f.s));
       continue;
     }
     const uint64_t* listener = nullptr;
     for (const auto& [ino, ep] : listeners)
       if (listens_for(ep, f.peer)) listener = &ino;
-    // A peer outside the container (over a veth) keeps sending while the
-    // container is held, and the kernel acknowledges what it gets after the
-    // queues were read: that data would be lost. Refused until amber has a
-    // network lock.
     if (!listener)
-      return unsupported("{}: connected to {} outside the container: not supported yet (no network lock: what the "
-                         "peer sends during the dump would be lost)",
-                         f.s.what, files::addr_text(f.peer.addr.size() == 16 ? AF_INET6 : AF_INET, f.peer.addr,
-                                                   f.peer.port));
+      return unsupported("{}: its other end is in the container's net namespace, held by no task and in no accept "
+                         "queue: not supported",
+                         f.s.what);
     const auto [acked, received] = bytes_exchanged(f.s.fd.get());
     const int outq = TRY_CTX(ioctl_int(f.s.fd.get(), SIOCOUTQ, "SIOCOUTQ"), "{}", f.s.what);
     const int inq = TRY_CTX(ioctl_int(f.s.fd.get(), SIOCINQ, "SIOCINQ"), "{}", f.s.what);

@@ -11,6 +11,7 @@
 
 #include "base/files.h"
 #include "base/unique_fd.h"
+#include "kinds/ns/net_lock.h"
 #include "kinds/ns/net_rtnl.h"
 #include "kinds/ns/net_view.h"
 #include "sys/ns_thread.h"
@@ -280,6 +281,11 @@ Status restore_net(const img::NetNs& n, int host_ns) {
   if (!n.host().host_name().empty() && host_ns < 0) return failf("net namespace: no host namespace for its host link");
   TRY_CTX(apply_lo(n), "net namespace");
   TRY(net::create_links(n, host_ns));
+  // Locked before any link is up (net_lock.h): a peer's segment meeting a
+  // connection not made yet would be answered with a RST, and one reaching
+  // a restored connection before it is verified would change it. The
+  // controller lifts the lock as the tasks are released.
+  TRY(install_net_lock(n));
   TRY(apply_rest(n, false));
   // Restore verification, before any task runs.
   const Lines want = lines_of(n.verify());

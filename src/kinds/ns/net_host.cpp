@@ -75,17 +75,27 @@ struct LinkPut {
 };
 using Link = std::unique_ptr<rtnl_link, LinkPut>;
 
-// An address on link `ifindex` and the link up, in the caller's namespace.
-Status address_and_up(nl_sock* sk, int ifindex, const std::string& cidr, const std::string& what) {
+// An address (IPv4 or IPv6 ADDR/PREFIX) on link `ifindex`, in the
+// caller's namespace. `nodad`: an IPv6 address usable at once (it was
+// before the checkpoint), not after duplicate address detection.
+Status add_address(nl_sock* sk, int ifindex, const std::string& cidr, bool nodad, const std::string& what) {
   nl_addr* local = nullptr;
-  if (int e = nl_addr_parse(cidr.c_str(), AF_INET, &local); e < 0) return nl_fail(e, fmt::format("{}: address {}", what, cidr));
+  if (int e = nl_addr_parse(cidr.c_str(), AF_UNSPEC, &local); e < 0)
+    return nl_fail(e, fmt::format("{}: address {}", what, cidr));
   rtnl_addr* a = rtnl_addr_alloc();
   rtnl_addr_set_ifindex(a, ifindex);
   rtnl_addr_set_local(a, local);
+  if (nodad && nl_addr_get_family(local) == AF_INET6) rtnl_addr_set_flags(a, IFA_F_NODAD);
   nl_addr_put(local);
   const int e = rtnl_addr_add(sk, a, NLM_F_CREATE | NLM_F_EXCL);
   rtnl_addr_put(a);
   if (e < 0) return nl_fail(e, fmt::format("{}: add address {}", what, cidr));
+  return {};
+}
+
+// An address on link `ifindex` and the link up, in the caller's namespace.
+Status address_and_up(nl_sock* sk, int ifindex, const std::string& cidr, const std::string& what) {
+  TRY(add_address(sk, ifindex, cidr, false, what));
   Link orig(rtnl_link_alloc()), ch(rtnl_link_alloc());
   rtnl_link_set_ifindex(orig.get(), ifindex);
   rtnl_link_set_flags(ch.get(), IFF_UP);
@@ -190,7 +200,38 @@ Status configure_host_side(const img::HostLink& h) {
   Sock sk = TRY(connect(NETLINK_ROUTE));
   const int idx = static_cast<int>(::if_nametoindex(h.host_name().c_str()));
   if (idx <= 0) return sys_fail("veth {}: find it on the host", h.host_name());
-  return address_and_up(sk.get(), idx, h.host_address(), fmt::format("veth {} (host side)", h.host_name()));
+  const std::string what = fmt::format("veth {} (host side)", h.host_name());
+  TRY(address_and_up(sk.get(), idx, h.host_address(), what));
+  for (const std::string& cidr : h.host_extra_addresses()) TRY(add_address(sk.get(), idx, cidr, true, what));
+  return {};
+}
+
+Status read_host_side(img::HostLink& h) {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return sys_fail("veth {}: list the host's addresses", h.host_name());
+  // The address bytes of an AF_INET or AF_INET6 sockaddr.
+  auto bytes = [](const sockaddr* sa) {
+    return sa->sa_family == AF_INET
+               ? reinterpret_cast<const unsigned char*>(&reinterpret_cast<const sockaddr_in*>(sa)->sin_addr)
+               : reinterpret_cast<const unsigned char*>(&reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr);
+  };
+  h.clear_host_extra_addresses();
+  for (ifaddrs* i = list; i; i = i->ifa_next) {
+    if (!i->ifa_addr || !i->ifa_netmask || h.host_name() != i->ifa_name) continue;
+    const int family = i->ifa_addr->sa_family;
+    if (family != AF_INET && family != AF_INET6) continue;
+    const unsigned char* addr = bytes(i->ifa_addr);
+    // The kernel makes the link-local one itself.
+    if (family == AF_INET6 && IN6_IS_ADDR_LINKLOCAL(reinterpret_cast<const in6_addr*>(addr))) continue;
+    int prefix = 0;
+    for (int b = 0; b < (family == AF_INET ? 4 : 16); ++b) prefix += __builtin_popcount(bytes(i->ifa_netmask)[b]);
+    char buf[INET6_ADDRSTRLEN] = {};
+    ::inet_ntop(family, addr, buf, sizeof buf);
+    const std::string cidr = fmt::format("{}/{}", buf, prefix);
+    if (cidr != h.host_address()) h.add_host_extra_addresses(cidr);
+  }
+  ::freeifaddrs(list);
+  return {};
 }
 
 namespace {

@@ -33,8 +33,15 @@ Result<img::HostLink> plan_veth(const std::string& container, const std::string&
 Status make_veth(const img::HostLink& h, pid_t init);
 
 // The host side's address and up, in the caller's (the host's) namespace:
-// after the restore made the pair from inside.
+// after the restore made the pair from inside. Then the other addresses
+// the host side had at the dump, usable at once (no IPv6 duplicate address
+// detection): a connection of the host's to the container goes on from them.
 Status configure_host_side(const img::HostLink& h);
+
+// Dump: the host side's addresses besides host_address (an IPv6 address
+// the user gave it, say) into host_extra_addresses; not IPv6 link-local
+// ones (the kernel makes them, from a MAC the new pair does not keep).
+Status read_host_side(img::HostLink& h);
 
 // "HOSTPORT:CTRPORT", both 1-65535: bad input (exit 2) else (unit-tested).
 Status check_publish(const std::string& spec);

@@ -46,12 +46,16 @@ Result<std::string> nft_list_ruleset(const std::set<std::string>& tables) {
   return out;
 }
 
+Status nft_run(const std::string& commands, std::string_view what) {
+  Ctx c = TRY(make_ctx());
+  if (nft_run_cmd_from_buffer(c.get(), commands.c_str()) != 0)
+    return failf("nftables: {}: {}", what, first_line(nft_ctx_get_error_buffer(c.get())));
+  return {};
+}
+
 Status nft_load_ruleset(const std::string& text) {
   if (text.empty()) return {};
-  Ctx c = TRY(make_ctx());
-  if (nft_run_cmd_from_buffer(c.get(), text.c_str()) != 0)
-    return failf("nftables: load the saved ruleset: {}", first_line(nft_ctx_get_error_buffer(c.get())));
-  return {};
+  return nft_run(text, "load the saved ruleset");
 }
 
 }  // namespace amber::kinds::net

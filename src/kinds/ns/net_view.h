@@ -59,17 +59,19 @@ std::string without_flag(std::string line, std::string_view flag);
 std::vector<std::pair<std::string, std::string>> sysctls_to_write(const std::map<std::string, std::string>& want,
                                                                   const std::map<std::string, std::string>& fresh);
 
-// The nftables table a network lock (issue 14, the TCP part) may hold in
-// the container's namespace while it is held: "FAMILY NAME" as nft_tables
-// lists it. Left out of every view, so a dump never records it and a
-// restore never makes it.
-inline constexpr const char* kNetLockTable = "inet amber_netlock";
+// The network lock's table (net_lock.h), in the container's namespace
+// while it is held: "FAMILY NAME" as nft_tables lists it. Left out of every
+// view, so a dump never records it and a restore never makes it.
+inline constexpr const char* kNetLockTable = "netdev amber_netlock";
 
 // The ruleset of the calling thread's namespace as `nft list ruleset`
 // prints it, with only `tables` ("FAMILY NAME"), each by `nft list table`
 // (libnftables); loading one (net_nft.cpp).
 Result<std::string> nft_list_ruleset(const std::set<std::string>& tables);
 Status nft_load_ruleset(const std::string& text);
+// Runs nft commands (nft's input language) in one transaction: all or none.
+// The error is "nftables: WHAT: " and nft's first line of it.
+Status nft_run(const std::string& commands, std::string_view what);
 
 // lo up or down, its MTU: by ioctl in the calling thread's namespace.
 Status set_lo_up(bool up);

@@ -1,16 +1,18 @@
 # A redis client on one TCP connection kept across a checkpoint: stores N
 # keys (pipelined), prints "redis: READY", and on SIGUSR1 reads every key
 # back on the same connection and writes more: "redis: OK" or "redis: FAIL".
+#   redis_client.py N [HOST]   (HOST: the server's address, 127.0.0.1 if not given)
 import signal
 import socket
 import sys
 import time
 
 n = int(sys.argv[1])
+host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
 for _ in range(200):
     try:
-        s = socket.create_connection(("127.0.0.1", 6379))
+        s = socket.create_connection((host, 6379))
         break
     except OSError:
         time.sleep(0.05)
