@@ -53,6 +53,37 @@ const char* type_name(mode_t type) {
   }
 }
 
+// A mount stacked under another at the same mount point, or below a mount
+// so covered: the host's /dev/shm under the container's /dev is in the
+// container's table, but its tasks see amber's /dev/shm on top.
+bool hidden(const Mounts& mounts, const img::Mount& m) {
+  const img::Mount* cur = &m;
+  const img::Mount* from = nullptr;  // the way up: standing on cur, it covers nothing we see
+  for (int depth = 0; cur && depth < mounts.size(); ++depth) {
+    for (const img::Mount& o : mounts)
+      if (o.parent_id() == cur->mount_id() && o.mountpoint() == cur->mountpoint() && &o != cur && &o != from)
+        return true;
+    const img::Mount* parent = nullptr;
+    for (const img::Mount& o : mounts)
+      if (o.mount_id() == cur->parent_id() && &o != cur) parent = &o;
+    from = cur;
+    cur = parent;
+  }
+  return false;
+}
+
+}  // namespace
+
+const img::Mount* visible_mount(const Mounts& mounts, std::string_view path) {
+  const img::Mount* at = nullptr;
+  for (const img::Mount& m : mounts)
+    if (under(path, m.mountpoint()) && !hidden(mounts, m) && (!at || m.mountpoint().size() > at->mountpoint().size()))
+      at = &m;
+  return at;
+}
+
+namespace {
+
 // The container's tree as a restore builds it: the rootfs (or the host's
 // tree for a container without one, whose mounts are inherited by path),
 // the dumped content of its own tmpfs mounts, and amber's /proc, /dev and
@@ -97,9 +128,7 @@ class ContainerTree {
   }
 
   Result<Found> find(const std::string& path) const {
-    const img::Mount* at = nullptr;
-    for (const img::Mount& m : plan_->container.namespaces().mounts())
-      if (under(path, m.mountpoint()) && (!at || m.mountpoint().size() > at->mountpoint().size())) at = &m;
+    const img::Mount* at = visible_mount(plan_->container.namespaces().mounts(), path);
     if (at && !at->content().empty()) return in_tree(trees_.at(at->mountpoint()), path, at->mountpoint());
     if (at && !at->external_bind() && at->mountpoint() != "/") return Found{false};  // amber's fresh mounts
     return on_host(path);

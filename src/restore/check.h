@@ -26,6 +26,11 @@ enum class PageData {
 
 Result<Plan> check_image(const image::ImageReader& image, PageData pages);
 
+// The mount the container's tasks see `path` on, nullptr if none: the
+// deepest mount point above it among the mounts not hidden under another.
+using Mounts = google::protobuf::RepeatedPtrField<img::Mount>;
+const img::Mount* visible_mount(const Mounts& mounts, std::string_view path);
+
 // Exposed for tests: a path of the container's tree as the image records it
 // (absolute, no "", ".", ".." component, no NUL).
 Status check_image_path(std::string_view path);

@@ -21,6 +21,7 @@
 #include <map>
 
 #include "kinds/files/fd_kinds.h"
+#include "kinds/files/fdinfo_fields.h"
 #include "kinds/files/unix_socket.h"
 #include "sys/resolve.h"
 
@@ -312,7 +313,9 @@ class Unit {
         if (u.passsec()) TRY(set_int(fd, SO_PASSSEC, 1, "SO_PASSSEC"));
         if (u.passpidfd()) TRY(set_int(fd, 76 /* SO_PASSPIDFD */, 1, "SO_PASSPIDFD"));
         if (u.peek_off() != -1) TRY(set_int(fd, SO_PEEK_OFF, u.peek_off(), "SO_PEEK_OFF"));
-        return {};
+        // The description's flags (O_NONBLOCK: nginx's channel between
+        // master and worker) once the unit is made.
+        return set_status_flags(fd, f->flags());
       };
       TRY_CTX(one(), "{}", text(ino));
     }

@@ -3,6 +3,7 @@
 // inside another child, compared through fdinfo, kcmp and the pipe's data.
 #include "kinds/files/fdtable.h"
 #include "kinds/files/shared.h"
+#include "kinds/files/unix_socket.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -596,4 +597,31 @@ TEST(FilesKind, PipeEndsMustMatchTheirEntry) {
   auto unmarked = plan_of(false, false);
   ASSERT_FALSE(unmarked);
   EXPECT_EQ(unmarked.error().exit, Exit::BadInput);
+}
+
+// A socketpair whose one end is O_NONBLOCK (nginx's channel between master
+// and worker): each description is made again with its own status flags.
+TEST(FilesKind, UnixSocketpairKeepsEachEndsStatusFlags) {
+  Forked a([&](int& ready) {
+    if (int rc = only_ready_fd(ready)) return rc;
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) || ::fcntl(sv[0], F_SETFL, O_NONBLOCK) != 0) return 41;
+    return move_to(sv[0], 5) && move_to(sv[1], 6) ? 0 : 43;
+  });
+  ASSERT_TRUE(a.ok()) << "setup exit status " << a.wait();
+  ASSERT_TRUE(ready_fd_closed(a.pid()));
+  auto files = kinds::dump_fds(dump_ctx(a.pid()));
+  ASSERT_TRUE(files) << files.error().message;
+  std::vector<img::Fd> unit(files->fds().begin(), files->fds().end());
+  ASSERT_EQ(unit.size(), 2u);
+  auto made = kinds::files::create_unix_unit(unit, 1, 100);
+  ASSERT_TRUE(made) << made.error().message;
+  std::map<uint64_t, int> fd_of;
+  for (const auto& [ofd, fd] : *made) fd_of[ofd] = fd.get();
+  for (const img::Fd& f : unit) {
+    const int fl = ::fcntl(fd_of.at(f.ofd_id()), F_GETFL);
+    EXPECT_EQ(fl & O_NONBLOCK, f.fd() == 5 ? O_NONBLOCK : 0) << "fd " << f.fd();
+    EXPECT_EQ(static_cast<uint32_t>(fl) & ~static_cast<uint32_t>(O_LARGEFILE), f.flags() & ~static_cast<uint32_t>(O_LARGEFILE))
+        << "fd " << f.fd();
+  }
 }
