@@ -128,9 +128,20 @@ uint64_t BoundExternals::clone_flags(uint64_t flags) const {
   return flags;
 }
 
-Result<BoundExternals> bind_externals(const Plan& plan, const std::vector<ExternalBinding>& given) {
+namespace {
+
+// The image's externals by SPEC, and the description (ofd_id, an fd of it)
+// of each one the fds are on.
+struct Declared {
+  std::map<std::string, seal::External> list;
+  std::map<std::string, std::pair<uint64_t, const img::Fd*>> fds;
+};
+
+Result<Declared> read_declared(const Plan& plan) {
+  Declared d;
+  auto& declared = d.list;
+  auto& fds = d.fds;
   // The image's list, checked: kinds this amber gives back, each once.
-  std::map<std::string, seal::External> declared;
   for (const img::External& e : plan.container.externals()) {
     seal::External x{e.kind(), e.value()};
     const bool ok = x.value.empty() ? ns_kind(x.kind) != nullptr : is_description(x.kind);
@@ -138,7 +149,6 @@ Result<BoundExternals> bind_externals(const Plan& plan, const std::vector<Extern
     if (!declared.emplace(x.spec(), x).second) return bad_input("the image declares external {} twice", x.spec());
   }
   // Its fds: each on a declared external, one description per external.
-  std::map<std::string, std::pair<uint64_t, const img::Fd*>> fds;
   for (const auto& [pid, t] : plan.tasks)
     for (const img::Fd& fd : t.files.fds()) {
       if (fd.kind() != img::FD_EXTERNAL) continue;
@@ -148,6 +158,20 @@ Result<BoundExternals> bind_externals(const Plan& plan, const std::vector<Extern
       if (!fresh && it->second.first != fd.ofd_id())
         return bad_input("task {}: fd {}: a second description of external {}", pid, fd.fd(), fd.external());
     }
+  return d;
+}
+
+}  // namespace
+
+Status check_externals(const Plan& plan) {
+  TRY(read_declared(plan));
+  return {};
+}
+
+Result<BoundExternals> bind_externals(const Plan& plan, const std::vector<ExternalBinding>& given) {
+  const Declared d = TRY(read_declared(plan));
+  const auto& declared = d.list;
+  const auto& fds = d.fds;
 
   std::map<std::string, const ExternalBinding*> bound;
   for (const ExternalBinding& b : given) {

@@ -47,6 +47,11 @@ struct BoundExternals {
   bool joins(const std::string& type) const { return ns.contains(type); }
 };
 
+// The image's externals are ones amber restore gives back, each listed
+// once, and its FD_EXTERNAL fds name listed ones, one description each
+// (exit 2 otherwise). Part of check_image (amber show --verify).
+Status check_externals(const Plan& plan);
+
 // Binds every external of the image (it is checked too: kinds, and the
 // fds on each). Exit 2 for an external without a binding, a binding for
 // none, or a target that is not what the external needs (not that
