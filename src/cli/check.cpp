@@ -1,4 +1,4 @@
-// amber check NAME | --pid PID [--json] [--external SPEC]...
+// amber check NAME | --pid PID [--json] [--external SPEC]... [--tcp-established]
 #include <unistd.h>
 
 #include <array>
@@ -24,6 +24,7 @@ struct CheckArgs {
   pid_t pid = 0;
   bool json = false;
   std::vector<std::string> externals;
+  bool tcp_established = false;
 };
 
 // The check's steps that can fail after the container is held; the fault
@@ -49,6 +50,7 @@ Result<seal::Report> run_check(const CheckArgs& a, Faults& faults) {
   std::vector<seal::External> externals = TRY(seal::parse_externals(a.externals));
   seal::Target target;
   std::string rootfs;  // of an amber container (not for --pid)
+  std::optional<img::HostLink> host;  // its --net veth link
   if (a.pid) {
     target = TRY(seal::target_for_pid(a.pid));
   } else {
@@ -60,6 +62,7 @@ Result<seal::Report> run_check(const CheckArgs& a, Faults& faults) {
       return bad_input("container {} is frozen by someone else (amber thaw {} releases it)", a.name, a.name);
     target = seal::target_for_container(st);
     rootfs = st.rootfs;
+    host = container::host_link(st);
   }
   // What a SIGKILL of amber would leave, for the next command (recover/).
   recover::Journal journal = TRY(recover::Journal::begin(jrn::Journal::CHECK, target.name));
@@ -80,8 +83,15 @@ Result<seal::Report> run_check(const CheckArgs& a, Faults& faults) {
     const std::string log = a.pid ? "" : container::log_file(container::state_dir(a.name));
     std::optional<kinds::ConsoleRef> console;
     if (!a.pid && !target.shims.empty()) console = TRY(kinds::find_console(target.shims.front().pid));
+    // The accepted leaks as the dump would record them (or refuse them).
+    const dump::Declared declared = dump::declared_externals(r.leaks, blockers);
+    dump::BlockerScan scan;
+    scan.externals = &declared;
+    scan.tcp_established = a.tcp_established;
+    scan.net = true;
+    scan.host = host ? &*host : nullptr;
     const kinds::Blockers found =
-        TRY(dump::find_blockers(tree, log, console ? &*console : nullptr, a.pid ? nullptr : &rootfs));
+        TRY(dump::find_blockers(tree, log, console ? &*console : nullptr, a.pid ? nullptr : &rootfs, scan));
     for (const std::string& l : found.lines()) blockers.add(l);
     r.unsupported = blockers.lines();
   }
@@ -105,6 +115,8 @@ Action add_check(CLI::App& app) {
   sub->add_option("--external", a->externals,
                   "Accept a declared leak (repeatable): a namespace type (pid uts ipc net mnt cgroup user time), "
                   "file:PATH, fifo:PATH, pipe:INODE, unix:INODE, shm:SHMID, mapping:PATH or mount:PATH");
+  sub->add_flag("--tcp-established", a->tcp_established,
+                "As for amber dump: with --external net, established TCP connections are kept, not refused");
   return [a, list, pid](Context& ctx) {
     if (*list) {
       for (const char* p : kFaultPoints) fmt::print("{}\n", p);

@@ -1,4 +1,4 @@
-// amber dump NAME -D DIR [--leave-running] [--external SPEC]... [--key FILE] [--list-fault-points]
+// amber dump NAME -D DIR [--leave-running] [--external SPEC]... [--tcp-established] [--key FILE] [--list-fault-points]
 #include <cstdlib>
 #include <memory>
 
@@ -16,7 +16,11 @@ Action add_dump(CLI::App& app) {
   sub->add_option("-D,--images-dir", opts->dir, "Image directory to create (must not exist)")->check(path_value());
   sub->add_flag("--leave-running", opts->leave_running, "Release the container after the dump instead of killing it");
   auto externals = std::make_shared<std::vector<std::string>>();
-  sub->add_option("--external", *externals, "Accept a declared leak (as for amber check; repeatable)");
+  sub->add_option("--external", *externals,
+                  "Accept a declared leak (as for amber check; repeatable): a net, uts or ipc namespace or a pipe, "
+                  "fifo or file description is recorded in the image and given back by amber restore --external");
+  sub->add_flag("--tcp-established", opts->tcp_established,
+                "With --external net: keep the container's established TCP connections (refused without it)");
   sub->add_option("--key", opts->key_file,
                   "Authenticate the image with this key file (32 random bytes, mode 0600) instead of the host's "
                   "/var/lib/amber/image.key")

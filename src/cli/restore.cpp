@@ -1,4 +1,4 @@
-// amber restore -D DIR [--name NEW] [--no-verify] [--key FILE] [--list-fault-points]
+// amber restore -D DIR [--name NEW] [--external SPEC]... [--no-verify] [--key FILE] [--list-fault-points]
 #include <cstdlib>
 #include <memory>
 
@@ -20,13 +20,21 @@ Action add_restore(CLI::App& app) {
                   "The image was made with this key file (32 random bytes, mode 0600) instead of with the host's "
                   "/var/lib/amber/image.key")
       ->check(path_value());
+  auto externals = std::make_shared<std::vector<std::string>>();
+  sub->add_option("--external", *externals,
+                  "Give back an external the image declares (repeatable; amber show lists them): net:PATH|PID, "
+                  "uts:PATH|PID, ipc:PATH|PID (the namespace to join: a namespace file or a process's), "
+                  "pipe:INODE=fd:N, fifo:PATH=fd:N, file:PATH=fd:N (fd N of amber restore is that description)");
   sub->add_flag("--list-fault-points", *list, "Print the names of the restore's fault points (for tests) and exit");
-  return [opts, list](Context& ctx) {
+  return [opts, list, externals](Context& ctx) {
     if (*list) {
       for (const char* p : restore::kFaultPoints) fmt::print("{}\n", p);
       return 0;
     }
     if (opts->dir.empty()) return report(ctx, Error{Exit::BadInput, 0, "usage: amber restore -D DIR [--name NEW]"});
+    auto bound = restore::parse_bindings(*externals);
+    if (!bound) return report(ctx, bound.error());
+    opts->externals = std::move(*bound);
     Faults faults = Faults::from_env();  // test-only (base/faults.h)
     auto r = restore::restore_container(*opts, ctx.log, faults);
     if (!r) return report(ctx, r.error());

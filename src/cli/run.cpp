@@ -1,4 +1,4 @@
-// amber run [--tty] [--net none|veth[=ADDR/PREFIX]] [--publish HOSTPORT:CTRPORT]... [--name NAME] [--hostname H] [--rootfs DIR] [--env K=V]... [--] CMD [ARGS...]
+// amber run [--tty] [--net none|host|veth[=ADDR/PREFIX]] [--uts private|host] [--ipc private|host] [--publish HOSTPORT:CTRPORT]... [--name NAME] [--hostname H] [--rootfs DIR] [--env K=V]... [--] CMD [ARGS...]
 #include <memory>
 
 #include "cli/verbs.h"
@@ -28,7 +28,14 @@ Action add_run(CLI::App& app) {
   sub->add_option("--net", o->net,
                   "none: loopback only (default); veth[=ADDR/PREFIX]: a veth pair to the host, the host side "
                   "am-NAME, the container's eth0 at ADDR/PREFIX (default: a free /30 of 10.200.0.0/16) with a "
-                  "default route through the host side");
+                  "default route through the host side; host: the host's net namespace (a leak: dump it with "
+                  "--external net)");
+  sub->add_option("--uts", o->uts,
+                  "private (default): a uts namespace of its own; host: the host's (no --hostname; a leak: dump it "
+                  "with --external uts)");
+  sub->add_option("--ipc", o->ipc,
+                  "private (default): an ipc namespace of its own; host: the host's (a leak: dump it with --external "
+                  "ipc)");
   sub->add_option("--publish", o->publish,
                   "HOSTPORT:CTRPORT (repeatable, with --net veth): TCP to the host's HOSTPORT goes to the "
                   "container's CTRPORT (nftables DNAT on the host, removed with the container)")

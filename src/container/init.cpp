@@ -176,8 +176,8 @@ Status run_init(const InitConfig& c) {
   reset_signals();
   if (::setsid() < 0) return sys_fail("setsid");
   TRY(setup_container_fs(c.rootfs));
-  TRY(set_hostname(c.hostname));
-  TRY(loopback_up());
+  if (c.own_uts) TRY(set_hostname(c.hostname));
+  if (c.own_net) TRY(loopback_up());
   if (::chdir("/") != 0) return sys_fail("chdir /");
   if (c.tty_fd >= 0) {
     for (int i = 0; i < 3; ++i)

@@ -21,6 +21,10 @@ struct InitConfig {
   int tty_fd = -1;
   std::vector<std::string> argv;
   std::vector<std::string> env;  // complete environment (see command_env)
+  // false: the namespace is the host's (amber run --uts host, --net host):
+  // no hostname is set, lo is left as it is.
+  bool own_uts = true;
+  bool own_net = true;
 };
 
 // Returns only on failure, with the step that failed in the message.

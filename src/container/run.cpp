@@ -78,12 +78,15 @@ struct Made {
 Result<RunOptions> validate(RunOptions o) {
   if (o.name.empty()) o.name = generate_name();
   TRY(check_name(o.name));
-  if (o.hostname.empty()) o.hostname = o.name;
+  if (o.uts != "private" && o.uts != "host") return bad_input("--uts {}: not private or host", o.uts);
+  if (o.ipc != "private" && o.ipc != "host") return bad_input("--ipc {}: not private or host", o.ipc);
+  if (o.uts == "host" && !o.hostname.empty()) return bad_input("--hostname needs a uts namespace of its own (not --uts host)");
+  if (o.hostname.empty() && o.uts != "host") o.hostname = o.name;
   if (o.hostname.size() > 64) return bad_input("hostname '{}' is longer than 64 bytes", o.hostname);
-  if (o.net != "none" && o.net != "veth" && !o.net.starts_with("veth="))
-    return bad_input("--net {}: not none, veth or veth=ADDR/PREFIX", o.net);
+  if (o.net != "none" && o.net != "host" && o.net != "veth" && !o.net.starts_with("veth="))
+    return bad_input("--net {}: not none, host, veth or veth=ADDR/PREFIX", o.net);
   if (o.net.starts_with("veth=")) TRY(kinds::veth_addresses(o.net.substr(5)));
-  if (!o.publish.empty() && o.net == "none") return bad_input("--publish needs --net veth");
+  if (!o.publish.empty() && !o.net.starts_with("veth")) return bad_input("--publish needs --net veth");
   for (const auto& p : o.publish) TRY(kinds::check_publish(p));
   if (o.argv.empty()) return bad_input("no command given (amber run [options] -- CMD [ARGS...])");
   for (const auto& kv : o.env) TRY(check_env_entry(kv));
@@ -198,8 +201,14 @@ Result<std::string> run_container(const RunOptions& opts, Log& log) {
   if (o.tty) console = TRY_CTX(open_console(), "{}", what);
 
   InitConfig ic{o.hostname, o.rootfs, log_fd.get(), go.read.get(), console.slave.get(), o.argv, command_env(o.env)};
-  SpawnSpec spec{kContainerNsFlags, {}, made.cgroup_fd.get(), exit_file(made.state_dir),
-                 {log_fd.get(), go.read.get()}};
+  ic.own_uts = o.uts != "host";
+  ic.own_net = o.net != "host";
+  // --net/--uts/--ipc host: that namespace is amber's own, the host's.
+  uint64_t flags = kContainerNsFlags;
+  if (!ic.own_net) flags &= ~static_cast<uint64_t>(CLONE_NEWNET);
+  if (!ic.own_uts) flags &= ~static_cast<uint64_t>(CLONE_NEWUTS);
+  if (o.ipc == "host") flags &= ~static_cast<uint64_t>(CLONE_NEWIPC);
+  SpawnSpec spec{flags, {}, made.cgroup_fd.get(), exit_file(made.state_dir), {log_fd.get(), go.read.get()}};
   if (o.tty) {
     spec.init_fds.push_back(console.slave.get());
     spec.console_fd = console.master.get();
@@ -213,7 +222,7 @@ Result<std::string> run_container(const RunOptions& opts, Log& log) {
   console = {};
 
   ContainerState st = TRY_CTX(describe(o, *made.spawned, made.cgroup), "{}", what);
-  if (o.net != "none") st.veth = TRY_CTX(give_veth(o, made), "{}", what);
+  if (o.net.starts_with("veth")) st.veth = TRY_CTX(give_veth(o, made), "{}", what);
   TRY_CTX(write_state(made.state_dir, st), "{}", what);
   TRY_CTX(release(go.write), "{}: start init", what);
   TRY_CTX(wait_init_started(*made.spawned), "{}", what);

@@ -19,8 +19,13 @@ struct RunOptions {
   // pty whose master the shim keeps (`amber attach`); no log then.
   bool tty = false;
   // "none" (lo only), "veth" or "veth=ADDR/PREFIX": a veth pair to the host
-  // (kinds/ns/net_host.h).
+  // (kinds/ns/net_host.h); "host": no net namespace of its own (a leak the
+  // seal check reports: `amber dump --external net`).
   std::string net = "none";
+  // "private" (default) or "host": the uts / ipc namespace is amber's own
+  // (the host's), a leak like --net host.
+  std::string uts = "private";
+  std::string ipc = "private";
   std::vector<std::string> publish;  // "HOSTPORT:CTRPORT", with --net veth
 };
 

@@ -17,6 +17,17 @@ namespace amber::container {
 
 using nlohmann::json;
 
+std::optional<img::HostLink> host_link(const ContainerState& s) {
+  if (!s.veth) return std::nullopt;
+  img::HostLink h;
+  h.set_host_name(s.veth->host_name);
+  h.set_host_address(s.veth->host_address);
+  h.set_address(s.veth->address);
+  h.set_name(s.veth->name);
+  for (const auto& p : s.veth->publish) h.add_publish(p);
+  return h;
+}
+
 std::string state_to_json(const ContainerState& s) {
   json j;
   j["version"] = kStateVersion;

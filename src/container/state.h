@@ -14,6 +14,7 @@
 #include "base/result.h"
 #include "container/proc_ref.h"
 #include "container/spawn.h"
+#include "ns.pb.h"
 
 namespace amber::container {
 
@@ -41,6 +42,10 @@ struct ContainerState {
   std::string created;                          // RFC 3339 UTC, e.g. 2024-05-01T12:00:00Z
   std::optional<VethState> veth;                // --net veth; none: loopback only
 };
+
+// --net veth: the container's end of the pair as the image records it (the
+// host link, kinds/ns/net.h); nullopt without one.
+std::optional<img::HostLink> host_link(const ContainerState& s);
 
 std::string state_to_json(const ContainerState& s);
 Result<ContainerState> parse_state(std::string_view json);  // exit 2 on malformed input

@@ -8,6 +8,7 @@
 #include "kinds/ns/ipc_semundo.h"
 #include "kinds/ns/membership.h"
 #include "kinds/ns/mounts.h"
+#include "kinds/ns/net.h"
 #include "kinds/task_misc.h"
 
 namespace amber::dump {
@@ -28,9 +29,13 @@ Result<std::vector<kinds::TreeTask>> tree_or_blocker(const std::map<pid_t, std::
 }
 
 Result<kinds::Blockers> find_blockers(const std::vector<kinds::TreeTask>& tree, const std::string& log_path,
-                                      const kinds::ConsoleRef* console, const std::string* rootfs) {
+                                      const kinds::ConsoleRef* console, const std::string* rootfs,
+                                      const BlockerScan& scan) {
   kinds::Blockers out;
   if (tree.empty()) return out;
+  const Declared none;
+  const Declared& ext = scan.externals ? *scan.externals : none;
+  TRY(find_external_blockers(tree, ext, scan.tcp_established, out));
   // The mount table: a mount the container made or unmounted (the first
   // such one; the dump names the same).
   if (rootfs) {
@@ -40,22 +45,36 @@ Result<kinds::Blockers> find_blockers(const std::vector<kinds::TreeTask>& tree, 
       if (!out.keep(st)) return std::unexpected(std::move(st.error()));
     }
   }
-  auto ipc = kinds::dump_ipc(tree.front().pid, nullptr);
-  if (!ipc) {
-    Status st = std::unexpected(std::move(ipc.error()));
-    if (!out.keep(st)) return std::unexpected(std::move(st.error()));
+  // An external ipc namespace is not dumped (its use is refused above).
+  if (!ext.has_ns("ipc")) {
+    auto ipc = kinds::dump_ipc(tree.front().pid, nullptr);
+    if (!ipc) {
+      Status st = std::unexpected(std::move(ipc.error()));
+      if (!out.keep(st)) return std::unexpected(std::move(st.error()));
+    }
+    // SEM_UNDO lists of a shape the restore cannot rebuild (kinds/ns/ipc_semundo.h).
+    if (auto h = kinds::find_sem_undo_holders(tree); !h) {
+      Status st = std::unexpected(std::move(h.error()));
+      if (!out.keep(st)) return std::unexpected(std::move(st.error()));
+    }
   }
-  // SEM_UNDO lists of a shape the restore cannot rebuild (kinds/ns/ipc_semundo.h).
-  if (auto h = kinds::find_sem_undo_holders(tree); !h) {
-    Status st = std::unexpected(std::move(h.error()));
-    if (!out.keep(st)) return std::unexpected(std::move(st.error()));
+  // What dump_net refuses (the first it meets: another link kind, a legacy
+  // table, a trial restore that differs).
+  if (scan.net && !ext.has_ns("net")) {
+    auto net = kinds::dump_net(tree.front().pid, scan.host);
+    if (!net) {
+      Status st = std::unexpected(std::move(net.error()));
+      if (!out.keep(st)) return std::unexpected(std::move(st.error()));
+    }
   }
   std::map<pid_t, pid_t> vpid_of;
   for (const kinds::TreeTask& t : tree) vpid_of[t.pid] = t.vpid;
   for (const kinds::TreeTask& t : tree) {
     if (t.zombie) continue;
     TRY(kinds::find_area_blockers(t.pid, t.vpid, out));
+    const std::map<int, std::string> ext_fds = ext.fds_of(t.pid);
     kinds::FdDumpContext ctx{t.pid, t.vpid, TRY(kinds::read_root_link(t.pid)), log_path, &vpid_of};
+    ctx.externals = &ext_fds;
     ctx.proc = kinds::proc_reopen_for(tree, t.vpid);
     ctx.console = console;
     TRY(kinds::probe_fds(ctx, &out));

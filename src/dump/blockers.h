@@ -13,11 +13,27 @@
 #include <vector>
 
 #include "base/result.h"
+#include "dump/externals.h"
 #include "kinds/blockers.h"
 #include "kinds/files/fdtable.h"
 #include "kinds/tree.h"
+#include "ns.pb.h"
 
 namespace amber::dump {
+
+// What the scan knows besides the tree (BlockerScan::externals and the
+// rest: none by default).
+struct BlockerScan {
+  // The declared externals (dump/externals.h): their fds and namespaces
+  // are not dumped, and what the dump refuses about them is named.
+  const Declared* externals = nullptr;
+  bool tcp_established = false;  // --tcp-established
+  // The net namespace as the dump reads it (kinds::dump_net, a trial
+  // restore included), unless external: `amber check`; the dump reads it
+  // for real later and names its refusal then. `host`: its host link.
+  bool net = false;
+  const img::HostLink* host = nullptr;
+};
 
 // `log_path`: the container's log as amber reaches it ("" for a process
 // tree amber did not start): fds on it are the container's own stdio.
@@ -27,7 +43,7 @@ namespace amber::dump {
 // Failed (not Unsupported) only if /proc could not be read.
 Result<kinds::Blockers> find_blockers(const std::vector<kinds::TreeTask>& tree, const std::string& log_path,
                                       const kinds::ConsoleRef* console = nullptr,
-                                      const std::string* rootfs = nullptr);
+                                      const std::string* rootfs = nullptr, const BlockerScan& scan = {});
 
 // The process tree of a held container (kinds::collect_tree) and the
 // checks on it a dump makes first; their refusal is kept as one blocker

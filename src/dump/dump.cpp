@@ -1,6 +1,7 @@
 #include "dump/dump.h"
 
 #include "dump/blockers.h"
+#include "dump/externals.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -121,6 +122,7 @@ Result<img::Container> dump_container_meta(const container::ContainerState& st, 
   c.set_cgroup(st.cgroup);
   img::Namespaces& ns = *c.mutable_namespaces();
   *ns.mutable_uts() = TRY(kinds::dump_uts(init));
+  *ns.mutable_uts_ref() = TRY(ns_ref(init, "uts"));
   *ns.mutable_pid() = TRY(ns_ref(init, "pid"));
   *ns.mutable_ipc() = TRY(ns_ref(init, "ipc"));
   *ns.mutable_net() = TRY(ns_ref(init, "net"));
@@ -195,8 +197,8 @@ Result<TaskImage> dump_task(seal::Hold& hold, const std::vector<kinds::TreeTask>
                             const container::ContainerState& st, const std::string& container_root,
                             const std::map<pid_t, pid_t>& vpid_of, const kinds::Reference& ref,
                             const kinds::ConsoleRef* console, const kinds::TcpRepairSession& tcp,
-                            image::ImageWriter& image, kinds::TaskFds& fds, Progress& progress, Faults& faults,
-                            Timeline& tl) {
+                            const std::map<int, std::string>* externals, image::ImageWriter& image,
+                            kinds::TaskFds& fds, Progress& progress, Faults& faults, Timeline& tl) {
   TaskImage t;
   t.pid = tt.pid;
   t.vpid = tt.vpid;
@@ -265,6 +267,7 @@ Result<TaskImage> dump_task(seal::Hold& hold, const std::vector<kinds::TreeTask>
   fctx.console = console;
   fctx.tcp = &tcp.connections();
   fctx.tcp_pending = &tcp.pending();
+  fctx.externals = externals;
   fds = TRY(kinds::probe_fds(fctx));
 
   tl.mark("task.fds");
@@ -310,18 +313,13 @@ Status write_task(image::ImageWriter& image, const TaskImage& t) {
 
 // The seal check on the held container (DESIGN.md "The principle"): any
 // leak no --external accepts refuses the dump (exit 3) before anything is
-// read; the hold's destructor releases the container untouched.
-Status check_sealed(seal::Hold& hold, const seal::Target& target, const DumpOptions& opts, Log& log) {
+// read; the hold's destructor releases the container untouched. The
+// accepted ones are the declared externals (dump/externals.h).
+Result<seal::Report> check_sealed(seal::Hold& hold, const seal::Target& target, const DumpOptions& opts, Log& log) {
   seal::Report r = TRY(seal::check_held(hold, target, opts.externals));
   log.debug("seal check: {} leak(s), {} refused, {:.1f} ms", r.leaks.size(), r.refused(), r.elapsed_ms);
   if (!r.sealed()) return std::unexpected(seal::not_sealed(r));
-  // A declared external is not dumped: restore would have to be given it
-  // again (DESIGN.md), which this amber cannot do yet.
-  for (const auto& l : r.leaks)
-    if (l.accepted)
-      return unsupported("--external {} accepts a leak ({} {}), but amber dump cannot record externals yet",
-                         l.external, l.kind, l.id);
-  return {};
+  return r;
 }
 
 // An outside task may have joined a namespace since the check: the cheap
@@ -386,7 +384,11 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   TRY(faults.hit("dump.hold"));
   tl.mark("hold");
   TRY(faults.hit("dump.seal-check"));
-  TRY(check_sealed(hold, target, opts, log));
+  const seal::Report sealed = TRY(check_sealed(hold, target, opts, log));
+  // What the accepted leaks declare external: not dumped, recorded for the
+  // restore to be given again (or refused by name below).
+  kinds::Blockers blockers;
+  const Declared declared = declared_externals(sealed.leaks, blockers);
   tl.mark("seal-check");
   TRY(faults.hit("dump.tree"));
   std::vector<kinds::TreeTask> tree = TRY_CTX(collect_tree(hold, init, faults), "container {}", st.name);
@@ -394,7 +396,13 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   const std::optional<kinds::ConsoleRef> console = TRY_CTX(kinds::find_console(st.shim.pid), "container {}", st.name);
   const kinds::ConsoleRef* console_ref = console ? &*console : nullptr;
   // Everything amber cannot dump yet, named at once, before anything is read.
-  TRY(TRY(find_blockers(tree, container::log_file(container::state_dir(st.name)), console_ref, &st.rootfs)).status());
+  BlockerScan scan;
+  scan.externals = &declared;
+  scan.tcp_established = opts.tcp_established;
+  const kinds::Blockers found =
+      TRY(find_blockers(tree, container::log_file(container::state_dir(st.name)), console_ref, &st.rootfs, scan));
+  for (const std::string& l : found.lines()) blockers.add(l);
+  TRY(blockers.status());
   tl.mark("blockers");
   // The network lock (kinds/ns/net_lock.h): from here no packet crosses
   // the container's links until the restored tasks run, or until this dump
@@ -442,17 +450,22 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
 
   TRY(faults.hit("dump.container"));
   img::Container meta = TRY_CTX(dump_container_meta(st, init), "container {}", st.name);
+  record_externals(declared, meta);
   tl.mark("container-meta");
-  // amber's containers own their ipc and net namespaces (kContainerNsFlags).
+  // amber's containers own their ipc and net namespaces (kContainerNsFlags),
+  // unless declared external: then nothing of it is dumped.
   TRY(faults.hit("dump.ipc"));
-  *meta.mutable_namespaces()->mutable_ipc_ns() = TRY_CTX(kinds::dump_ipc(init, &image), "container {}", st.name);
-  // Each undo list's SEM_UNDO adjustments, read by probing semops in one
-  // of its threads that never succeed (kinds/ns/ipc_semundo.h).
-  TRY(faults.hit("dump.sem-undo"));
-  for (const kinds::SemUndoHolder& h : TRY_CTX(kinds::find_sem_undo_holders(tree), "container {}", st.name)) {
-    remote::RemoteTask* th = hold.task(h.tid);
-    if (!th) return failf("container {}: thread {} of task {} is not held", st.name, h.tid, h.vpid);
-    TRY_CTX(kinds::dump_sem_undo(*th, h.vpid, *meta.mutable_namespaces()->mutable_ipc_ns()), "container {}", st.name);
+  if (!declared.has_ns("ipc")) {
+    *meta.mutable_namespaces()->mutable_ipc_ns() = TRY_CTX(kinds::dump_ipc(init, &image), "container {}", st.name);
+    // Each undo list's SEM_UNDO adjustments, read by probing semops in one
+    // of its threads that never succeed (kinds/ns/ipc_semundo.h).
+    TRY(faults.hit("dump.sem-undo"));
+    for (const kinds::SemUndoHolder& h : TRY_CTX(kinds::find_sem_undo_holders(tree), "container {}", st.name)) {
+      remote::RemoteTask* th = hold.task(h.tid);
+      if (!th) return failf("container {}: thread {} of task {} is not held", st.name, h.tid, h.vpid);
+      TRY_CTX(kinds::dump_sem_undo(*th, h.vpid, *meta.mutable_namespaces()->mutable_ipc_ns()), "container {}",
+              st.name);
+    }
   }
   tl.mark("ipc");
   // The net namespace's ~600 sysctls are read on the other core while the
@@ -460,18 +473,12 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   // before anything is written.
   TRY(faults.hit("dump.net"));
   // --net veth: the container's end of the pair is amber's host link.
-  std::optional<img::HostLink> host;
-  if (st.veth) {
-    host.emplace();
-    host->set_host_name(st.veth->host_name);
-    host->set_host_address(st.veth->host_address);
-    host->set_address(st.veth->address);
-    host->set_name(st.veth->name);
-    for (const auto& p : st.veth->publish) host->add_publish(p);
-    TRY_CTX(kinds::read_host_side(*host), "container {}", st.name);
-  }
-  std::future<Result<img::NetNs>> net_job =
-      std::async(std::launch::async, [init, host] { return kinds::dump_net(init, host ? &*host : nullptr); });
+  std::optional<img::HostLink> host = container::host_link(st);
+  // The host side's other addresses (kinds/ns/net_host.h), given back at the restore.
+  if (host) TRY_CTX(kinds::read_host_side(*host), "container {}", st.name);
+  std::future<Result<img::NetNs>> net_job;
+  if (!declared.has_ns("net"))
+    net_job = std::async(std::launch::async, [init, host] { return kinds::dump_net(init, host ? &*host : nullptr); });
   TRY_CTX(dump_mounts(meta, init, image, faults), "mounts of {}", st.name);
   TRY(guard.check());
   tl.mark("container");
@@ -483,13 +490,14 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   std::vector<kinds::TaskFds> fds;  // live tasks only, in tree order
   std::map<pid_t, pid_t> vpid_of;    // amber's pid -> the container's, zombies included
   for (const kinds::TreeTask& tt : tree) vpid_of[tt.pid] = tt.vpid;
+  std::map<pid_t, std::map<int, std::string>> ext_fds;  // each task's fds on a declared external
+  for (const kinds::TreeTask& tt : tree) ext_fds[tt.pid] = declared.fds_of(tt.pid);
   Progress progress("dump");
   for (const kinds::TreeTask& tt : tree) {
     kinds::TaskFds f;
-    tasks.push_back(
-        TRY(named_task(dump_task(hold, tree, tt, st, container_root, vpid_of, ref, console_ref, tcp, image, f, progress,
-                                 faults, tl),
-                       tt.vpid)));
+    tasks.push_back(TRY(named_task(dump_task(hold, tree, tt, st, container_root, vpid_of, ref, console_ref, tcp,
+                                             &ext_fds.at(tt.pid), image, f, progress, faults, tl),
+                                   tt.vpid)));
     if (!tt.zombie) fds.push_back(std::move(f));
     img::TaskRef* ref = meta.mutable_tree()->add_tasks();
     ref->set_pid(tt.vpid);
@@ -499,7 +507,7 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   }
   meta.mutable_tree()->set_init_pid(tree.front().vpid);
   tl.mark("tasks");
-  *meta.mutable_namespaces()->mutable_net_ns() = TRY_CTX(net_job.get(), "container {}", st.name);
+  if (net_job.valid()) *meta.mutable_namespaces()->mutable_net_ns() = TRY_CTX(net_job.get(), "container {}", st.name);
   tl.mark("net");
   TRY(faults.hit("dump.tree-plan"));
   TRY_CTX(check_tree_restorable(tasks), "container {}", st.name);

@@ -17,6 +17,9 @@ struct DumpOptions {
   std::string dir;             // the image directory to create (must not exist)
   bool leave_running = false;  // release the container instead of killing it
   std::vector<seal::External> externals;  // --external: leaks the seal check accepts
+  // --tcp-established: keep the established TCP connections of an external
+  // net namespace (dump/externals.h); else they are refused by name.
+  bool tcp_established = false;
   std::string key_file;        // --key: authenticate with this key, not the host's (image/auth.h)
 };
 

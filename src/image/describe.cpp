@@ -19,9 +19,11 @@
 
 #include "container.pb.h"
 #include "files.pb.h"
+#include "image/describe_net.h"
 #include "image/layout.h"
 #include "image/pages.h"
 #include "mm.pb.h"
+#include "seal/leak.h"
 #include "task.pb.h"
 
 namespace amber::image {
@@ -124,8 +126,9 @@ void describe_namespaces(Text& t, const img::Namespaces& ns) {
     return fmt::format("{} {}{}", name, r.inode(), r.external() ? " (external)" : "");
   };
   t.line(1, "uts: hostname '{}', domainname '{}'", printable(ns.uts().hostname()), printable(ns.uts().domainname()));
-  t.line(1, "namespaces: {}, {}, {}, {}, {}, {}, {}", ref("pid", ns.pid()), ref("ipc", ns.ipc()), ref("net", ns.net()),
-         ref("mnt", ns.mnt()), ref("cgroup", ns.cgroup()), ref("user", ns.user()), ref("time", ns.time()));
+  t.line(1, "namespaces: {}, {}, {}, {}, {}, {}, {}, {}", ref("pid", ns.pid()), ref("uts", ns.uts_ref()),
+         ref("ipc", ns.ipc()), ref("net", ns.net()), ref("mnt", ns.mnt()), ref("cgroup", ns.cgroup()),
+         ref("user", ns.user()), ref("time", ns.time()));
   if (ns.has_ipc_ns()) {
     std::string list;
     for (const img::Sysctl& s : ns.ipc_ns().sysctls())
@@ -150,24 +153,10 @@ void describe_namespaces(Text& t, const img::Namespaces& ns) {
              m.messages_size(), m.maxmsg(), m.msgsize(), m.mode());
   }
   if (ns.has_net_ns()) {
-    const img::NetNs& n = ns.net_ns();
-    t.line(1, "net: lo {}, MTU {}{}{}", n.lo_up() ? "up" : "down", n.lo_mtu(), n.lo_has_ipv4() ? ", 127.0.0.1/8" : "",
-           n.lo_has_ipv6() ? ", ::1/128" : "");
-    for (const img::NetLink& l : n.links())
-      t.line(2, "link {} ({}, index {}{}{}): MTU {}{}", printable(l.name()), printable(l.kind()), l.ifindex(),
-             l.peer() ? fmt::format(", peer {}", l.peer()) : "", l.host_link() ? ", host link" : "", l.mtu(),
-             l.flags() & 1 ? ", up" : "");
-    if (n.has_host())
-      t.line(2, "host side: {} {} (container side {})", printable(n.host().host_name()),
-             printable(n.host().host_address()), printable(n.host().address()));
-    if (n.whole()) {
-      for (const auto& a : n.verify().addresses()) t.line(2, "address {}", printable(a));
-      for (const auto& r : n.verify().routes()) t.line(2, "route {}", printable(r));
-      for (const auto& r : n.verify().rules()) t.line(2, "rule {}", printable(r));
-      for (const auto& r : n.verify().neighbours()) t.line(2, "neighbour {}", printable(r));
-      for (const img::Sysctl& s : n.sysctls()) t.line(2, "sysctl net.{} = {}", s.name(), printable(s.value()));
-      if (!n.nftables().empty()) t.line(2, "nftables ruleset: {} lines", std::count(n.nftables().begin(), n.nftables().end(), '\n'));
-    }
+    t.line(1, "net namespace:");
+    for (const std::string& l : net_lines(ns.net_ns())) t.line(2, "{}", l);
+  } else if (ns.net().external()) {
+    t.line(1, "net namespace: external (not in the image)");
   }
   t.line(1, "mounts ({}):", ns.mounts_size());
   for (const img::Mount& m : ns.mounts()) {
@@ -231,24 +220,14 @@ Status describe_mm(Text& t, int indent, const ImageReader& image, const img::Mm&
   return {};
 }
 
-// "127.0.0.1:80", "[::1]:80", "*:0".
-std::string inet_addr_text(int family, const std::string& addr, uint32_t port) {
-  char buf[INET6_ADDRSTRLEN] = "*";
-  if (addr.size() == 4 || addr.size() == 16)
-    ::inet_ntop(addr.size() == 4 ? AF_INET : AF_INET6, addr.data(), buf, sizeof buf);
-  return family == AF_INET6 ? fmt::format("[{}]:{}", buf, port) : fmt::format("{}:{}", buf, port);
-}
-
 void describe_inet(Text& t, int indent, const img::InetSocket& s) {
-  static constexpr const char* kStates[] = {"?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
-                                            "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING"};
-  const bool tcp = s.protocol() == IPPROTO_TCP;
-  std::string line = fmt::format("{}{} {}", tcp ? "TCP" : "UDP", s.family() == AF_INET6 ? "v6" : "",
-                                 inet_addr_text(s.family(), s.local_addr(), s.local_port()));
-  if (!s.peer_addr().empty()) line += " -> " + inet_addr_text(s.family(), s.peer_addr(), s.peer_port());
-  line += fmt::format(" {}", s.state() < std::size(kStates) ? kStates[s.state()] : "?");
-  if (s.state() == 10) line += fmt::format(" backlog {}", s.backlog());
-  t.line(indent, "{}, {} option(s) recorded", line, s.options_size());
+  SocketList one;
+  img::Files alone;
+  img::Fd* fd = alone.add_fds();
+  fd->set_kind(img::FD_INET_SOCKET);
+  *fd->mutable_inet() = s;
+  one.add(0, alone);
+  t.line(indent, "{}, {} option(s) recorded", socket_text(one.sockets().front()), s.options_size());
   if (s.has_tcp()) {
     const img::TcpConnection& c = s.tcp();
     t.line(indent, "seq send {} recv {}; send queue {} bytes ({} never sent), receive queue {} bytes", c.send_seq(),
@@ -257,9 +236,6 @@ void describe_inet(Text& t, int indent, const img::InetSocket& s) {
            c.wscale() ? fmt::format(", wscale {}/{}", c.snd_wscale(), c.rcv_wscale()) : std::string(),
            c.timestamps() ? ", timestamps" : "", c.sack() ? ", SACK" : "", c.snd_wnd(), c.rcv_wnd());
   }
-  size_t bytes = 0;
-  for (const img::Datagram& d : s.datagrams()) bytes += d.data().size();
-  if (s.datagrams_size() > 0) t.line(indent, "{} datagram(s) queued, {} bytes", s.datagrams_size(), bytes);
 }
 
 void describe_files(Text& t, int indent, const img::Files& files) {
@@ -300,12 +276,33 @@ void describe_files(Text& t, int indent, const img::Files& files) {
                  : fmt::format(" bytes {}-{}", l.start(), l.len() ? std::to_string(l.start() + l.len() - 1) : "EOF"),
              l.after_mm() ? " (taken after the mappings)" : "");
     if (fd.kind() == img::FD_INET_SOCKET) describe_inet(t, indent + 2, fd.inet());
+    if (fd.kind() == img::FD_UNIX_SOCKET) {
+      SocketList one;
+      img::Files alone;
+      *alone.add_fds() = fd;
+      one.add(0, alone);
+      t.line(indent + 2, "{}", socket_text(one.sockets().front()));
+    }
+    if (fd.kind() == img::FD_EXTERNAL)
+      t.line(indent + 2, "declared external {}: not in the image, handed in at restore", printable(fd.external()));
     for (const img::InotifyWatch& w : fd.inotify().watches())
       t.line(indent + 2, "inotify watch {}: {} mask 0x{:x} (inode {})", w.wd(), printable(w.path()), w.mask(), w.ino());
   }
   for (const img::Pipe& p : files.pipes())
     t.line(indent + 1, "pipe:[{}] size {}, {} bytes unread{}", p.id(), p.size(), p.data().size(),
            p.no_writer() ? ", write end closed" : p.no_reader() ? ", read end closed" : "");
+}
+
+// The sockets of every task of the tree (a task sharing another's fd
+// table has none of its own).
+Result<SocketList> collect_sockets(const ImageReader& image, const img::ProcessTree& tree) {
+  SocketList out;
+  for (const img::TaskRef& r : tree.tasks()) {
+    if (r.zombie() || !image.find(files_path(r.pid()))) continue;
+    img::Files files = TRY(image.read<img::Files>(files_path(r.pid()), img::KIND_FILES));
+    out.add(r.pid(), files);
+  }
+  return out;
 }
 
 Status describe_task(Text& t, int indent, const ImageReader& image, pid_t pid) {
@@ -411,7 +408,14 @@ Result<std::string> describe_text(const ImageReader& image) {
     t.line(1, "command: {}", cmd);
     if (!c.cgroup().empty()) t.line(1, "cgroup: {}", printable(c.cgroup()));
     describe_namespaces(t, c.namespaces());
+    if (c.externals_size() > 0) {
+      t.line(1, "declared externals ({}), not in the image:", c.externals_size());
+      for (const std::string& l : external_lines(c)) t.line(2, "{}", l);
+    }
     for (const img::Unsupported& u : c.unsupported()) describe_unsupported(t, 1, u);
+    SocketList sockets = TRY(collect_sockets(image, c.tree()));
+    t.line(1, "sockets ({}):", sockets.sockets().size());
+    for (const SocketSummary& so : sockets.sockets()) t.line(2, "task {} fd {}: {}", so.task, so.fd, socket_text(so));
     TRY(describe_tree(t, image, c.tree()));
   } else {
     // No container (a partial image, or one made by a test): every task flat.
@@ -432,16 +436,6 @@ Result<std::string> describe_text(const ImageReader& image) {
 }
 
 namespace {
-
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') out += {'\\', static_cast<char>(c)};
-    else if (c < 0x20) out += fmt::format("\\u{:04x}", c);
-    else out += static_cast<char>(c);
-  }
-  return out + '"';
-}
 
 Result<std::string> to_json(const google::protobuf::Message& msg, const std::string& what) {
   google::protobuf::util::JsonPrintOptions opts;
@@ -466,11 +460,25 @@ Result<std::string> describe_json(const ImageReader& image) {
     TRY(image.read_message(f.path(), f.kind(), *msg));
     if (!first) out += ',';
     first = false;
-    out += json_string(f.path());
+    out += json_quote(f.path());
     out += ':';
     out += TRY(to_json(*msg, image.path(f.path())));
   }
-  out += "}}\n";
+  out += '}';
+  // What a reader wants without decoding the messages: the externals a
+  // restore needs, every socket, the net namespace.
+  if (image.find(container_path())) {
+    img::Container c = TRY(image.read<img::Container>(container_path(), img::KIND_CONTAINER));
+    std::vector<std::string> ext;
+    for (const img::External& e : c.externals()) ext.push_back(json_quote(seal::External{e.kind(), e.value()}.spec()));
+    SocketList sockets = TRY(collect_sockets(image, c.tree()));
+    std::vector<std::string> socks;
+    for (const SocketSummary& so : sockets.sockets()) socks.push_back(socket_json(so));
+    out += fmt::format(",\"summary\":{{\"externals\":[{}],\"sockets\":[{}],\"net\":{}}}", fmt::join(ext, ","),
+                       fmt::join(socks, ","),
+                       c.namespaces().has_net_ns() ? net_json(c.namespaces().net_ns()) : std::string("null"));
+  }
+  out += "}\n";
   return out;
 }
 

@@ -1,4 +1,5 @@
 #include "restore/check.h"
+#include "restore/externals.h"
 
 #include <algorithm>
 
@@ -266,6 +267,7 @@ Status check_image_path(std::string_view path) {
 Result<Plan> check_image(const image::ImageReader& image, PageData pages) {
   TRY(image.validate());
   Plan plan = TRY(read_plan(image));
+  TRY(check_externals(plan));
   TRY(verify_fs_data(plan));
   ContainerTree tree = TRY(ContainerTree::open(plan));
   const auto own_maps = TRY_CTX(sys::read_maps(::getpid()), "amber's own maps");

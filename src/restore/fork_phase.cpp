@@ -199,18 +199,21 @@ void run_node(ForkEnv& env, pid_t pid) {
 }  // namespace
 
 Status init_side(const Plan& p, int log_fd, int console_fd, int report_fd, std::vector<int> shmem_fds, int host_ns,
-                 Faults faults) {
+                 const ExternalFds& ext, Faults faults) {
   // Only what the fork phase uses stays open: the shim kept the cgroup fd
   // for clone3, a directory of the host's tree, and a /proc/self/fd link to
   // it (an fd path of the image) would lead out of the container's root.
   std::vector<int> keep = {0, 1, 2, log_fd, console_fd, report_fd};
   keep.insert(keep.end(), shmem_fds.begin(), shmem_fds.end());
   if (host_ns >= 0) keep.push_back(host_ns);
+  for (int fd : ext.all()) keep.push_back(fd);
   const std::vector<const image::PageReader*> stores = cow_stores(p);
   for (const image::PageReader* r : stores) keep.push_back(r->fd());
   for (const auto& fc : p.fs)
     if (fc.data) keep.push_back(fc.data.get());
   TRY(close_all_but(std::move(keep)));
+  // The declared external namespaces instead of the ones clone3 did not make.
+  TRY(join_namespaces(ext));
   TRY(container::setup_container_fs(p.container.rootfs()));
   for (const auto& fc : p.fs)
     TRY_CTX(kinds::restore_fs_tree(fc.tree, fc.data.get(), fc.auth ? &*fc.auth : nullptr, fc.tree.mountpoint()),
@@ -219,14 +222,22 @@ Status init_side(const Plan& p, int log_fd, int console_fd, int report_fd, std::
   // before any task is forked (each inherits them).
   TRY(kinds::place_shmem_files(p.shmem, shmem_fds));
   const img::Namespaces& ns = p.container.namespaces();
-  TRY(kinds::restore_uts(ns.uts()));
+  // A joined (external) namespace is not the image's: nothing is put in it.
+  const auto joined = [&](int type) {
+    return std::any_of(ext.ns.begin(), ext.ns.end(), [&](const auto& n) { return n.first == type; });
+  };
+  if (!joined(CLONE_NEWUTS)) TRY(kinds::restore_uts(ns.uts()));
   // Before any task opens its fds: mq fds are opened by the queue's name.
-  TRY(kinds::create_ipc_mqueues(ns.ipc_ns()));
+  if (!joined(CLONE_NEWIPC)) TRY(kinds::create_ipc_mqueues(ns.ipc_ns()));
   // lo as it was (an image without them: amber run's defaults). The ipc
   // namespace is the controller's (restore.cpp): its objects, then its sysctls.
   TRY(faults.hit("restore.net"));
-  if (ns.has_net_ns()) TRY(kinds::restore_net(ns.net_ns(), host_ns));
-  else TRY(container::loopback_up());
+  if (joined(CLONE_NEWNET)) {
+  } else if (ns.has_net_ns()) {
+    TRY(kinds::restore_net(ns.net_ns(), host_ns));
+  } else {
+    TRY(container::loopback_up());
+  }
   if (host_ns >= 0) ::close(host_ns);  // no task may inherit the host's namespace
   ForkEnv env;
   env.plan = &p;
@@ -243,6 +254,15 @@ Status init_side(const Plan& p, int log_fd, int console_fd, int report_fd, std::
     if (moved < 0) return sys_fail("init: move a page store fd");
     ::close(r->fd());
     env.store_fds[r] = moved;
+  }
+  // The descriptions handed in for declared externals: inherited by every
+  // process like the ones an ancestor opened for it (shared.h), above
+  // every fd number of the image.
+  for (const auto& [ofd, fd] : ext.fds) {
+    int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, p.shared.top + 1);
+    if (moved < 0) return sys_fail("init: move an external's fd");
+    ::close(fd);
+    env.inherited[ofd] = moved;
   }
   run_node(env, p.tree.init);
 }

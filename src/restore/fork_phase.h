@@ -14,6 +14,7 @@
 #pragma once
 #include "base/faults.h"
 #include "base/result.h"
+#include "restore/externals.h"
 #include "restore/plan.h"
 
 namespace amber::restore {
@@ -21,8 +22,10 @@ namespace amber::restore {
 // The init's InitFn (spawn_init): returns only on failure.
 // console_fd: the new console's slave for a --tty image (-1: none).
 // `host_ns`: an fd of the host's net namespace for the host link (--net
-// veth), -1 if none; closed before any task is forked.
+// veth), -1 if none; closed before any task is forked. `ext`: the declared
+// externals handed in (restore/externals.h): the init joins their
+// namespaces first, and every process inherits their descriptions.
 Status init_side(const Plan& plan, int log_fd, int console_fd, int report_fd, std::vector<int> shmem_fds, int host_ns,
-                 Faults faults);
+                 const ExternalFds& ext, Faults faults);
 
 }  // namespace amber::restore

@@ -216,6 +216,10 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   std::string name = opts.name.empty() ? plan.container.name() : opts.name;
   TRY(container::check_name(name));
   std::string what = fmt::format("restore {}", name);
+  // What the image declared external, bound to what this host gives for
+  // it (exit 2 for one not given), before anything is created.
+  BoundExternals ext = TRY(bind_externals(plan, opts.externals));
+  const ExternalFds ext_fds = raw_fds(ext);
   tl.mark("read+validate");
 
   // 2. The container's name, cgroup and log.
@@ -266,6 +270,7 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
     if (fc.data) init_fds.push_back(fc.data.get());
   init_fds.insert(init_fds.end(), shmem_raw.begin(), shmem_raw.end());
   if (console.slave) init_fds.push_back(console.slave.get());
+  for (int fd : ext_fds.all()) init_fds.push_back(fd);
   // --net veth: the init makes the pair from inside, its host side in the
   // host's namespace (an fd of it, closed before any task is forked); the
   // controller gives the host side its address.
@@ -286,7 +291,7 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   for (const std::string& w : plan.cow.not_kept)
     log.warn("{}: {}: its pages shared copy-on-write with its parent are copied, not shared", what, w);
   for (const image::PageReader* r : cow_stores(plan)) init_fds.push_back(r->fd());
-  container::SpawnSpec spec{container::kContainerNsFlags, {}, made.cgroup_fd.get(),
+  container::SpawnSpec spec{ext.clone_flags(container::kContainerNsFlags), {}, made.cgroup_fd.get(),
                             container::exit_file(made.state_dir), init_fds};
   if (console.master) {
     spec.console_fd = console.master.get();
@@ -294,9 +299,10 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   }
   const int log_raw = log_fd.get(), host_ns_raw = host_ns ? host_ns.get() : -1;
   const int console_raw = console.slave ? console.slave.get() : -1;
-  auto spawned = container::spawn_init(spec, [&plan, log_raw, console_raw, &shmem_raw, &faults, host_ns_raw](int report) {
-    return init_side(plan, log_raw, console_raw, report, shmem_raw, host_ns_raw, faults);
-  });
+  auto spawned = container::spawn_init(
+      spec, [&plan, log_raw, console_raw, &shmem_raw, &faults, host_ns_raw, &ext_fds](int report) {
+        return init_side(plan, log_raw, console_raw, report, shmem_raw, host_ns_raw, ext_fds, faults);
+      });
   // The init's own failure can arrive here or from wait_init_started below.
   if (!spawned) {
     faults.child_failed(spawned.error());
@@ -305,6 +311,7 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   made.spawned = std::move(*spawned);
   log_fd.reset();
   console = {};  // the shim and the init have theirs
+  ext = {};
   if (auto shim = container::proc_ref(made.spawned->shim_pid)) {
     journal.data().set_shim_pid(shim->pid);
     journal.data().set_shim_start_time(shim->start_time);
@@ -340,9 +347,12 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   // rebuilt: the rebuild attaches the segments again (kinds/ns/ipc.h).
   const pid_t init_host = host_of.at(plan.container.tree().init_pid());
   const img::IpcNs& ipc = plan.container.namespaces().ipc_ns();
+  // A joined (external) ipc namespace is not the image's: nothing of it
+  // is made, set or verified.
+  const bool own_ipc = !declares_namespace(plan.container, "ipc");
   TRY(faults.hit("restore.ipc-objects"));
   kinds::SysvHold sysv_hold;
-  TRY_CTX(kinds::create_ipc_objects(init_host, ipc, plan.sysv_shm, sysv_hold), "{}", what);
+  if (own_ipc) TRY_CTX(kinds::create_ipc_objects(init_host, ipc, plan.sysv_shm, sysv_hold), "{}", what);
   tl.mark("ipc-objects");
   const auto& drain = plan.tree.drain_sigchld;
   Progress progress("restore");
@@ -365,7 +375,7 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   // the removed ones ends, and the namespace's sysctls follow its objects.
   TRY_CTX(sysv_hold.release(), "{}", what);
   TRY(faults.hit("restore.ipc"));
-  TRY_CTX(kinds::restore_ipc_sysctls(init_host, ipc), "{}", what);
+  if (own_ipc) TRY_CTX(kinds::restore_ipc_sysctls(init_host, ipc), "{}", what);
   tl.mark("ipc");
   // Clients whose connection was waiting in a listener's accept queue
   // connect again, now that every listener exists (inet_socket.h).
@@ -396,8 +406,8 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
             "{}", what);
     tl.mark("verify.tasks");
     TRY(faults.hit("restore.verify-container"));
-    TRY_CTX(kinds::verify_uts(init_host, plan.container.namespaces().uts()), "{}", what);
-    TRY_CTX(kinds::verify_ipc(init_host, ipc), "{}", what);
+    if (!declares_namespace(plan.container, "uts")) TRY_CTX(kinds::verify_uts(init_host, plan.container.namespaces().uts()), "{}", what);
+    if (own_ipc) TRY_CTX(kinds::verify_ipc(init_host, ipc), "{}", what);
     TRY_CTX(kinds::verify_mounts(TRY(sys::read_mountinfo(init_host)), plan.container.namespaces()), "{}", what);
     tl.mark("verify");
   }

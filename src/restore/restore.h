@@ -6,6 +6,7 @@
 #include "base/faults.h"
 #include "base/log.h"
 #include "base/result.h"
+#include "restore/externals.h"
 
 namespace amber::restore {
 
@@ -16,6 +17,8 @@ struct RestoreOptions {
   // compared with the image before they run.
   bool no_verify = false;
   std::string key_file;  // --key: the image was made with this key, not the host's (image/auth.h)
+  // --external: what each external the image declares binds to (externals.h).
+  std::vector<ExternalBinding> externals;
 };
 
 // Every step of the driver, in order (`amber restore --list-fault-points`).

@@ -81,6 +81,11 @@ Result<External> parse_external(std::string_view spec) {
   return usage("unknown kind (file fifo pipe unix shm mapping mount, or a namespace type)");
 }
 
+std::string restore_form(const External& e) {
+  if (e.value.empty()) return fmt::format("--external {}:PATH|PID (the {} namespace to join)", e.kind, e.kind);
+  return fmt::format("--external {}=fd:N (fd N of amber restore: that open file description)", e.spec());
+}
+
 Result<std::vector<External>> parse_externals(const std::vector<std::string>& specs) {
   std::vector<External> out;
   for (const auto& s : specs) out.push_back(TRY(parse_external(s)));

@@ -44,6 +44,7 @@ struct TaskRef {
 struct Holder {
   TaskRef task;
   std::string how;
+  int fd = -1;  // the fd "how" names, -1 if it names none
 };
 
 struct Leak {
@@ -73,6 +74,9 @@ struct External {
   std::string value;  // "" for namespaces
   std::string spec() const { return value.empty() ? kind : kind + ":" + value; }
 };
+// What `amber restore --external` takes to give it back:
+// "--external net:PATH|PID (the net namespace to join)".
+std::string restore_form(const External& e);
 // Exit 2 with a one-line message on a malformed SPEC.
 Result<External> parse_external(std::string_view spec);
 Result<std::vector<External>> parse_externals(const std::vector<std::string>& specs);

@@ -136,6 +136,6 @@ Result<HostIndex> scan_host(const ContainerView& view, const ScanWants& wants);
 Status load_outside_mounts(HostIndex& idx);
 
 // A container task's fd as a report holder: "fd N".
-inline Holder fd_holder(const TaskRef& t, int fd) { return Holder{t, fmt::format("fd {}", fd)}; }
+inline Holder fd_holder(const TaskRef& t, int fd) { return Holder{t, fmt::format("fd {}", fd), fd}; }
 
 }  // namespace amber::seal

@@ -41,7 +41,7 @@ PY
 }
 
 note "bad --net values are refused"
-assert_fails 2 "--net bridge: not none, veth or veth=ADDR/PREFIX" "$AMBER" run --net bridge -- true
+assert_fails 2 "--net bridge: not none, host, veth or veth=ADDR/PREFIX" "$AMBER" run --net bridge -- true
 assert_fails 2 "a /31 has no room for the host side" "$AMBER" run --net veth=10.201.0.5/31 -- true
 assert_fails 2 "--publish needs --net veth" "$AMBER" run --publish 1:2 -- true
 assert_fails 2 "--publish 80: not HOSTPORT:CTRPORT" "$AMBER" run --net veth --publish 80 -- true

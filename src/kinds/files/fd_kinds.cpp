@@ -56,6 +56,8 @@ constexpr img::FdKind kNone = img::FD_UNSUPPORTED;
 // O_PATH first: an O_PATH fd of a FIFO or a device is not an open of it.
 // memfds are regular files too: before regular files.
 constexpr FdKindOps kTable[] = {
+    {"declared external", {img::FD_EXTERNAL, kNone}, is_external, dump_external, open_external, nullptr,
+     verify_external},
     {"O_PATH fd", {img::FD_OPATH, kNone}, is_opath, dump_opath, open_opath, nullptr, verify_opath},
     {"namespace", {img::FD_NSFS, kNone}, is_nsfs, dump_nsfs, open_nsfs, nullptr, verify_nsfs},
     {"pidfd", {img::FD_PIDFD, kNone}, is_pidfd, dump_pidfd, open_pidfd_placeholder, nullptr, verify_pidfd},

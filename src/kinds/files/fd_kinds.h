@@ -102,6 +102,18 @@ Status dump_mqueue(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
 Result<UniqueFd> open_mqueue(const img::Fd& fd, const OpenContext& ctx);
 Status verify_mqueue(const FdProbe& now, const img::Fd& fd);
 
+// external.cpp: descriptions declared external (FdDumpContext::externals):
+// recorded by name only; the restore installs the one handed in to it.
+bool is_declared_external(const FdProbe& p, const FdDumpContext& ctx);
+bool is_external(const FdProbe& p);
+Status dump_external(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out);
+struct OpenContext;
+Result<UniqueFd> open_external(const img::Fd& fd, const OpenContext& ctx);
+Status verify_external(const FdProbe& now, const img::Fd& fd);
+// Once the ofd ids are assigned: all fds on one external share one
+// description (the restore hands in one). Unsupported otherwise.
+Status check_external_descriptions(const std::vector<TaskFds>& tasks);
+
 // pipe.cpp
 bool is_pipe(const FdProbe& p);
 // Named pipes: FD_FIFO ends (O_RDWR too), the same Pipe entries with

@@ -214,7 +214,8 @@ Result<TaskFds> probe_fds(const FdDumpContext& ctx, Blockers* blockers) {
     f->set_cloexec((p.info.flags & O_CLOEXEC) != 0);
     f->set_pos(static_cast<int64_t>(p.info.pos));
     auto one = [&]() -> Status {
-      const files::FdKindOps* kind = files::kind_of_probe(p);
+      const files::FdKindOps* kind = files::is_declared_external(p, ctx) ? files::kind_ops(img::FD_EXTERNAL)
+                                                                         : files::kind_of_probe(p);
       if (!kind) return unsupported("{} ({}): not supported yet", p.link, describe_unsupported(p, pidfd.get(), ctx));
       TRY(kind->dump(p, ctx, *f));
       TRY(files::dump_locks(p, *f));
@@ -351,6 +352,7 @@ Status link_pipes(std::vector<TaskFds>& tasks) {
 
 Status link_fds(std::vector<TaskFds>& tasks) {
   TRY(assign_ofd_ids(tasks));
+  TRY(files::check_external_descriptions(tasks));
   TRY(files::check_shared_epolls(tasks));
   // A pidfd is made again per task (restore_pidfds): one description held
   // by several tasks would become several.

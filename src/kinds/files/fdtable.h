@@ -66,6 +66,9 @@ struct FdDumpContext {
   // Listeners by inode: how many of their connections not accepted yet come
   // from clients of the container restored by connecting again.
   const std::map<uint64_t, uint32_t>* tcp_pending = nullptr;
+  // This task's fds on a declared external (src/dump/externals.h): fd ->
+  // SPEC. Recorded as FD_EXTERNAL, nothing of them dumped. nullptr: none.
+  const std::map<int, std::string>* externals = nullptr;
 };
 
 // One fd of a dumped task, looked at from outside.

@@ -78,7 +78,9 @@ Result<SharedFdsPlan> plan_shared_fds(const std::map<pid_t, TaskFilesRef>& tasks
         plan.log_original = fd.ofd_id();
       if (fd.console() && (plan.console_original == 0 || fd.ofd_id() < plan.console_original))
         plan.console_original = fd.ofd_id();
-      if (fd.ofd_id() == 0) continue;
+      // A declared external is handed in: every process inherits it from
+      // the init (restore/externals.h), none creates it.
+      if (fd.ofd_id() == 0 || fd.kind() == img::FD_EXTERNAL) continue;
       const bool pipe = fd.kind() == img::FD_PIPE || fd.kind() == img::FD_FIFO;
       // The console is one description like any other (no pair to make:
       // the restore made it in amber's process).
