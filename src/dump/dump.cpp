@@ -17,6 +17,7 @@
 #include "base/timeline.h"
 #include "container.pb.h"
 #include "container/control.h"
+#include "container/log_image.h"
 #include "container/paths.h"
 #include "container/state.h"
 #include "files.pb.h"
@@ -421,6 +422,11 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   TRY(faults.hit("dump.container"));
   img::Container meta = TRY_CTX(dump_container_meta(st, init), "container {}", st.name);
   tl.mark("container-meta");
+  // The log goes with the image (container/log_image.h), read while held.
+  TRY(faults.hit("dump.log"));
+  auto history = TRY_CTX(container::dump_log(container::log_file(container::state_dir(st.name)), image), "container {}",
+                         st.name);
+  if (history) *meta.mutable_log() = std::move(*history);
   // amber's containers own their ipc and net namespaces (kContainerNsFlags).
   TRY(faults.hit("dump.ipc"));
   *meta.mutable_namespaces()->mutable_ipc_ns() = TRY_CTX(kinds::dump_ipc(init, &image), "container {}", st.name);

@@ -410,6 +410,7 @@ Result<std::string> describe_text(const ImageReader& image) {
     t.line(0, "container '{}'", c.name());
     t.line(1, "command: {}", cmd);
     if (!c.cgroup().empty()) t.line(1, "cgroup: {}", printable(c.cgroup()));
+    if (c.has_log()) t.line(1, "log: {} bytes in {}", c.log().size(), c.log().data_file());
     describe_namespaces(t, c.namespaces());
     for (const img::Unsupported& u : c.unsupported()) describe_unsupported(t, 1, u);
     TRY(describe_tree(t, image, c.tree()));
