@@ -12,6 +12,7 @@ pkgs=(
   busybox-static python3 jq util-linux
   perl sqlite3 openjdk-17-jdk-headless nodejs vim redis-server  # real programs the e2e tests checkpoint (real_*.sh)
   iproute2 nftables iptables  # dump_netns*.sh, run_veth.sh build net namespace state
+  dpkg-dev man-db groff-base  # cpack -G DEB (dpkg-shlibdeps), the man pages' tests (tests/build/)
 )
 missing=()
 for p in "${pkgs[@]}"; do
