@@ -14,11 +14,11 @@ namespace amber::container {
 
 namespace {
 
-// Up to `len` bytes, fewer only at the end of the file.
-Result<size_t> read_up_to(int fd, std::byte* buf, size_t len, const std::string& path) {
+// Up to `len` bytes at `off`, fewer only at the end of the file.
+Result<size_t> pread_up_to(int fd, std::byte* buf, size_t len, uint64_t off, const std::string& path) {
   size_t got = 0;
   while (got < len) {
-    ssize_t n = ::read(fd, buf + got, len - got);
+    ssize_t n = ::pread(fd, buf + got, len - got, static_cast<off_t>(off + got));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return sys_fail("read {}", path);
     if (n == 0) break;
@@ -31,31 +31,68 @@ std::string what(const img::ContainerLog& log) { return fmt::format("the contain
 
 }  // namespace
 
-Result<std::optional<img::ContainerLog>> dump_log(const std::string& path, image::ImageWriter& image) {
+LogCopy::~LogCopy() = default;
+
+Result<LogCopy> LogCopy::start(const std::string& path, image::ImageWriter& image) {
+  LogCopy c(path, image);
   auto in = open_fd(path, O_RDONLY | O_CLOEXEC);
   // No log file at all: nothing to carry (the init's fds on a removed log
   // are refused by the fd dump as a deleted file, not here).
-  if (!in && in.error().sys_errno == ENOENT) return std::nullopt;
+  if (!in && in.error().sys_errno == ENOENT) return c;
   if (!in) return std::unexpected(std::move(in.error()));
-  auto buf = std::make_unique_for_overwrite<std::byte[]>(image::kChunkSize);
-  size_t n = TRY(read_up_to(in->get(), buf.get(), image::kChunkSize, path));
-  if (n == 0) return std::nullopt;  // an empty log leaves no file in the image
+  c.in_ = std::move(*in);
+  c.buf_ = std::make_unique_for_overwrite<std::byte[]>(image::kChunkSize);
+  TRY(c.copy_from_end(/*remember=*/true));
+  return c;
+}
 
+Status LogCopy::copy_from_end(bool remember) {
+  const std::string rel = image::log_data_path();
+  for (;;) {
+    const size_t n = TRY(pread_up_to(in_.get(), buf_.get(), image::kChunkSize, copied_, path_));
+    if (n == 0) return {};
+    if (!out_) {
+      out_ = TRY(image_->create_raw(rel, img::KIND_LOG_DATA));
+      auth_ = TRY(image_->chunk_auth(rel));
+    }
+    if (!tags_ && auth_) tags_ = std::make_unique<image::ChunkStream>(*auth_, image::kChunkSize);
+    const std::span<const std::byte> piece(buf_.get(), n);
+    TRY_CTX(write_all(out_.get(), piece.data(), n), "{}", rel);
+    if (tags_) TRY_CTX(tags_->update(piece), "{}", rel);
+    if (remember) piece_xxh3_.push_back(image::xxh3(piece));
+    copied_ += n;
+  }
+}
+
+Result<bool> LogCopy::unchanged() {
+  // The pieces start() read: whole kChunkSize ones from 0, the last short.
+  for (size_t i = 0; i < piece_xxh3_.size(); i++) {
+    const uint64_t off = i * image::kChunkSize;
+    const size_t len = static_cast<size_t>(std::min<uint64_t>(image::kChunkSize, copied_ - off));
+    const size_t n = TRY(pread_up_to(in_.get(), buf_.get(), len, off, path_));
+    if (n != len || image::xxh3(std::span<const std::byte>(buf_.get(), n)) != piece_xxh3_[i]) return false;
+  }
+  return true;
+}
+
+Status LogCopy::restart() {
+  if (::ftruncate(out_.get(), 0) != 0 || ::lseek(out_.get(), 0, SEEK_SET) != 0)
+    return sys_fail("{}: empty it to copy the log again", image::log_data_path());
+  tags_.reset();
+  piece_xxh3_.clear();
+  copied_ = 0;
+  return {};
+}
+
+Result<std::optional<img::ContainerLog>> LogCopy::finish() {
+  if (!in_) return std::optional<img::ContainerLog>{};
+  if (copied_ > 0 && !TRY(unchanged())) TRY(restart());
+  TRY(copy_from_end(/*remember=*/false));
+  if (!out_) return std::optional<img::ContainerLog>{};
   img::ContainerLog log;
   log.set_data_file(image::log_data_path());
-  UniqueFd out = TRY(image.create_raw(log.data_file(), img::KIND_LOG_DATA));
-  std::optional<image::ChunkAuth> auth = TRY(image.chunk_auth(log.data_file()));
-  std::optional<image::ChunkStream> tags;
-  if (auth) tags.emplace(*auth, image::kChunkSize);
-  uint64_t size = 0;
-  while (n > 0) {
-    TRY_CTX(write_all(out.get(), buf.get(), n), "{}", what(log));
-    if (tags) TRY_CTX(tags->update(std::span<const std::byte>(buf.get(), n)), "{}", what(log));
-    size += n;
-    n = TRY(read_up_to(in->get(), buf.get(), image::kChunkSize, path));
-  }
-  log.set_size(size);
-  if (tags) log.set_chunk_tags(TRY(tags->finish()));
+  log.set_size(copied_);
+  if (tags_) log.set_chunk_tags(TRY(tags_->finish()));
   return log;
 }
 

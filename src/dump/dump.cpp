@@ -375,6 +375,11 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   image::ImageWriter image = TRY(image::ImageWriter::create(opts.dir, key));
   TRY(faults.hit("dump.create-image"));
   tl.mark("create-image");
+  // The log is copied before the hold, only what is appended meanwhile
+  // while the container is held (container/log_image.h).
+  const std::string log_path = container::log_file(container::state_dir(st.name));
+  container::LogCopy log_copy = TRY_CTX(container::LogCopy::start(log_path, image), "container {}", st.name);
+  tl.mark("log");
   // Read while the container is being held, not while it is frozen.
 
   // SIGINT/SIGTERM wait until the container is released (hold.h).
@@ -422,11 +427,9 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   TRY(faults.hit("dump.container"));
   img::Container meta = TRY_CTX(dump_container_meta(st, init), "container {}", st.name);
   tl.mark("container-meta");
-  // The log goes with the image (container/log_image.h), read while held.
   TRY(faults.hit("dump.log"));
-  auto history = TRY_CTX(container::dump_log(container::log_file(container::state_dir(st.name)), image), "container {}",
-                         st.name);
-  if (history) *meta.mutable_log() = std::move(*history);
+  if (auto history = TRY_CTX(log_copy.finish(), "container {}", st.name)) *meta.mutable_log() = std::move(*history);
+  tl.mark("log-tail");
   // amber's containers own their ipc and net namespaces (kContainerNsFlags).
   TRY(faults.hit("dump.ipc"));
   *meta.mutable_namespaces()->mutable_ipc_ns() = TRY_CTX(kinds::dump_ipc(init, &image), "container {}", st.name);

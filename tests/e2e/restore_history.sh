@@ -10,8 +10,12 @@
 
 n=$(e2e_name h)
 img="$E2E_TMP/img"
+# A rootfs of its own: a mount another test makes on the host meanwhile
+# cannot come between the dump and the restore.
+root="$E2E_TMP/rootfs"
+make_busybox_rootfs "$root"
 # ~1.3 MiB of numbered lines, one on stderr, then a tick every 0.1 s.
-"$AMBER" run --name "$n" -- sh -c 'seq 1 200000; echo "on stderr" >&2; i=0
+"$AMBER" run --name "$n" --rootfs "$root" -- sh -c 'seq 1 200000; echo "on stderr" >&2; i=0
   while :; do i=$((i + 1)); echo "tick $i"; sleep 0.1; done' >/dev/null
 wait_until 30 grep -q "^tick 5$" "$AMBER_STATE_DIR/$n/log"
 

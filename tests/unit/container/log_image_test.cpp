@@ -1,7 +1,8 @@
 // The container's log in the image (container/log_image.h): copied whole
-// and tagged, appended to a new log only as verified chunks; an empty or
-// missing log leaves nothing; a changed byte, a missing file, a wrong size
-// or tag count is refused.
+// and tagged, most of it before the hold, what was appended meanwhile while
+// held, all of it again if the first part changed; appended to a new log
+// only as verified chunks; an empty or missing log leaves nothing; a changed
+// byte, a missing file, a wrong size or tag count is refused.
 #include "container/log_image.h"
 
 #include <fcntl.h>
@@ -25,19 +26,28 @@ namespace {
 
 class LogImageTest : public ScratchDir {
  protected:
-  // An image of `log` (written as the container's log), committed; the
-  // ContainerLog the dump made, if any.
-  std::optional<img::ContainerLog> dump(const std::string& log, bool make_log_file = true) {
+  // An image of the log: `log` when the dump starts, `held` (if given)
+  // once the container is held; committed. The ContainerLog the dump made.
+  std::optional<img::ContainerLog> dump(const std::string& log, std::optional<std::string> held = std::nullopt,
+                                        bool make_log_file = true) {
     if (make_log_file) EXPECT_TRUE(write_new_file(path("log"), log));
     auto w = ImageWriter::create(path("img"), test_key());
     EXPECT_TRUE(w) << w.error().message;
-    auto r = container::dump_log(path("log"), *w);
+    auto copy = container::LogCopy::start(path("log"), *w);
+    EXPECT_TRUE(copy) << copy.error().message;
+    // Rewritten in place (same inode, as the container's fds see it).
+    if (held) EXPECT_TRUE(write_file_in_place(*held));
+    auto r = copy->finish();
     EXPECT_TRUE(r) << r.error().message;
     img::Container c;
     if (*r) *c.mutable_log() = **r;
     EXPECT_TRUE(w->write(container_path(), img::KIND_CONTAINER, c));
     EXPECT_TRUE(w->commit());
     return *r;
+  }
+  Status write_file_in_place(const std::string& data) {
+    UniqueFd fd = TRY(open_fd(path("log"), O_WRONLY | O_TRUNC));
+    return write_all(fd.get(), data.data(), data.size());
   }
   ImageReader reader() {
     auto r = ImageReader::open(path("img"), test_key());
@@ -75,12 +85,40 @@ TEST_F(LogImageTest, RoundTripOfSeveralChunksAppendsToTheNewLog) {
   EXPECT_EQ(*out, "already there\n" + log);
 }
 
+TEST_F(LogImageTest, WhatIsAppendedBeforeTheHoldIsCopiedThen) {
+  const std::string first = text(kChunkSize + 300), more = text(kChunkSize + 777);
+  auto l = dump(first, first + more);
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->size(), first.size() + more.size());
+  EXPECT_EQ(l->chunk_tags().size(), 3 * kTagSize);
+  ASSERT_TRUE(container::check_log(reader(), *l, /*verify_data=*/true));
+  auto out = restore(*l);
+  ASSERT_TRUE(out) << out.error().message;
+  EXPECT_EQ(*out, first + more);
+}
+
+TEST_F(LogImageTest, ALogRewrittenOrTruncatedBeforeTheHoldIsCopiedAgain) {
+  const std::string first = text(2 * kChunkSize + 10);
+  std::string rewritten = first;
+  rewritten[kChunkSize + 3] = '#';  // same size, one byte changed in the middle
+  for (const std::string& held : {rewritten + "and more\n", std::string("short\n"), std::string()}) {
+    ASSERT_TRUE(remove_tree(path("img")));
+    auto l = dump(first, held);
+    ASSERT_TRUE(l);  // log.bin was made by the first copy (emptied: an empty record)
+    EXPECT_EQ(l->size(), held.size());
+    ASSERT_TRUE(container::check_log(reader(), *l, /*verify_data=*/true)) << held.size();
+    auto out = restore(*l);
+    ASSERT_TRUE(out) << out.error().message;
+    EXPECT_EQ(*out, held) << held.size();
+  }
+}
+
 TEST_F(LogImageTest, AnEmptyOrMissingLogLeavesNothing) {
   EXPECT_FALSE(dump(""));
   EXPECT_EQ(reader().find(log_data_path()), nullptr);
   ASSERT_TRUE(remove_tree(path("img")));
   ASSERT_EQ(::unlink(path("log").c_str()), 0);
-  EXPECT_FALSE(dump("", /*make_log_file=*/false));
+  EXPECT_FALSE(dump("", std::nullopt, /*make_log_file=*/false));
 }
 
 TEST_F(LogImageTest, AChangedByteIsRefusedAndNothingOfItsChunkIsWritten) {
