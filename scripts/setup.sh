@@ -13,6 +13,7 @@ pkgs=(
   perl sqlite3 openjdk-17-jdk-headless nodejs vim redis-server  # real programs the e2e tests checkpoint (real_*.sh)
   postgresql nginx memcached  # real servers with clients held across a checkpoint (real_postgres/nginx/memcached.sh)
   iproute2 nftables iptables  # dump_netns*.sh, run_veth.sh build net namespace state
+  dpkg-dev man-db groff-base  # cpack -G DEB (dpkg-shlibdeps), the man pages' tests (tests/build/)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,7 +1,8 @@
-// amber dump NAME -D DIR [--leave-running] [--external SPEC]... [--tcp-established] [--key FILE] [--list-fault-points]
+// amber dump NAME -D DIR [--leave-running] [--external SPEC]... [--tcp-established] [--key FILE] [--json] [--list-fault-points]
 #include <cstdlib>
 #include <memory>
 
+#include "cli/summary.h"
 #include "cli/verbs.h"
 #include "dump/dump.h"
 
@@ -25,8 +26,11 @@ Action add_dump(CLI::App& app) {
                   "Authenticate the image with this key file (32 random bytes, mode 0600) instead of the host's "
                   "/var/lib/amber/image.key")
       ->check(path_value());
+  auto json = std::make_shared<bool>(false);
+  sub->add_flag("--json", *json, "Print the summary as one JSON object (name, dir, processes, threads, image_bytes, "
+                                  "total_ms, frozen_ms)");
   sub->add_flag("--list-fault-points", *list, "Print the names of the dump's fault points (for tests) and exit");
-  return [opts, list, externals](Context& ctx) {
+  return [opts, list, externals, json](Context& ctx) {
     if (*list) {
       for (const char* p : dump::kFaultPoints) fmt::print("{}\n", p);
       return 0;
@@ -40,8 +44,9 @@ Action add_dump(CLI::App& app) {
     Faults faults = Faults::from_env();  // test-only (base/faults.h)
     auto r = dump::dump_container(*opts, ctx.log, faults);
     if (!r) return report(ctx, r.error());
-    fmt::print("{}\n", dump::format_summary(*r));
-    return 0;
+    return print_summary(*json, dump::format_summary(*r),
+                         {{"name", r->name}, {"dir", r->dir}, {"processes", r->processes}, {"threads", r->threads},
+                          {"image_bytes", r->image_bytes}, {"total_ms", r->total_ms}, {"frozen_ms", r->frozen_ms}});
   };
 }
 

@@ -1,7 +1,8 @@
-// amber restore -D DIR [--name NEW] [--external SPEC]... [--no-verify] [--key FILE] [--list-fault-points]
+// amber restore -D DIR [--name NEW] [--external SPEC]... [--no-verify] [--key FILE] [--json] [--list-fault-points]
 #include <cstdlib>
 #include <memory>
 
+#include "cli/summary.h"
 #include "cli/verbs.h"
 #include "restore/restore.h"
 
@@ -11,6 +12,7 @@ Action add_restore(CLI::App& app) {
   auto* sub = app.add_subcommand("restore", "Restore a container from an image directory");
   auto opts = std::make_shared<restore::RestoreOptions>();
   auto list = std::make_shared<bool>(false);
+  auto json = std::make_shared<bool>(false);
   sub->add_option("-D,--images-dir", opts->dir, "Image directory written by amber dump")->check(path_value());
   sub->add_option("--name", opts->name, "Name of the restored container (default: the name in the image)")
       ->check(non_empty());
@@ -25,8 +27,10 @@ Action add_restore(CLI::App& app) {
                   "Give back an external the image declares (repeatable; amber show lists them): net:PATH|PID, "
                   "uts:PATH|PID, ipc:PATH|PID (the namespace to join: a namespace file or a process's), "
                   "pipe:INODE=fd:N, fifo:PATH=fd:N, file:PATH=fd:N (fd N of amber restore is that description)");
+  sub->add_flag("--json", *json,
+                "Print the summary as one JSON object (name, dir, pid, processes, threads, image_bytes, total_ms)");
   sub->add_flag("--list-fault-points", *list, "Print the names of the restore's fault points (for tests) and exit");
-  return [opts, list, externals](Context& ctx) {
+  return [opts, list, externals, json](Context& ctx) {
     if (*list) {
       for (const char* p : restore::kFaultPoints) fmt::print("{}\n", p);
       return 0;
@@ -38,8 +42,9 @@ Action add_restore(CLI::App& app) {
     Faults faults = Faults::from_env();  // test-only (base/faults.h)
     auto r = restore::restore_container(*opts, ctx.log, faults);
     if (!r) return report(ctx, r.error());
-    fmt::print("{}\n", *r);
-    return 0;
+    return print_summary(*json, restore::format_summary(*r),
+                         {{"name", r->name}, {"dir", r->dir}, {"pid", r->pid}, {"processes", r->processes},
+                          {"threads", r->threads}, {"image_bytes", r->image_bytes}, {"total_ms", r->total_ms}});
   };
 }
 

@@ -19,6 +19,7 @@
 #include "base/timeline.h"
 #include "container.pb.h"
 #include "container/control.h"
+#include "container/log_image.h"
 #include "container/paths.h"
 #include "container/state.h"
 #include "files.pb.h"
@@ -375,6 +376,11 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   image::ImageWriter image = TRY(image::ImageWriter::create(opts.dir, key));
   TRY(faults.hit("dump.create-image"));
   tl.mark("create-image");
+  // The log is copied before the hold, only what is appended meanwhile
+  // while the container is held (container/log_image.h).
+  const std::string log_path = container::log_file(container::state_dir(st.name));
+  container::LogCopy log_copy = TRY_CTX(container::LogCopy::start(log_path, image), "container {}", st.name);
+  tl.mark("log");
   // Read while the container is being held, not while it is frozen.
 
   // SIGINT/SIGTERM wait until the container is released (hold.h).
@@ -452,6 +458,9 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   img::Container meta = TRY_CTX(dump_container_meta(st, init), "container {}", st.name);
   record_externals(declared, meta);
   tl.mark("container-meta");
+  TRY(faults.hit("dump.log"));
+  if (auto history = TRY_CTX(log_copy.finish(), "container {}", st.name)) *meta.mutable_log() = std::move(*history);
+  tl.mark("log-tail");
   // amber's containers own their ipc and net namespaces (kContainerNsFlags),
   // unless declared external: then nothing of it is dumped.
   TRY(faults.hit("dump.ipc"));

@@ -26,7 +26,7 @@ struct DumpOptions {
 // Every step of the driver, in order (`amber dump --list-fault-points`).
 // (std::to_array: the count follows the list.)
 inline constexpr auto kFaultPoints = std::to_array<const char*>({
-    "dump.create-image", "dump.hold",     "dump.seal-check", "dump.tree",        "dump.nested-ns", "dump.net-lock", "dump.tcp-repair", "dump.container",
+    "dump.create-image", "dump.hold",     "dump.seal-check", "dump.tree",        "dump.nested-ns", "dump.net-lock", "dump.tcp-repair", "dump.container", "dump.log",
     "dump.ipc",          "dump.sem-undo", "dump.net",      "dump.task",       "dump.threads",     "dump.sched",     "dump.pending",
     "dump.creds",        "dump.seccomp",  "dump.task-attrs", "dump.itimers",     "dump.posix-timers",     "dump.proc-fields", "dump.fds",
     "dump.mm",           "dump.fs-content", "dump.tree-plan", "dump.link-fds",   "dump.shmem",     "dump.write",

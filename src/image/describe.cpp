@@ -407,6 +407,7 @@ Result<std::string> describe_text(const ImageReader& image) {
     t.line(0, "container '{}'", c.name());
     t.line(1, "command: {}", cmd);
     if (!c.cgroup().empty()) t.line(1, "cgroup: {}", printable(c.cgroup()));
+    if (c.has_log()) t.line(1, "log: {} bytes in {}", c.log().size(), c.log().data_file());
     describe_namespaces(t, c.namespaces());
     if (c.externals_size() > 0) {
       t.line(1, "declared externals ({}), not in the image:", c.externals_size());

@@ -41,6 +41,7 @@ std::span<const KindInfo> kinds() {
       {img::KIND_FS_TREE, "fs-tree", &img::FsTree::default_instance()},
       {img::KIND_FS_DATA, "fs-data", nullptr},
       {img::KIND_SHMEM, "shmem", &img::SharedMemory::default_instance()},
+      {img::KIND_LOG_DATA, "log-data", nullptr},
   };
   return table;
 }

@@ -21,6 +21,8 @@ inline std::string pages_data_path(pid_t pid) { return fmt::format("tasks/{}/pag
 inline std::string shmem_path() { return "shmem.img"; }
 inline std::string shmem_index_path(size_t i) { return fmt::format("shmem/pages-{}.img", i); }
 inline std::string shmem_data_path(size_t i) { return fmt::format("shmem/pages-{}.bin", i); }
+// The container's log as it was at the dump (log.proto), raw bytes.
+inline std::string log_data_path() { return "log.bin"; }
 // Content of the ipc namespace's SysV shm segments (ipc.proto), by shm id.
 inline std::string sysv_shm_index_path(int id) { return fmt::format("ipc/shm-{}.img", id); }
 inline std::string sysv_shm_data_path(int id) { return fmt::format("ipc/shm-{}.bin", id); }

@@ -14,6 +14,7 @@
 
 #include "base/files.h"
 #include "container/init.h"
+#include "container/log_image.h"
 #include "kinds/creds.h"
 #include "kinds/ns/fs_tree.h"
 #include "kinds/vdso.h"
@@ -269,6 +270,8 @@ Result<Plan> check_image(const image::ImageReader& image, PageData pages) {
   Plan plan = TRY(read_plan(image));
   TRY(check_externals(plan));
   TRY(verify_fs_data(plan));
+  if (plan.container.has_log())
+    TRY(container::check_log(image, plan.container.log(), /*verify_data=*/pages == PageData::Stream));
   ContainerTree tree = TRY(ContainerTree::open(plan));
   const auto own_maps = TRY_CTX(sys::read_maps(::getpid()), "amber's own maps");
   const kinds::OwnCreds own = TRY(kinds::own_creds());

@@ -15,6 +15,7 @@
 #include "base/parallel.h"
 #include "base/timeline.h"
 #include "container.pb.h"
+#include "container/log_image.h"
 #include "container/paths.h"
 #include "container/run.h"
 #include "container/spawn.h"
@@ -202,7 +203,13 @@ Status release_all(const Plan& plan, Made& made, kinds::NetLock& netlock) {
 
 }  // namespace
 
-Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faults& faults) {
+std::string format_summary(const RestoreSummary& s) {
+  return fmt::format("restored {} from {}: {} process{} ({} thread{}), {:.1f} MiB in {:.1f} ms", s.name, s.dir,
+                     s.processes, s.processes == 1 ? "" : "es", s.threads, s.threads == 1 ? "" : "s",
+                     static_cast<double>(s.image_bytes) / (1 << 20), s.total_ms);
+}
+
+Result<RestoreSummary> restore_container(const RestoreOptions& opts, Log& log, Faults& faults) {
   // 1. Everything is read and checked before anything is created.
   Timeline tl;
   //    (check.h: the same check as `amber show --verify`, but the page
@@ -249,6 +256,9 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   made.cgroup_fd = TRY_CTX(sys::cgroup_open(made.cgroup), "{}", what);
   TRY(faults.hit("restore.cgroup"));
   UniqueFd log_fd = TRY_CTX(container::open_container_log(made.state_dir), "{}", what);
+  // What the container wrote before the dump comes first (container/log_image.h).
+  TRY(faults.hit("restore.log"));
+  if (plan.container.has_log()) TRY_CTX(container::restore_log(image, plan.container.log(), log_fd.get()), "{}", what);
   // A --tty image: a new console (a pty of the host's devpts) with the
   // image's state; its master goes to the new shim (amber attach), its
   // slave to the tasks' console fds.
@@ -428,7 +438,11 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   // The container runs: nothing for a recovery to undo any more.
   if (auto r = journal.set_phase(jrn::Journal::RESTORED); !r) log.warn("{}", r.error().message);
   log.debug("timing: {}", tl.format());
-  return name;
+  RestoreSummary sum{name, opts.dir, made.spawned->init_pid, static_cast<uint32_t>(plan.tasks.size())};
+  for (const auto& [pid, threads] : made.seized) sum.threads += static_cast<uint32_t>(threads.size());
+  for (const img::FileEntry& f : image.inventory().files()) sum.image_bytes += f.size();
+  sum.total_ms = tl.since_start_ms();
+  return sum;
 }
 
 }  // namespace amber::restore

@@ -38,7 +38,7 @@ assert_contains "$OUT" "frozen" "amber show --json output"
 
 note "restore: running again, same pid inside, still sleeping"
 out=$("$AMBER" restore -D "$img")
-assert_eq "$n" "$out" "restore prints the name"
+assert_contains "$out" "restored $n from $img: 1 process (1 thread)," "restore prints its summary"
 assert_eq running "$(ps_state "$n")" "state after restore"
 pid2=$(init_pid "$n")
 proc_alive "$pid2" || fail "restored init $pid2 is not running"

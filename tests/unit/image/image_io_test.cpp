@@ -422,7 +422,7 @@ TEST(ImageFormat, KindRegistry) {
     const KindInfo* info = find_kind(k);
     ASSERT_NE(info, nullptr) << e->value(i)->name();
     EXPECT_EQ(static_cast<uint32_t>(info->kind), k);
-    bool raw = k == img::KIND_PAGES_DATA || k == img::KIND_FS_DATA;
+    bool raw = k == img::KIND_PAGES_DATA || k == img::KIND_FS_DATA || k == img::KIND_LOG_DATA;
     EXPECT_EQ(new_message(k) != nullptr, !raw) << k;
   }
   EXPECT_EQ(find_kind(0), nullptr);
