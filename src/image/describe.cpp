@@ -153,10 +153,12 @@ void describe_namespaces(Text& t, const img::Namespaces& ns) {
              m.messages_size(), m.maxmsg(), m.msgsize(), m.mode());
   }
   if (ns.has_net_ns()) {
-    t.line(1, "net namespace:");
-    for (const std::string& l : net_lines(ns.net_ns())) t.line(2, "{}", l);
+    // lo first, on the heading line; the rest under it.
+    const std::vector<std::string> lines = net_lines(ns.net_ns());
+    t.line(1, "net: {}", lines.front());
+    for (size_t i = 1; i < lines.size(); ++i) t.line(2, "{}", lines[i]);
   } else if (ns.net().external()) {
-    t.line(1, "net namespace: external (not in the image)");
+    t.line(1, "net: external (not in the image)");
   }
   t.line(1, "mounts ({}):", ns.mounts_size());
   for (const img::Mount& m : ns.mounts()) {

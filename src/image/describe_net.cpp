@@ -198,7 +198,7 @@ std::string socket_json(const SocketSummary& s) {
 
 std::vector<std::string> net_lines(const img::NetNs& n) {
   std::vector<std::string> out;
-  out.push_back(fmt::format("lo: {}, MTU {}{}{}", n.lo_up() ? "up" : "down", n.lo_mtu(),
+  out.push_back(fmt::format("lo {}, MTU {}{}{}", n.lo_up() ? "up" : "down", n.lo_mtu(),
                             n.lo_has_ipv4() ? ", 127.0.0.1/8" : "", n.lo_has_ipv6() ? ", ::1/128" : ""));
   for (const img::NetLink& l : n.links())
     out.push_back(fmt::format("link {} ({}, index {}{}{}): MTU {}{}{}", printable(l.name()), printable(l.kind()),

@@ -50,7 +50,7 @@ class SocketList {
 std::string socket_text(const SocketSummary& s);
 std::string socket_json(const SocketSummary& s);
 
-// The namespace, one line each: lo, links, addresses, routes, rules,
+// The namespace, one line each: lo ("lo up, MTU 65536, ..."), links, addresses, routes, rules,
 // neighbours, sysctls, nftables tables.
 std::vector<std::string> net_lines(const img::NetNs& n);
 // {"lo": ..., "links": [...], "addresses": [...], ..., "nftables_tables": [...]}

@@ -35,6 +35,8 @@ grows up $((512 << 10))
 note "dump, kill, restore while the clients send"
 pid=$(init_pid "$n")
 "$AMBER" dump "$n" -D "$E2E_TMP/img"
+# Killed by the dump; a loaded machine may take a moment to end them.
+wait_until 20 eval "! proc_alive $pid"
 assert_nothing_left "$n" "$pid"
 ip link show "$host_link" >/dev/null 2>&1 && fail "the host link is still there after the dump"
 sleep 1

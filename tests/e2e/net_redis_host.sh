@@ -26,6 +26,8 @@ for mode in kill leave-running; do
   if [ "$mode" = kill ]; then
     pid=$(init_pid "$n")
     "$AMBER" dump "$n" -D "$E2E_TMP/img-$mode"
+    # Killed by the dump; a loaded machine may take a moment to end its threads.
+    wait_until 20 eval "! proc_alive $pid"
     assert_nothing_left "$n" "$pid"
     kill -USR1 "$client"
     sleep 1

@@ -113,8 +113,9 @@ NetLock::~NetLock() {
 
 Status NetLock::lift() {
   if (!held()) return {};
-  UniqueFd ns = std::move(ns_);
-  const bool was = TRY(sys::in_namespace(ns.get(), CLONE_NEWNET, [] { return remove_lock(); }));
+  // Held still if this fails: the destructor tries again (and says so).
+  const bool was = TRY(sys::in_namespace(ns_.get(), CLONE_NEWNET, [] { return remove_lock(); }));
+  ns_.reset();
   // The restore's lock was made by the init: its absence is a restore
   // that went wrong, not a lock lifted twice.
   if (!was) return failf("network lock: the table {} is not there to lift", net::kNetLockTable);

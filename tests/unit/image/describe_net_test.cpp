@@ -82,7 +82,7 @@ TEST(ShowNet, LinksAddressesAndNftTables) {
       "table ip nat {\n\tchain post {\n\t\ttype nat hook postrouting priority srcnat;\n\t\tmasquerade\n\t}\n}\n");
   std::vector<std::string> lines = net_lines(n);
   std::vector<std::string> want = {
-      "lo: up, MTU 65536, 127.0.0.1/8",
+      "lo up, MTU 65536, 127.0.0.1/8",
       "link eth0 (veth, index 2): MTU 1500, MAC 02:00:00:00:00:01, up",
       "address 10.0.0.2/30 dev eth0",
       "route default via 10.0.0.1 dev eth0",
