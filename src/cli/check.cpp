@@ -78,10 +78,11 @@ Result<seal::Report> run_check(const CheckArgs& a, Faults& faults) {
     kinds::Blockers blockers;
     auto tree = TRY(dump::tree_or_blocker(held, target.init, blockers));
     const std::string log = a.pid ? "" : container::log_file(container::state_dir(a.name));
+    const kinds::MountScope mounts = dump::mount_scope(rootfs, externals);
     std::optional<kinds::ConsoleRef> console;
     if (!a.pid && !target.shims.empty()) console = TRY(kinds::find_console(target.shims.front().pid));
     const kinds::Blockers found =
-        TRY(dump::find_blockers(tree, log, console ? &*console : nullptr, a.pid ? nullptr : &rootfs));
+        TRY(dump::find_blockers(tree, log, console ? &*console : nullptr, a.pid ? nullptr : &mounts));
     for (const std::string& l : found.lines()) blockers.add(l);
     r.unsupported = blockers.lines();
   }

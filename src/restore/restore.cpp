@@ -206,6 +206,7 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   image::ImageReader image = TRY(image::ImageReader::open(opts.dir, key));
   Plan plan = TRY(check_image(image, PageData::Sizes));
   TRY(faults.hit("restore.validate"));
+  plan.mount_sources = {plan.container.rootfs(), opts.mount_externals};
   std::string name = opts.name.empty() ? plan.container.name() : opts.name;
   TRY(container::check_name(name));
   std::string what = fmt::format("restore {}", name);

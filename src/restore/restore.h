@@ -1,6 +1,7 @@
 // `amber restore`: rebuild a container from an image directory.
 #pragma once
 #include <array>
+#include <map>
 #include <string>
 
 #include "base/faults.h"
@@ -16,6 +17,10 @@ struct RestoreOptions {
   // compared with the image before they run.
   bool no_verify = false;
   std::string key_file;  // --key: the image was made with this key, not the host's (image/auth.h)
+  // Host paths of the image's external bind mounts, by external name
+  // ("mount:/data" -> "/srv/data"); one not given is the path the dump saw
+  // (kinds/ns/mounts.h).
+  std::map<std::string, std::string> mount_externals;
 };
 
 // Every step of the driver, in order (`amber restore --list-fault-points`).
