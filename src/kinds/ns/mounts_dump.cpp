@@ -72,12 +72,12 @@ std::optional<std::string> host_path_of(const sys::MountInfo& m, const std::vect
   return join(best->mount_point, rest);
 }
 
-// The recipe of one mount, given the mounts before it (`earlier`, already
-// given theirs).
+// The recipe of one mount.
 struct Planner {
   const std::vector<sys::MountInfo>& host;
   const MountScope& scope;
-  std::vector<const sys::MountInfo*> earlier;
+  std::vector<const sys::MountInfo*> all;  // the container's mounts, by their root's length, then as listed
+  std::map<int, size_t> index;             // mount id -> place in the mountinfo list
 
   bool on_host(const sys::MountInfo& m) const {
     return std::any_of(host.begin(), host.end(), [&](const sys::MountInfo& h) { return same_dev(h, m); });
@@ -117,10 +117,13 @@ struct Planner {
       out.set_external_bind(true);
       return {};
     }
-    // A bind of an earlier mount of the container: the first one of the
-    // same filesystem whose root holds this one's (its creator, usually).
-    for (const sys::MountInfo* e : earlier) {
-      if (!same_dev(*e, m)) continue;
+    // A bind of another mount of the container: of the mounts of the same
+    // filesystem ordered by the length of their root (then as listed), the
+    // first before this one whose root holds its root. The first of them
+    // all is made (new, or from the host); no two are each other's source.
+    const auto key = [&](const sys::MountInfo* x) { return std::pair{x->root.size(), index.at(x->mnt_id)}; };
+    for (const sys::MountInfo* e : all) {
+      if (e == &m || !same_dev(*e, m) || key(e) >= key(&m)) continue;
       auto rest = below(m.root, e->root);
       if (!rest) continue;
       out.set_how(img::MOUNT_BIND);
@@ -271,19 +274,23 @@ Result<std::vector<img::Mount>> plan_mounts(const std::vector<sys::MountInfo>& c
   if (!root || root->mount_point != "/") return unsupported("the container's mount table has no root mount at /");
   TRY(check_propagation(container, host));
 
-  Planner p{host, scope, {}};
+  Planner p{host, scope, {}, {}};
+  for (size_t i = 0; i < container.size(); ++i) {
+    p.index[container[i].mnt_id] = i;
+    p.all.push_back(&container[i]);
+  }
+  std::stable_sort(p.all.begin(), p.all.end(),
+                   [](const sys::MountInfo* a, const sys::MountInfo* b) { return a->root.size() < b->root.size(); });
   std::vector<img::Mount> out;
   img::Mount r = to_image(*root);
   TRY(p.root(*root, r));
   out.push_back(std::move(r));
-  p.earlier.push_back(root);
   for (const auto& m : container) {
     if (&m == root) continue;
     img::Mount o = to_image(m);
     TRY(p.other(m, o));
     TRY_CTX(sys::parse_mount_attrs(m.mount_options), "mount {}", m.mount_point);
     out.push_back(std::move(o));
-    p.earlier.push_back(&m);
   }
   return in_build_order(std::move(out));
 }
