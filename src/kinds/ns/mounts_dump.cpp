@@ -285,13 +285,22 @@ Result<std::vector<img::Mount>> plan_mounts(const std::vector<sys::MountInfo>& c
   img::Mount r = to_image(*root);
   TRY(p.root(*root, r));
   out.push_back(std::move(r));
+  // Every mount refused is named, not the first one only.
+  std::string refused;
   for (const auto& m : container) {
     if (&m == root) continue;
     img::Mount o = to_image(m);
-    TRY(p.other(m, o));
-    TRY_CTX(sys::parse_mount_attrs(m.mount_options), "mount {}", m.mount_point);
+    Status st = p.other(m, o);
+    if (auto attrs = sys::parse_mount_attrs(m.mount_options); st && !attrs)
+      st = std::unexpected(std::move(attrs.error()).wrap(fmt::format("mount {}", m.mount_point)));
+    if (!st) {
+      if (st.error().exit != Exit::Unsupported) return std::unexpected(std::move(st.error()));
+      refused += (refused.empty() ? "" : "; ") + st.error().message;
+      continue;
+    }
     out.push_back(std::move(o));
   }
+  if (!refused.empty()) return unsupported("{}", refused);
   return in_build_order(std::move(out));
 }
 
