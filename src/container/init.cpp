@@ -118,7 +118,9 @@ constexpr const char* kMaskedPaths[] = {
     "proc/acpi",        "proc/asound", "proc/kcore",       "proc/keys",       "proc/latency_stats",
     "proc/timer_list",  "proc/timer_stats", "proc/sched_debug", "proc/scsi", "sys/firmware",
 };
-constexpr const char* kReadonlyPaths[] = {"proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger"};
+// runc's read-only paths but /proc/sys: amber's containers own their ipc and
+// net namespaces, whose sysctls are theirs to set (amber dumps them).
+constexpr const char* kReadonlyPaths[] = {"proc/bus", "proc/fs", "proc/irq", "proc/sysrq-trigger"};
 
 // A masked file gets /dev/null bound over it, a masked directory an empty
 // read-only tmpfs.
