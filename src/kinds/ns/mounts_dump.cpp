@@ -126,6 +126,11 @@ struct Planner {
       if (e == &m || !same_dev(*e, m) || key(e) >= key(&m)) continue;
       auto rest = below(m.root, e->root);
       if (!rest) continue;
+      // A pty or a queue exists only once a restored task made it again,
+      // after the mounts: not there to bind yet (runc's /dev/console).
+      if (!rest->empty() && (m.fstype == "devpts" || m.fstype == "mqueue"))
+        return unsupported("{}: a bind of {} {} of {}: not supported yet", what(m), m.fstype == "devpts" ? "pty" : "queue",
+                           *rest, e->mount_point);
       out.set_how(img::MOUNT_BIND);
       out.set_bind_of(static_cast<uint32_t>(e->mnt_id));
       out.set_bind_path(*rest);

@@ -186,6 +186,13 @@ TEST(Mounts, RefusesWhatItCannotMakeByName) {
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("tmpfs option 'quota'"), std::string::npos) << r.error().message;
 
+  auto console = with(mi(90, 70, 43, "/0", "/dev/console", "devpts"), "devpts", "rw,gid=5,mode=620,ptmxmode=666");
+  r = plan_mounts(with_extra(console), host_mounts(), scope);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("mount /dev/console (devpts from devpts, root /0): a bind of pty 0 of /dev/pts"),
+            std::string::npos)
+      << r.error().message;
+
   // Shared with the host's peer group 5; a slave of a group outside.
   auto ct = runc_mounts();
   ct[1].shared = 5;
