@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "base/files.h"
+#include "sys/fd_pass.h"
 
 namespace amber::sys {
 
@@ -142,21 +143,7 @@ constexpr const char* kSteps[] = {"", "join the mount namespace", "open the moun
                                                                           AT_EMPTY_PATH))) < 0) {
     fail_at(4);
   }
-  iovec iov{&a, sizeof a};
-  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  if (tree >= 0) {
-    msg.msg_control = ctl;
-    msg.msg_controllen = sizeof ctl;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &tree, sizeof tree);
-  }
-  ::_exit(::sendmsg(sock, &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof a) ? 0 : 1);
+  ::_exit(send_with_fd(sock, &a, sizeof a, tree) == static_cast<ssize_t>(sizeof a) ? 0 : 1);
 }
 
 }  // namespace
@@ -170,28 +157,13 @@ Result<UniqueFd> clone_mount_in_ns(int mntns, const std::string& path, int mnt_i
   if (child == 0) clone_child(theirs.get(), mntns, path.c_str(), mnt_id);
   theirs.reset();
   CloneAnswer a;
-  iovec iov{&a, sizeof a};
-  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = ctl;
-  msg.msg_controllen = sizeof ctl;
-  ssize_t n;
-  do n = ::recvmsg(mine.get(), &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
-  const int recv_errno = errno;
+  auto got = recv_with_fd(mine.get(), &a, sizeof a);
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
-  UniqueFd tree;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); n > 0 && c; c = CMSG_NXTHDR(&msg, c))
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-      tree = UniqueFd(fd);
-    }
-  if (n != static_cast<ssize_t>(sizeof a)) return sys_fail_errno(n < 0 ? recv_errno : EPROTO, "clone mount {}", path);
+  if (!got) return std::unexpected(std::move(got.error()).wrap(fmt::format("clone mount {}", path)));
+  if (got->bytes != sizeof a) return failf("clone mount {}: the child answered {} bytes", path, got->bytes);
+  UniqueFd tree = std::move(got->fd);
   if (a.err != 0) return sys_fail_errno(a.err, "clone mount {}: {}", path, kSteps[a.step]);
   if (a.found_id != 0)
     return unsupported("mount {} at {} is hidden under mount {} on top of it: not supported", mnt_id, path,
