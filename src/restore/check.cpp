@@ -237,9 +237,15 @@ Status check_image_path(std::string_view path) {
   return {};
 }
 
-Result<Plan> check_image(const image::ImageReader& image, PageData pages) {
+Result<Plan> check_image(const image::ImageReader& image, PageData pages, const std::string& rootfs) {
   TRY(image.validate());
   Plan plan = TRY(read_plan(image));
+  if (!rootfs.empty()) {
+    if (plan.container.rootfs().empty())
+      return bad_input("the image's container has no rootfs (it saw the host's tree): --rootfs {} does not apply",
+                       rootfs);
+    plan.container.set_rootfs(rootfs);
+  }
   TRY(verify_fs_data(plan));
   ContainerTree tree = TRY(ContainerTree::open(plan));
   const auto own_maps = TRY_CTX(sys::read_maps(::getpid()), "amber's own maps");

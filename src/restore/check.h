@@ -24,7 +24,9 @@ enum class PageData {
   Stream,  // also reads every page store through its chunk tags
 };
 
-Result<Plan> check_image(const image::ImageReader& image, PageData pages);
+// `rootfs`: the container's rootfs on this host when not the one the image
+// records (RestoreOptions.rootfs); the tree is checked there.
+Result<Plan> check_image(const image::ImageReader& image, PageData pages, const std::string& rootfs = "");
 
 // Exposed for tests: a path of the container's tree as the image records it
 // (absolute, no "", ".", ".." component, no NUL).

@@ -216,6 +216,7 @@ Status init_side(const Plan& p, int log_fd, int console_fd, int report_fd, std::
   std::map<uint32_t, kinds::MountContent> content;
   for (const auto& fc : p.fs) content[fc.mount_id] = {&fc.tree, fc.data.get(), fc.auth ? &*fc.auth : nullptr};
   TRY(kinds::build_mounts(p.container.namespaces(), p.mount_sources, content));
+  TRY(faults.hit("restore.mounts"));
   // Unlinked files mapped shared live on those tmpfs mounts: made there now,
   // before any task is forked (each inherits them).
   TRY(kinds::place_shmem_files(p.shmem, shmem_fds));

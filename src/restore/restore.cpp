@@ -204,7 +204,7 @@ Result<std::string> restore_container(const RestoreOptions& opts, Log& log, Faul
   //    registers and memory will run as root.
   const image::Key key = TRY(image::Key::for_option(opts.key_file));
   image::ImageReader image = TRY(image::ImageReader::open(opts.dir, key));
-  Plan plan = TRY(check_image(image, PageData::Sizes));
+  Plan plan = TRY(check_image(image, PageData::Sizes, opts.rootfs));
   TRY(faults.hit("restore.validate"));
   plan.mount_sources = {plan.container.rootfs(), opts.mount_externals};
   std::string name = opts.name.empty() ? plan.container.name() : opts.name;

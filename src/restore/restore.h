@@ -17,6 +17,9 @@ struct RestoreOptions {
   // compared with the image before they run.
   bool no_verify = false;
   std::string key_file;  // --key: the image was made with this key, not the host's (image/auth.h)
+  // The container's rootfs on this host, "" for the one the image records
+  // (a runtime that mounts it again elsewhere gives it: runc's `root`).
+  std::string rootfs;
   // Host paths of the image's external bind mounts, by external name
   // ("mount:/data" -> "/srv/data"); one not given is the path the dump saw
   // (kinds/ns/mounts.h).
@@ -24,12 +27,12 @@ struct RestoreOptions {
 };
 
 // Every step of the driver, in order (`amber restore --list-fault-points`).
-// restore.net and restore.fork fail in the restored processes
-// themselves (the fork phase: the init, before it forks anything).
+// restore.mounts, restore.net and restore.fork fail in the restored
+// processes themselves (the fork phase: the init, before it forks anything).
 // (std::to_array: the count follows the list.)
 inline constexpr auto kFaultPoints = std::to_array<const char*>({
     "restore.validate", "restore.reserve",  "restore.cgroup",  "restore.shmem",
-    "restore.net",      "restore.fork",
+    "restore.mounts",   "restore.net",      "restore.fork",
     "restore.spawn",    "restore.seize",    "restore.tree",    "restore.verify-tree", "restore.ipc-objects",
     "restore.executor",
     "restore.shmem-fds", "restore.mm",      "restore.mlock",   "restore.locks",   "restore.signals",

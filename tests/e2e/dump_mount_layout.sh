@@ -87,6 +87,10 @@ note "dump, kill, restore"
 assert_nothing_left "$n" "$pid"
 if grep -qF "$E2E_TMP" /proc/self/mountinfo; then fail "the host sees mounts under $E2E_TMP"; fi
 echo after >"$hostdata/file"  # the host's directory is bound again, not copied
+run_cmd env AMBER_FAULT=restore.mounts "$AMBER" restore -D "$E2E_TMP/img"
+assert_eq 1 "$STATUS" "restore failing once the mounts are made (stderr: $ERR)"
+assert_nothing_left "$n"
+if grep -qF "$E2E_TMP" /proc/self/mountinfo; then fail "a failed restore left mounts under $E2E_TMP on the host"; fi
 "$AMBER" restore -D "$E2E_TMP/img" >/dev/null
 assert_eq "$before" "$(table)" "mount table after restore"
 assert_eq "$dev_before" "$(x ls -la /dev | awk '{ print $1, $NF }')" "/dev after restore"

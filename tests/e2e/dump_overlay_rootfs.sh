@@ -2,7 +2,8 @@
 # read-only lower layer, the container's writes in the upper one): the
 # container's root is that overlay, reached by pivot_root; the dump records
 # it as a bind of the host's overlay mount, and the restore binds it again —
-# what the container wrote is in the upper layer, not in the image.
+# what the container wrote is in the upper layer, not in the image. Mounted
+# again elsewhere (as podman does before a restore), `--rootfs` names it.
 . "$E2E_LIB"
 grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || true
 grep -qw overlay /proc/filesystems || e2e_skip "no overlayfs in this kernel"
@@ -12,7 +13,8 @@ make_busybox_rootfs "$lower"
 mkdir -p "$lower/sys" "$E2E_TMP/upper" "$E2E_TMP/work" "$E2E_TMP/merged"
 merged="$E2E_TMP/merged"
 mount -t overlay overlay -o "lowerdir=$lower,upperdir=$E2E_TMP/upper,workdir=$E2E_TMP/work" "$merged"
-trap 'rc=$?; umount -l "$merged" 2>/dev/null; (exit $rc); e2e_cleanup' EXIT
+trap 'rc=$?; umount -l "$merged" 2>/dev/null || true; umount -l "$merged2" 2>/dev/null || true; (exit $rc); e2e_cleanup' EXIT
+merged2="$E2E_TMP/merged2"
 
 n=$(e2e_name ovl)
 "$AMBER" run --name "$n" --rootfs "$merged" -- \
@@ -30,7 +32,12 @@ assert_contains "$("$AMBER" show "$E2E_TMP/img")" "/ type overlay from overlay r
   "the root's recipe"
 c0=$(cat "$E2E_TMP/upper/count")
 
-"$AMBER" restore -D "$E2E_TMP/img" >/dev/null
+note "the overlay mounted again at another path"
+umount "$merged"
+mkdir "$merged2"
+mount -t overlay overlay -o "lowerdir=$lower,upperdir=$E2E_TMP/upper,workdir=$E2E_TMP/work" "$merged2"
+assert_fails 2 "rootfs $merged: no /proc (the mount point of a proc mount)" "$AMBER" restore -D "$E2E_TMP/img"
+"$AMBER" restore -D "$E2E_TMP/img" --rootfs "$merged2" >/dev/null
 assert_eq written "$(x cat /etc-file)" "the upper layer's file after restore"
 c1=$(x cat /count)
 [ "$c1" -ge "$c0" ] || fail "count went back: $c0 at the dump, $c1 after"
