@@ -104,13 +104,6 @@ Status copy_peer_group(int from, int to) {
   return {};
 }
 
-Result<int> mount_id_of(int fd) {
-  struct statx sx {};
-  if (::statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) != 0) return sys_fail("statx");
-  if (!(sx.stx_mask & STATX_MNT_ID)) return failf("statx: no mount id");
-  return static_cast<int>(sx.stx_mnt_id);
-}
-
 namespace {
 
 // What the child of clone_mount_in_ns answers before the fd (if any).

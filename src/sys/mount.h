@@ -64,9 +64,6 @@ Status set_propagation(int mnt, uint64_t ms_type);
 // mounts of one superblock, `from` shared or a slave.
 Status copy_peer_group(int from, int to);
 
-// The mount id (as mountinfo's first field) of the mount `fd` is on.
-Result<int> mount_id_of(int fd);
-
 // A detached copy of the mount `mnt_id` at `path` in the mount namespace
 // `mntns` (an nsfs fd): open_tree(OPEN_TREE_CLONE) accepts only mounts of the
 // caller's namespace, so a child process joins it, clones the mount and

@@ -115,10 +115,6 @@ Status build_mounts(const img::Namespaces& ns, const MountSources& sources,
 // and propagation (peer groups and masters matched one to one).
 Status verify_mounts(const std::vector<sys::MountInfo>& restored, const img::Namespaces& ns);
 
-// Whether a mount of the image is a tmpfs whose content the image holds and
-// the restore makes again (a socket file bound there is made by its bind).
-bool has_content(const img::Mount& m);
-
 // The tmpfs mounts of amber's own layout whose content belongs to the
 // container (/tmp, /dev/shm): where a unix socket's file is made again by
 // its bind (kinds/files/unix_socket.cpp).

@@ -341,8 +341,6 @@ Status dump_mounts(pid_t init, const MountScope& scope, const BoundSocketFiles& 
   return {};
 }
 
-bool has_content(const img::Mount& m) { return !m.content().empty(); }
-
 bool is_own_tmpfs(std::string_view mountpoint) { return mountpoint == "/tmp" || mountpoint == "/dev/shm"; }
 
 }  // namespace amber::kinds
