@@ -19,6 +19,7 @@
 #include <optional>
 
 #include "base/files.h"
+#include "sys/fd_pass.h"
 #include "cli/verbs.h"
 #include "container/paths.h"
 
@@ -42,19 +43,9 @@ Result<UniqueFd> receive_master(const std::string& name) {
   if (::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
     return sys_fail("container {}: connect to its terminal ({})", name, path);
   char byte;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  if (::recvmsg(s.get(), &msg, MSG_CMSG_CLOEXEC) != 1) return sys_fail("container {}: receive its terminal", name);
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  if (!c || c->cmsg_type != SCM_RIGHTS) return failf("container {}: no terminal came from its shim", name);
-  int fd;
-  std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-  return UniqueFd(fd);
+  sys::Received r = TRY_CTX(sys::recv_with_fd(s.get(), &byte, 1), "container {}: receive its terminal", name);
+  if (r.bytes != 1 || !r.fd) return failf("container {}: no terminal came from its shim", name);
+  return std::move(r.fd);
 }
 
 // This terminal in raw mode for as long as it lives.

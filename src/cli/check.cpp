@@ -14,6 +14,7 @@
 #include "recover/journal.h"
 #include "seal/check.h"
 #include "seal/report.h"
+#include "sys/procfs.h"
 
 namespace amber::cli {
 
@@ -81,6 +82,14 @@ Result<seal::Report> run_check(const CheckArgs& a, Faults& faults) {
     kinds::Blockers blockers;
     auto tree = TRY(dump::tree_or_blocker(held, target.init, blockers));
     const std::string log = a.pid ? "" : container::log_file(container::state_dir(a.name));
+    // A process of another tool (runc...) in a mount namespace of its own:
+    // its mount table too, its root found from the host's mounts.
+    kinds::MountScope mounts = dump::mount_scope(rootfs, externals);
+    bool own_mnt_ns = !a.pid;
+    if (a.pid) {
+      mounts.host_tree = false;
+      own_mnt_ns = TRY(sys::read_ns_inode(a.pid, "mnt")) != TRY(sys::read_ns_inode(::getpid(), "mnt"));
+    }
     std::optional<kinds::ConsoleRef> console;
     if (!a.pid && !target.shims.empty()) console = TRY(kinds::find_console(target.shims.front().pid));
     // The accepted leaks as the dump would record them (or refuse them).
@@ -91,7 +100,7 @@ Result<seal::Report> run_check(const CheckArgs& a, Faults& faults) {
     scan.net = true;
     scan.host = host ? &*host : nullptr;
     const kinds::Blockers found =
-        TRY(dump::find_blockers(tree, log, console ? &*console : nullptr, a.pid ? nullptr : &rootfs, scan));
+        TRY(dump::find_blockers(tree, log, console ? &*console : nullptr, own_mnt_ns ? &mounts : nullptr, scan));
     for (const std::string& l : found.lines()) blockers.add(l);
     r.unsupported = blockers.lines();
   }

@@ -1,4 +1,4 @@
-// amber restore -D DIR [--name NEW] [--external SPEC]... [--no-verify] [--key FILE] [--json] [--list-fault-points]
+// amber restore -D DIR [--name NEW] [--rootfs DIR] [--external SPEC]... [--no-verify] [--key FILE] [--json] [--list-fault-points]
 #include <cstdlib>
 #include <memory>
 
@@ -16,6 +16,10 @@ Action add_restore(CLI::App& app) {
   sub->add_option("-D,--images-dir", opts->dir, "Image directory written by amber dump")->check(path_value());
   sub->add_option("--name", opts->name, "Name of the restored container (default: the name in the image)")
       ->check(non_empty());
+  sub->add_option("--rootfs", opts->rootfs,
+                  "The container's rootfs is this directory now (absolute, no symlink on the way; default: the one "
+                  "the image records)")
+      ->check(path_value());
   sub->add_flag("--no-verify", opts->no_verify,
                 "Skip comparing the rebuilt tasks with the image before they run (see README: restore verification)");
   sub->add_option("--key", opts->key_file,

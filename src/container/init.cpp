@@ -44,16 +44,18 @@ Status make_mounts_private() {
 // without following a symlink (sys::kNoLinks): never made by amber
 // (check_mount_points checked it before; checked again here in case it
 // changed since), and mounted on by fd, so nothing swapped in afterwards is
-// followed either.
-Result<UniqueFd> mount_point(int root, const char* name) {
-  return TRY_CTX(sys::open_at(root, name, O_PATH | O_DIRECTORY, sys::kNoLinks), "mount point /{}", name);
+// followed either. A file too (a masked path).
+Result<UniqueFd> mount_point(int root, const std::string& name) {
+  return TRY_CTX(sys::open_at(root, name, O_PATH, sys::kNoLinks), "mount point /{}", name);
 }
 
-// proc of the new pid namespace.
-Status mount_proc(int root) {
-  UniqueFd at = TRY(mount_point(root, "proc"));
-  TRY_CTX(sys::mount_new("proc", "proc", {}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, at.get()),
-          "mount proc on /proc");
+// Whether `name` below `root` exists (reached without a symlink).
+bool exists(int root, const std::string& name) { return static_cast<bool>(sys::open_at(root, name, O_PATH, sys::kNoLinks)); }
+
+Status mount_at(int root, const std::string& name, const std::string& fstype, const std::string& source,
+                const std::vector<sys::MountParam>& params, uint64_t attrs) {
+  UniqueFd at = TRY(mount_point(root, name));
+  TRY_CTX(sys::mount_new(fstype, source, params, attrs, at.get()), "mount {} on /{}", fstype, name);
   return {};
 }
 
@@ -69,8 +71,8 @@ constexpr std::pair<const char*, const char*> kDevLinks[] = {
     {"stderr", "/proc/self/fd/2"},   {"ptmx", "pts/ptmx"},
 };
 
-// A directory of amber's own in the fresh /dev (shm, pts), its mode past
-// the umask.
+// A directory of amber's own in the fresh /dev (shm, pts, mqueue), its
+// mode past the umask.
 Result<UniqueFd> make_dir(int dev, const char* name, mode_t mode) {
   if (::mkdirat(dev, name, mode) != 0) return sys_fail("mkdir /dev/{}", name);
   if (::fchmodat(dev, name, mode, 0) != 0) return sys_fail("chmod /dev/{}", name);
@@ -79,12 +81,14 @@ Result<UniqueFd> make_dir(int dev, const char* name, mode_t mode) {
   return fd;
 }
 
-// A minimal /dev of its own: device nodes made here (not binds of the
-// host's), /dev/shm and a devpts instance of its own. Everything is made
-// relative to the new tmpfs's root fd.
-Status mount_dev(int root) {
+// /dev of its own, as OCI runtimes make it: device nodes made here (not
+// binds of the host's), links to /proc/self/fd, a devpts instance of its own
+// with /dev/ptmx leading to it, /dev/shm and /dev/mqueue (the ipc
+// namespace's queues). Everything is made relative to the new tmpfs's root
+// fd. Returns it (masked paths bind its null).
+Result<UniqueFd> mount_dev(int root) {
   UniqueFd at = TRY(mount_point(root, "dev"));
-  UniqueFd dev = TRY_CTX(sys::mount_new("tmpfs", "tmpfs", {{"mode", "755"}, {"size", "1m"}},
+  UniqueFd dev = TRY_CTX(sys::mount_new("tmpfs", "tmpfs", {{"mode", "755"}, {"size", "65536k"}},
                                         MOUNT_ATTR_NOSUID | MOUNT_ATTR_STRICTATIME, at.get()),
                          "mount tmpfs on /dev");
   for (const DevNode& n : kDevNodes) {
@@ -94,20 +98,55 @@ Status mount_dev(int root) {
   }
   for (const auto& [name, target] : kDevLinks)
     if (::symlinkat(target, dev.get(), name) != 0) return sys_fail("symlink /dev/{}", name);
-  UniqueFd shm = TRY(make_dir(dev.get(), "shm", 01777));
-  TRY_CTX(sys::mount_new("tmpfs", "shm", {{"mode", "1777"}}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, shm.get()),
-          "mount tmpfs on /dev/shm");
   UniqueFd pts = TRY(make_dir(dev.get(), "pts", 0755));
-  TRY_CTX(sys::mount_new("devpts", "devpts", {{"newinstance", ""}, {"ptmxmode", "0666"}, {"mode", "0620"}},
+  TRY_CTX(sys::mount_new("devpts", "devpts", {{"newinstance", ""}, {"ptmxmode", "0666"}, {"mode", "0620"}, {"gid", "5"}},
                          MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, pts.get()),
           "mount devpts on /dev/pts");
+  UniqueFd shm = TRY(make_dir(dev.get(), "shm", 01777));
+  TRY_CTX(sys::mount_new("tmpfs", "shm", {{"mode", "1777"}, {"size", "65536k"}},
+                         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, shm.get()),
+          "mount tmpfs on /dev/shm");
+  UniqueFd mq = TRY(make_dir(dev.get(), "mqueue", 01777));
+  TRY_CTX(sys::mount_new("mqueue", "mqueue", {}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, mq.get()),
+          "mount mqueue on /dev/mqueue");
+  return dev;
+}
+
+// runc's defaults (its `runc spec`): what of the kernel a container must not
+// read or change. A path the kernel does not have is skipped.
+constexpr const char* kMaskedPaths[] = {
+    "proc/acpi",        "proc/asound", "proc/kcore",       "proc/keys",       "proc/latency_stats",
+    "proc/timer_list",  "proc/timer_stats", "proc/sched_debug", "proc/scsi", "sys/firmware",
+};
+// runc's read-only paths but /proc/sys: amber's containers own their ipc and
+// net namespaces, whose sysctls are theirs to set (amber dumps them).
+constexpr const char* kReadonlyPaths[] = {"proc/bus", "proc/fs", "proc/irq", "proc/sysrq-trigger"};
+
+// A masked file gets /dev/null bound over it, a masked directory an empty
+// read-only tmpfs.
+Status mask(int root, int dev, const char* name) {
+  auto at = sys::open_at(root, name, O_PATH, sys::kNoLinks);
+  if (!at) return {};
+  struct stat st {};
+  if (::fstat(at->get(), &st) != 0) return sys_fail("stat /{}", name);
+  if (S_ISDIR(st.st_mode)) {
+    TRY_CTX(sys::mount_new("tmpfs", "tmpfs", {{"ro", ""}}, MOUNT_ATTR_RDONLY, at->get()), "mask /{}", name);
+    return {};
+  }
+  UniqueFd null = TRY_CTX(sys::clone_tree(dev, "null", false), "mask /{}", name);
+  TRY_CTX(sys::attach(null.get(), at->get()), "mask /{}", name);
   return {};
 }
 
-Status mount_tmp(int root) {
-  UniqueFd at = TRY(mount_point(root, "tmp"));
-  TRY_CTX(sys::mount_new("tmpfs", "tmpfs", {{"mode", "1777"}}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, at.get()),
-          "mount tmpfs on /tmp");
+// A bind of the path onto itself, read-only.
+Status make_readonly(int root, const char* name) {
+  auto at = sys::open_at(root, name, O_PATH, sys::kNoLinks);
+  if (!at) return {};
+  UniqueFd bind = TRY_CTX(sys::clone_tree(at->get(), "", false), "read-only /{}", name);
+  TRY_CTX(sys::set_attrs(bind.get(), MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC |
+                                         MOUNT_ATTR_RELATIME),
+          "read-only /{}", name);
+  TRY_CTX(sys::attach(bind.get(), at->get()), "read-only /{}", name);
   return {};
 }
 
@@ -164,9 +203,16 @@ Status setup_container_fs(const std::string& rootfs) {
     UniqueFd dir = TRY_CTX(sys::open_at(AT_FDCWD, rootfs, O_PATH | O_DIRECTORY, sys::kExact), "rootfs");
     root = TRY_CTX(sys::bind_onto_itself(dir.get()), "rootfs {}", rootfs);
   }
-  TRY(mount_proc(root.get()));
-  TRY(mount_dev(root.get()));
-  TRY(mount_tmp(root.get()));
+  TRY(mount_at(root.get(), "proc", "proc", "proc", {}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
+  UniqueFd dev = TRY(mount_dev(root.get()));
+  // sysfs of the container's net namespace, read-only; a rootfs without
+  // /sys goes without (amber creates nothing in it).
+  if (exists(root.get(), "sys"))
+    TRY(mount_at(root.get(), "sys", "sysfs", "sysfs", {{"ro", ""}},
+                 MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
+  TRY(mount_at(root.get(), "tmp", "tmpfs", "tmpfs", {{"mode", "1777"}}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
+  for (const char* p : kMaskedPaths) TRY(mask(root.get(), dev.get(), p));
+  for (const char* p : kReadonlyPaths) TRY(make_readonly(root.get(), p));
   if (!rootfs.empty()) TRY(enter_rootfs(root.get(), rootfs));
   return {};
 }

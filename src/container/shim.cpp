@@ -18,6 +18,7 @@
 #include "base/unique_fd.h"
 #include "container/report.h"
 #include "sys/clone.h"
+#include "sys/fd_pass.h"
 
 namespace amber::container {
 
@@ -47,19 +48,7 @@ void close_other_fds(std::vector<int> keep) {
 // Hands `fd` to the peer of `sock` (SCM_RIGHTS, one byte of data).
 void send_fd(int sock, int fd) {
   char byte = 't';
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  (void)::sendmsg(sock, &msg, MSG_NOSIGNAL);
+  (void)sys::send_with_fd(sock, &byte, 1, fd);
 }
 
 // `amber run --tty`: until the init ends, every client of the attach socket

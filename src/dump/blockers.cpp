@@ -29,17 +29,17 @@ Result<std::vector<kinds::TreeTask>> tree_or_blocker(const std::map<pid_t, std::
 }
 
 Result<kinds::Blockers> find_blockers(const std::vector<kinds::TreeTask>& tree, const std::string& log_path,
-                                      const kinds::ConsoleRef* console, const std::string* rootfs,
+                                      const kinds::ConsoleRef* console, const kinds::MountScope* mounts,
                                       const BlockerScan& scan) {
   kinds::Blockers out;
   if (tree.empty()) return out;
   const Declared none;
   const Declared& ext = scan.externals ? *scan.externals : none;
   TRY(find_external_blockers(tree, ext, scan.tcp_established, out));
-  // The mount table: a mount the container made or unmounted (the first
-  // such one; the dump names the same).
-  if (rootfs) {
-    auto classified = kinds::classify_task_mounts(tree.front().pid, *rootfs);
+  // The mount table: a mount amber cannot make again (the first such one;
+  // the dump names the same).
+  if (mounts) {
+    auto classified = kinds::plan_task_mounts(tree.front().pid, *mounts);
     if (!classified) {
       Status st = std::unexpected(std::move(classified.error()));
       if (!out.keep(st)) return std::unexpected(std::move(st.error()));
@@ -80,6 +80,15 @@ Result<kinds::Blockers> find_blockers(const std::vector<kinds::TreeTask>& tree, 
     TRY(kinds::probe_fds(ctx, &out));
   }
   return out;
+}
+
+kinds::MountScope mount_scope(const std::string& rootfs, const std::vector<seal::External>& externals) {
+  kinds::MountScope s;
+  s.host_tree = rootfs.empty();
+  s.rootfs = rootfs;
+  for (const seal::External& e : externals)
+    if (e.kind == "mount") s.externals.insert(e.value);
+  return s;
 }
 
 }  // namespace amber::dump

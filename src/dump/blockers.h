@@ -16,6 +16,8 @@
 #include "dump/externals.h"
 #include "kinds/blockers.h"
 #include "kinds/files/fdtable.h"
+#include "kinds/ns/mounts.h"
+#include "seal/leak.h"
 #include "kinds/tree.h"
 #include "ns.pb.h"
 
@@ -37,13 +39,17 @@ struct BlockerScan {
 
 // `log_path`: the container's log as amber reaches it ("" for a process
 // tree amber did not start): fds on it are the container's own stdio.
-// `console`: the container's console (--tty), nullptr: none. `rootfs`: the
-// container's rootfs ("" for the host's tree) to check its mount table
-// against, nullptr: not a container of amber's (mounts not scanned).
+// `console`: the container's console (--tty), nullptr: none. `mounts`: the
+// scope to check its mount table in (mount_scope), nullptr: not a container
+// of amber's (mounts not scanned).
 // Failed (not Unsupported) only if /proc could not be read.
 Result<kinds::Blockers> find_blockers(const std::vector<kinds::TreeTask>& tree, const std::string& log_path,
                                       const kinds::ConsoleRef* console = nullptr,
-                                      const std::string* rootfs = nullptr, const BlockerScan& scan = {});
+                                      const kinds::MountScope* mounts = nullptr, const BlockerScan& scan = {});
+
+// The mount scope of an amber container: its recorded rootfs ("" for the
+// host's tree) and the mount points declared `--external mount:PATH`.
+kinds::MountScope mount_scope(const std::string& rootfs, const std::vector<seal::External>& externals);
 
 // The process tree of a held container (kinds::collect_tree) and the
 // checks on it a dump makes first; their refusal is kept as one blocker

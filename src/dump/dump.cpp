@@ -137,8 +137,8 @@ Result<img::Container> dump_container_meta(const container::ContainerState& st, 
 }
 
 // Mount table and the content of the container's own tmpfs mounts.
-Status dump_mounts(img::Container& c, pid_t init, image::ImageWriter& image, Faults& faults) {
-  auto classified = TRY(kinds::classify_task_mounts(init, c.rootfs()));
+Status dump_mounts(img::Container& c, pid_t init, const DumpOptions& opts, image::ImageWriter& image,
+                   Faults& faults) {
   // Socket files the container's unix sockets are bound to (their binds
   // make them again on restore).
   kinds::BoundSocketFiles bound;
@@ -147,30 +147,8 @@ Status dump_mounts(img::Container& c, pid_t init, image::ImageWriter& image, Fau
     for (const sys::UnixSockDiag& s : TRY(sys::unix_sockets(net.get())))
       if (s.vfs_ino != 0) bound.insert({s.vfs_dev, s.vfs_ino});
   }
-  int n = 0;
-  for (auto& m : classified) {
-    if (m.role == kinds::MountRole::OwnTmpfs) {
-      TRY(faults.hit("dump.fs-content"));
-      std::string base = fmt::format("fs/{}", n++);
-      UniqueFd data = TRY(image.create_raw(base + ".bin", img::KIND_FS_DATA));
-      uint64_t off = 0;
-      std::string src = fmt::format("/proc/{}/root{}", init, m.mount.mountpoint());
-      std::optional<image::ChunkAuth> auth = TRY(image.chunk_auth(base + ".bin"));
-      std::optional<image::ChunkStream> tags;
-      if (auth) tags.emplace(*auth, image::kChunkSize);
-      img::FsTree tree = TRY(kinds::dump_fs_tree(src, data.get(), &off, tags ? &*tags : nullptr, &bound));
-      if (tags) tree.set_chunk_tags(TRY(tags->finish()));
-      tree.set_mountpoint(m.mount.mountpoint());
-      tree.set_fstype(m.mount.fstype());
-      tree.set_options(kinds::tmpfs_mount_data(m.mount.super_options()));
-      tree.set_data_file(base + ".bin");
-      tree.set_data_size(off);
-      TRY(image.write(base + ".img", img::KIND_FS_TREE, tree));
-      m.mount.set_content(base + ".img");
-    }
-    *c.mutable_namespaces()->add_mounts() = std::move(m.mount);
-  }
-  return {};
+  return kinds::dump_mounts(init, mount_scope(c.rootfs(), opts.externals), bound, image, faults,
+                            *c.mutable_namespaces());
 }
 
 // What of one thread only the thread can tell, or is its own: sigaltstack
@@ -405,8 +383,9 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   BlockerScan scan;
   scan.externals = &declared;
   scan.tcp_established = opts.tcp_established;
+  const kinds::MountScope scope = mount_scope(st.rootfs, opts.externals);
   const kinds::Blockers found =
-      TRY(find_blockers(tree, container::log_file(container::state_dir(st.name)), console_ref, &st.rootfs, scan));
+      TRY(find_blockers(tree, container::log_file(container::state_dir(st.name)), console_ref, &scope, scan));
   for (const std::string& l : found.lines()) blockers.add(l);
   TRY(blockers.status());
   tl.mark("blockers");
@@ -488,7 +467,7 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   std::future<Result<img::NetNs>> net_job;
   if (!declared.has_ns("net"))
     net_job = std::async(std::launch::async, [init, host] { return kinds::dump_net(init, host ? &*host : nullptr); });
-  TRY_CTX(dump_mounts(meta, init, image, faults), "mounts of {}", st.name);
+  TRY_CTX(dump_mounts(meta, init, opts, image, faults), "mounts of {}", st.name);
   TRY(guard.check());
   tl.mark("container");
 

@@ -148,6 +148,9 @@ Declared declared_externals(const std::vector<seal::Leak>& leaks, kinds::Blocker
     auto ext = seal::parse_external(l.external);
     if (!ext) continue;  // the check only accepts what parses
     const bool ns = ext->value.empty();
+    // A host path bound into the container: its mount's recipe records it
+    // (Mount.external, MOUNT_HOST) and the restore binds it again.
+    if (!ns && ext->kind == "mount") continue;
     if (ns ? one_of(ext->kind, kJoinable) : one_of(ext->kind, kHandedIn)) {
       if (!ns) {
         // One description per external: the restore hands in one fd.

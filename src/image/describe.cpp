@@ -165,9 +165,25 @@ void describe_namespaces(Text& t, const img::Namespaces& ns) {
     std::string prop;
     if (m.shared_group()) prop += fmt::format(" shared:{}", m.shared_group());
     if (m.master_group()) prop += fmt::format(" master:{}", m.master_group());
+    if (m.unbindable()) prop += " unbindable";
+    std::string how;
+    switch (m.how()) {
+      case img::MOUNT_ROOT: how = fmt::format(": root, bind of {}", printable(m.host_path())); break;
+      case img::MOUNT_NEW: {
+        std::string params;
+        for (const img::MountFsParam& p : m.params())
+          params += fmt::format("{}{}{}{}", params.empty() ? "" : ",", printable(p.key()), p.value().empty() ? "" : "=",
+                                printable(p.value()));
+        how = fmt::format(": new{}{}{}", params.empty() ? "" : " ", params, m.content().empty() ? "" : ", content " + m.content());
+        break;
+      }
+      case img::MOUNT_BIND: how = fmt::format(": bind of mount {} at '{}'", m.bind_of(), printable(m.bind_path())); break;
+      case img::MOUNT_HOST: how = fmt::format(": bind of the host's {} ({})", printable(m.host_path()), m.external()); break;
+      case img::MOUNT_INHERITED: how = ": inherited from the host"; break;
+      default: how = m.external_bind() ? " external-bind" : ""; break;
+    }
     t.line(2, "{} (parent {}) {} type {} from {} root {} {}{}{}", m.mount_id(), m.parent_id(), printable(m.mountpoint()),
-           printable(m.fstype()), printable(m.source()), printable(m.root()), printable(m.mount_options()), prop,
-           m.external_bind() ? " external-bind" : "");
+           printable(m.fstype()), printable(m.source()), printable(m.root()), printable(m.mount_options()), prop, how);
   }
 }
 

@@ -17,6 +17,7 @@
 #include "container/log_image.h"
 #include "kinds/creds.h"
 #include "kinds/ns/fs_tree.h"
+#include "kinds/ns/mounts.h"
 #include "kinds/vdso.h"
 #include "sys/procfs.h"
 #include "sys/resolve.h"
@@ -114,12 +115,12 @@ class ContainerTree {
     }
     t.root_ = std::move(*fd);
     t.root_path_ = root;
-    // The restore mounts /proc, /dev and /tmp there and creates nothing in
-    // a rootfs (as amber run): a rootfs that lost one is bad input now,
-    // not a late exit 1.
-    if (!rootfs.empty()) TRY(container::check_mount_points(rootfs, rootfs));
+    // The restore mounts on its mount points and creates nothing in a
+    // rootfs (as amber run): a rootfs that lost one is bad input now, not a
+    // late exit 1.
+    if (!rootfs.empty()) TRY(kinds::check_rootfs_mount_points(plan.container.namespaces(), rootfs));
     for (const FsContent& fc : plan.fs) {
-      auto& entries = t.trees_[fc.tree.mountpoint()];
+      auto& entries = t.trees_[fc.mount_id];
       for (const img::FsEntry& e : fc.tree.entries()) {
         mode_t type = e.mode() & S_IFMT;
         if (!e.hardlink_to().empty()) type = entries[e.hardlink_to()];  // validate_fs_tree: an earlier entry
@@ -131,8 +132,9 @@ class ContainerTree {
 
   Result<Found> find(const std::string& path) const {
     const img::Mount* at = visible_mount(plan_->container.namespaces().mounts(), path);
-    if (at && !at->content().empty()) return in_tree(trees_.at(at->mountpoint()), path, at->mountpoint());
-    if (at && !at->external_bind() && at->mountpoint() != "/") return Found{false};  // amber's fresh mounts
+    if (at && !at->content().empty()) return in_tree(trees_.at(at->mount_id()), path, at->mountpoint());
+    // New mounts (proc, devpts...) and binds are not looked into.
+    if (at && at->how() != img::MOUNT_ROOT && at->how() != img::MOUNT_INHERITED) return Found{false};
     return on_host(path);
   }
 
@@ -170,7 +172,7 @@ class ContainerTree {
   const Plan* plan_ = nullptr;
   UniqueFd root_;
   std::string root_path_;
-  std::map<std::string, Entries> trees_;  // by mount point
+  std::map<uint32_t, Entries> trees_;  // by mount id
 };
 
 // `what` of task `pid` at `path` (absolute in the task's root `root`) must
@@ -265,10 +267,16 @@ Status check_image_path(std::string_view path) {
   return {};
 }
 
-Result<Plan> check_image(const image::ImageReader& image, PageData pages) {
+Result<Plan> check_image(const image::ImageReader& image, PageData pages, const std::string& rootfs) {
   TRY(image.validate());
   Plan plan = TRY(read_plan(image));
   TRY(check_externals(plan));
+  if (!rootfs.empty()) {
+    if (plan.container.rootfs().empty())
+      return bad_input("the image's container has no rootfs (it saw the host's tree): --rootfs {} does not apply",
+                       rootfs);
+    plan.container.set_rootfs(rootfs);
+  }
   TRY(verify_fs_data(plan));
   if (plan.container.has_log())
     TRY(container::check_log(image, plan.container.log(), /*verify_data=*/pages == PageData::Stream));

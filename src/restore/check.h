@@ -24,7 +24,9 @@ enum class PageData {
   Stream,  // also reads every page store through its chunk tags
 };
 
-Result<Plan> check_image(const image::ImageReader& image, PageData pages);
+// `rootfs`: the container's rootfs on this host when not the one the image
+// records (RestoreOptions.rootfs); the tree is checked there.
+Result<Plan> check_image(const image::ImageReader& image, PageData pages, const std::string& rootfs = "");
 
 // The mount the container's tasks see `path` on, nullptr if none: the
 // deepest mount point above it among the mounts not hidden under another.

@@ -90,7 +90,7 @@ Result<UniqueFd> take_fd(const ExternalBinding& b, const img::Fd& image_fd) {
 Result<ExternalBinding> parse_binding(std::string_view spec) {
   auto usage = [&](std::string_view why) {
     return bad_input("--external {}: {} (restore takes TYPE:PATH|PID for a net, uts or ipc namespace, "
-                     "KIND:VALUE=fd:N for a pipe, fifo or file)",
+                     "KIND:VALUE=fd:N for a pipe, fifo or file, mount:PATH=HOSTPATH for a host bind mount)",
                      spec, why);
   };
   const size_t sep = spec.find_first_of(":=");
@@ -100,6 +100,15 @@ Result<ExternalBinding> parse_binding(std::string_view spec) {
     std::string_view to = spec.substr(sep + 1);
     if (to.empty()) return usage("an empty target");
     return ExternalBinding{{std::string(kind), ""}, std::string(to)};
+  }
+  if (kind == "mount") {
+    // mount:PATH=HOSTPATH: the host path bound at PATH in the container.
+    const size_t eq = spec.find('=');
+    if (eq == std::string_view::npos) return usage("no =HOSTPATH");
+    seal::External what = TRY(seal::parse_external(spec.substr(0, eq)));
+    const std::string_view to = spec.substr(eq + 1);
+    if (!to.starts_with('/')) return usage(fmt::format("'{}' is not an absolute host path", to));
+    return ExternalBinding{std::move(what), std::string(to)};
   }
   if (!is_description(kind)) return usage(fmt::format("{} cannot be given back", kind));
   const size_t eq = spec.rfind('=');
@@ -175,6 +184,7 @@ Result<BoundExternals> bind_externals(const Plan& plan, const std::vector<Extern
 
   std::map<std::string, const ExternalBinding*> bound;
   for (const ExternalBinding& b : given) {
+    if (b.what.kind == "mount") continue;  // mount_bindings
     const std::string spec = b.what.spec();
     if (!declared.contains(spec)) {
       std::string list;
@@ -197,6 +207,21 @@ Result<BoundExternals> bind_externals(const Plan& plan, const std::vector<Extern
     auto it = fds.find(spec);
     if (it == fds.end()) continue;  // no fd of the image is on it: nothing to hand in
     out.fds[it->second.first] = TRY(take_fd(*b, *it->second.second));
+  }
+  return out;
+}
+
+Result<std::map<std::string, std::string>> mount_bindings(const Plan& plan, const std::vector<ExternalBinding>& given) {
+  std::map<std::string, std::string> out;
+  for (const ExternalBinding& b : given) {
+    if (b.what.kind != "mount") continue;
+    const std::string spec = b.what.spec();
+    const auto& mounts = plan.container.namespaces().mounts();
+    const bool known = std::any_of(mounts.begin(), mounts.end(), [&](const img::Mount& m) {
+      return m.how() == img::MOUNT_HOST && m.external() == spec;
+    });
+    if (!known) return bad_input("--external {}: the image has no host bind mount declared {}", spec, spec);
+    if (!out.emplace(spec, b.to).second) return bad_input("--external {} is given twice", spec);
   }
   return out;
 }

@@ -9,6 +9,9 @@
 //       fd N of amber restore (inherited from its caller, as a shell's
 //       `N<&...`) is that open file description: the container's fds on it
 //       get it back
+//   mount:PATH=HOSTPATH
+//       the host bind mount declared `--external mount:PATH` at the dump
+//       is bound from HOSTPATH (default: the host path the dump saw)
 // Every external of the image needs one, and every one given must be one
 // the image declares: otherwise exit 2 naming it, before anything is made.
 // A front end (amber swrk) builds ExternalBinding values itself.
@@ -58,6 +61,11 @@ Status check_externals(const Plan& plan);
 // namespace type; an fd not open, amber's own, of another file type or
 // with other flags than the image's description).
 Result<BoundExternals> bind_externals(const Plan& plan, const std::vector<ExternalBinding>& given);
+
+// The mount:PATH=HOSTPATH bindings given (bind_externals skips them), by
+// external name for kinds/ns/mounts.h; exit 2 for one that names no host
+// bind mount of the image.
+Result<std::map<std::string, std::string>> mount_bindings(const Plan& plan, const std::vector<ExternalBinding>& given);
 
 // The raw fds the fork phase uses (the init's side of BoundExternals).
 struct ExternalFds {

@@ -15,6 +15,7 @@
 #include "kinds/files/fdtable.h"
 #include "kinds/ns/fs_tree.h"
 #include "kinds/ns/ipc.h"
+#include "kinds/ns/mounts.h"
 #include "kinds/ns/net.h"
 #include "kinds/ns/uts.h"
 #include "kinds/task_attrs.h"
@@ -214,10 +215,11 @@ Status init_side(const Plan& p, int log_fd, int console_fd, int report_fd, std::
   TRY(close_all_but(std::move(keep)));
   // The declared external namespaces instead of the ones clone3 did not make.
   TRY(join_namespaces(ext));
-  TRY(container::setup_container_fs(p.container.rootfs()));
-  for (const auto& fc : p.fs)
-    TRY_CTX(kinds::restore_fs_tree(fc.tree, fc.data.get(), fc.auth ? &*fc.auth : nullptr, fc.tree.mountpoint()),
-            "content of {}", fc.tree.mountpoint());
+  // The mount table, each tmpfs filled as it is made.
+  std::map<uint32_t, kinds::MountContent> content;
+  for (const auto& fc : p.fs) content[fc.mount_id] = {&fc.tree, fc.data.get(), fc.auth ? &*fc.auth : nullptr};
+  TRY(kinds::build_mounts(p.container.namespaces(), p.mount_sources, content));
+  TRY(faults.hit("restore.mounts"));
   // Unlinked files mapped shared live on those tmpfs mounts: made there now,
   // before any task is forked (each inherits them).
   TRY(kinds::place_shmem_files(p.shmem, shmem_fds));

@@ -60,13 +60,13 @@ Result<FsContent> read_fs_content(const image::ImageReader& image, const img::Mo
   FsContent fc;
   fc.tree = TRY(image.read<img::FsTree>(m.content(), img::KIND_FS_TREE));
   const std::string what = fmt::format("content of {} ({})", m.mountpoint(), m.content());
-  // Only amber's own tmpfs mounts have content, which the restore mounts
-  // fresh: a tree elsewhere (or at another path than its mount) would write
-  // into the rootfs or, without one, the host ("/var/tmp" did).
-  if (!kinds::is_own_tmpfs(m.mountpoint()))
-    return bad_input("{}: content for {}, which is not a tmpfs the restore makes (/tmp, /dev/shm)", what,
-                     m.mountpoint());
-  if (fc.tree.mountpoint() != m.mountpoint() || m.fstype() != "tmpfs" || m.external_bind())
+  fc.mount_id = m.mount_id();
+  // Only a tmpfs the restore makes new has content: a tree elsewhere (or at
+  // another path than its mount) would write into the rootfs or, without
+  // one, the host ("/var/tmp" did). validate_mounts checked the recipe.
+  if (m.how() != img::MOUNT_NEW || m.fstype() != "tmpfs")
+    return bad_input("{}: content for {}, which is not a tmpfs the restore makes", what, m.mountpoint());
+  if (fc.tree.mountpoint() != m.mountpoint())
     return bad_input("{}: corrupt: a tree for {} on a {} mount", what, fc.tree.mountpoint(), m.fstype());
   uint64_t data_size = 0;
   if (!fc.tree.data_file().empty()) {
@@ -147,6 +147,7 @@ Result<Plan> read_plan(const image::ImageReader& image) {
   const kinds::TreePlan& tp = p.tree;
   p.shared = TRY(kinds::plan_shared_fds(files, [&tp](const std::vector<pid_t>& pids) { return tp.common_creator(pids); }));
 
+  TRY(kinds::validate_mounts(p.container.namespaces()));
   TRY(kinds::check_inherited_mounts(p.container.namespaces(), TRY(sys::read_mountinfo(::getpid()))));
   for (const auto& m : p.container.namespaces().mounts()) {
     if (m.content().empty()) continue;

@@ -18,6 +18,7 @@
 #include "image/reader.h"
 #include "kinds/files/shared.h"
 #include "kinds/ns/ipc_semundo.h"
+#include "kinds/ns/mounts.h"
 #include "kinds/shmem.h"
 #include "kinds/tree.h"
 #include "mm.pb.h"
@@ -27,6 +28,7 @@ namespace amber::restore {
 
 // A tmpfs's content with its data file open (the init reads it).
 struct FsContent {
+  uint32_t mount_id = 0;  // of the image's mount it fills
   img::FsTree tree;
   UniqueFd data;
   std::optional<image::ChunkAuth> auth;  // the data's chunk tags (nullopt: untagged image)
@@ -56,6 +58,9 @@ struct Plan {
   kinds::ShmemPlan shmem;  // memory objects shared between tasks
   std::vector<image::PageReader> sysv_shm;  // content of the ipc namespace's shm segments, in its order
   CowPlan cow;
+  // Where the init takes the mounts the image does not hold: the rootfs,
+  // the host paths of external binds (RestoreOptions).
+  kinds::MountSources mount_sources;
 };
 
 // Reads and checks everything (exit 2 for a bad image, 4 for state this

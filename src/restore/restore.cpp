@@ -218,8 +218,12 @@ Result<RestoreSummary> restore_container(const RestoreOptions& opts, Log& log, F
   //    registers and memory will run as root.
   const image::Key key = TRY(image::Key::for_option(opts.key_file));
   image::ImageReader image = TRY(image::ImageReader::open(opts.dir, key));
-  Plan plan = TRY(check_image(image, PageData::Sizes));
+  Plan plan = TRY(check_image(image, PageData::Sizes, opts.rootfs));
   TRY(faults.hit("restore.validate"));
+  // Host bind mounts: the paths a runtime gives (swrk) and --external mount:PATH=HOSTPATH.
+  std::map<std::string, std::string> mount_paths = TRY(mount_bindings(plan, opts.externals));
+  mount_paths.insert(opts.mount_externals.begin(), opts.mount_externals.end());
+  plan.mount_sources = {plan.container.rootfs(), std::move(mount_paths)};
   std::string name = opts.name.empty() ? plan.container.name() : opts.name;
   TRY(container::check_name(name));
   std::string what = fmt::format("restore {}", name);

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "base/faults.h"
@@ -22,15 +23,22 @@ struct RestoreOptions {
   std::string key_file;  // --key: the image was made with this key, not the host's (image/auth.h)
   // --external: what each external the image declares binds to (externals.h).
   std::vector<ExternalBinding> externals;
+  // The container's rootfs on this host, "" for the one the image records
+  // (a runtime that mounts it again elsewhere gives it: runc's `root`).
+  std::string rootfs;
+  // Host paths of the image's external bind mounts, by external name
+  // ("mount:/data" -> "/srv/data"); one not given is the path the dump saw
+  // (kinds/ns/mounts.h).
+  std::map<std::string, std::string> mount_externals;
 };
 
 // Every step of the driver, in order (`amber restore --list-fault-points`).
-// restore.net and restore.fork fail in the restored processes
-// themselves (the fork phase: the init, before it forks anything).
+// restore.mounts, restore.net and restore.fork fail in the restored
+// processes themselves (the fork phase: the init, before it forks anything).
 // (std::to_array: the count follows the list.)
 inline constexpr auto kFaultPoints = std::to_array<const char*>({
     "restore.validate", "restore.reserve",  "restore.cgroup",  "restore.log",     "restore.shmem",
-    "restore.net",      "restore.fork",
+    "restore.mounts",   "restore.net",      "restore.fork",
     "restore.spawn",    "restore.seize",    "restore.tree",    "restore.verify-tree", "restore.ipc-objects",
     "restore.executor",
     "restore.shmem-fds", "restore.mm",      "restore.mlock",   "restore.locks",   "restore.signals",

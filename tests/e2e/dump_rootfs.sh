@@ -42,7 +42,7 @@ assert_eq "bin dev proc tmp" "$(ls "$root" | xargs)" "rootfs after kill"
 
 note "a rootfs that lost a mount point: refused before anything is created"
 rmdir "$root/tmp"
-assert_fails 2 "no tmp directory" "$AMBER" restore -D "$E2E_TMP/img"
+assert_fails 2 "no /tmp (the mount point of a tmpfs mount)" "$AMBER" restore -D "$E2E_TMP/img"
 assert_nothing_left "$n"
 assert_eq "bin dev proc" "$(ls "$root" | xargs)" "rootfs after the refused restore"
 mkdir "$root/tmp"

@@ -44,18 +44,21 @@ cgroups_before=$(our_cgroups)
 tmp_tree=$(cd "$img" && for f in fs/*.img; do "$edit" . decode "$f" | grep -q '^mountpoint: "/tmp"$' && echo "$f"; done)
 [ -n "$tmp_tree" ] || fail "the image has no tree for /tmp"
 
-note "/tmp's content given to a mount at a host directory"
+note "/tmp's content given to a mount at a host directory: a new tmpfs there, in the container's namespace"
 d=$(copy_image "$img" img-mount-host)
 rewrite "$d" container.img "s|mountpoint: \"/tmp\"|mountpoint: \"$host\"|"
 rewrite "$d" "$tmp_tree" "s|^mountpoint: \"/tmp\"|mountpoint: \"$host\"|"
-check_refused mount-host "$d" "not a tmpfs the restore makes"
+"$AMBER" restore -D "$d" --name "$n-r" >/dev/null
+assert_eq kept "$("$AMBER" exec "$n-r" -- cat "$host/kept")" "the content in the container's tmpfs at $host"
+"$AMBER" kill "$n-r"
+assert_eq "$host_before" "$(host_listing)" "mount-host: the host directory $host after the restore"
 [ ! -e "$host/kept" ] || fail "restore wrote $host/kept on the host"
 
 note "/tmp's content given to /tmp/../$host"
 d=$(copy_image "$img" img-mount-dotdot)
 rewrite "$d" container.img "s|mountpoint: \"/tmp\"|mountpoint: \"/tmp/..$host\"|"
 rewrite "$d" "$tmp_tree" "s|^mountpoint: \"/tmp\"|mountpoint: \"/tmp/..$host\"|"
-check_refused mount-dotdot "$d" "not a tmpfs the restore makes"
+check_refused mount-dotdot "$d" "bad mount point"
 
 note "the issue's image: /tmp/evil -> $host, then evil/x"
 d=$(copy_image "$img" img-evil-link)

@@ -25,6 +25,11 @@ namespace {
 
 constexpr size_t kCopyBuf = 1 << 20;
 
+// The device nodes a container's /dev holds that give nothing of the host's
+// away: the harmless memory devices, and /dev/tty (5:0), which opens the
+// caller's own controlling terminal.
+bool node_allowed(dev_t rdev) { return files::is_harmless_chardev(rdev) || rdev == makedev(5, 0); }
+
 int64_t ns_of(const timespec& t) { return int64_t{t.tv_sec} * 1000000000 + t.tv_nsec; }
 timespec ts_of(int64_t ns) { return timespec{ns / 1000000000, ns % 1000000000}; }
 
@@ -144,9 +149,9 @@ struct Walker {
       case S_IFBLK:
         // A restore would make it again for whoever the image says: only the
         // harmless ones (a node of the host's disk would hand it over).
-        if (!S_ISCHR(st.st_mode) || !files::is_harmless_chardev(st.st_rdev))
+        if (!S_ISCHR(st.st_mode) || !node_allowed(st.st_rdev))
           return unsupported("{}: {} device {}:{} in a container filesystem: not supported (only null, zero, full, "
-                             "random, urandom)", rel, S_ISCHR(st.st_mode) ? "character" : "block", major(st.st_rdev),
+                             "random, urandom, tty)", rel, S_ISCHR(st.st_mode) ? "character" : "block", major(st.st_rdev),
                              minor(st.st_rdev));
         e.set_rdev(st.st_rdev);
         return {};
@@ -165,6 +170,16 @@ Result<img::FsTree> dump_fs_tree(const std::string& src, int data_fd, uint64_t* 
   Walker w{data_fd, data_offset, &tree, tags};
   w.bound = bound;
   TRY_CTX(w.visit(AT_FDCWD, src.c_str(), ""), "dump content of {}", src);
+  tree.set_data_size(*data_offset);
+  return tree;
+}
+
+Result<img::FsTree> dump_fs_tree_at(int root, const std::string& shown, int data_fd, uint64_t* data_offset,
+                                    image::ChunkStream* tags, const BoundSocketFiles* bound) {
+  img::FsTree tree;
+  Walker w{data_fd, data_offset, &tree, tags};
+  w.bound = bound;
+  TRY_CTX(w.visit(root, ".", ""), "dump content of {}", shown);
   tree.set_data_size(*data_offset);
   return tree;
 }
@@ -263,6 +278,12 @@ Status set_owner_mode(Placer& placer, const img::FsEntry& e, mode_t type) {
 }  // namespace
 
 Status restore_fs_tree(const img::FsTree& tree, int data_fd, const image::ChunkAuth* auth, const std::string& dst) {
+  // The mount point as named: no symlink on the way to it.
+  UniqueFd root = TRY(sys::open_at(AT_FDCWD, dst, O_RDONLY | O_DIRECTORY, sys::kExact));
+  return restore_fs_tree_at(tree, data_fd, auth, root.get());
+}
+
+Status restore_fs_tree_at(const img::FsTree& tree, int data_fd, const image::ChunkAuth* auth, int dst) {
   // Checked here too: restore_fs_tree is never handed a tree that was not.
   struct stat data_st {};
   uint64_t data_size = 0;
@@ -271,8 +292,7 @@ Status restore_fs_tree(const img::FsTree& tree, int data_fd, const image::ChunkA
     data_size = static_cast<uint64_t>(data_st.st_size);
   }
   TRY(validate_fs_tree(tree, data_size));
-  // The mount point as named: no symlink on the way to it.
-  UniqueFd root = TRY(sys::open_at(AT_FDCWD, dst, O_RDONLY | O_DIRECTORY, sys::kExact));
+  UniqueFd root = TRY(sys::open_at(dst, ".", O_RDONLY | O_DIRECTORY, sys::kOwnTree));
   Placer placer(root.get());
   std::unique_ptr<char[]> buf;
   image::TaggedReader data(data_fd, tree.data_size(), image::kChunkSize, auth, tree.chunk_tags(), tree.data_file());
@@ -349,8 +369,8 @@ Status validate_fs_tree(const img::FsTree& tree, uint64_t data_size) {
         case S_IFDIR: case S_IFLNK: case S_IFIFO:
           break;
         case S_IFCHR: case S_IFBLK:
-          if (type != S_IFCHR || !files::is_harmless_chardev(static_cast<dev_t>(e.rdev())))
-            return bad_input("entry '{}': {} device {}:{}: only null, zero, full, random and urandom are made", p,
+          if (type != S_IFCHR || !node_allowed(static_cast<dev_t>(e.rdev())))
+            return bad_input("entry '{}': {} device {}:{}: only null, zero, full, random, urandom and tty are made", p,
                              type == S_IFCHR ? "character" : "block", major(e.rdev()), minor(e.rdev()));
           break;
         case S_IFREG:

@@ -22,6 +22,11 @@ using BoundSocketFiles = std::set<std::pair<uint64_t, uint64_t>>;
 Result<img::FsTree> dump_fs_tree(const std::string& src, int data_fd, uint64_t* data_offset,
                                  image::ChunkStream* tags, const BoundSocketFiles* bound = nullptr);
 
+// The same from the root of a mount (`root`: an fd of it, e.g. a detached
+// copy of a mount the container shows; `shown` names it in errors).
+Result<img::FsTree> dump_fs_tree_at(int root, const std::string& shown, int data_fd, uint64_t* data_offset,
+                                    image::ChunkStream* tags, const BoundSocketFiles* bound = nullptr);
+
 // Checks `tree` on its own before anything is created (Exit::BadInput naming
 // the entry): paths relative, without "", ".", ".." components or NUL, each
 // entry's directory an earlier directory entry, hard links to an earlier
@@ -38,6 +43,8 @@ Status validate_fs_tree(const img::FsTree& tree, uint64_t data_size);
 // below `dst` without following any symlink or crossing a mount: a symlink
 // of the tree is made, never followed (sys/resolve.h).
 Status restore_fs_tree(const img::FsTree& tree, int data_fd, const image::ChunkAuth* auth, const std::string& dst);
+// The same under the directory `dst` (an fd: the root of a mount just made).
+Status restore_fs_tree_at(const img::FsTree& tree, int data_fd, const image::ChunkAuth* auth, int dst);
 
 // The tmpfs mount data worth keeping from mountinfo's super options
 // ("rw,size=1024k,nr_inodes=..,mode=1777,uid=0" -> "size=1024k,...").
