@@ -78,14 +78,31 @@ struct Planner {
   const MountScope& scope;
   std::vector<const sys::MountInfo*> all;  // the container's mounts, by their root's length, then as listed
   std::map<int, size_t> index;             // mount id -> place in the mountinfo list
+  const std::vector<sys::MountInfo>* mounts = nullptr;  // that list
 
   bool on_host(const sys::MountInfo& m) const {
     return std::any_of(host.begin(), host.end(), [&](const sys::MountInfo& h) { return same_dev(h, m); });
   }
+  // One of the host's mounts the container's tree was copied with. A mount
+  // of the same filesystem stacked on it at the same point is the
+  // container's own, though it looks the same: a new sysfs in the host's
+  // net namespace is the host's sysfs superblock (`amber run --net host`
+  // mounts one over /sys). So the copies stacked at a point are counted
+  // against the host's.
   bool inherited(const sys::MountInfo& m) const {
-    return std::any_of(host.begin(), host.end(), [&](const sys::MountInfo& h) {
-      return same_dev(h, m) && h.root == m.root && h.mount_point == m.mount_point;
-    });
+    auto same = [&](const sys::MountInfo& x) {
+      return same_dev(x, m) && x.root == m.root && x.mount_point == m.mount_point;
+    };
+    const auto on_host = std::count_if(host.begin(), host.end(), same);
+    long below = 0;
+    for (auto it = index.find(m.parent_id); it != index.end() && below < on_host;) {
+      const sys::MountInfo& parent = mounts->at(it->second);
+      if (parent.mount_point != m.mount_point || !same(parent)) break;
+      ++below;
+      if (parent.parent_id == parent.mnt_id) break;
+      it = index.find(parent.parent_id);
+    }
+    return below < on_host;
   }
 
   std::string what(const sys::MountInfo& m) const {
@@ -279,7 +296,7 @@ Result<std::vector<img::Mount>> plan_mounts(const std::vector<sys::MountInfo>& c
   if (!root || root->mount_point != "/") return unsupported("the container's mount table has no root mount at /");
   TRY(check_propagation(container, host));
 
-  Planner p{host, scope, {}, {}};
+  Planner p{host, scope, {}, {}, &container};
   for (size_t i = 0; i < container.size(); ++i) {
     p.index[container[i].mnt_id] = i;
     p.all.push_back(&container[i]);

@@ -100,6 +100,23 @@ TEST(Mounts, HostTreeMountsAreInheritedAmbersAreNew) {
   EXPECT_EQ((*r)[8].how(), img::MOUNT_NEW);
 }
 
+// `amber run --net host`: a new sysfs in the host's net namespace is the
+// host's sysfs superblock, mounted over the inherited /sys. It is the
+// container's (made again as a bind), not a second inherited one.
+TEST(Mounts, ACopyStackedOnAnInheritedMountIsTheContainers) {
+  std::vector<sys::MountInfo> host = {mi(1, 0, 1, "/", "/", "ext4"), mi(2, 1, 5, "/", "/sys", "sysfs")};
+  std::vector<sys::MountInfo> ct = {mi(10, 9, 1, "/", "/", "ext4"), mi(11, 10, 5, "/", "/sys", "sysfs"),
+                                    with(mi(12, 11, 5, "/", "/sys", "sysfs"), "sysfs", "ro", "ro,relatime")};
+  MountScope scope;
+  scope.host_tree = true;
+  auto r = plan_mounts(ct, host, scope);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->size(), 3u);
+  EXPECT_EQ((*r)[1].how(), img::MOUNT_INHERITED);
+  EXPECT_EQ((*r)[2].how(), img::MOUNT_BIND);
+  EXPECT_EQ((*r)[2].bind_of(), 11u);
+}
+
 TEST(Mounts, RuncLayoutGetsRecipesInBuildOrder) {
   auto ct = runc_mounts();
   // Listed before the /dev it binds from: placed after it.
