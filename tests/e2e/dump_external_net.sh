@@ -11,6 +11,7 @@
 #   connection carries on with its data, the listener accepts again;
 # - dumped again and restored with --external net:/var/run/netns/NAME into
 #   another namespace (ip netns add): the same.
+E2E_PRIVATE_MOUNTS=1  # its overlay / `ip netns add` mounts stay out of the host's namespace (lib.sh)
 . "$E2E_LIB"
 
 py=/usr/bin/python3

@@ -4,6 +4,7 @@
 # it as a bind of the host's overlay mount, and the restore binds it again —
 # what the container wrote is in the upper layer, not in the image. Mounted
 # again elsewhere (as podman does before a restore), `--rootfs` names it.
+E2E_PRIVATE_MOUNTS=1  # its overlay / `ip netns add` mounts stay out of the host's namespace (lib.sh)
 . "$E2E_LIB"
 grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || true
 grep -qw overlay /proc/filesystems || e2e_skip "no overlayfs in this kernel"

@@ -16,6 +16,16 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 note() { echo "--- $*"; }
 
 [ "$(id -u)" = 0 ] || e2e_skip "needs root (namespaces, cgroups, mounts)"
+# A scenario that mounts on the host (an overlay rootfs, `ip netns add`) sets
+# E2E_PRIVATE_MOUNTS=1 before sourcing this: it runs, amber included, in a
+# private copy of the host's mount namespace. Its mounts in the host's would
+# be copied into the containers other scenarios start meanwhile (a container
+# without a rootfs sees the host's tree), whose dumps then find a mount the
+# host no longer has.
+if [ -n "${E2E_PRIVATE_MOUNTS:-}" ] && [ -z "${E2E_IN_PRIVATE_MOUNTS:-}" ]; then
+  export E2E_IN_PRIVATE_MOUNTS=1
+  exec unshare -m --propagation private bash "$0" "$@"
+fi
 : "${AMBER:?AMBER must be the path of the amber binary}"
 [ -x "$AMBER" ] || fail "AMBER=$AMBER is not executable"
 
