@@ -1,6 +1,7 @@
 // `amber restore`: rebuild a container from an image directory.
 #pragma once
 #include <array>
+#include <functional>
 #include <string>
 
 #include "base/faults.h"
@@ -16,6 +17,17 @@ struct RestoreOptions {
   // compared with the image before they run.
   bool no_verify = false;
   std::string key_file;  // --key: the image was made with this key, not the host's (image/auth.h)
+  // A runtime's restore (amber swrk, CRIU's rst_sibling): no amber container
+  // is registered (no state directory, shim, log or cgroup of amber's). The
+  // init is the child of amber's parent (CLONE_PARENT) and every task lands
+  // in amber's own cgroups, which the runtime made for the container; amber
+  // leaves them before the tasks are released together through the freezer.
+  bool sibling = false;
+  std::string root;  // the container's root directory ("" : the image's rootfs)
+  // CRIU's notify scripts a runtime waits for: "setup-namespaces" (the init
+  // exists) and "post-restore" (rebuilt, about to run), with the init's host
+  // pid; an error fails the restore.
+  std::function<Status(const char* script, pid_t init)> notify;
 };
 
 // Every step of the driver, in order (`amber restore --list-fault-points`).
