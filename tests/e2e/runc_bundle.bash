@@ -2,7 +2,7 @@
 # No busybox: the rootfs holds the host's /bin/sh, sleep and cat with their
 # libraries; runc's own default spec (cgroupfs manager, the v1 hierarchies
 # of this hybrid host), not a terminal, running a shell that counts into
-# /count of its rootfs. Every container is deleted on exit.
+# /count of its rootfs (appended, a line per number). Every container is deleted on exit.
 command -v runc >/dev/null || e2e_skip "runc is not installed (scripts/setup.sh)"
 PY=/usr/bin/python3
 RUNC_ROOT="$E2E_TMP/runc"
@@ -32,7 +32,7 @@ import json, sys
 path, mode = sys.argv[1], sys.argv[2]
 c = json.load(open(path))
 c["process"]["terminal"] = False
-c["process"]["args"] = ["/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo $i >/count; sleep 0.1; done"]
+c["process"]["args"] = ["/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo $i >>/count; sleep 0.1; done"]
 c["root"]["readonly"] = False
 if mode == "amber-layout":
     c["linux"]["namespaces"].append({"type": "cgroup"})
@@ -59,7 +59,14 @@ runc_start() {
 }
 runc_pid() { runc_ state "$1" | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["pid"])'; }
 runc_status() { runc_ state "$1" 2>/dev/null | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["status"])' 2>/dev/null; }
-runc_count() { cat "$1/rootfs/count" 2>/dev/null || echo 0; }
+# The shell appends each number to /count (one write): its last line. (A
+# file truncated before each write could be caught empty by the dump.)
+runc_count() { tail -n 1 "$1/rootfs/count" 2>/dev/null | grep . || echo 0; }
+# counts_on FILE: 1, 2, 3, ... with no number missing or repeated: a shell
+# that counted on from where it was checkpointed (not from 1 again).
+counts_on() {
+  awk 'NR != $1 { printf "line %d is %s\n", NR, $1; exit 1 }' "$1" || fail "the count in $1 is not 1, 2, 3, ..."
+}
 
 runc_cleanup() {
   local id
