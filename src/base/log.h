@@ -11,7 +11,8 @@
 
 namespace amber {
 
-enum class Level { Debug = 0, Info = 1, Warn = 2, Error = 3 };
+// Quiet: nothing on stderr, the log file only (amber swrk: stderr may be the container's).
+enum class Level { Debug = 0, Info = 1, Warn = 2, Error = 3, Quiet = 4 };
 
 class Log {
  public:

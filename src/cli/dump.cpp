@@ -18,7 +18,7 @@ Action add_dump(CLI::App& app) {
   sub->add_flag("--leave-running", opts->leave_running, "Release the container after the dump instead of killing it");
   auto externals = std::make_shared<std::vector<std::string>>();
   sub->add_option("--external", *externals,
-                  "Accept a declared leak (as for amber check; repeatable): a net, uts or ipc namespace or a pipe, "
+                  "Accept a declared leak (as for amber check; repeatable): a net, uts, ipc or cgroup namespace or a pipe, "
                   "fifo or file description is recorded in the image and given back by amber restore --external");
   sub->add_flag("--tcp-established", opts->tcp_established,
                 "With --external net: keep the container's established TCP connections (refused without it)");

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli/verbs.h"
@@ -19,6 +20,12 @@ int report(Context& ctx, const Error& e) {
 
 int main(int argc, char** argv) {
   using namespace amber;
+  // amber as criu (a link named criu): the runtimes' way in (cli/as_criu.cpp).
+  std::vector<std::string> args(argv, argv + argc);
+  if (!args.empty() && std::string_view(args[0]).substr(args[0].rfind('/') + 1) == "criu") {
+    if (auto status = cli::as_criu(args)) return *status;
+    args[0] = "amber";
+  }
   CLI::App app{"amber: checkpoint and restore whole Linux containers"};
   app.require_subcommand(1);
   bool verbose = false;
@@ -52,9 +59,12 @@ int main(int argc, char** argv) {
   add(cli::add_dump);
   add(cli::add_restore);
   add(cli::add_recover);
+  add(cli::add_swrk);
 
   try {
-    app.parse(argc, argv);
+    // CLI11 takes the arguments last first, without the program name.
+    std::vector<std::string> rev(args.rbegin(), args.rend() - 1);
+    app.parse(rev);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);  // prints help, 0
   } catch (const CLI::CallForAllHelp& e) {

@@ -2,6 +2,9 @@
 // run when that subcommand was given. The action returns the exit status.
 #pragma once
 #include <functional>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -40,5 +43,10 @@ Action add_check(CLI::App& app);
 Action add_dump(CLI::App& app);
 Action add_restore(CLI::App& app);
 Action add_recover(CLI::App& app);
+Action add_swrk(CLI::App& app);
+
+// amber run as `criu` (argv[0]'s name): an exit status, or nullopt when the
+// arguments are amber's own verb (criu swrk N is amber swrk N).
+std::optional<int> as_criu(std::vector<std::string>& args);
 
 }  // namespace amber::cli

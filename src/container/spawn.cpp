@@ -10,10 +10,46 @@
 #include "base/files.h"
 #include "container/report.h"
 #include "container/shim.h"
+#include "sys/clone.h"
 
 namespace amber::container {
 
+namespace {
+
+// SpawnSpec.sibling: the caller clones the init (CLONE_PARENT) and keeps
+// its own fds; the init runs `fn` as under a shim.
+Result<Spawned> spawn_sibling(const SpawnSpec& spec, const InitFn& fn) {
+  ReportPipe pipe = TRY(make_report_pipe());
+  std::fflush(stdout);
+  std::fflush(stderr);
+  sys::CloneSpec cs;
+  cs.flags = spec.clone_flags | CLONE_PARENT;
+  // clone3 refuses an exit signal with CLONE_PARENT: the child's is the
+  // caller's own (SIGCHLD to the runtime that forked amber).
+  cs.exit_signal = 0;
+  cs.cgroup_fd = spec.cgroup_fd;
+  cs.set_tid = spec.set_tid;
+  auto cloned = TRY_CTX(sys::clone3(cs), "start init");
+  if (cloned.in_child()) {
+    pipe.read.reset();
+    Status st = fn(pipe.write.get());
+    if (!st) {
+      report_error(pipe.write.get(), st.error());
+      ::_exit(1);
+    }
+    ::_exit(0);
+  }
+  pipe.write.reset();
+  Spawned s;
+  s.init_pid = cloned.pid;
+  s.report = std::move(pipe.read);
+  return s;
+}
+
+}  // namespace
+
 Result<Spawned> spawn_init(const SpawnSpec& spec, InitFn fn) {
+  if (spec.sibling) return spawn_sibling(spec, fn);
   ReportPipe pipe = TRY(make_report_pipe());
   // The shim is a fork of amber: unflushed output would be printed twice.
   std::fflush(stdout);

@@ -39,6 +39,10 @@ struct SpawnSpec {
   // socket at attach_path. -1: none.
   int console_fd = -1;
   std::string attach_path;
+  // No shim: the caller clones the init itself with CLONE_PARENT, so that it
+  // is the child of the caller's parent (a runtime that ran `amber swrk`,
+  // CRIU's rst_sibling); exit_status_path and console_fd are unused.
+  bool sibling = false;
 };
 
 // Runs in the init, after clone3. `report_fd` is the CLOEXEC report pipe: an
@@ -48,7 +52,7 @@ struct SpawnSpec {
 using InitFn = std::function<Status(int report_fd)>;
 
 struct Spawned {
-  pid_t shim_pid = 0;   // child of the caller of spawn_init
+  pid_t shim_pid = 0;   // child of the caller of spawn_init (0: sibling)
   pid_t init_pid = 0;   // host pid
   UniqueFd report;      // read end: the init's outcome (see wait_init_started)
 };

@@ -75,6 +75,20 @@ struct TaskImage {
   std::vector<std::pair<uint64_t, uint64_t>> parent_runs;
 };
 
+// pid mode (DumpOptions.pid): what the driver needs of a container state,
+// for a container amber did not start: no shim, no state directory.
+Result<container::ContainerState> foreign_container(const DumpOptions& opts, const seal::Target& target) {
+  container::ContainerState st;
+  st.name = opts.name.empty() ? target.name : opts.name;
+  st.init = TRY_CTX(container::proc_ref(opts.pid), "pid {}", opts.pid);
+  st.cgroup = target.cgroup;
+  st.rootfs = opts.root;
+  std::string cmdline = TRY_CTX(read_file(fmt::format("/proc/{}/cmdline", opts.pid)), "pid {}", opts.pid);
+  for (std::string_view arg : split(cmdline, '\0'))
+    if (!arg.empty()) st.command.emplace_back(arg);
+  return st;
+}
+
 Result<container::ContainerState> running_container(const std::string& name) {
   container::ContainerState st = TRY(container::load_state(name));
   auto live = container::live_status(st);
@@ -335,6 +349,36 @@ Status pause_for_test(const char* point, const seal::InterruptGuard& guard) {
   return {};
 }
 
+// CRIU's network-lock / network-unlock notifications around a dump: the
+// runtime cuts the container's links while it is held; a dump that fails
+// (or leaves it running) gives them back.
+class NetworkLock {
+ public:
+  NetworkLock(const DumpNotify& notify, Log& log) : notify_(notify), log_(log) {}
+  NetworkLock(const NetworkLock&) = delete;
+  NetworkLock& operator=(const NetworkLock&) = delete;
+  ~NetworkLock() {
+    if (auto r = unlock(); !r) log_.warn("network-unlock: {}", r.error().message);
+  }
+  Status lock() {
+    if (!notify_) return {};
+    TRY_CTX(notify_("network-lock"), "network-lock");
+    locked_ = true;
+    return {};
+  }
+  Status unlock() {
+    if (!locked_) return {};
+    locked_ = false;
+    return context(notify_("network-unlock"), "network-unlock");
+  }
+  void keep() { locked_ = false; }
+
+ private:
+  const DumpNotify& notify_;
+  Log& log_;
+  bool locked_ = false;
+};
+
 }  // namespace
 
 Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& faults) {
@@ -342,7 +386,9 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   // The key first: a key file that cannot be used stops the dump before the
   // container is touched.
   const image::Key key = TRY(image::Key::for_option(opts.key_file));
-  container::ContainerState st = TRY(running_container(opts.name));
+  const bool foreign = opts.pid != 0;
+  seal::Target target = foreign ? TRY(seal::target_for_pid(opts.pid, opts.freeze_cgroup)) : seal::Target{};
+  container::ContainerState st = foreign ? TRY(foreign_container(opts, target)) : TRY(running_container(opts.name));
   const pid_t init = st.init.pid;
 
   // What a SIGKILL of amber would leave, written before it is made, for the
@@ -356,14 +402,15 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   tl.mark("create-image");
   // The log is copied before the hold, only what is appended meanwhile
   // while the container is held (container/log_image.h).
-  const std::string log_path = container::log_file(container::state_dir(st.name));
+  // (A runtime's container has no log of amber's: nothing to carry.)
+  const std::string log_path = foreign ? "" : container::log_file(container::state_dir(st.name));
   container::LogCopy log_copy = TRY_CTX(container::LogCopy::start(log_path, image), "container {}", st.name);
   tl.mark("log");
   // Read while the container is being held, not while it is frozen.
 
   // SIGINT/SIGTERM wait until the container is released (hold.h).
   seal::InterruptGuard guard = TRY(seal::InterruptGuard::block());
-  const seal::Target target = seal::target_for_container(st);
+  if (!foreign) target = seal::target_for_container(st);
   seal::Hold hold = TRY_CTX(seal::hold_target(target, &guard, &journal), "hold container {}", st.name);
   TRY(faults.hit("dump.hold"));
   tl.mark("hold");
@@ -374,18 +421,22 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   kinds::Blockers blockers;
   const Declared declared = declared_externals(sealed.leaks, blockers);
   tl.mark("seal-check");
+  // A runtime blocks the container's network while it is held (CRIU's
+  // network-lock), and lets it go again if the dump fails.
+  NetworkLock runtime_lock(opts.notify, log);
+  TRY(runtime_lock.lock());
   TRY(faults.hit("dump.tree"));
   std::vector<kinds::TreeTask> tree = TRY_CTX(collect_tree(hold, init, faults), "container {}", st.name);
   // The console of a --tty container: its master is the shim's.
-  const std::optional<kinds::ConsoleRef> console = TRY_CTX(kinds::find_console(st.shim.pid), "container {}", st.name);
+  std::optional<kinds::ConsoleRef> console;
+  if (!foreign) console = TRY_CTX(kinds::find_console(st.shim.pid), "container {}", st.name);
   const kinds::ConsoleRef* console_ref = console ? &*console : nullptr;
   // Everything amber cannot dump yet, named at once, before anything is read.
   BlockerScan scan;
   scan.externals = &declared;
   scan.tcp_established = opts.tcp_established;
   const kinds::MountScope scope = mount_scope(st.rootfs, opts.externals);
-  const kinds::Blockers found =
-      TRY(find_blockers(tree, container::log_file(container::state_dir(st.name)), console_ref, &scope, scan));
+  const kinds::Blockers found = TRY(find_blockers(tree, log_path, console_ref, &scope, scan));
   for (const std::string& l : found.lines()) blockers.add(l);
   TRY(blockers.status());
   tl.mark("blockers");
@@ -427,6 +478,12 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   };
   kinds::TcpRepairSession tcp =
       TRY_CTX(kinds::TcpRepairSession::begin(live, netlock.held(), journal_repair), "container {}", st.name);
+  // A runtime asks for established connections explicitly (CRIU's
+  // tcp_established), as it does for its users' --tcp-established.
+  if (foreign && !opts.tcp_established && tcp.size() > 0)
+    return unsupported("container {}: {} established TCP connection(s), and the runtime did not ask for them to be "
+                       "dumped (tcp_established)",
+                       st.name, tcp.size());
   TRY(faults.hit("dump.tcp-repair"));
   tl.mark("tcp-repair");
   log.debug("holding {} ({} processes, {} threads)", st.name, tree.size(), hold.all_threads().size());
@@ -554,13 +611,16 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
     TRY(pause_for_test("dump.finish", guard));
     TRY(recheck_sealed(hold, target, opts, log));
     tl.mark("seal-recheck");
+    if (opts.notify) TRY_CTX(opts.notify("post-dump"), "container {}: post-dump", st.name);
     if (opts.leave_running) {
       TRY_CTX(tcp.release(), "container {}: TCP connections out of repair mode", st.name);
       TRY_CTX(netlock.lift(), "container {}", st.name);
       TRY(hold.release());
       tl.mark("release");
-      return journal.set_phase(jrn::Journal::RELEASED);
+      TRY(journal.set_phase(jrn::Journal::RELEASED));
+      return runtime_lock.unlock();
     }
+    runtime_lock.keep();  // the tasks are gone: their network stays as it is
     TRY(hold.kill());
     // Closed in repair mode: the dead tasks' connections send nothing, and
     // the lock goes with their namespace (the image is restored locked).
@@ -583,7 +643,7 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   // The image is complete without them: a failure here fails nothing.
   if (auto r = image.amend_inventory(stats); !r) log.warn("recording the dump's times: {}", r.error().message);
   for (const img::FileEntry& f : image.inventory().files()) sum.image_bytes += f.size();
-  if (!opts.leave_running) {
+  if (!opts.leave_running && !foreign) {
     // The tasks are gone; the shim, cgroup and state go the way `amber kill` does it.
     if (auto r = container::kill_container(st.name, log); !r)
       log.warn("cleaning up {} after the dump: {}", st.name, r.error().message);

@@ -2,6 +2,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -12,15 +13,30 @@
 
 namespace amber::dump {
 
+// The steps of a dump a runtime waits for (amber swrk: CRIU's notify
+// scripts "network-lock", "network-unlock", "post-dump"); an error from it
+// fails the dump.
+using DumpNotify = std::function<Status(const char* script)>;
+
 struct DumpOptions {
-  std::string name;            // the container
+  std::string name;            // the container (pid mode: only names it in messages)
   std::string dir;             // the image directory to create (must not exist)
   bool leave_running = false;  // release the container instead of killing it
   std::vector<seal::External> externals;  // --external: leaks the seal check accepts
   // --tcp-established: keep the established TCP connections of an external
-  // net namespace (dump/externals.h); else they are refused by name.
+  // net namespace (dump/externals.h); else they are refused by name. In pid
+  // mode (a runtime's container: CRIU's tcp_established) every established
+  // connection needs it.
   bool tcp_established = false;
   std::string key_file;        // --key: authenticate with this key, not the host's (image/auth.h)
+  // A container amber did not start (amber swrk: a runtime's), by the host
+  // pid of its init (the init of a pid namespace) instead of name's state:
+  // no shim, no state directory; held by freeze_cgroup if given (v1 freezer
+  // or v2), else as `amber check --pid` holds it.
+  pid_t pid = 0;
+  std::string root;           // pid mode: its root directory on the host ("" : the host's tree)
+  std::string freeze_cgroup;  // pid mode
+  DumpNotify notify;          // empty: nobody to tell
 };
 
 // Every step of the driver, in order (`amber dump --list-fault-points`).

@@ -19,7 +19,7 @@ namespace amber::dump {
 namespace {
 
 // The namespaces a restore can join instead of making its own.
-constexpr std::array<std::string_view, 3> kJoinable = {"net", "uts", "ipc"};
+constexpr std::array<std::string_view, 4> kJoinable = {"net", "uts", "ipc", "cgroup"};
 // The descriptions a restore can take from an fd handed to it.
 constexpr std::array<std::string_view, 3> kHandedIn = {"pipe", "fifo", "file"};
 
@@ -171,7 +171,7 @@ Declared declared_externals(const std::vector<seal::Leak>& leaks, kinds::Blocker
     if (!refused.insert(l.external).second) continue;
     if (ns)
       out.add(fmt::format("--external {}: the container's {} namespace {} is declared external, but amber restore can "
-                          "only join a net, uts or ipc namespace: not supported",
+                          "only join a net, uts, ipc or cgroup namespace: not supported",
                           l.external, ext->kind, l.id));
     else
       out.add(fmt::format("--external {}: {} {} is declared external, but amber restore cannot give it back: not "

@@ -104,7 +104,11 @@ Result<PutBack> put_back(const J& j) {
   PutBack out;
   const std::string cgroup = j.cgroup();
   if (j.froze_cgroup() && !cgroup.empty() && sys::cgroup_exists(cgroup)) {
-    TRY(sys::cgroup_thaw(cgroup, 10s));
+    // A v1 freezer cgroup (a runtime's container, amber swrk) or a v2 one.
+    if (sys::is_v1_freezer(cgroup))
+      TRY(sys::freezer_write(cgroup, false));
+    else
+      TRY(sys::cgroup_thaw(cgroup, 10s));
     out.thawed = true;
   }
   std::map<pid_t, std::vector<const jrn::HeldThread*>> threads_of;  // live processes only

@@ -21,7 +21,8 @@ struct NsKind {
   int flag;
 };
 // The namespaces the restored init can join instead of making its own.
-constexpr std::array<NsKind, 3> kNamespaces = {{{"net", CLONE_NEWNET}, {"uts", CLONE_NEWUTS}, {"ipc", CLONE_NEWIPC}}};
+constexpr std::array<NsKind, 4> kNamespaces = {
+    {{"net", CLONE_NEWNET}, {"uts", CLONE_NEWUTS}, {"ipc", CLONE_NEWIPC}, {"cgroup", CLONE_NEWCGROUP}}};
 // The descriptions an fd handed in gives back.
 constexpr std::array<std::string_view, 3> kDescriptions = {"pipe", "fifo", "file"};
 
@@ -89,7 +90,7 @@ Result<UniqueFd> take_fd(const ExternalBinding& b, const img::Fd& image_fd) {
 
 Result<ExternalBinding> parse_binding(std::string_view spec) {
   auto usage = [&](std::string_view why) {
-    return bad_input("--external {}: {} (restore takes TYPE:PATH|PID for a net, uts or ipc namespace, "
+    return bad_input("--external {}: {} (restore takes TYPE:PATH|PID for a net, uts, ipc or cgroup namespace, "
                      "KIND:VALUE=fd:N for a pipe, fifo or file, mount:PATH=HOSTPATH for a host bind mount)",
                      spec, why);
   };
@@ -187,6 +188,7 @@ Result<BoundExternals> bind_externals(const Plan& plan, const std::vector<Extern
     if (b.what.kind == "mount") continue;  // mount_bindings
     const std::string spec = b.what.spec();
     if (!declared.contains(spec)) {
+      if (b.offered) continue;
       std::string list;
       for (const auto& [s, x] : declared) list += (list.empty() ? "" : ", ") + s;
       return bad_input("--external {}: the image declares no external {} ({})", spec, spec,

@@ -1,7 +1,7 @@
 // `amber restore --external`: what each external the image declares
 // (Container.externals, src/dump/externals.h) binds to on this host. The
 // idea of CRIU's --join-ns and --inherit-fd, one option:
-//   net:TARGET, uts:TARGET, ipc:TARGET (or TYPE=TARGET)
+//   net:TARGET, uts:TARGET, ipc:TARGET, cgroup:TARGET (or TYPE=TARGET)
 //       the restored container joins that namespace instead of making its
 //       own; TARGET is a namespace file (/var/run/netns/NAME,
 //       /proc/PID/ns/net) or a PID (its namespace of that type)
@@ -31,19 +31,22 @@ namespace amber::restore {
 
 struct ExternalBinding {
   seal::External what;  // as the dump recorded it: {"net", ""}, {"pipe", "1234"}
-  std::string to;       // a namespace file or a pid; "fd:N"
+  std::string to;       // a namespace file or a pid; "fd:N"; a host path (mount)
+  // Offered, not asked for: used only if the image declares it (a runtime's
+  // inherit_fd: CRIU, too, ignores one no image file needs).
+  bool offered = false;
 };
 // Exit 2 with one line for a malformed SPEC.
 Result<ExternalBinding> parse_binding(std::string_view spec);
 Result<std::vector<ExternalBinding>> parse_bindings(const std::vector<std::string>& specs);
 
-// The image declares the namespace of this type ("net", "uts", "ipc")
+// The image declares the namespace of this type ("net", "uts", "ipc", "cgroup")
 // external: the restored container joins one, nothing of it is restored.
 bool declares_namespace(const img::Container& c, std::string_view type);
 
 // What the restore hands the container: opened, checked, close-on-exec.
 struct BoundExternals {
-  std::map<std::string, UniqueFd> ns;  // "net", "uts", "ipc" -> a file of that namespace
+  std::map<std::string, UniqueFd> ns;  // "net", "uts", "ipc", "cgroup" -> a file of that namespace
   std::map<uint64_t, UniqueFd> fds;    // ofd_id of the image -> the description handed in
   // `flags` (CLONE_NEW*) without the namespaces the container joins.
   uint64_t clone_flags(uint64_t flags) const;

@@ -81,6 +81,9 @@ struct Made {
   Log& log;
   std::string state_dir;
   std::string cgroup;
+  // sibling: the runtime's cgroup the tasks are released through (a v1
+  // freezer or v2 directory amber was put in, and leaves), "" otherwise.
+  std::string freezer;
   UniqueFd cgroup_fd;
   std::optional<container::Spawned> spawned;
   Seized seized;
@@ -172,6 +175,43 @@ Status restore_sched(const Plan& plan, Made& made) {
   return kinds::restore_sched(targets);
 }
 
+// Freeze or thaw a v1 freezer or v2 cgroup, waiting until it agrees.
+Status set_frozen(const std::string& cgroup, bool on) {
+  if (!sys::is_v1_freezer(cgroup)) return on ? sys::cgroup_freeze(cgroup, 10s) : sys::cgroup_thaw(cgroup, 10s);
+  TRY(sys::freezer_write(cgroup, on));
+  const auto want = on ? sys::FreezerState::Frozen : sys::FreezerState::Thawed;
+  for (int i = 0; i < 10000; ++i) {
+    if (TRY(sys::freezer_state(cgroup)) == want) return {};
+    ::usleep(1000);
+  }
+  return failf("{}: freezer.state not {} after 10 s", cgroup, on ? "FROZEN" : "THAWED");
+}
+
+// sibling: the cgroup the runtime put amber (and so the tasks it forks)
+// into, to release them through: the v1 freezer if the host has one (a
+// runtime on a hybrid host freezes there), else the v2 cgroup.
+Result<std::string> runtime_freezer() {
+  const auto entries = TRY(sys::read_cgroup(::getpid()));
+  for (const sys::CgroupEntry& e : entries)
+    for (const std::string& c : e.controllers)
+      if (c == "freezer" && e.path != "/") {
+        std::string dir = "/sys/fs/cgroup/freezer" + e.path;
+        if (sys::is_v1_freezer(dir)) return dir;
+      }
+  std::string rel = TRY(sys::cgroup_v2_path(entries));
+  if (rel == "/")
+    return bad_input("amber is in the root cgroups (freezer and v2): its runtime did not put it into the container's");
+  return TRY(sys::cgroup2_mount()) + rel;
+}
+
+// sibling: amber leaves the runtime's cgroup once the init (which inherited
+// it) exists, so that freezing it at the release does not freeze amber.
+Status leave_cgroup(const std::string& cgroup) {
+  const std::string parent = cgroup.substr(0, cgroup.rfind('/'));
+  return context(write_file(parent + "/cgroup.procs", std::to_string(::getpid())),
+                 fmt::format("leave cgroup {}", cgroup));
+}
+
 // Detached inside the frozen cgroup and thawed together: no task runs
 // before every one is ready. A task that was in a job-control stop gets
 // SIGSTOP in every thread while frozen: each takes it before it returns to
@@ -179,9 +219,10 @@ Status restore_sched(const Plan& plan, Made& made) {
 // lock is lifted last before the thaw: until then a failed restore sends
 // its peers nothing, and no task ever sees its send fail.
 Status release_all(const Plan& plan, Made& made, kinds::NetLock& netlock) {
-  TRY(sys::cgroup_freeze(made.cgroup, 10s));
+  const std::string& cgroup = made.freezer.empty() ? made.cgroup : made.freezer;
+  TRY(set_frozen(cgroup, true));
   auto fail = [&](Error e, pid_t pid) -> Status {
-    (void)sys::cgroup_thaw(made.cgroup, 10s);
+    (void)set_frozen(cgroup, false);
     return std::unexpected(std::move(e).wrap(fmt::format("task {}", pid)));
   };
   for (auto& [pid, threads] : made.seized) {
@@ -194,10 +235,10 @@ Status release_all(const Plan& plan, Made& made, kinds::NetLock& netlock) {
       if (auto r = kinds::stop_again(threads.front().tgid(), tids, pid); !r) return fail(std::move(r.error()), pid);
   }
   if (auto r = netlock.lift(); !r) {
-    (void)sys::cgroup_thaw(made.cgroup, 10s);
+    (void)set_frozen(cgroup, false);
     return std::unexpected(std::move(r.error()));
   }
-  TRY(sys::cgroup_thaw(made.cgroup, 10s));
+  TRY(set_frozen(cgroup, false));
   return {};
 }
 
@@ -225,7 +266,7 @@ Result<RestoreSummary> restore_container(const RestoreOptions& opts, Log& log, F
   mount_paths.insert(opts.mount_externals.begin(), opts.mount_externals.end());
   plan.mount_sources = {plan.container.rootfs(), std::move(mount_paths)};
   std::string name = opts.name.empty() ? plan.container.name() : opts.name;
-  TRY(container::check_name(name));
+  if (!opts.sibling) TRY(container::check_name(name));
   std::string what = fmt::format("restore {}", name);
   // What the image declared external, bound to what this host gives for
   // it (exit 2 for one not given), before anything is created.
@@ -242,27 +283,35 @@ Result<RestoreSummary> restore_container(const RestoreOptions& opts, Log& log, F
   // instant leaves a state directory the journal does not lead to.
   recover::Journal journal = TRY(recover::Journal::begin(jrn::Journal::RESTORE, name));
   Made made{log};
-  const std::string hidden = container::reservation_dir(name, journal.owner_id());
-  journal.data().set_reserving_dir(hidden);
-  TRY(journal.set_phase(jrn::Journal::RESTORING));
-  made.state_dir = TRY(container::reserve_state_dir_marked(name, hidden, journal.owner_id()));
-  journal.data().set_state_dir(made.state_dir);
-  journal.data().clear_reserving_dir();
-  TRY(journal.save());
-  TRY(container::drop_mark(made.state_dir));
-  TRY(faults.hit("restore.reserve"));
-  // The cgroup is ours by name now (the state directory is): recorded
-  // before it is made, an empty leftover of the name is replaced.
-  std::string cg_root = TRY(container::cgroup_root());
-  journal.data().set_restore_cgroup(cg_root + "/" + name);
-  TRY(journal.save());
-  made.cgroup = TRY_CTX(container::make_container_cgroup(cg_root, name), "{}", what);
-  made.cgroup_fd = TRY_CTX(sys::cgroup_open(made.cgroup), "{}", what);
-  TRY(faults.hit("restore.cgroup"));
-  UniqueFd log_fd = TRY_CTX(container::open_container_log(made.state_dir), "{}", what);
-  // What the container wrote before the dump comes first (container/log_image.h).
-  TRY(faults.hit("restore.log"));
-  if (plan.container.has_log()) TRY_CTX(container::restore_log(image, plan.container.log(), log_fd.get()), "{}", what);
+  UniqueFd log_fd;
+  if (opts.sibling) {
+    // The runtime owns the container: no name, cgroup or log of amber's.
+    made.freezer = TRY_CTX(runtime_freezer(), "{}", what);
+  } else {
+    const std::string hidden = container::reservation_dir(name, journal.owner_id());
+    journal.data().set_reserving_dir(hidden);
+    TRY(journal.set_phase(jrn::Journal::RESTORING));
+    made.state_dir = TRY(container::reserve_state_dir_marked(name, hidden, journal.owner_id()));
+    journal.data().set_state_dir(made.state_dir);
+    journal.data().clear_reserving_dir();
+    TRY(journal.save());
+    TRY(container::drop_mark(made.state_dir));
+    TRY(faults.hit("restore.reserve"));
+    // The cgroup is ours by name now (the state directory is): recorded
+    // before it is made, an empty leftover of the name is replaced.
+    std::string cg_root = TRY(container::cgroup_root());
+    journal.data().set_restore_cgroup(cg_root + "/" + name);
+    TRY(journal.save());
+    made.cgroup = TRY_CTX(container::make_container_cgroup(cg_root, name), "{}", what);
+    made.cgroup_fd = TRY_CTX(sys::cgroup_open(made.cgroup), "{}", what);
+    TRY(faults.hit("restore.cgroup"));
+    log_fd = TRY_CTX(container::open_container_log(made.state_dir), "{}", what);
+    // What the container wrote before the dump comes first (container/log_image.h).
+    TRY(faults.hit("restore.log"));
+    if (plan.container.has_log())
+      TRY_CTX(container::restore_log(image, plan.container.log(), log_fd.get()), "{}", what);
+  }
+
   // A --tty image: a new console (a pty of the host's devpts) with the
   // image's state; its master goes to the new shim (amber attach), its
   // slave to the tasks' console fds.
@@ -279,7 +328,8 @@ Result<RestoreSummary> restore_container(const RestoreOptions& opts, Log& log, F
   std::vector<UniqueFd> shmem = TRY_CTX(kinds::create_shmem(plan.shmem), "{}: shared memory", what);
   std::vector<int> shmem_raw;
   for (const UniqueFd& f : shmem) shmem_raw.push_back(f.get());
-  std::vector<int> init_fds = {log_fd.get()};
+  std::vector<int> init_fds;
+  if (log_fd) init_fds.push_back(log_fd.get());
   for (const auto& fc : plan.fs)
     if (fc.data) init_fds.push_back(fc.data.get());
   init_fds.insert(init_fds.end(), shmem_raw.begin(), shmem_raw.end());
@@ -307,6 +357,7 @@ Result<RestoreSummary> restore_container(const RestoreOptions& opts, Log& log, F
   for (const image::PageReader* r : cow_stores(plan)) init_fds.push_back(r->fd());
   container::SpawnSpec spec{ext.clone_flags(container::kContainerNsFlags), {}, made.cgroup_fd.get(),
                             container::exit_file(made.state_dir), init_fds};
+  spec.sibling = opts.sibling;
   if (console.master) {
     spec.console_fd = console.master.get();
     spec.attach_path = container::attach_socket(made.state_dir);
@@ -342,13 +393,16 @@ Result<RestoreSummary> restore_container(const RestoreOptions& opts, Log& log, F
     TRY_CTX(kinds::configure_host_side(net.host()), "{}", what);
     TRY_CTX(kinds::publish_ports(net.host()), "{}", what);
   }
+  if (opts.sibling) TRY_CTX(leave_cgroup(made.freezer), "{}", what);
   tl.mark("fork-phase");
+  if (opts.notify) TRY_CTX(opts.notify("setup-namespaces", made.spawned->init_pid), "{}: setup-namespaces", what);
   TRY_CTX(kinds::take_shmem_files(plan.shmem, shmem, made.spawned->init_pid), "{}: shared memory", what);
 
   // 4. The controller seizes every task, finishes the tree (groups, zombies,
   //    helpers) and rebuilds each task.
   TRY(faults.hit("restore.seize"));
-  std::map<pid_t, pid_t> host_of = TRY_CTX(kinds::map_container_pids(made.cgroup), "{}", what);
+  std::map<pid_t, pid_t> host_of =
+      TRY_CTX(kinds::map_container_pids(opts.sibling ? made.freezer : made.cgroup), "{}", what);
   TRY_CTX(seize_tasks(plan, host_of, made.seized), "{}", what);
   std::map<pid_t, remote::RemoteTask*> leaders;
   for (auto& [pid, threads] : made.seized) leaders[pid] = &threads.front();
@@ -400,8 +454,10 @@ Result<RestoreSummary> restore_container(const RestoreOptions& opts, Log& log, F
 
   // 5. Registered as an amber container, then released together.
   TRY(faults.hit("restore.state"));
-  container::ContainerState st = TRY_CTX(describe(name, plan, made), "{}", what);
-  TRY_CTX(container::write_state(made.state_dir, st), "{}", what);
+  if (!opts.sibling) {
+    container::ContainerState st = TRY_CTX(describe(name, plan, made), "{}", what);
+    TRY_CTX(container::write_state(made.state_dir, st), "{}", what);
+  }
   tl.mark("state");
   TRY(faults.hit("restore.sched"));
   TRY_CTX(restore_sched(plan, made), "{}", what);
@@ -430,6 +486,7 @@ Result<RestoreSummary> restore_container(const RestoreOptions& opts, Log& log, F
   TRY(faults.hit("restore.tcp"));
   TRY_CTX(kinds::finish_tcp_restore(tcp_tasks), "{}", what);
   tl.mark("tcp");
+  if (opts.notify) TRY_CTX(opts.notify("post-restore", init_host), "{}: post-restore", what);
   TRY(faults.hit("restore.release"));
   // The init locked its namespace (fork_phase.cpp); a restore that fails
   // leaves it locked, to die with the namespace.

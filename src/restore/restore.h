@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -30,6 +31,16 @@ struct RestoreOptions {
   // ("mount:/data" -> "/srv/data"); one not given is the path the dump saw
   // (kinds/ns/mounts.h).
   std::map<std::string, std::string> mount_externals;
+  // A runtime's restore (amber swrk, CRIU's rst_sibling): no amber container
+  // is registered (no state directory, shim, log or cgroup of amber's). The
+  // init is the child of amber's parent (CLONE_PARENT) and every task lands
+  // in amber's own cgroups, which the runtime made for the container; amber
+  // leaves them before the tasks are released together through the freezer.
+  bool sibling = false;
+  // CRIU's notify scripts a runtime waits for: "setup-namespaces" (the init
+  // exists) and "post-restore" (rebuilt, about to run), with the init's host
+  // pid; an error fails the restore.
+  std::function<Status(const char* script, pid_t init)> notify;
 };
 
 // Every step of the driver, in order (`amber restore --list-fault-points`).

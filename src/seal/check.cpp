@@ -119,6 +119,26 @@ Result<Target> target_for_pid(pid_t pid) {
   return t;
 }
 
+Result<Target> target_for_pid(pid_t pid, const std::string& freeze_cgroup) {
+  Target t = TRY(target_for_pid(pid));
+  if (freeze_cgroup.empty()) return t;
+  const uint64_t pidns = TRY_CTX(sys::read_ns_inode(pid, "pid"), "--pid {}", pid);
+  // The two lists are read one after the other from a running container: a
+  // task forked or reaped in between differs once, a stranger every time.
+  for (int attempt = 0;; ++attempt) {
+    auto members = TRY_CTX(sys::cgroup_procs(freeze_cgroup), "pid {}: freeze cgroup", pid);
+    std::set<pid_t> in_ns = TRY(pidns_members(pidns));
+    if (std::set<pid_t>(members.begin(), members.end()) == in_ns) break;
+    if (attempt == 20)
+      return bad_input("pid {}: the freeze cgroup {} does not hold exactly the tasks of its pid namespace", pid,
+                       freeze_cgroup);
+    ::usleep(10000);
+  }
+  t.cgroup = freeze_cgroup;
+  t.cgroup_note.clear();
+  return t;
+}
+
 Result<Hold> hold_target(const Target& target, const InterruptGuard* guard, HoldJournal* journal) {
   HoldOptions opts;
   opts.guard = guard;

@@ -37,6 +37,10 @@ Target target_for_container(const container::ContainerState& st);
 // alone. The init's parent outside the namespace (unshare, a runtime's
 // shim) is treated as the container's shim, like amber's own.
 Result<Target> target_for_pid(pid_t pid);
+// The same, held by `freeze_cgroup` (a v1 freezer or v2 directory its runtime
+// names, CRIU's freeze_cgroup option): it must hold exactly the tasks of the
+// pid namespace ("" : as target_for_pid).
+Result<Target> target_for_pid(pid_t pid, const std::string& freeze_cgroup);
 
 // Holds the target (ptrace stops; traced tasks recorded, not refused).
 // With a journal, what the hold changes is recorded first (hold.h).

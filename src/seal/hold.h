@@ -1,8 +1,10 @@
 // Holding a whole container still with ptrace stops (DESIGN.md "Holding the
 // container").
 //
-// With a cgroup (v2 directory, amber's own containers):
-//   freeze (cgroup.freeze 1, wait for "frozen 1" in cgroup.events)
+// With a cgroup (v2 directory, amber's own containers; or a v1 freezer
+// directory, a runtime's container on a hybrid host):
+//   freeze (cgroup.freeze 1, wait for "frozen 1" in cgroup.events; v1:
+//   freezer.state FROZEN, read back until it says FROZEN)
 //   → list every thread of the subtree (cgroup.threads of every directory)
 //   → PTRACE_SEIZE + PTRACE_INTERRUPT each
 //   → thaw (a task resumed by ptrace inside a frozen cgroup does not run, so
@@ -103,7 +105,8 @@ struct HoldOptions {
 class Hold {
  public:
   // cgroup_dir: a non-root cgroup v2 directory (e.g.
-  // /sys/fs/cgroup/unified/amber/NAME); it must not contain amber itself.
+  // /sys/fs/cgroup/unified/amber/NAME) or v1 freezer directory (e.g.
+  // /sys/fs/cgroup/freezer/ID); it must not contain amber itself.
   static Result<Hold> by_cgroup(const std::string& cgroup_dir, const HoldOptions& opts = {});
   // Every task in the pid namespace of `pid` (not amber's own namespace).
   static Result<Hold> by_pidns(pid_t pid, const HoldOptions& opts = {});
@@ -143,6 +146,7 @@ class Hold {
   // cgroup mode
   Status check_cgroup();
   Status freeze();
+  Status freeze_v1();
   Status thaw();
   Status set_freeze(bool on);
   Result<std::vector<pid_t>> list_cgroup_threads() const;
@@ -162,6 +166,7 @@ class Hold {
 
   HoldOptions opts_;
   std::string cgroup_;       // cgroup mode; "" in pidns mode
+  bool v1_ = false;          // cgroup_ is a v1 freezer directory (freezer.state), not a v2 cgroup
   uint64_t pidns_ino_ = 0;   // pidns mode
   bool was_frozen_ = false;  // the owner had frozen the cgroup before us
   bool frozen_ = false;      // cgroup.freeze as we last wrote it

@@ -131,4 +131,24 @@ Result<std::vector<pid_t>> cgroup_procs(const std::string& path) {
   return out;
 }
 
+bool is_v1_freezer(const std::string& path) { return path_exists(path + "/freezer.state"); }
+
+Result<FreezerState> freezer_state(const std::string& path) {
+  std::string text = TRY(read_file(path + "/freezer.state"));
+  std::string_view v = trim(text);
+  if (v == "THAWED") return FreezerState::Thawed;
+  if (v == "FREEZING") return FreezerState::Freezing;
+  if (v == "FROZEN") return FreezerState::Frozen;
+  return failf("{}/freezer.state: unknown state '{}'", path, v);
+}
+
+Status freezer_write(const std::string& path, bool frozen) {
+  return write_file(path + "/freezer.state", frozen ? "FROZEN" : "THAWED");
+}
+
+Result<bool> freezer_parent_freezing(const std::string& path) {
+  std::string text = TRY(read_file(path + "/freezer.parent_freezing"));
+  return trim(text) == "1";
+}
+
 }  // namespace amber::sys

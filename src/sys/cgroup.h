@@ -51,4 +51,16 @@ Status cgroup_wait_empty(const std::string& path, milliseconds timeout);
 // Members: cgroup.procs (processes) and cgroup.threads (threads of a threaded cgroup).
 Result<std::vector<pid_t>> cgroup_procs(const std::string& path);
 
+// cgroup v1 freezer (hybrid hosts: container runtimes put their containers in
+// the v1 hierarchies, and `freezer` is only there): a directory with
+// freezer.state, which reads THAWED, FREEZING or FROZEN and takes THAWED or
+// FROZEN. Unlike v2 there is no event to wait on: FREEZING turns into FROZEN
+// once every task has stopped, seen by reading the file again.
+bool is_v1_freezer(const std::string& path);
+enum class FreezerState { Thawed, Freezing, Frozen };
+Result<FreezerState> freezer_state(const std::string& path);
+Status freezer_write(const std::string& path, bool frozen);
+// freezer.parent_freezing 1: an ancestor freezes the cgroup, whatever it says itself.
+Result<bool> freezer_parent_freezing(const std::string& path);
+
 }  // namespace amber::sys

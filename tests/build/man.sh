@@ -17,13 +17,15 @@ done
 for f in "$src"/man/amber-*.roff; do
   v=$(basename "$f" .roff)
   v=${v#amber-}
-  printf '%s\n' $verbs | grep -qxF "$v" || fail "man/amber-$v.roff describes a verb amber no longer has"
+  grep -qxF "$v" <<<"$(printf '%s\n' $verbs)" || fail "man/amber-$v.roff describes a verb amber no longer has"
 done
 
 # render PAGE: the page as plain text, wide enough that no option is broken.
 render() { zcat "$1" | groff -man -Tascii -P-c -rLL=300n 2>/dev/null | col -bx; }
 # has TEXT OPTION: OPTION stands alone in TEXT (not as part of a longer one).
-has() { printf '%s\n' "$1" | grep -qE -- "(^|[ ,(])$2([ ,)]|$)"; }
+# (A here-string, not a pipe: grep -q stops at the first match, and printf
+# writing the rest of a long page got SIGPIPE, failing the pipeline.)
+has() { grep -qE -- "(^|[ ,(])$2([ ,)]|$)" <<<"$1"; }
 
 for page in amber $(printf 'amber-%s\n' $verbs); do
   f="$out/$page.1.gz"
@@ -37,7 +39,7 @@ for page in amber $(printf 'amber-%s\n' $verbs); do
     for v in $verbs; do has "$text" "amber-$v\(1\)" || fail "amber.1 does not list amber-$v(1)"; done
   else
     opts=$(options_of "$amber" "${page#amber-}")
-    for s in DESCRIPTION OPTIONS; do printf '%s\n' "$text" | grep -qx "$s" || fail "$page.1 has no $s section"; done
+    for s in DESCRIPTION OPTIONS; do grep -qx "$s" <<<"$text" || fail "$page.1 has no $s section"; done
   fi
   [ -n "$opts" ] || fail "no options in the help of $page"
   # In its OPTIONS section, not merely named in the prose.

@@ -89,7 +89,7 @@ e2e_track "$out"
 wait_until 5 eval 'test "$(readlink /proc/$out/ns/mnt)" = "$(readlink /proc/$kpid/ns/mnt)"'
 run_cmd "$AMBER" check "$k" --external mnt
 assert_eq 4 "$STATUS" "check --external mnt ($OUT $ERR)"
-assert_contains "$OUT" "amber restore can only join a net, uts or ipc namespace" "check names it"
+assert_contains "$OUT" "amber restore can only join a net, uts, ipc or cgroup namespace" "check names it"
 run_cmd "$AMBER" dump "$k" -D "$E2E_TMP/img-mnt" --external mnt
 assert_eq 4 "$STATUS" "dump --external mnt ($ERR)"
 assert_contains "$ERR" "--external mnt: the container's mnt namespace mnt:[" "dump names it"

@@ -64,7 +64,7 @@ TEST(DeclaredExternals, WhatARestoreCannotGiveBackIsRefusedByName) {
   ASSERT_EQ(refused.lines().size(), 5u);
   EXPECT_EQ(refused.lines()[0],
             "--external mnt: the container's mnt namespace mnt:[5] is declared external, but amber restore can only "
-            "join a net, uts or ipc namespace: not supported");
+            "join a net, uts, ipc or cgroup namespace: not supported");
   EXPECT_EQ(refused.lines()[2],
             "--external unix:9: unix socket socket:[9] is declared external, but amber restore cannot give it back: "
             "not supported");
