@@ -32,7 +32,7 @@ tick=$("$AMBER" exec "$n" -- cat /tmp/tick)
 [[ "$tick" =~ ^[0-9]+$ ]] || fail "exec cat /tmp/tick printed '$tick', not a number"
 assert_eq "$n" "$("$AMBER" exec "$n" -- hostname)" "hostname inside"
 cg=$("$AMBER" exec "$n" -- cat /proc/self/cgroup)
-printf '%s\n' "$cg" | grep -qx '0::/' || fail "exec cat /proc/self/cgroup has no '0::/' line: $cg"
+grep -qx '0::/' <<<"$cg" || fail "exec cat /proc/self/cgroup has no '0::/' line: $cg"
 run_cmd "$AMBER" exec "$n" -- sh -c 'exit 7'
 assert_eq 7 "$STATUS" "exit status of exec sh -c 'exit 7'"
 run_cmd "$AMBER" exec "$n" -- sh -c 'kill -TERM $$'

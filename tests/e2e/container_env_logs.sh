@@ -18,9 +18,9 @@ SECRET=none" "$("$AMBER" logs "$n")" "amber logs"
 note "exec gets the same environment, plus its own --env"
 env=$("$AMBER" exec --env EXTRA=1 "$n" -- env | sort)
 for kv in EXTRA=1 FOO=baz HOME=/root "SPACED=a b" "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"; do
-  printf '%s\n' "$env" | grep -qxF "$kv" || fail "exec env lacks $kv: $env"
+  grep -qxF "$kv" <<<"$env" || fail "exec env lacks $kv: $env"
 done
-printf '%s\n' "$env" | grep -q AMBER_E2E_SECRET && fail "amber's environment leaked into exec: $env"
+grep -q AMBER_E2E_SECRET <<<"$env" && fail "amber's environment leaked into exec: $env"
 assert_eq box1 "$("$AMBER" exec "$n" -- hostname)" "--hostname"
 
 note "own /tmp"

@@ -9,6 +9,9 @@
 # and small assertions. Exit 77 (skip) with the reason when
 # not root or without cgroup v2.
 set -euo pipefail
+# With pipefail, never `echo "$x" | grep -q`: grep stops at the first match,
+# and the writer of the rest (bash writes echo's newline separately) dies of
+# SIGPIPE, failing the check at random. Use `grep -q PATTERN <<<"$x"`.
 [ -n "${E2E_TRACE:-}" ] && set -x
 
 e2e_skip() { echo "SKIP: $*"; exit 77; }

@@ -65,7 +65,7 @@ for variant in noperf perf; do
   wait_until 60 gcs_at_least "$gclog" 3
   names=$(thread_names "$pid")
   for t in "C2 CompilerThre" "C1 CompilerThre" "GC Thread#0" "G1 Conc#0" "VM Thread" "worker-0" "worker-$((workers - 1))"; do
-    echo "$names" | grep -q " $t\$" || fail "$variant: no JVM thread '$t' in: $names"
+    grep -q " $t\$" <<<"$names" || fail "$variant: no JVM thread '$t' in: $names"
   done
   # The workers' tids, and every thread the JVM started at boot, stay.
   wtids=$(echo "$names" | grep ' worker-')
@@ -94,7 +94,7 @@ for variant in noperf perf; do
   after=$(thread_names "$pid2")
   assert_eq "$wtids" "$(echo "$after" | grep ' worker-')" "$variant: worker threads after restore"
   for t in "C2 CompilerThre" "C1 CompilerThre" "GC Thread#0" "G1 Conc#0" "VM Thread"; do
-    echo "$after" | grep -q " $t\$" || fail "$variant: no JVM thread '$t' after restore: $after"
+    grep -q " $t\$" <<<"$after" || fail "$variant: no JVM thread '$t' after restore: $after"
   done
   # Workers carry on from their counts (never back to zero), the GC collects on.
   wait_until 60 rounds_at_least "$log" $((rounds0 + 50000))
