@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -50,7 +51,7 @@ void parse_attrs(const unix_diag_msg* msg, size_t len, UnixSockDiag& s) {
           unix_diag_vfs v;
           std::memcpy(&v, data, sizeof v);
           s.vfs_ino = v.udiag_vfs_ino;
-          s.vfs_dev = v.udiag_vfs_dev;
+          s.vfs_dev = dev_of_kernel(v.udiag_vfs_dev);
         }
         break;
       case UNIX_DIAG_RQLEN:
@@ -77,6 +78,8 @@ void parse_attrs(const unix_diag_msg* msg, size_t len, UnixSockDiag& s) {
 }
 
 }  // namespace
+
+uint64_t dev_of_kernel(uint32_t kdev) { return makedev(kdev >> 20, kdev & ((1u << 20) - 1)); }
 
 Result<std::vector<UnixSockDiag>> unix_sockets(int netns_fd) {
   UniqueFd nl = netns_fd >= 0 ? TRY(in_namespace(netns_fd, CLONE_NEWNET, diag_socket)) : TRY(diag_socket());
