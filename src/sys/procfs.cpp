@@ -5,6 +5,7 @@
 #include <linux/nsfs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -15,6 +16,8 @@
 #include "base/files.h"
 
 namespace amber::sys {
+
+uint64_t dev_of_kernel(uint32_t kdev) { return makedev(kdev >> 20, kdev & ((1u << 20) - 1)); }
 
 namespace {
 

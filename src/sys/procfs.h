@@ -14,6 +14,12 @@
 
 namespace amber::sys {
 
+// A device number as the kernel keeps it (MAJOR << 20 | MINOR: fdinfo's
+// inotify "sdev" and UNIX_DIAG_VFS give the superblock's s_dev raw) as
+// stat's st_dev gives it (new_encode_dev): the same only while the minor is
+// below 256, and a tmpfs gets minor 256 and up on a machine with many mounts.
+uint64_t dev_of_kernel(uint32_t kdev);
+
 // One line of /proc/PID/maps.
 struct VmArea {
   uint64_t start = 0, end = 0;

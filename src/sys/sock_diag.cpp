@@ -8,13 +8,13 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cstring>
 
 #include "base/unique_fd.h"
 #include "sys/ns_thread.h"
+#include "sys/procfs.h"
 
 namespace amber::sys {
 namespace {
@@ -78,8 +78,6 @@ void parse_attrs(const unix_diag_msg* msg, size_t len, UnixSockDiag& s) {
 }
 
 }  // namespace
-
-uint64_t dev_of_kernel(uint32_t kdev) { return makedev(kdev >> 20, kdev & ((1u << 20) - 1)); }
 
 Result<std::vector<UnixSockDiag>> unix_sockets(int netns_fd) {
   UniqueFd nl = netns_fd >= 0 ? TRY(in_namespace(netns_fd, CLONE_NEWNET, diag_socket)) : TRY(diag_socket());

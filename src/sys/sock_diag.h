@@ -18,17 +18,11 @@ struct UnixSockDiag {
   std::vector<uint64_t> icons;   // listening: inodes of the clients whose connections wait in accept()
   bool has_peer = false;         // connected (peer 0 then: the peer has closed)
   uint64_t vfs_ino = 0;          // bound to a path: the socket file's inode (UNIX_DIAG_VFS)
-  uint64_t vfs_dev = 0;          // and its device, as stat's st_dev (dev_of_kernel)
+  uint64_t vfs_dev = 0;          // and its device, as stat's st_dev (procfs.h dev_of_kernel)
   uint32_t rqueue = 0;           // UNIX_DIAG_RQLEN: listening: connections waiting; else bytes queued to read
   uint32_t wqueue = 0;           // listening: the backlog; else bytes sent, not yet read by the peer (truesize)
   uint8_t shutdown = 0;          // sk_shutdown: 1 receive, 2 send
 };
-
-// A device number as the kernel keeps it (MAJOR << 20 | MINOR: UNIX_DIAG_VFS
-// gives the superblock's s_dev raw) as stat's st_dev gives it
-// (new_encode_dev): the same only while the minor is below 256, and a
-// tmpfs gets minor 256 and up on a machine with many mounts.
-uint64_t dev_of_kernel(uint32_t kdev);
 
 // All unix sockets of the net namespace `netns_fd` refers to (-1: amber's).
 Result<std::vector<UnixSockDiag>> unix_sockets(int netns_fd);

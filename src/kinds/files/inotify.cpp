@@ -68,9 +68,6 @@ Result<std::string> unhex(std::string_view s) {
   return out;
 }
 
-// The kernel's dev_t (MINORBITS 20) as a userspace one.
-dev_t kernel_dev(uint32_t sdev) { return makedev(sdev >> 20, sdev & ((1u << 20) - 1)); }
-
 std::string fd_path(int fd) { return fmt::format("/proc/self/fd/{}", fd); }
 
 // The watched file, by its handle, as the task reaches it; Unsupported
@@ -84,7 +81,7 @@ Status resolve_watch(const FdDumpContext& ctx, const std::vector<sys::MountInfo>
   fh->handle_bytes = static_cast<unsigned>(h.size());
   fh->handle_type = w.handle_type();
   std::copy(h.begin(), h.end(), buf.data() + sizeof(file_handle));
-  const dev_t dev = kernel_dev(w.sdev());
+  const dev_t dev = sys::dev_of_kernel(w.sdev());
   bool any_mount = false, stale = false;
   std::string seen;
   for (const sys::MountInfo& m : mounts) {

@@ -186,6 +186,14 @@ bool none_traced(const std::vector<pid_t>& tids) {
   return true;
 }
 
+// Every one of the tree's `n` members runs. Setting up is not what is
+// tested: forks next to spinning members take more than wait_until's
+// default 5 s on a loaded machine, and in the sanitizer build (every fork
+// copies ASan's page tables).
+bool tree_ready(const Tree* t, int n) {
+  return wait_until([&] { return t->ready.load() == n; }, std::chrono::seconds(60));
+}
+
 }  // namespace
 
 TEST(Hold, CgroupTreeOfTwentyIsHeldAndReleased) {
@@ -193,10 +201,7 @@ TEST(Hold, CgroupTreeOfTwentyIsHeldAndReleased) {
   if (!cg.skip_reason().empty()) GTEST_SKIP() << cg.skip_reason();
   auto* tree = shared_new<Tree>();
   Child leader([&] { spawn_tree(tree, cg, 20); });
-  // Setting up is not what is tested: 20 forks next to 5 spinning members
-  // take more than the default 5 s on a loaded machine, and in the
-  // sanitizer build (every fork copies ASan's page tables).
-  ASSERT_TRUE(wait_until([&] { return tree->ready.load() == 20; }, std::chrono::seconds(60)));
+  ASSERT_TRUE(tree_ready(tree, 20));
   const std::vector<pid_t> listed = cg.threads();
   ASSERT_EQ(listed.size(), 20u + 5 * kThreadsPer);
 
@@ -239,7 +244,7 @@ TEST(Hold, CgroupFrozenByItsOwnerIsFrozenAgainAtRelease) {
   if (!cg.skip_reason().empty()) GTEST_SKIP() << cg.skip_reason();
   auto* tree = shared_new<Tree>();
   Child leader([&] { spawn_tree(tree, cg, 4); });
-  ASSERT_TRUE(wait_until([&] { return tree->ready.load() == 4; }, std::chrono::seconds(60)));  // set-up: see above
+  ASSERT_TRUE(tree_ready(tree, 4));
   ASSERT_TRUE(write_file(cg.path() + "/cgroup.freeze", "1"));
   ASSERT_TRUE(wait_until([&] { return cg.frozen(); }));
   {
@@ -266,7 +271,7 @@ TEST(Hold, StoppedTaskInTheCgroupStaysStopped) {
   if (!cg.skip_reason().empty()) GTEST_SKIP() << cg.skip_reason();
   auto* tree = shared_new<Tree>();
   Child leader([&] { spawn_tree(tree, cg, 4); });
-  ASSERT_TRUE(wait_until([&] { return tree->ready.load() == 4; }, std::chrono::seconds(60)));  // set-up: see above
+  ASSERT_TRUE(tree_ready(tree, 4));
   const pid_t stopped = static_cast<pid_t>(tree->pids[3].load());
   ASSERT_EQ(::kill(stopped, SIGSTOP), 0);
   ASSERT_TRUE(wait_until([&] { return proc_state(stopped) == 'T'; }));
@@ -293,7 +298,7 @@ TEST(Hold, RefusesATaskTracedBySomeoneElse) {
   if (!cg.skip_reason().empty()) GTEST_SKIP() << cg.skip_reason();
   auto* tree = shared_new<Tree>();
   Child leader([&] { spawn_tree(tree, cg, 4); });
-  ASSERT_TRUE(wait_until([&] { return tree->ready.load() == 4; }, std::chrono::seconds(60)));  // set-up: see above
+  ASSERT_TRUE(tree_ready(tree, 4));
   const pid_t victim = static_cast<pid_t>(tree->pids[2].load());
   Child tracer([&] {
     if (::ptrace(PTRACE_SEIZE, victim, 0, 0) != 0) ::_exit(1);
@@ -325,7 +330,7 @@ TEST(Hold, InterruptedHoldReleasesEverything) {
   if (!cg.skip_reason().empty()) GTEST_SKIP() << cg.skip_reason();
   auto* tree = shared_new<Tree>();
   Child leader([&] { spawn_tree(tree, cg, 6); });
-  ASSERT_TRUE(wait_until([&] { return tree->ready.load() == 6; }, std::chrono::seconds(60)));  // set-up: see above
+  ASSERT_TRUE(tree_ready(tree, 6));
   const std::vector<pid_t> listed = cg.threads();
   {
     auto guard = seal::InterruptGuard::block();
@@ -352,7 +357,7 @@ TEST(Hold, KillWhileHeld) {
   if (!cg.skip_reason().empty()) GTEST_SKIP() << cg.skip_reason();
   auto* tree = shared_new<Tree>();
   Child leader([&] { spawn_tree(tree, cg, 8); });
-  ASSERT_TRUE(wait_until([&] { return tree->ready.load() == 8; }, std::chrono::seconds(60)));  // set-up: see above
+  ASSERT_TRUE(tree_ready(tree, 8));
   auto hold = Hold::by_cgroup(cg.path());
   ASSERT_TRUE(hold) << hold.error().message;
   ASSERT_TRUE(hold->kill());

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "base/unique_fd.h"
+#include "sys/procfs.h"
 
 using namespace amber;
 
