@@ -7,6 +7,7 @@
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -50,7 +51,10 @@ void parse_attrs(const unix_diag_msg* msg, size_t len, UnixSockDiag& s) {
           unix_diag_vfs v;
           std::memcpy(&v, data, sizeof v);
           s.vfs_ino = v.udiag_vfs_ino;
-          s.vfs_dev = v.udiag_vfs_dev;
+          // The kernel's own dev_t (MKDEV: major << 20 | minor), not
+          // stat's encoding: they differ once a minor passes 255, as
+          // anonymous (tmpfs) devices do after many mounts.
+          s.vfs_dev = makedev(v.udiag_vfs_dev >> 20, v.udiag_vfs_dev & 0xfffff);
         }
         break;
       case UNIX_DIAG_RQLEN:

@@ -18,7 +18,7 @@ struct UnixSockDiag {
   std::vector<uint64_t> icons;   // listening: inodes of the clients whose connections wait in accept()
   bool has_peer = false;         // connected (peer 0 then: the peer has closed)
   uint64_t vfs_ino = 0;          // bound to a path: the socket file's inode (UNIX_DIAG_VFS)
-  uint32_t vfs_dev = 0;          // and its device (new_encode_dev, as stat's st_dev)
+  uint64_t vfs_dev = 0;          // and its device, as stat's st_dev
   uint32_t rqueue = 0;           // UNIX_DIAG_RQLEN: listening: connections waiting; else bytes queued to read
   uint32_t wqueue = 0;           // listening: the backlog; else bytes sent, not yet read by the peer (truesize)
   uint8_t shutdown = 0;          // sk_shutdown: 1 receive, 2 send
