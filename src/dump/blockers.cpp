@@ -58,6 +58,7 @@ Result<kinds::Blockers> find_blockers(const std::vector<kinds::TreeTask>& tree, 
     kinds::FdDumpContext ctx{t.pid, t.vpid, TRY(kinds::read_root_link(t.pid)), log_path, &vpid_of};
     ctx.proc = kinds::proc_reopen_for(tree, t.vpid);
     ctx.console = console;
+    ctx.read_queues = false;
     TRY(kinds::probe_fds(ctx, &out));
   }
   return out;

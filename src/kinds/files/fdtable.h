@@ -66,6 +66,12 @@ struct FdDumpContext {
   // Listeners by inode: how many of their connections not accepted yet come
   // from clients of the container restored by connecting again.
   const std::map<uint64_t, uint32_t>* tcp_pending = nullptr;
+  // false: the blockers pass, which peeks only the unix socket queues with
+  // files in flight (to name the kinds amber cannot send again). A peek
+  // marks a datagram of no bytes "peeked", and every later peek at an offset
+  // skips a peeked empty datagram (__skb_try_recv_from_queue): the dump
+  // proper would never see it (one found in such a queue is refused).
+  bool read_queues = true;
 };
 
 // One fd of a dumped task, looked at from outside.
