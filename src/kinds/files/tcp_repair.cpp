@@ -122,13 +122,19 @@ namespace files {
 
 Result<img::TcpConnection> read_tcp_connection(int fd) {
   img::TcpConnection c;
-  c.set_send_seq(TRY(queue_seq(fd, TCP_SEND_QUEUE)));
+  // A half-closed connection's FINs are left out (tcp_fin.cpp): one
+  // sequence number each, and one in SIOCOUTQ (SIOCOUTQNSD) until acknowledged (sent).
+  const uint32_t state = TRY(read_tcp_info(fd)).tcpi_state;
+  const bool fin_out = files::fin_sent(state), fin_unacked = fin_out && state != files::kTcpFinWait2;
+  c.set_send_seq(TRY(queue_seq(fd, TCP_SEND_QUEUE)) - (fin_out ? 1 : 0));
   TRY(set_queue(fd, TCP_NO_QUEUE));
-  const int outq = TRY(ioctl_int(fd, SIOCOUTQ, "SIOCOUTQ"));
-  const int unsent = TRY(ioctl_int(fd, SIOCOUTQNSD, "SIOCOUTQNSD"));
+  int outq = TRY(ioctl_int(fd, SIOCOUTQ, "SIOCOUTQ"));
+  int unsent = TRY(ioctl_int(fd, SIOCOUTQNSD, "SIOCOUTQNSD"));
+  if (fin_unacked && outq > 0) --outq;
+  if (fin_unacked && unsent > 0) --unsent;
   c.set_send_queue(TRY(peek_queue(fd, TCP_SEND_QUEUE, outq)));
   c.set_unsent(static_cast<uint32_t>(unsent));
-  c.set_recv_seq(TRY(queue_seq(fd, TCP_RECV_QUEUE)));
+  c.set_recv_seq(TRY(queue_seq(fd, TCP_RECV_QUEUE)) - (files::fin_received(state) ? 1 : 0));
   TRY(set_queue(fd, TCP_NO_QUEUE));
   const int inq = TRY(ioctl_int(fd, SIOCINQ, "SIOCINQ"));
   c.set_recv_queue(TRY(peek_queue(fd, TCP_RECV_QUEUE, inq)));
@@ -145,7 +151,7 @@ Result<img::TcpConnection> read_tcp_connection(int fd) {
   // FIN from the peer would have made it CLOSE_WAIT).
   pollfd p{fd, POLLRDHUP, 0};
   if (::poll(&p, 1, 0) < 0) return sys_fail("poll");
-  c.set_shut_rd((p.revents & POLLRDHUP) != 0);
+  c.set_shut_rd((p.revents & POLLRDHUP) != 0 && !files::fin_received(state));
   tcp_repair_window w = TRY(read_window(fd));
   c.set_snd_wl1(w.snd_wl1);
   c.set_snd_wnd(w.snd_wnd);
@@ -195,6 +201,12 @@ Status restore_tcp_connection(int fd, const img::InetSocket& s) {
   TRY(write_queue(fd, TCP_RECV_QUEUE, c.recv_queue()));
   TRY(set_queue(fd, TCP_NO_QUEUE));
   tcp_repair_window w{c.snd_wl1(), c.snd_wnd(), c.max_window(), c.rcv_wnd(), c.rcv_wup()};
+  // The window was last advertised after the peer's FIN: that edge stays
+  // where it was, from a rcv_wup the kernel accepts (not after rcv_nxt).
+  if (const auto ahead = static_cast<int32_t>(w.rcv_wup - c.recv_seq()); ahead > 0) {
+    w.rcv_wup -= static_cast<uint32_t>(ahead);
+    w.rcv_wnd += static_cast<uint32_t>(ahead);
+  }
   if (::setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof w) != 0) return sys_fail("TCP_REPAIR_WINDOW");
   // Only sets RCV_SHUTDOWN (tcp_shutdown acts on SEND_SHUTDOWN alone): no packet.
   if (c.shut_rd() && ::shutdown(fd, SHUT_RD) != 0) return sys_fail("shutdown(SHUT_RD)");
@@ -326,7 +338,7 @@ Result<TcpRepairSession> TcpRepairSession::begin(
       tcp_info ti = TRY_CTX(files::read_tcp_info(s.fd.get()), "{}", s.what);
       if (ti.tcpi_state == files::kTcpListen) listeners.emplace_back(s.inode, endpoint_of(s.fd.get(), false));
       // Other states are refused by the fd walk (inet_socket.cpp).
-      if (ti.tcpi_state != kTcpEstablished) continue;
+      if (!files::repaired_state(ti.tcpi_state)) continue;
       s.reuseaddr = TRY_CTX(get_int(s.fd.get(), SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR"), "{}", s.what) != 0;
       Found f;
       f.s = std::move(s);
@@ -345,6 +357,12 @@ Result<TcpRepairSession> TcpRepairSession::begin(
       found.push_back(std::move(f.s));
       continue;
     }
+    if (const uint32_t st = TRY_CTX(files::read_tcp_info(f.s.fd.get()), "{}", f.s.what).tcpi_state;
+        st != kTcpEstablished)
+      return unsupported("{}: half-closed ({}) with its peer {} in no task of the container (closed by its process, "
+                         "or outside): not supported yet",
+                         f.s.what, files::tcp_state_name(st),
+                         files::addr_text(f.peer.addr.size() == 16 ? AF_INET6 : AF_INET, f.peer.addr, f.peer.port));
     const uint64_t* listener = nullptr;
     for (const auto& [ino, ep] : listeners)
       if (listens_for(ep, f.peer)) listener = &ino;
@@ -459,10 +477,11 @@ Status reconnect_pending_tcp(const std::vector<std::pair<pid_t, const img::Files
 
 Status finish_tcp_restore(const std::vector<std::pair<pid_t, const img::Files*>>& tasks) {
   std::set<uint64_t> done;
+  std::vector<files::HalfClosed> half_closed;
   for (const auto& [pid, files] : tasks) {
     for (const img::Fd& fd : files->fds()) {
       if (fd.kind() != img::FD_INET_SOCKET || fd.inet().protocol() != IPPROTO_TCP ||
-          fd.inet().state() != kTcpEstablished)
+          !files::repaired_state(fd.inet().state()))
         continue;
       if (fd.inet().tcp().reconnect()) continue;
       if (fd.ofd_id() != 0 && !done.insert(fd.ofd_id()).second) continue;
@@ -478,9 +497,10 @@ Status finish_tcp_restore(const std::vector<std::pair<pid_t, const img::Files*>>
         rest.remove_prefix(static_cast<size_t>(w));
       }
       if (c.reuseaddr()) TRY_CTX(set_int(sock.get(), SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR"), "{}", what);
+      if (fd.inet().state() != kTcpEstablished) half_closed.push_back({std::move(sock), &fd.inet(), what});
     }
   }
-  return {};
+  return files::replay_fins(half_closed);
 }
 
 }  // namespace amber::kinds
