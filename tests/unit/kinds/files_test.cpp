@@ -329,8 +329,8 @@ TEST(FilesKind, SeparateDescriptionsOfTheLogAndOfAPipeEndStaySeparate) {
   EXPECT_STREQ(buf, "ab");
 }
 
-// An fd in flight (SCM_RIGHTS) in a unix socket's queue: refused by name,
-// never dropped.
+// Files in flight (SCM_RIGHTS) in a unix socket's queue: described, or
+// refused by name, never dropped.
 bool send_fd(int sock, int fd) {
   char byte = 'x';
   iovec iov{&byte, 1};
@@ -348,14 +348,57 @@ bool send_fd(int sock, int fd) {
   return ::sendmsg(sock, &m, 0) == 1;
 }
 
-TEST(FilesKind, UnixSocketWithFdInFlightIsRefusedByName) {
+TEST(FilesKind, UnixSocketWithUnsupportedFdInFlightIsRefusedByName) {
   expect_refused(
       [] {
         int sv[2];
-        return ::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0 && send_fd(sv[1], 0) && move_to(sv[0], 5) &&
-               move_to(sv[1], 6);
+        const int uffd = static_cast<int>(::syscall(SYS_userfaultfd, O_CLOEXEC));
+        return ::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0 && uffd >= 0 && send_fd(sv[1], uffd) &&
+               ::close(uffd) == 0 && move_to(sv[0], 5) && move_to(sv[1], 6);
       },
-      {"task 1: fd 5: socket:[", "unix stream socket", "fds in flight (SCM_RIGHTS)", "not supported yet"});
+      {"task 1: fd 5: socket:[", "unix stream socket", "anon_inode:[userfaultfd]",
+       "in flight (SCM_RIGHTS): not supported yet"});
+}
+
+// A file the task holds too is that description (its holder named); a pipe
+// no task holds an end of comes with its data; the queue is left as it was.
+TEST(FilesKind, UnixSocketFilesInFlightDescribed) {
+  TempTree t;
+  ASSERT_FALSE(t.root.empty());
+  const std::string path = t.path("held");
+  Forked a([&](int& ready) {
+    if (int rc = only_ready_fd(ready)) return rc;
+    int sv[2], p[2];
+    if (::socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) || ::pipe(p) || ::write(p[1], "pipe", 4) != 4) return 41;
+    const int f = ::open(path.c_str(), O_RDWR | O_CREAT, 0600);
+    if (f < 0 || !send_fd(sv[1], f) || !send_fd(sv[1], p[0])) return 42;
+    ::close(p[0]);
+    ::close(p[1]);
+    return move_to(sv[0], 5) && move_to(sv[1], 6) && move_to(f, 7) ? 0 : 43;
+  });
+  ASSERT_TRUE(a.ok()) << "setup exit status " << a.wait();
+  ASSERT_TRUE(ready_fd_closed(a.pid()));
+  auto files = kinds::dump_fds(dump_ctx(a.pid()));
+  ASSERT_TRUE(files) << files.error().message;
+  const img::UnixSocket& s5 = find_fd(*files, 5)->unix_socket();
+  ASSERT_EQ(s5.queue_size(), 2);
+  ASSERT_EQ(s5.queue(0).fds_size(), 1);
+  const img::InFlightFd& file = s5.queue(0).fds(0);
+  EXPECT_EQ(file.file().kind(), img::FD_REGULAR);
+  EXPECT_EQ(file.holder_vpid(), 1);
+  EXPECT_EQ(file.holder_fd(), 7);
+  EXPECT_EQ(file.file().ofd_id(), find_fd(*files, 7)->ofd_id());
+  ASSERT_EQ(s5.queue(1).fds_size(), 1);
+  const img::InFlightFd& pipe = s5.queue(1).fds(0);
+  EXPECT_EQ(pipe.file().kind(), img::FD_PIPE);
+  EXPECT_EQ(pipe.holder_vpid(), 0);
+  EXPECT_EQ(pipe.pipe().data(), "pipe");
+  EXPECT_NE(pipe.file().ofd_id() >> 63, 0u) << "an id of its own";
+  auto info = sys::read_fdinfo(a.pid(), 5);
+  ASSERT_TRUE(info);
+  bool two = false;
+  for (const auto& [k, v] : info->fields) two |= k == "scm_fds" && v == "2";
+  EXPECT_TRUE(two) << "both still in flight";
 }
 
 // A stream and a datagram socketpair with data queued: dumped with their
