@@ -386,8 +386,11 @@ Status verify_inet_socket(const FdProbe& now, const img::Fd& fd) {
   TRY_CTX(read_identity(sock.get(), got), "{}", what);
   if (got.family() != want.family() || got.protocol() != want.protocol())
     return failf("{}: restored as family {} protocol {}", what, got.family(), got.protocol());
-  // A half-closed connection is established until replay_fins.
-  const uint32_t want_state = repaired_state(want.state()) ? kTcpEstablished : want.state();
+  // A half-closed connection is established until replay_fins (but for the
+  // FIN of a closed peer's stand-in).
+  const uint32_t want_state = want.tcp().peer_closed() ? kTcpCloseWait
+                              : repaired_state(want.state()) ? kTcpEstablished
+                                                             : want.state();
   if (got.state() != want_state)
     return failf("{}: state {}, the image has {}", what, tcp_state_name(got.state()), tcp_state_name(want.state()));
   if (got.local_addr() != want.local_addr() || got.local_port() != want.local_port() ||

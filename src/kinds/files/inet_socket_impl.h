@@ -44,6 +44,15 @@ struct HalfClosed {
   std::string what;
 };
 Status replay_fins(std::vector<HalfClosed>& conns);
+// A CLOSE_WAIT connection whose peer no task holds: true if that peer was a
+// socket of `pid`'s net namespace (its tuple still in /proc/PID/net/tcp*,
+// an orphan, or a loopback address), not one outside it.
+bool peer_was_local(pid_t pid, const std::string& local, uint32_t local_port, const std::string& peer,
+                    uint32_t peer_port);
+// In the restoring task, `fd` made in repair mode (TcpConnection.peer_closed):
+// a stand-in peer sends the FIN again and is closed (still in repair mode
+// itself, the socket takes it: CLOSE_WAIT).
+Status stand_in_fin(int fd, const img::InetSocket& s);
 
 // "TCP 127.0.0.1:80 -> 127.0.0.1:4000" (what the socket is, for messages).
 std::string describe_inet(const img::InetSocket& s);

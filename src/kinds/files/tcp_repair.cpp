@@ -210,6 +210,7 @@ Status restore_tcp_connection(int fd, const img::InetSocket& s) {
   if (::setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof w) != 0) return sys_fail("TCP_REPAIR_WINDOW");
   // Only sets RCV_SHUTDOWN (tcp_shutdown acts on SEND_SHUTDOWN alone): no packet.
   if (c.shut_rd() && ::shutdown(fd, SHUT_RD) != 0) return sys_fail("shutdown(SHUT_RD)");
+  if (c.peer_closed()) TRY(files::stand_in_fin(fd, s));
   return {};
 }
 
@@ -223,7 +224,9 @@ Status verify_tcp_connection(int fd, const img::InetSocket& s) {
   const uint32_t rcv_nxt = TRY(queue_seq(fd, TCP_RECV_QUEUE));
   TRY(set_queue(fd, TCP_NO_QUEUE));
   if (write_seq != want_write_seq) return failf("send sequence {}, the image has {}", write_seq, want_write_seq);
-  if (rcv_nxt != c.recv_seq()) return failf("receive sequence {}, the image has {}", rcv_nxt, c.recv_seq());
+  // The FIN of a closed peer's stand-in is in (tcp_fin.cpp).
+  const uint32_t want_rcv_nxt = c.recv_seq() + (c.peer_closed() ? 1 : 0);
+  if (rcv_nxt != want_rcv_nxt) return failf("receive sequence {}, the image has {}", rcv_nxt, want_rcv_nxt);
   const int outq = TRY(ioctl_int(fd, SIOCOUTQ, "SIOCOUTQ"));
   const int inq = TRY(ioctl_int(fd, SIOCINQ, "SIOCINQ"));
   if (static_cast<uint32_t>(outq) != sent) return failf("{} bytes in the send queue, the image has {}", outq, sent);
@@ -236,9 +239,10 @@ Status verify_tcp_connection(int fd, const img::InetSocket& s) {
   TRY(set_queue(fd, TCP_NO_QUEUE));
   pollfd p{fd, POLLRDHUP, 0};
   if (::poll(&p, 1, 0) < 0) return sys_fail("poll");
-  if (((p.revents & POLLRDHUP) != 0) != c.shut_rd())
+  const bool want_rdhup = c.shut_rd() || c.peer_closed();
+  if (((p.revents & POLLRDHUP) != 0) != want_rdhup)
     return failf("receive side {}shut down, the image has it {}", (p.revents & POLLRDHUP) ? "" : "not ",
-                 c.shut_rd() ? "shut down" : "open");
+                 want_rdhup ? "shut down" : "open");
   tcp_info ti = TRY(read_tcp_info(fd));
   if (bool(ti.tcpi_options & TCPI_OPT_TIMESTAMPS) != c.timestamps() ||
       bool(ti.tcpi_options & TCPI_OPT_SACK) != c.sack() || bool(ti.tcpi_options & TCPI_OPT_WSCALE) != c.wscale() ||
@@ -352,13 +356,20 @@ Result<TcpRepairSession> TcpRepairSession::begin(
   // container: that end waits in the listener's accept queue. Without data
   // either way, the client connects again at the restore; else refused.
   std::vector<Sock> found;
+  std::vector<uint64_t> peer_closed;  // CLOSE_WAIT, the peer closed by its process (tcp_fin.cpp)
   for (Found& f : established) {
     if (fd_tuples.contains({f.peer, f.local})) {
       found.push_back(std::move(f.s));
       continue;
     }
-    if (const uint32_t st = TRY_CTX(files::read_tcp_info(f.s.fd.get()), "{}", f.s.what).tcpi_state;
-        st != kTcpEstablished)
+    const uint32_t st = TRY_CTX(files::read_tcp_info(f.s.fd.get()), "{}", f.s.what).tcpi_state;
+    if (st == files::kTcpCloseWait && files::peer_was_local(f.s.pid, f.local.addr, f.local.port, f.peer.addr,
+                                                            f.peer.port)) {
+      peer_closed.push_back(f.s.inode);
+      found.push_back(std::move(f.s));
+      continue;
+    }
+    if (st != kTcpEstablished)
       return unsupported("{}: half-closed ({}) with its peer {} in no task of the container (closed by its process, "
                          "or outside): not supported yet",
                          f.s.what, files::tcp_state_name(st),
@@ -396,6 +407,7 @@ Result<TcpRepairSession> TcpRepairSession::begin(
     session.socks_.push_back(std::move(s));
   }
   TRY(session.read_settled());
+  for (uint64_t ino : peer_closed) session.conns_[ino].set_peer_closed(true);
   return session;
 }
 
@@ -491,11 +503,23 @@ Status finish_tcp_restore(const std::vector<std::pair<pid_t, const img::Files*>>
       // With a window probe: the peer learns the window at once.
       TRY_CTX(set_int(sock.get(), IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF, "TCP_REPAIR"), "{}", what);
       std::string_view rest = std::string_view(c.send_queue()).substr(c.send_queue().size() - c.unsent());
+      // The queue written in repair mode may take more memory than it did
+      // (other skb sizes): the unsent rest may not fit SO_SNDBUF any more.
+      // It is raised while the rest goes in, then put back.
+      const int sndbuf = TRY_CTX(get_int(sock.get(), SOL_SOCKET, SO_SNDBUF, "SO_SNDBUF"), "{}", what);
+      bool raised = false;
       while (!rest.empty()) {
         ssize_t w = ::send(sock.get(), rest.data(), rest.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w < 0 && errno == EAGAIN && !raised) {
+          raised = true;
+          TRY_CTX(set_int(sock.get(), SOL_SOCKET, SO_SNDBUFFORCE, sndbuf + static_cast<int>(rest.size()) * 2,
+                          "SO_SNDBUFFORCE"), "{}", what);
+          continue;
+        }
         if (w <= 0) return sys_fail("{}: send the {} bytes never sent", what, rest.size());
         rest.remove_prefix(static_cast<size_t>(w));
       }
+      if (raised) TRY_CTX(set_int(sock.get(), SOL_SOCKET, SO_SNDBUFFORCE, sndbuf / 2, "SO_SNDBUFFORCE"), "{}", what);
       if (c.reuseaddr()) TRY_CTX(set_int(sock.get(), SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR"), "{}", what);
       if (fd.inet().state() != kTcpEstablished) half_closed.push_back({std::move(sock), &fd.inet(), what});
     }

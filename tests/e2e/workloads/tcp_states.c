@@ -12,7 +12,10 @@
 //  3. IPv6: the server filled both windows and shut down: FIN_WAIT1, its FIN
 //     behind data never sent; the client reads every byte (checked by
 //     position), then end of file.
-//  4. Options read back as they were: SO_REUSEADDR, SO_REUSEPORT,
+//  4. IPv4: the client sent "req4" and closed its socket (an orphan in
+//     FIN_WAIT2 now): the server end is CLOSE_WAIT with no peer in any
+//     task; it reads "req4", end of file, and what it sends next is reset.
+//  5. Options read back as they were: SO_REUSEADDR, SO_REUSEPORT,
 //     SO_RCVBUF, SO_SNDBUF, SO_KEEPALIVE with TCP_KEEPIDLE/INTVL/CNT,
 //     TCP_NODELAY, IP_TOS, IPV6_TCLASS, IPV6_V6ONLY on listeners, the
 //     half-closed connections and UDP sockets (IPv4 and IPv6, bound and
@@ -79,6 +82,7 @@ static void check_states(const int* fds) {
   want_state(fds[3], TCP_CLOSE_WAIT, "client 2");
   want_state(fds[4], TCP_FIN_WAIT1, "server 3");
   want_state(fds[5], TCP_ESTABLISHED, "client 3");
+  want_state(fds[6], TCP_CLOSE_WAIT, "server 4");
 }
 
 static int opt(int fd, int level, int name) {
@@ -243,6 +247,10 @@ int main(int argc, char** argv) {
   settle();
   fill(s3, &sent3);  // the window closed: more data waits unsent in the queue
   if (shutdown(s3, SHUT_WR)) fail("server 3");
+  // 4. client closed
+  int c4, s4;
+  connect_pair(l4, AF_INET, 7300, &c4, &s4);
+  if (send(c4, "req4", 4, 0) != 4 || close(c4)) fail("client 4");
   // UDP, bound and connected, a datagram queued at each.
   int u4a = udp(AF_INET, 7400, 0), u4b = udp(AF_INET, 7401, 7400);
   int u6a = udp(AF_INET6, 7402, 0), u6b = udp(AF_INET6, 7403, 7402);
@@ -261,7 +269,7 @@ int main(int argc, char** argv) {
   record(u6a, IPPROTO_IPV6, IPV6_V6ONLY);
   settle();
   step = "before the dump";
-  int conns[6] = {s1, c1, s2, c2, s3, c3};
+  int conns[7] = {s1, c1, s2, c2, s3, c3, s4};
   check_states(conns);
 
   printf("tcp_states: READY (%zu bytes on the IPv6 connection)\n", sent3);
@@ -305,6 +313,17 @@ int main(int argc, char** argv) {
     expect_eof(c3);
     settle();
     want_state(s3, TCP_FIN_WAIT2, "server 3 once all was read");
+  }
+  step = "connection 4";
+  expect(s4, "req4");
+  expect_eof(s4);
+  {
+    int reset = 0;
+    for (int i = 0; i < 50 && !reset; ++i) {
+      if (send(s4, "x", 1, MSG_NOSIGNAL) < 0) reset = errno == EPIPE || errno == ECONNRESET;
+      usleep(10 * 1000);
+    }
+    if (!reset) fail("what is sent to a closed peer is not reset");
   }
   step = "udp";
   expect(u4a, "udp4");
