@@ -15,6 +15,7 @@
 
 #include <cstring>
 #include <map>
+#include <set>
 
 #include "kinds_test_util.h"
 #include "sys/pidfd.h"
@@ -606,6 +607,60 @@ TEST(FilesKind, ConsoleIsADescriptionNotAPair) {
     ASSERT_EQ(u.fds.size(), 1u);
     EXPECT_EQ(u.after_ctty, u.fds.front().tty().dev_tty());
   }
+}
+
+// A unix unit made by task 1 (the socket's holder) whose queue has in
+// flight a pipe end task 2 holds the other end of, and a file task 3 holds:
+// the pipe and the file are made with the unit, by the common creator of
+// every holder, not on their own.
+TEST(FilesKind, PlanMakesFilesInFlightWithTheirUnit) {
+  img::Files t1, t2, t3;
+  img::Fd* sock = t1.add_fds();
+  sock->set_fd(3);
+  sock->set_kind(img::FD_UNIX_SOCKET);
+  sock->set_ofd_id((1ull << 32) | 4);
+  sock->mutable_unix_socket()->set_inode(500);
+  sock->mutable_unix_socket()->set_unit(500);
+  img::UnixMessage* m = sock->mutable_unix_socket()->add_queue();
+  img::InFlightFd* read_end = m->add_fds();
+  read_end->mutable_file()->set_kind(img::FD_PIPE);
+  read_end->mutable_file()->set_ofd_id((1ull << 63) | 1);
+  read_end->mutable_file()->mutable_pipe()->set_pipe_id(77);
+  img::InFlightFd* file = m->add_fds();
+  file->mutable_file()->set_kind(img::FD_REGULAR);
+  file->mutable_file()->set_ofd_id((3ull << 32) | 6);
+  file->set_holder_vpid(3);
+  file->set_holder_fd(5);
+  img::Fd* w = t2.add_fds();
+  w->set_fd(4);
+  w->set_kind(img::FD_PIPE);
+  w->set_ofd_id((2ull << 32) | 5);
+  w->mutable_pipe()->set_pipe_id(77);
+  w->mutable_pipe()->set_write_end(true);
+  img::Pipe* p = t2.add_pipes();
+  p->set_id(77);
+  p->set_no_reader(true);
+  img::Fd* f = t3.add_fds();
+  f->set_fd(5);
+  f->set_kind(img::FD_REGULAR);
+  f->set_path("/tmp/x");
+  f->set_ofd_id((3ull << 32) | 6);
+  std::vector<pid_t> asked;
+  auto plan = kinds::plan_shared_fds({{1, {&t1, "/"}}, {2, {&t2, "/"}}, {3, {&t3, "/"}}},
+                                     [&](const std::vector<pid_t>& v) {
+                                       asked = v;
+                                       return 9;
+                                     });
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_EQ(asked, (std::vector<pid_t>{1, 2, 3})) << "the unit's creator is that of every holder";
+  ASSERT_EQ(plan->by_creator.size(), 1u);
+  const auto& units = plan->by_creator.at(9);
+  ASSERT_EQ(units.size(), 1u) << "no unit of its own for the pipe or the file";
+  EXPECT_TRUE(units[0].unix_sockets);
+  EXPECT_EQ(units[0].in_flight_pipes, (std::vector<uint64_t>{77}));
+  std::set<img::FdKind> kinds_made;
+  for (const img::Fd& fd : units[0].fds) kinds_made.insert(fd.kind());
+  EXPECT_EQ(kinds_made, (std::set<img::FdKind>{img::FD_UNIX_SOCKET, img::FD_PIPE, img::FD_REGULAR}));
 }
 
 TEST(FilesKind, PipeEndsMustMatchTheirEntry) {
