@@ -58,6 +58,16 @@ bool wait_fin(int fd, std::chrono::milliseconds limit) {
   }
 }
 
+bool wait_state(int fd, uint32_t state, std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    auto ti = read_tcp_info(fd);
+    if (ti && ti->tcpi_state == state) return true;
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
 }  // namespace
 
 Status replay_fins(std::vector<HalfClosed>& conns) {
@@ -77,6 +87,11 @@ Status replay_fins(std::vector<HalfClosed>& conns) {
   for (HalfClosed& c : conns)
     if (fin_received(c.s->state()) && !wait_fin(c.sock.get(), kLimit))
       return failf("{}: its peer's FIN did not come again", c.what);
+  // A FIN that had been acknowledged is again before the tasks run (the
+  // ACK may wait for a softirq under load).
+  for (HalfClosed& c : conns)
+    if (c.s->state() == kTcpFinWait2 && !wait_state(c.sock.get(), kTcpFinWait2, kLimit))
+      return failf("{}: its FIN was not acknowledged again", c.what);
   return {};
 }
 

@@ -74,13 +74,16 @@ static void fill(int fd, size_t* sent) {
   }
 }
 
-// Server and client of connections 1, 2 and 3.
-static void check_states(const int* fds) {
+// Server and client of connections 1 to 4. `restored`: the IPv6 server
+// may have sent everything and its FIN by now (FIN_WAIT2): the restored
+// client's receive memory is accounted anew and its window may open a
+// little (dump_tcp_states failed so once).
+static void check_states(const int* fds, int restored) {
   want_state(fds[0], TCP_CLOSE_WAIT, "server 1");
   want_state(fds[1], TCP_FIN_WAIT2, "client 1");
   want_state(fds[2], TCP_FIN_WAIT2, "server 2");
   want_state(fds[3], TCP_CLOSE_WAIT, "client 2");
-  want_state(fds[4], TCP_FIN_WAIT1, "server 3");
+  if (!restored || state(fds[4]) != TCP_FIN_WAIT2) want_state(fds[4], TCP_FIN_WAIT1, "server 3");
   want_state(fds[5], TCP_ESTABLISHED, "client 3");
   want_state(fds[6], TCP_CLOSE_WAIT, "server 4");
 }
@@ -270,14 +273,14 @@ int main(int argc, char** argv) {
   settle();
   step = "before the dump";
   int conns[7] = {s1, c1, s2, c2, s3, c3, s4};
-  check_states(conns);
+  check_states(conns, 0);
 
   printf("tcp_states: READY (%zu bytes on the IPv6 connection)\n", sent3);
   int sig;
   sigwait(&sigs, &sig);
 
   step = "states";
-  check_states(conns);
+  check_states(conns, 1);
   step = "options";
   for (int i = 0; i < nopts; ++i)
     if (opt(opts[i].fd, opts[i].level, opts[i].name) != opts[i].value) {
