@@ -77,6 +77,7 @@ Result<kinds::Blockers> find_blockers(const std::vector<kinds::TreeTask>& tree, 
     ctx.externals = &ext_fds;
     ctx.proc = kinds::proc_reopen_for(tree, t.vpid);
     ctx.console = console;
+    ctx.read_queues = false;
     TRY(kinds::probe_fds(ctx, &out));
   }
   return out;

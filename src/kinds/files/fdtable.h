@@ -69,6 +69,12 @@ struct FdDumpContext {
   // This task's fds on a declared external (src/dump/externals.h): fd ->
   // SPEC. Recorded as FD_EXTERNAL, nothing of them dumped. nullptr: none.
   const std::map<int, std::string>* externals = nullptr;
+  // false: the blockers pass, which peeks only the unix socket queues with
+  // files in flight (to name the kinds amber cannot send again). A peek
+  // marks a datagram of no bytes "peeked", and every later peek at an offset
+  // skips a peeked empty datagram (__skb_try_recv_from_queue): the dump
+  // proper would never see it (one found in such a queue is refused).
+  bool read_queues = true;
 };
 
 // One fd of a dumped task, looked at from outside.

@@ -1,17 +1,19 @@
 // TCP and UDP sockets of IPv4 and IPv6 (FD_INET_SOCKET): bound, connected
 // and listening sockets with their options; UDP datagrams waiting unread;
-// established TCP connections through tcp_repair.cpp. Read from outside
-// through a pidfd_getfd copy; made again by the restoring task itself, in
-// the container's net namespace.
+// established and half-closed TCP connections through tcp_repair.cpp and
+// tcp_fin.cpp. Read from outside through a pidfd_getfd copy; made again by
+// the restoring task itself, in the container's net namespace.
 //
-// Refused by name: TCP in any state but closed (bound or not), listening and
-// established (SYN_SENT, FIN_WAIT*, CLOSE_WAIT, ...: half-closed
-// connections), a listening socket with connections not accepted yet, and
+// Refused by name: TCP in any other state (SYN_SENT, SYN_RECV), a closed
+// socket whose connection ended (end of file or an error pending), a
+// half-closed connection whose peer no task holds, a listening socket with
+// connections not accepted yet from outside or with data sent, and
 // datagrams cut short.
 #include <arpa/inet.h>
 #include <linux/sockios.h>
 #include <netinet/ip.h>
 #include <netinet/udp.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -291,8 +293,20 @@ Status dump_inet_socket(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out
     return {};
   }
   switch (s.state()) {
-    case kTcpClose:
+    case kTcpClose: {
+      // A connection that ended (FINs both ways, or a reset) leaves its
+      // socket CLOSE with the receive side shut (reads: end of file) or an
+      // error pending: the restore would make a socket never connected
+      // (reads: ENOTCONN).
+      pollfd p{fd.get(), POLLRDHUP, 0};
+      if (::poll(&p, 1, 0) < 0) return sys_fail("{}: poll", what);
+      if (p.revents & POLLERR) return unsupported("{}: closed with an error pending: not supported yet", what);
+      if (p.revents & POLLRDHUP)
+        return unsupported("{}: its connection has ended (closed both ways, or reset) and the program still holds it: "
+                           "not supported yet",
+                           what);
       return {};
+    }
     case kTcpListen: {
       tcp_info ti = TRY_CTX(read_tcp_info(fd.get()), "{}", what);
       // For a listener tcpi_unacked is its accept queue (sk_ack_backlog).
@@ -308,7 +322,9 @@ Status dump_inet_socket(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out
       s.set_pending(ours);
       return {};
     }
-    case kTcpEstablished: {
+    default: {
+      if (!repaired_state(s.state()))
+        return unsupported("{} in state {}: not supported yet", what, tcp_state_name(s.state()));
       // The blockers pass looks at the shape only; the dump proper takes
       // what TcpRepairSession read, every connection in one instant.
       if (!ctx.tcp) return {};
@@ -317,8 +333,6 @@ Status dump_inet_socket(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out
       *s.mutable_tcp() = it->second;
       return {};
     }
-    default:
-      return unsupported("{} in state {}: not supported yet", what, tcp_state_name(s.state()));
   }
 }
 
@@ -343,14 +357,14 @@ Result<UniqueFd> open_inet_socket(const img::Fd& fd, const OpenContext&) {
         TRY_CTX(bind_tcp(sock.get(), s), "{}", what);
         if (::listen(sock.get(), static_cast<int>(s.backlog())) != 0) return sys_fail("{}: listen", what);
         break;
-      case kTcpEstablished:
+      default:
+        if (!repaired_state(s.state()))
+          return unsupported("{} in state {}: not supported yet", what, tcp_state_name(s.state()));
         if (s.tcp().reconnect())
           TRY_CTX(bind_tcp(sock.get(), s), "{}", what);  // connected by reconnect_pending_tcp
         else
-          TRY_CTX(restore_tcp_connection(sock.get(), s), "{}", what);
+          TRY_CTX(restore_tcp_connection(sock.get(), s), "{}", what);  // half-closed: replay_fins
         break;
-      default:
-        return unsupported("{} in state {}: not supported yet", what, tcp_state_name(s.state()));
     }
   } else {
     if (bound(s)) TRY_CTX(bind_to(sock.get(), s), "{}", what);
@@ -376,7 +390,12 @@ Status verify_inet_socket(const FdProbe& now, const img::Fd& fd) {
   TRY_CTX(read_identity(sock.get(), got), "{}", what);
   if (got.family() != want.family() || got.protocol() != want.protocol())
     return failf("{}: restored as family {} protocol {}", what, got.family(), got.protocol());
-  if (got.state() != want.state())
+  // A half-closed connection is established until replay_fins (but for the
+  // FIN of a closed peer's stand-in).
+  const uint32_t want_state = want.tcp().peer_closed() ? kTcpCloseWait
+                              : repaired_state(want.state()) ? kTcpEstablished
+                                                             : want.state();
+  if (got.state() != want_state)
     return failf("{}: state {}, the image has {}", what, tcp_state_name(got.state()), tcp_state_name(want.state()));
   if (got.local_addr() != want.local_addr() || got.local_port() != want.local_port() ||
       got.peer_addr() != want.peer_addr() || got.peer_port() != want.peer_port())
@@ -399,7 +418,7 @@ Status verify_inet_socket(const FdProbe& now, const img::Fd& fd) {
         return failf("{}: datagram {} differs from the image's", what, i + 1);
     }
   }
-  if (want.protocol() == IPPROTO_TCP && want.state() == kTcpEstablished && !want.tcp().reconnect())
+  if (want.protocol() == IPPROTO_TCP && repaired_state(want.state()) && !want.tcp().reconnect())
     TRY_CTX(verify_tcp_connection(sock.get(), want), "{}", what);
   return {};
 }

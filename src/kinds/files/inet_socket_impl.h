@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 #include "base/unique_fd.h"
@@ -17,7 +18,41 @@ namespace amber::kinds::files {
 inline constexpr uint32_t kTcpEstablished = 1;
 inline constexpr uint32_t kTcpClose = 7;
 inline constexpr uint32_t kTcpListen = 10;
+inline constexpr uint32_t kTcpFinWait1 = 4;
+inline constexpr uint32_t kTcpFinWait2 = 5;
+inline constexpr uint32_t kTcpCloseWait = 8;
+inline constexpr uint32_t kTcpLastAck = 9;
+inline constexpr uint32_t kTcpClosing = 11;
 const char* tcp_state_name(uint32_t state);
+
+// A half-closed connection (tcp_fin.cpp): the states with a FIN sent
+// (FIN_WAIT1, FIN_WAIT2, CLOSING, LAST_ACK) or received (CLOSE_WAIT,
+// CLOSING, LAST_ACK). Each FIN takes a sequence number the image's
+// TcpConnection leaves out: the connection is made again established, and
+// the FINs are sent again for real once both ends exist (replay_fins).
+bool fin_sent(uint32_t state);
+bool fin_received(uint32_t state);
+// ESTABLISHED or half-closed: read and made again through TCP_REPAIR.
+bool repaired_state(uint32_t state);
+// finish_tcp_restore: the half-closed connections of the container, out of
+// repair mode, in any order: each end that had sent its FIN shuts its send
+// side down again (after its peer's FIN for LAST_ACK: it was sent second),
+// then every end that had received a FIN must see it (end of file).
+struct HalfClosed {
+  UniqueFd sock;  // a copy of the restored socket
+  const img::InetSocket* s = nullptr;
+  std::string what;
+};
+Status replay_fins(std::vector<HalfClosed>& conns);
+// A CLOSE_WAIT connection whose peer no task holds: true if that peer was a
+// socket of `pid`'s net namespace (its tuple still in /proc/PID/net/tcp*,
+// an orphan, or a loopback address), not one outside it.
+bool peer_was_local(pid_t pid, const std::string& local, uint32_t local_port, const std::string& peer,
+                    uint32_t peer_port);
+// In the restoring task, `fd` made in repair mode (TcpConnection.peer_closed):
+// a stand-in peer sends the FIN again and is closed (still in repair mode
+// itself, the socket takes it: CLOSE_WAIT).
+Status stand_in_fin(int fd, const img::InetSocket& s);
 
 // "TCP 127.0.0.1:80 -> 127.0.0.1:4000" (what the socket is, for messages).
 std::string describe_inet(const img::InetSocket& s);

@@ -177,7 +177,7 @@ Status dump_inet_options(int fd, img::InetSocket& s) {
 }
 
 Status apply_inet_options(int fd, const img::InetSocket& s) {
-  const bool repaired = s.protocol() == IPPROTO_TCP && s.state() == kTcpEstablished && !s.tcp().reconnect();
+  const bool repaired = s.protocol() == IPPROTO_TCP && repaired_state(s.state()) && !s.tcp().reconnect();
   for (const img::SocketOption& o : s.options()) {
     const OptRule* r = rule_of(o.level(), o.name());
     if (!r) return bad_input("socket option {}/{}: unknown to this amber", o.level(), o.name());
@@ -191,7 +191,7 @@ Status apply_inet_options(int fd, const img::InetSocket& s) {
 }
 
 Status verify_inet_options(int fd, const img::InetSocket& s) {
-  const bool repaired = s.protocol() == IPPROTO_TCP && s.state() == kTcpEstablished && !s.tcp().reconnect();
+  const bool repaired = s.protocol() == IPPROTO_TCP && repaired_state(s.state()) && !s.tcp().reconnect();
   for (const img::SocketOption& o : s.options()) {
     const OptRule* r = rule_of(o.level(), o.name());
     if (!r) return bad_input("socket option {}/{}: unknown to this amber", o.level(), o.name());

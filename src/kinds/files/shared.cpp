@@ -112,16 +112,34 @@ Result<SharedFdsPlan> plan_shared_fds(const std::map<pid_t, TaskFilesRef>& tasks
     u.after_ctty = u.fds.front().kind() == img::FD_TTY && u.fds.front().tty().dev_tty();
     plan.by_creator[common_creator({f.holders.begin(), f.holders.end()})].push_back(std::move(u));
   };
+  // First the unix units: the pipes and descriptions in flight in their
+  // queues that tasks hold too are made with them (the unit sends them).
+  for (auto& [unit, f] : unix_units) {
+    SharedFdsPlan::Unit u;
+    u.unix_sockets = true;
+    const files::InFlightRefs refs = files::in_flight_refs([&] {
+      std::vector<img::Fd> v;
+      for (const auto& [ofd, fd] : f.fds) v.push_back(fd);
+      return v;
+    }());
+    auto take = [&](std::map<uint64_t, Found>& from, uint64_t key) {
+      auto it = from.find(key);
+      if (it == from.end()) return false;
+      f.holders.insert(it->second.holders.begin(), it->second.holders.end());
+      f.fds.insert(it->second.fds.begin(), it->second.fds.end());
+      from.erase(it);
+      return true;
+    };
+    for (uint64_t id : refs.pipes)
+      if (take(pipes, id)) u.in_flight_pipes.push_back(id);
+    for (uint64_t ofd : refs.descriptions) take(descriptions, ofd);
+    for (const auto& [ofd, fd] : f.fds) u.fds.push_back(fd);
+    plan.by_creator[common_creator({f.holders.begin(), f.holders.end()})].push_back(std::move(u));
+  }
   for (const auto& [id, f] : pipes) add(id, f);
   for (const auto& [index, f] : ptys) {
     SharedFdsPlan::Unit u;
     u.pty = true;
-    for (const auto& [ofd, fd] : f.fds) u.fds.push_back(fd);
-    plan.by_creator[common_creator({f.holders.begin(), f.holders.end()})].push_back(std::move(u));
-  }
-  for (const auto& [unit, f] : unix_units) {
-    SharedFdsPlan::Unit u;
-    u.unix_sockets = true;
     for (const auto& [ofd, fd] : f.fds) u.fds.push_back(fd);
     plan.by_creator[common_creator({f.holders.begin(), f.holders.end()})].push_back(std::move(u));
   }
@@ -140,7 +158,10 @@ Status create_shared_fds(const SharedFdsPlan& plan, pid_t creator, int log_fd, c
     if (u.pty) {
       opened = TRY_CTX(files::create_pty(u.fds, creator, plan.top), "task {}", creator);
     } else if (u.unix_sockets) {
-      opened = TRY(files::create_unix_unit(u.fds, creator, plan.top));
+      std::vector<const img::Pipe*> in_flight_pipes;
+      for (uint64_t id : u.in_flight_pipes) in_flight_pipes.push_back(&plan.pipes.at(id));
+      files::OpenContext oc{log_fd, false, &plan.unlinked, memfds};
+      opened = TRY(files::create_unix_unit(u.fds, in_flight_pipes, oc, creator, plan.top));
     } else if (u.pipe_id != 0) {
       const img::Pipe* pipe = &plan.pipes.at(u.pipe_id);
       files::PipeSet set = TRY(files::PipeSet::create({pipe}, creator, plan.top));

@@ -37,6 +37,10 @@ struct SharedFdsPlan {
     uint64_t pipe_id = 0;      // a pipe with all its shared descriptions; 0: one description
     bool pty = false;          // a pty pair, master and slaves (always a unit, even with one holder)
     bool unix_sockets = false; // unix sockets tied together (UnixSocket.unit; always a unit)
+    // A unix unit: the pipes with an end in flight in its queues that tasks
+    // hold ends of, made with it (`fds` has their tasks' ends, and the other
+    // descriptions tasks hold that are in flight in its queues).
+    std::vector<uint64_t> in_flight_pipes;
     // A /dev/tty description: opened once the creator has its controlling
     // terminal (a session leader takes it after its setsid).
     bool after_ctty = false;

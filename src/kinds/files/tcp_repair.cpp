@@ -123,13 +123,19 @@ namespace files {
 
 Result<img::TcpConnection> read_tcp_connection(int fd) {
   img::TcpConnection c;
-  c.set_send_seq(TRY(queue_seq(fd, TCP_SEND_QUEUE)));
+  // A half-closed connection's FINs are left out (tcp_fin.cpp): one
+  // sequence number each, and one in SIOCOUTQ (SIOCOUTQNSD) until acknowledged (sent).
+  const uint32_t state = TRY(read_tcp_info(fd)).tcpi_state;
+  const bool fin_out = files::fin_sent(state), fin_unacked = fin_out && state != files::kTcpFinWait2;
+  c.set_send_seq(TRY(queue_seq(fd, TCP_SEND_QUEUE)) - (fin_out ? 1 : 0));
   TRY(set_queue(fd, TCP_NO_QUEUE));
-  const int outq = TRY(ioctl_int(fd, SIOCOUTQ, "SIOCOUTQ"));
-  const int unsent = TRY(ioctl_int(fd, SIOCOUTQNSD, "SIOCOUTQNSD"));
+  int outq = TRY(ioctl_int(fd, SIOCOUTQ, "SIOCOUTQ"));
+  int unsent = TRY(ioctl_int(fd, SIOCOUTQNSD, "SIOCOUTQNSD"));
+  if (fin_unacked && outq > 0) --outq;
+  if (fin_unacked && unsent > 0) --unsent;
   c.set_send_queue(TRY(peek_queue(fd, TCP_SEND_QUEUE, outq)));
   c.set_unsent(static_cast<uint32_t>(unsent));
-  c.set_recv_seq(TRY(queue_seq(fd, TCP_RECV_QUEUE)));
+  c.set_recv_seq(TRY(queue_seq(fd, TCP_RECV_QUEUE)) - (files::fin_received(state) ? 1 : 0));
   TRY(set_queue(fd, TCP_NO_QUEUE));
   const int inq = TRY(ioctl_int(fd, SIOCINQ, "SIOCINQ"));
   c.set_recv_queue(TRY(peek_queue(fd, TCP_RECV_QUEUE, inq)));
@@ -146,7 +152,7 @@ Result<img::TcpConnection> read_tcp_connection(int fd) {
   // FIN from the peer would have made it CLOSE_WAIT).
   pollfd p{fd, POLLRDHUP, 0};
   if (::poll(&p, 1, 0) < 0) return sys_fail("poll");
-  c.set_shut_rd((p.revents & POLLRDHUP) != 0);
+  c.set_shut_rd((p.revents & POLLRDHUP) != 0 && !files::fin_received(state));
   tcp_repair_window w = TRY(read_window(fd));
   c.set_snd_wl1(w.snd_wl1);
   c.set_snd_wnd(w.snd_wnd);
@@ -196,9 +202,16 @@ Status restore_tcp_connection(int fd, const img::InetSocket& s) {
   TRY(write_queue(fd, TCP_RECV_QUEUE, c.recv_queue()));
   TRY(set_queue(fd, TCP_NO_QUEUE));
   tcp_repair_window w{c.snd_wl1(), c.snd_wnd(), c.max_window(), c.rcv_wnd(), c.rcv_wup()};
+  // The window was last advertised after the peer's FIN: that edge stays
+  // where it was, from a rcv_wup the kernel accepts (not after rcv_nxt).
+  if (const auto ahead = static_cast<int32_t>(w.rcv_wup - c.recv_seq()); ahead > 0) {
+    w.rcv_wup -= static_cast<uint32_t>(ahead);
+    w.rcv_wnd += static_cast<uint32_t>(ahead);
+  }
   if (::setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof w) != 0) return sys_fail("TCP_REPAIR_WINDOW");
   // Only sets RCV_SHUTDOWN (tcp_shutdown acts on SEND_SHUTDOWN alone): no packet.
   if (c.shut_rd() && ::shutdown(fd, SHUT_RD) != 0) return sys_fail("shutdown(SHUT_RD)");
+  if (c.peer_closed()) TRY(files::stand_in_fin(fd, s));
   return {};
 }
 
@@ -212,7 +225,9 @@ Status verify_tcp_connection(int fd, const img::InetSocket& s) {
   const uint32_t rcv_nxt = TRY(queue_seq(fd, TCP_RECV_QUEUE));
   TRY(set_queue(fd, TCP_NO_QUEUE));
   if (write_seq != want_write_seq) return failf("send sequence {}, the image has {}", write_seq, want_write_seq);
-  if (rcv_nxt != c.recv_seq()) return failf("receive sequence {}, the image has {}", rcv_nxt, c.recv_seq());
+  // The FIN of a closed peer's stand-in is in (tcp_fin.cpp).
+  const uint32_t want_rcv_nxt = c.recv_seq() + (c.peer_closed() ? 1 : 0);
+  if (rcv_nxt != want_rcv_nxt) return failf("receive sequence {}, the image has {}", rcv_nxt, want_rcv_nxt);
   const int outq = TRY(ioctl_int(fd, SIOCOUTQ, "SIOCOUTQ"));
   const int inq = TRY(ioctl_int(fd, SIOCINQ, "SIOCINQ"));
   if (static_cast<uint32_t>(outq) != sent) return failf("{} bytes in the send queue, the image has {}", outq, sent);
@@ -225,9 +240,10 @@ Status verify_tcp_connection(int fd, const img::InetSocket& s) {
   TRY(set_queue(fd, TCP_NO_QUEUE));
   pollfd p{fd, POLLRDHUP, 0};
   if (::poll(&p, 1, 0) < 0) return sys_fail("poll");
-  if (((p.revents & POLLRDHUP) != 0) != c.shut_rd())
+  const bool want_rdhup = c.shut_rd() || c.peer_closed();
+  if (((p.revents & POLLRDHUP) != 0) != want_rdhup)
     return failf("receive side {}shut down, the image has it {}", (p.revents & POLLRDHUP) ? "" : "not ",
-                 c.shut_rd() ? "shut down" : "open");
+                 want_rdhup ? "shut down" : "open");
   tcp_info ti = TRY(read_tcp_info(fd));
   if (bool(ti.tcpi_options & TCPI_OPT_TIMESTAMPS) != c.timestamps() ||
       bool(ti.tcpi_options & TCPI_OPT_SACK) != c.sack() || bool(ti.tcpi_options & TCPI_OPT_WSCALE) != c.wscale() ||
@@ -364,7 +380,7 @@ Result<TcpRepairSession> TcpRepairSession::begin(
       tcp_info ti = TRY_CTX(files::read_tcp_info(s.fd.get()), "{}", s.what);
       if (ti.tcpi_state == files::kTcpListen) listeners.emplace_back(s.inode, endpoint_of(s.fd.get(), false));
       // Other states are refused by the fd walk (inet_socket.cpp).
-      if (ti.tcpi_state != kTcpEstablished) continue;
+      if (!files::repaired_state(ti.tcpi_state)) continue;
       s.reuseaddr = TRY_CTX(get_int(s.fd.get(), SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR"), "{}", s.what) != 0;
       Found f;
       f.s = std::move(s);
@@ -380,11 +396,24 @@ Result<TcpRepairSession> TcpRepairSession::begin(
   // way, the client connects again at the restore; else refused.
   std::vector<Sock> found;
   std::optional<std::set<std::pair<Endpoint, Endpoint>>> in_ns;  // read once, if needed
+  std::vector<uint64_t> peer_closed;  // CLOSE_WAIT, the peer closed by its process (tcp_fin.cpp)
   for (Found& f : established) {
     if (fd_tuples.contains({f.peer, f.local})) {
       found.push_back(std::move(f.s));
       continue;
     }
+    const uint32_t st = TRY_CTX(files::read_tcp_info(f.s.fd.get()), "{}", f.s.what).tcpi_state;
+    if (st == files::kTcpCloseWait && files::peer_was_local(f.s.pid, f.local.addr, f.local.port, f.peer.addr,
+                                                            f.peer.port)) {
+      peer_closed.push_back(f.s.inode);
+      found.push_back(std::move(f.s));
+      continue;
+    }
+    if (st != kTcpEstablished)
+      return unsupported("{}: half-closed ({}) with its peer {} in no task of the container (closed by its process, "
+                         "or outside): not supported yet",
+                         f.s.what, files::tcp_state_name(st),
+                         files::addr_text(f.peer.addr.size() == 16 ? AF_INET6 : AF_INET, f.peer.addr, f.peer.port));
     if (!in_ns) in_ns = TRY_CTX(netns_tuples(f.s.pid), "{}", f.s.what);
     if (!in_ns->contains({f.peer, f.local})) {
       // A peer outside the container (over a veth) keeps sending while the
@@ -427,6 +456,7 @@ Result<TcpRepairSession> TcpRepairSession::begin(
     session.socks_.push_back(std::move(s));
   }
   TRY(session.read_settled());
+  for (uint64_t ino : peer_closed) session.conns_[ino].set_peer_closed(true);
   return session;
 }
 
@@ -508,10 +538,11 @@ Status reconnect_pending_tcp(const std::vector<std::pair<pid_t, const img::Files
 
 Status finish_tcp_restore(const std::vector<std::pair<pid_t, const img::Files*>>& tasks) {
   std::set<uint64_t> done;
+  std::vector<files::HalfClosed> half_closed;
   for (const auto& [pid, files] : tasks) {
     for (const img::Fd& fd : files->fds()) {
       if (fd.kind() != img::FD_INET_SOCKET || fd.inet().protocol() != IPPROTO_TCP ||
-          fd.inet().state() != kTcpEstablished)
+          !files::repaired_state(fd.inet().state()))
         continue;
       if (fd.inet().tcp().reconnect()) continue;
       if (fd.ofd_id() != 0 && !done.insert(fd.ofd_id()).second) continue;
@@ -521,15 +552,28 @@ Status finish_tcp_restore(const std::vector<std::pair<pid_t, const img::Files*>>
       // With a window probe: the peer learns the window at once.
       TRY_CTX(set_int(sock.get(), IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF, "TCP_REPAIR"), "{}", what);
       std::string_view rest = std::string_view(c.send_queue()).substr(c.send_queue().size() - c.unsent());
+      // The queue written in repair mode may take more memory than it did
+      // (other skb sizes): the unsent rest may not fit SO_SNDBUF any more.
+      // It is raised while the rest goes in, then put back.
+      const int sndbuf = TRY_CTX(get_int(sock.get(), SOL_SOCKET, SO_SNDBUF, "SO_SNDBUF"), "{}", what);
+      bool raised = false;
       while (!rest.empty()) {
         ssize_t w = ::send(sock.get(), rest.data(), rest.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w < 0 && errno == EAGAIN && !raised) {
+          raised = true;
+          TRY_CTX(set_int(sock.get(), SOL_SOCKET, SO_SNDBUFFORCE, sndbuf + static_cast<int>(rest.size()) * 2,
+                          "SO_SNDBUFFORCE"), "{}", what);
+          continue;
+        }
         if (w <= 0) return sys_fail("{}: send the {} bytes never sent", what, rest.size());
         rest.remove_prefix(static_cast<size_t>(w));
       }
+      if (raised) TRY_CTX(set_int(sock.get(), SOL_SOCKET, SO_SNDBUFFORCE, sndbuf / 2, "SO_SNDBUFFORCE"), "{}", what);
       if (c.reuseaddr()) TRY_CTX(set_int(sock.get(), SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR"), "{}", what);
+      if (fd.inet().state() != kTcpEstablished) half_closed.push_back({std::move(sock), &fd.inet(), what});
     }
   }
-  return {};
+  return files::replay_fins(half_closed);
 }
 
 }  // namespace amber::kinds

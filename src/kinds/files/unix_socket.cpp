@@ -29,6 +29,9 @@
 #ifndef SO_PASSPIDFD
 #define SO_PASSPIDFD 76
 #endif
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83
+#endif
 
 namespace amber::kinds::files {
 
@@ -57,15 +60,57 @@ Result<int64_t> timeo_opt(int fd, int opt, const char* what) {
   return static_cast<int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
 }
 
+// The fds a peek handed amber (copies of the files in flight), owned.
+std::vector<UniqueFd> received_fds(msghdr& m) {
+  std::vector<UniqueFd> out;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int got;
+      std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+      out.emplace_back(got);
+    }
+  }
+  return out;
+}
+
+// Room for the most fds one message carries (SCM_MAX_FD) and credentials.
+constexpr size_t kControl = CMSG_SPACE(sizeof(int) * 253) + CMSG_SPACE(sizeof(ucred)) + 256;
+
 // Reads the receive queue through `fd` with MSG_PEEK from offset 0 on,
-// message by message; Unsupported for fds or out-of-band data in flight.
-Status peek_queue(int fd, const sys::UnixSockDiag& d, img::UnixSocket& u) {
+// message by message, and what is in flight with it (dump_in_flight).
+Status peek_queue(int fd, const sys::UnixSockDiag& d, const FdDumpContext& ctx, img::UnixSocket& u,
+                  std::vector<uint64_t>& stack) {
   const int saved = TRY(int_opt(fd, SO_PEEK_OFF, "SO_PEEK_OFF"));
   const bool stream = u.type() == SOCK_STREAM;
   std::vector<char> buf(size_t{1} << 16);
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 253) + CMSG_SPACE(sizeof(ucred)) + 256];
+  alignas(cmsghdr) char control[kControl];
+  // Every file in flight seen so far, open: one description sent twice
+  // (kcmp) is one description again.
+  std::vector<std::pair<UniqueFd, uint64_t>> seen;
   int64_t off = 0;
   Status result;
+  // A run of bytes: appended to the last message unless that one carries fds.
+  auto stream_bytes = [&](const char* p, size_t n) {
+    if (n == 0) return;
+    if (u.queue_size() == 0 || u.queue(u.queue_size() - 1).fds_size() > 0) u.add_queue();
+    u.mutable_queue(u.queue_size() - 1)->mutable_data()->append(p, n);
+  };
+  auto add_fds = [&](img::UnixMessage& msg, std::vector<UniqueFd> fds) -> Status {
+    for (UniqueFd& f : fds) {
+      const uint64_t own = (uint64_t{1} << 63) | (u.inode() << 12) | (seen.size() & 0xfff);
+      img::InFlightFd e = TRY(dump_in_flight(f.get(), ctx, stack, own));
+      if (e.holder_vpid() == 0 && e.file().kind() != img::FD_UNIX_SOCKET)
+        for (const auto& [other, id] : seen)
+          if (TRY(sys::kcmp(::getpid(), ::getpid(), sys::KcmpType::File, static_cast<unsigned long>(f.get()),
+                            static_cast<unsigned long>(other.get()))) == 0)
+            e.mutable_file()->set_ofd_id(id);
+      seen.emplace_back(std::move(f), e.file().ofd_id());
+      *msg.add_fds() = std::move(e);
+    }
+    return {};
+  };
   for (;;) {
     const int o = static_cast<int>(off);
     if (::setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &o, sizeof o) != 0) {
@@ -88,19 +133,9 @@ Status peek_queue(int fd, const sys::UnixSockDiag& d, img::UnixSocket& u) {
       result = sys_fail("recvmsg MSG_PEEK");
       break;
     }
-    bool in_flight_fds = false;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      in_flight_fds = true;
-      const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t i = 0; i < count; ++i) {
-        int got;
-        std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
-        UniqueFd drop(got);  // the peek handed amber a copy: closed again
-      }
-    }
-    if (in_flight_fds || (m.msg_flags & MSG_CTRUNC)) {
-      result = unsupported("fds in flight (SCM_RIGHTS) in its receive queue: not supported yet");
+    std::vector<UniqueFd> fds = received_fds(m);
+    if (m.msg_flags & MSG_CTRUNC) {
+      result = failf("a message with more fds in flight than SCM_MAX_FD");
       break;
     }
     if (m.msg_flags & MSG_TRUNC) {  // a datagram bigger than the buffer: again, bigger
@@ -114,18 +149,34 @@ Status peek_queue(int fd, const sys::UnixSockDiag& d, img::UnixSocket& u) {
     // 0: the end of a shut-down stream; a datagram of no bytes is a
     // message (kept) unless the receive side is shut down, where the two
     // cannot be told apart (taken as the end).
-    if (n == 0 && (stream || (d.shutdown & 1))) break;
-    img::UnixMessage* msg = nullptr;
-    if (stream && u.queue_size() > 0) {
-      msg = u.mutable_queue(u.queue_size() - 1);
-    } else {
-      msg = u.add_queue();
+    if (n == 0 && fds.empty() && (stream || (d.shutdown & 1))) break;
+    if (n == 0 && fds.empty() && !ctx.read_queues) {
+      // This peek made it "peeked": the dump proper would never see it.
+      result = unsupported("a datagram of no bytes queued with files in flight: not supported yet");
+      break;
     }
-    msg->mutable_data()->append(buf.data(), static_cast<size_t>(n));
-    if (!stream && m.msg_namelen > offsetof(sockaddr_un, sun_path)) {
-      size_t len = m.msg_namelen - offsetof(sockaddr_un, sun_path);
-      if (from.sun_path[0] != '\0') len = strnlen(from.sun_path, len);
-      msg->set_sender(std::string(from.sun_path, len));
+    if (stream && fds.empty()) {
+      stream_bytes(buf.data(), static_cast<size_t>(n));
+    } else if (stream) {
+      // A stream peek stops after the skb that carried fds, with the bytes
+      // queued before it, but cannot tell where that skb starts: every
+      // peek, at any offset and of any length, walks on to the next skb
+      // with fds and hands them over (unix_stream_read_generic, measured on
+      // 6.18). The whole run is one message with the fds: they come with
+      // the first read of it, where they came with the read that reached
+      // their own bytes (the same for a read that takes the whole run).
+      img::UnixMessage* msg = u.add_queue();
+      msg->set_data(std::string(buf.data(), static_cast<size_t>(n)));
+      if (result = add_fds(*msg, std::move(fds)); !result) break;
+    } else {
+      img::UnixMessage* msg = u.add_queue();
+      msg->set_data(std::string(buf.data(), static_cast<size_t>(n)));
+      if (m.msg_namelen > offsetof(sockaddr_un, sun_path)) {
+        size_t len = m.msg_namelen - offsetof(sockaddr_un, sun_path);
+        if (from.sun_path[0] != '\0') len = strnlen(from.sun_path, len);
+        msg->set_sender(std::string(from.sun_path, len));
+      }
+      if (result = add_fds(*msg, std::move(fds)); !result) break;
     }
     off += n;
     if (n == 0) continue;  // the peek moved past the empty datagram (skb "peeked")
@@ -169,6 +220,7 @@ Status dump_options(int fd, img::UnixSocket& u) {
   u.set_passcred(TRY(int_opt(fd, SO_PASSCRED, "SO_PASSCRED")) != 0);
   u.set_passsec(TRY(int_opt(fd, SO_PASSSEC, "SO_PASSSEC")) != 0);
   if (auto pp = int_opt(fd, SO_PASSPIDFD, "SO_PASSPIDFD")) u.set_passpidfd(*pp != 0);
+  if (auto pr = int_opt(fd, SO_PASSRIGHTS, "SO_PASSRIGHTS")) u.set_no_passrights(*pr == 0);
   u.set_rcvbuf(TRY(int_opt(fd, SO_RCVBUF, "SO_RCVBUF")));
   u.set_sndbuf(TRY(int_opt(fd, SO_SNDBUF, "SO_SNDBUF")));
   u.set_peek_off(TRY(int_opt(fd, SO_PEEK_OFF, "SO_PEEK_OFF")));
@@ -213,23 +265,28 @@ Status dump_unix_socket(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out
   out.set_kind(img::FD_UNIX_SOCKET);
   UniqueFd pidfd = TRY(sys::pidfd_open(ctx.pid));
   UniqueFd copy = TRY_CTX(sys::pidfd_getfd(pidfd.get(), p.fd), "{}", p.link);
-  const sys::UnixNetDiag net = TRY_CTX(sys::unix_sockets_of(copy.get()), "{}", p.link);
+  std::vector<uint64_t> stack;
+  return dump_unix_state(copy.get(), p.st.st_ino, p.link, ctx, *out.mutable_unix_socket(), stack);
+}
+
+Status dump_unix_state(int sock, uint64_t inode, const std::string& link, const FdDumpContext& ctx,
+                       img::UnixSocket& u, std::vector<uint64_t>& stack) {
+  const sys::UnixNetDiag net = TRY_CTX(sys::unix_sockets_of(sock), "{}", link);
   struct stat own_net {};
   if (::stat(fmt::format("/proc/{}/ns/net", ctx.pid).c_str(), &own_net) != 0) return sys_fail("net namespace");
-  img::UnixSocket& u = *out.mutable_unix_socket();
-  u.set_inode(p.st.st_ino);
-  u.set_type(static_cast<uint32_t>(TRY(int_opt(copy.get(), SO_TYPE, "SO_TYPE"))));
+  u.set_inode(inode);
+  u.set_type(static_cast<uint32_t>(TRY(int_opt(sock, SO_TYPE, "SO_TYPE"))));
   {
     sockaddr_un a{};
     socklen_t len = sizeof a;
-    if (::getsockname(copy.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0) return sys_fail("getsockname");
+    if (::getsockname(sock, reinterpret_cast<sockaddr*>(&a), &len) != 0) return sys_fail("getsockname");
     if (len > offsetof(sockaddr_un, sun_path)) {
       size_t n = len - offsetof(sockaddr_un, sun_path);
       if (a.sun_path[0] != '\0') n = strnlen(a.sun_path, n);
       u.set_name(std::string(a.sun_path, n));
     }
   }
-  const std::string what = fmt::format("{} ({})", p.link, unix_socket_text(u));
+  const std::string what = fmt::format("{} ({})", link, unix_socket_text(u));
   if (own_net.st_ino != net.netns)
     return unsupported("{}: a socket of another net namespace than its holder's: not supported yet", what);
   const sys::UnixSockDiag* d = net.find(u.inode());
@@ -238,7 +295,7 @@ Status dump_unix_socket(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out
   u.set_shutdown(d->shutdown);
   if (u.type() != SOCK_STREAM && u.type() != SOCK_DGRAM && u.type() != SOCK_SEQPACKET)
     return unsupported("{}: socket type {}: not supported yet", what, u.type());
-  TRY_CTX(dump_options(copy.get(), u), "{}", what);
+  TRY_CTX(dump_options(sock, u), "{}", what);
   const bool connection = u.type() != SOCK_DGRAM;
 
   // Who it is tied to.
@@ -252,7 +309,11 @@ Status dump_unix_socket(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out
       if (c == 0) return unsupported("{}: a pending connection whose client has closed: not supported yet", what);
       const sys::UnixSockDiag* client = net.find(c);
       if (client && client->wqueue > 0)
-        return unsupported("{}: data sent on a connection not yet accepted (client socket:[{}]): not supported yet",
+        // It waits in the embryo socket the accept will return, which only
+        // accept() reaches: a failed or --leave-running dump could not put
+        // the connection back in the listener's queue.
+        return unsupported("{}: data sent on a connection not accepted yet (client socket:[{}]): not supported (only "
+                           "accept() can read it, and a failed dump could not undo the accept)",
                            what, c);
       u.add_pending(c);
     }
@@ -289,20 +350,29 @@ Status dump_unix_socket(const FdProbe& p, const FdDumpContext& ctx, img::Fd& out
     TRY(dump_socket_file(ctx, *d, u, what));
   }
 
-  // The receive queue, and what cannot be put back with it.
-  for (const auto& [key, value] : p.info.fields)
-    if (key == "scm_fds" && value != "0")
-      return unsupported("{}: {} fds in flight (SCM_RIGHTS) in its receive queue: not supported yet", what, value);
-  if (u.state() != kListen) TRY_CTX(peek_queue(copy.get(), *d, u), "{}", what);
-  if (u.queue_size() > 0 && (u.passcred() || u.passpidfd() || u.passsec()))
+  // The receive queue, and what cannot be put back with it. The blockers
+  // pass peeks only the queues with files in flight (to name those amber
+  // cannot send again), see FdDumpContext::read_queues.
+  bool in_flight = false;
+  if (!ctx.read_queues) {
+    const sys::FdInfo info = TRY_CTX(sys::read_fdinfo(::getpid(), sock), "{}", what);
+    for (const auto& [key, value] : info.fields) in_flight |= key == "scm_fds" && value != "0";
+  }
+  if (u.state() != kListen && (ctx.read_queues || in_flight)) {
+    stack.push_back(inode);
+    Status peeked = context(peek_queue(sock, *d, ctx, u, stack), what);
+    stack.pop_back();
+    TRY(std::move(peeked));
+  }
+  if ((u.queue_size() > 0 || (!ctx.read_queues && d->rqueue > 0)) && (u.passcred() || u.passpidfd() || u.passsec()))
     return unsupported("{}: credentials of queued data are visible (SO_PASSCRED/SO_PASSPIDFD/SO_PASSSEC): not "
                        "supported yet", what);
   if (u.type() == SOCK_STREAM && u.state() != kListen) {
     char c;
-    if (::recv(copy.get(), &c, 1, MSG_OOB | MSG_PEEK | MSG_DONTWAIT) >= 0)
+    if (::recv(sock, &c, 1, MSG_OOB | MSG_PEEK | MSG_DONTWAIT) >= 0)
       return unsupported("{}: out-of-band data (MSG_OOB) queued: not supported yet", what);
   }
-  pollfd pfd{copy.get(), 0, 0};
+  pollfd pfd{sock, 0, 0};
   if (::poll(&pfd, 1, 0) < 0) return sys_fail("poll");
   if (pfd.revents & POLLERR) {
     if (!(connection && u.peer_gone()))
@@ -317,40 +387,71 @@ Result<UniqueFd> open_unix_socket(const img::Fd& fd, const OpenContext&) {
 }
 
 Status link_unix_sockets(std::vector<TaskFds>& tasks) {
-  // Union-find over the container's sockets by inode.
-  std::map<uint64_t, uint64_t> parent;
-  std::map<uint64_t, const img::UnixSocket*> by_inode;
-  std::map<std::string, uint64_t> by_name;  // bound (not accepted) sockets
-  for (const TaskFds& t : tasks)
-    for (const img::Fd& f : t.files.fds())
-      if (f.kind() == img::FD_UNIX_SOCKET) {
-        const img::UnixSocket& u = f.unix_socket();
-        parent.emplace(u.inode(), u.inode());
-        by_inode.emplace(u.inode(), &u);
-        if (!u.name().empty() && !u.accepted()) by_name.emplace(u.name(), u.inode());
-      }
-  std::function<uint64_t(uint64_t)> find = [&](uint64_t x) {
+  TRY(link_in_flight(tasks));
+  // Union-find over the container's sockets (by inode) and the other files
+  // in flight in their queues (a pipe by id, a description by ofd_id): one
+  // file in flight in two units makes them one, made by one process.
+  using Key = std::pair<int, uint64_t>;  // {0, socket inode}, {1, pipe id}, {2, ofd id}
+  std::map<Key, Key> parent;
+  std::map<uint64_t, img::UnixSocket*> by_inode;  // the sockets tasks hold, then those described in flight
+  std::map<std::string, uint64_t> by_name;         // bound (not accepted) sockets
+  std::function<void(img::UnixSocket&)> add = [&](img::UnixSocket& u) {
+    if (!by_inode.emplace(u.inode(), &u).second) return;
+    parent.emplace(Key{0, u.inode()}, Key{0, u.inode()});
+    if (!u.name().empty() && !u.accepted()) by_name.emplace(u.name(), u.inode());
+  };
+  for (TaskFds& t : tasks)
+    for (img::Fd& f : *t.files.mutable_fds())
+      if (f.kind() == img::FD_UNIX_SOCKET) add(*f.mutable_unix_socket());
+  for (TaskFds& t : tasks)
+    for (img::Fd& f : *t.files.mutable_fds())
+      if (f.kind() == img::FD_UNIX_SOCKET)
+        for_each_in_flight(*f.mutable_unix_socket(), [&](img::InFlightFd& e) {
+          if (e.file().kind() == img::FD_UNIX_SOCKET && described(e.file().unix_socket()))
+            add(*e.mutable_file()->mutable_unix_socket());
+        });
+  std::function<Key(Key)> find = [&](Key x) {
     while (parent[x] != x) x = parent[x] = parent[parent[x]];
     return x;
   };
-  auto join = [&](uint64_t a, uint64_t b) -> Status {
-    if (!parent.contains(b))
+  auto join = [&](uint64_t a, Key b) -> Status {
+    if (b.first == 0 && !parent.contains(b))
       return unsupported("unix socket:[{}] is tied to socket:[{}], which no task of the container holds: not "
-                         "supported yet", a, b);
-    uint64_t ra = find(a), rb = find(b);
+                         "supported yet", a, b.second);
+    parent.emplace(b, b);
+    Key ra = find(Key{0, a}), rb = find(b);
     if (ra != rb) parent[std::max(ra, rb)] = std::min(ra, rb);
     return {};
   };
   for (const auto& [ino, u] : by_inode) {
-    if (u->peer() != 0) TRY(join(ino, u->peer()));
-    for (uint64_t c : u->pending()) TRY(join(ino, c));
-    if (u->accepted()) TRY(join(ino, u->listener()));
-    for (const img::UnixMessage& m : u->queue())
-      if (auto it = by_name.find(m.sender()); !m.sender().empty() && it != by_name.end()) TRY(join(ino, it->second));
+    if (u->peer() != 0) TRY(join(ino, Key{0, u->peer()}));
+    for (uint64_t c : u->pending()) TRY(join(ino, Key{0, c}));
+    if (u->accepted()) TRY(join(ino, Key{0, u->listener()}));
+    for (const img::UnixMessage& m : u->queue()) {
+      if (auto it = by_name.find(m.sender()); !m.sender().empty() && it != by_name.end())
+        TRY(join(ino, Key{0, it->second}));
+      for (const img::InFlightFd& e : m.fds()) {
+        const img::Fd& f = e.file();
+        if (f.kind() == img::FD_UNIX_SOCKET)
+          TRY(join(ino, Key{0, f.unix_socket().inode()}));
+        else if (f.kind() == img::FD_PIPE)
+          TRY(join(ino, Key{1, f.pipe().pipe_id()}));
+        else
+          TRY(join(ino, Key{2, f.ofd_id()}));
+      }
+    }
   }
+  // A unit is named by its lowest socket inode (a root may be a pipe or a description).
+  std::map<Key, uint64_t> unit_of;
+  for (const auto& [ino, u] : by_inode) {
+    auto [it, fresh] = unit_of.emplace(find(Key{0, ino}), ino);
+    if (!fresh) it->second = std::min(it->second, ino);
+  }
+  for (const auto& [ino, u] : by_inode) u->set_unit(unit_of.at(find(Key{0, ino})));
+  // Every holder's entry of a socket, not only the first one met.
   for (TaskFds& t : tasks)
     for (img::Fd& f : *t.files.mutable_fds())
-      if (f.kind() == img::FD_UNIX_SOCKET) f.mutable_unix_socket()->set_unit(find(f.unix_socket().inode()));
+      if (f.kind() == img::FD_UNIX_SOCKET) f.mutable_unix_socket()->set_unit(by_inode.at(f.unix_socket().inode())->unit());
   return {};
 }
 
@@ -383,6 +484,13 @@ Status verify_unix_socket(const FdProbe& now, const img::Fd& fd) {
     const uint64_t expect = want.type() == SOCK_DGRAM ? (want.queue().empty() ? 0 : want.queue(0).data().size()) : total;
     if (d->rqueue != expect) return failf("{}: {} bytes queued, the image has {}", what, d->rqueue, expect);
   }
+  // The fds in flight: as many again (what they are was made from the image).
+  int want_fds = 0;
+  for (const img::UnixMessage& m : want.queue()) want_fds += m.fds_size();
+  int scm_fds = 0;
+  for (const auto& [key, value] : now.info.fields)
+    if (key == "scm_fds") scm_fds = static_cast<int>(std::strtol(value.c_str(), nullptr, 10));
+  if (scm_fds != want_fds) return failf("{}: {} fds in flight, the image has {}", what, scm_fds, want_fds);
   const int peek = TRY(int_opt(copy.get(), SO_PEEK_OFF, "SO_PEEK_OFF"));
   if (peek != want.peek_off()) return failf("{}: SO_PEEK_OFF {}, the image has {}", what, peek, want.peek_off());
   if ((TRY(int_opt(copy.get(), SO_PASSCRED, "SO_PASSCRED")) != 0) != want.passcred())
@@ -391,6 +499,8 @@ Status verify_unix_socket(const FdProbe& now, const img::Fd& fd) {
     return failf("{}: SO_SNDBUF differs from the image", what);
   if (TRY(int_opt(copy.get(), SO_RCVBUF, "SO_RCVBUF")) != want.rcvbuf())
     return failf("{}: SO_RCVBUF differs from the image", what);
+  if (want.no_passrights() && TRY(int_opt(copy.get(), SO_PASSRIGHTS, "SO_PASSRIGHTS")) != 0)
+    return failf("{}: SO_PASSRIGHTS is on, the image has it off", what);
   return {};
 }
 

@@ -9,7 +9,9 @@
 //   3. datagram sockets connected one way to a named one: connect;
 //   4. receive queues, written by the socket that sent them (message by
 //      message for datagram and seqpacket), senders' SO_SNDBUF raised while
-//      they write;
+//      they write, each message with its files in flight (SCM_RIGHTS): the
+//      unit's sockets, the descriptions tasks hold that the unit makes for
+//      them, or files made for the queue alone and closed once sent;
 //   5. shutdown, the partners of closed peers closed, then the options.
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -19,6 +21,7 @@
 
 #include <cstring>
 #include <map>
+#include <set>
 
 #include "kinds/files/fd_kinds.h"
 #include "kinds/files/fdinfo_fields.h"
@@ -62,52 +65,121 @@ Status set_timeo(int fd, int opt, int64_t us, const char* what) {
   return {};
 }
 
-Status send_all(int fd, const std::string& data, bool message) {
+// One message: `data` with `fds` in flight (SCM_RIGHTS, on the first skb),
+// to the name `to` or (empty) the peer. `whole`: datagram and seqpacket
+// messages go in one piece.
+Status send_message(int fd, const std::string& data, const std::vector<int>& fds, const std::string& to,
+                    bool whole) {
+  std::pair<sockaddr_un, socklen_t> name{};
+  if (!to.empty()) name = TRY(address(to));
+  std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
   size_t done = 0;
   do {
-    ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+    iovec iov{const_cast<char*>(data.data()) + done, data.size() - done};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    if (!to.empty()) {
+      m.msg_name = &name.first;
+      m.msg_namelen = name.second;
+    }
+    if (done == 0 && !fds.empty()) {
+      m.msg_control = control.data();
+      m.msg_controllen = control.size();
+      cmsghdr* c = CMSG_FIRSTHDR(&m);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+      std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+    }
+    ssize_t n = ::sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return sys_fail("send {} bytes", data.size() - done);
+    if (n < 0)
+      return sys_fail("send {} bytes{}{}", data.size() - done, fds.empty() ? "" : fmt::format(" and {} fds", fds.size()),
+                      to.empty() ? "" : fmt::format(" to \"{}\"", to[0] ? to : "@" + to.substr(1)));
     done += static_cast<size_t>(n);
-    if (message && done != data.size()) return failf("a message of {} bytes sent in part", data.size());
+    if (whole && done != data.size()) return failf("a message of {} bytes sent in part", data.size());
   } while (done < data.size());
-  return {};
-}
-
-Status sendto_name(int fd, const std::string& data, const std::string& to) {
-  auto [a, len] = TRY(address(to));
-  if (::sendto(fd, data.data(), data.size(), MSG_DONTWAIT | MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&a), len) < 0)
-    return sys_fail("sendto \"{}\"", to[0] ? to : "@" + to.substr(1));
   return {};
 }
 
 class Unit {
  public:
-  Unit(const std::vector<img::Fd>& fds, pid_t creator) : creator_(creator) {
+  Unit(const std::vector<img::Fd>& fds, const OpenContext& oc, pid_t creator) : oc_(oc), creator_(creator) {
     for (const img::Fd& f : fds) {
-      by_inode_[f.unix_socket().inode()] = &f;
-      if (!f.unix_socket().name().empty() && !f.unix_socket().accepted())
-        by_name_[f.unix_socket().name()] = f.unix_socket().inode();
-      for (uint64_t c : f.unix_socket().pending()) pending_client_[c] = true;
+      if (f.kind() != img::FD_UNIX_SOCKET) {
+        others_.push_back(&f);
+        continue;
+      }
+      add(f);
     }
+    // Sockets in flight that no task holds, described in the queues.
+    for (const img::Fd& f : fds)
+      if (f.kind() == img::FD_UNIX_SOCKET)
+        for_each_in_flight(f.unix_socket(), [&](const img::InFlightFd& e) {
+          if (e.file().kind() == img::FD_UNIX_SOCKET && described(e.file().unix_socket()) &&
+              !by_inode_.contains(e.file().unix_socket().inode())) {
+            add(e.file());
+            in_flight_only_.insert(e.file().unix_socket().inode());
+          }
+          if (e.has_pipe()) lone_pipes_.emplace(e.pipe().id(), &e.pipe());
+        });
   }
 
-  Result<std::vector<std::pair<uint64_t, UniqueFd>>> make(int floor) {
+  Result<std::vector<std::pair<uint64_t, UniqueFd>>> make(const std::vector<const img::Pipe*>& pipes, int floor) {
+    std::vector<const img::Pipe*> all = pipes;
+    for (const auto& [id, p] : lone_pipes_) all.push_back(p);
+    pipes_ = TRY(PipeSet::create(all, creator_, floor));
+    oc_.pipes = &pipes_;
+    for (const img::Fd* f : others_)
+      held_[f->ofd_id()] = TRY_CTX(open_description(*f, oc_), "{} in flight", f->path().empty() ? img::FdKind_Name(f->kind()) : f->path());
     TRY(create_sockets());
     TRY(listeners());
     TRY(connect_one_way());
     for (const auto& [ino, f] : by_inode_) TRY_CTX(fill_queue(f->unix_socket()), "{}", text(ino));
     TRY(finish());
+    lone_.clear();  // in the queues now
     std::vector<std::pair<uint64_t, UniqueFd>> out;
     for (const auto& [ino, f] : by_inode_) {
       auto it = fd_.find(ino);
       if (it == fd_.end()) return failf("{}: not made", text(ino));
+      if (in_flight_only_.contains(ino)) continue;  // in a queue now, closed here
       out.emplace_back(f->ofd_id(), TRY(lift_fd(std::move(it->second), floor)));
     }
+    for (auto& [ofd, fd] : held_) out.emplace_back(ofd, TRY(lift_fd(std::move(fd), floor)));
     return out;
   }
 
  private:
+  void add(const img::Fd& f) {
+    by_inode_[f.unix_socket().inode()] = &f;
+    if (!f.unix_socket().name().empty() && !f.unix_socket().accepted())
+      by_name_[f.unix_socket().name()] = f.unix_socket().inode();
+    for (uint64_t c : f.unix_socket().pending()) pending_client_[c] = true;
+  }
+
+  // The fds a message sends again, in its order.
+  Result<std::vector<int>> files_of(const img::UnixMessage& m) {
+    std::vector<int> out;
+    for (const img::InFlightFd& e : m.fds()) {
+      const img::Fd& f = e.file();
+      if (f.kind() == img::FD_UNIX_SOCKET) {
+        auto it = fd_.find(f.unix_socket().inode());
+        if (it == fd_.end()) return failf("socket:[{}] in flight is not in its unit", f.unix_socket().inode());
+        out.push_back(it->second.get());
+      } else if (auto it = held_.find(f.ofd_id()); it != held_.end()) {
+        out.push_back(it->second.get());
+      } else {
+        auto [at, fresh] = lone_.try_emplace(f.ofd_id());
+        if (fresh)
+          at->second = TRY_CTX(open_description(f, oc_), "{} in flight",
+                               f.path().empty() ? img::FdKind_Name(f.kind()) : f.path());
+        out.push_back(at->second.get());
+      }
+    }
+    return out;
+  }
+
   std::string text(uint64_t ino) const {
     return fmt::format("socket:[{}] ({})", ino, unix_socket_text(by_inode_.at(ino)->unix_socket()));
   }
@@ -241,20 +313,22 @@ class Unit {
       const int from = peer_fd(ino);
       if (from < 0) return failf("queued data but no peer to send it");
       TRY(raise_sndbuf(from));
-      for (const img::UnixMessage& m : u.queue()) TRY(send_all(from, m.data(), u.type() == SOCK_SEQPACKET));
+      for (const img::UnixMessage& m : u.queue())
+        TRY(send_message(from, m.data(), TRY(files_of(m)), "", u.type() == SOCK_SEQPACKET));
       return {};
     }
     for (const img::UnixMessage& m : u.queue()) {
+      const std::vector<int> fds = TRY(files_of(m));
       if (m.sender().empty()) {
         if (int from = peer_fd(ino); from >= 0 && (doomed_.contains(ino) || sock(u.peer()).peer() == ino)) {
           TRY(raise_sndbuf(from));
-          TRY(send_all(from, m.data(), true));
+          TRY(send_message(from, m.data(), fds, "", true));
           continue;
         }
         if (u.name().empty()) return failf("a datagram from an unbound socket to an unbound one");
         UniqueFd tmp = TRY(new_socket(SOCK_DGRAM));
         TRY(raise_sndbuf(tmp.get()));
-        TRY(sendto_name(tmp.get(), m.data(), u.name()));
+        TRY(send_message(tmp.get(), m.data(), fds, u.name(), true));
         continue;
       }
       UniqueFd tmp;
@@ -274,10 +348,7 @@ class Unit {
         return unsupported("a datagram from \"{}\", a socket that has closed: not supported yet", m.sender());
       }
       TRY(raise_sndbuf(from));
-      if (connected)
-        TRY(send_all(from, m.data(), true));
-      else
-        TRY(sendto_name(from, m.data(), u.name()));
+      TRY(send_message(from, m.data(), fds, connected ? std::string() : u.name(), true));
     }
     return {};
   }
@@ -312,6 +383,7 @@ class Unit {
         if (u.passcred()) TRY(set_int(fd, SO_PASSCRED, 1, "SO_PASSCRED"));
         if (u.passsec()) TRY(set_int(fd, SO_PASSSEC, 1, "SO_PASSSEC"));
         if (u.passpidfd()) TRY(set_int(fd, 76 /* SO_PASSPIDFD */, 1, "SO_PASSPIDFD"));
+        if (u.no_passrights()) TRY(set_int(fd, 83 /* SO_PASSRIGHTS */, 0, "SO_PASSRIGHTS"));
         if (u.peek_off() != -1) TRY(set_int(fd, SO_PEEK_OFF, u.peek_off(), "SO_PEEK_OFF"));
         // The description's flags (O_NONBLOCK: nginx's channel between
         // master and worker) once the unit is made.
@@ -322,7 +394,14 @@ class Unit {
     return {};
   }
 
+  OpenContext oc_;
   pid_t creator_;
+  std::vector<const img::Fd*> others_;          // descriptions tasks hold that are in flight
+  std::map<uint64_t, const img::Pipe*> lone_pipes_;  // pipes with no end in a task, by id
+  std::set<uint64_t> in_flight_only_;            // sockets no task holds
+  PipeSet pipes_;
+  std::map<uint64_t, UniqueFd> held_;  // others_ made: ofd_id -> fd
+  std::map<uint64_t, UniqueFd> lone_;  // files in flight no task holds, until sent
   std::map<uint64_t, const img::Fd*> by_inode_;
   std::map<std::string, uint64_t> by_name_;
   std::map<uint64_t, bool> pending_client_;
@@ -333,10 +412,11 @@ class Unit {
 
 }  // namespace
 
-Result<std::vector<std::pair<uint64_t, UniqueFd>>> create_unix_unit(const std::vector<img::Fd>& fds, pid_t creator,
-                                                                    int floor) {
-  Unit u(fds, creator);
-  auto made = u.make(floor);
+Result<std::vector<std::pair<uint64_t, UniqueFd>>> create_unix_unit(const std::vector<img::Fd>& fds,
+                                                                    const std::vector<const img::Pipe*>& pipes,
+                                                                    const OpenContext& oc, pid_t creator, int floor) {
+  Unit u(fds, oc, creator);
+  auto made = u.make(pipes, floor);
   if (!made) return std::unexpected(std::move(made.error()).wrap(fmt::format("task {}: unix sockets", creator)));
   return made;
 }

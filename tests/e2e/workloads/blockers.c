@@ -1,8 +1,9 @@
 // Workload: objects amber cannot dump yet, spread over two processes, for
 // the one report of every blocker (check_blockers.sh). Kinds chosen that
 // stay unsupported for a while (io_uring and userfaultfd have no plan):
-// the init holds a unix socketpair with an fd in flight each way (two fds) and
-// a userfaultfd; its child holds an io_uring fd and the ring mapped. Both
+// the init holds a unix socketpair with its userfaultfd in flight each way
+// (two fds) and the userfaultfd itself; its child holds an io_uring fd and
+// the ring mapped. Both
 // then sleep; the init prints "blockers: READY" once the child is set up.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,6 +28,8 @@ static void die(const char* what) {
 int main(void) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) die("socketpair");
+  int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+  if (uffd < 0) die("userfaultfd");
   for (int i = 0; i < 2; ++i) {
     char byte = 'x';
     struct iovec iov = {&byte, 1};
@@ -37,11 +40,9 @@ int main(void) {
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
-    int zero = 0;
-    memcpy(CMSG_DATA(c), &zero, sizeof zero);
+    memcpy(CMSG_DATA(c), &uffd, sizeof uffd);
     if (sendmsg(sv[i], &m, 0) != 1) die("sendmsg SCM_RIGHTS");
   }
-  if (syscall(SYS_userfaultfd, O_CLOEXEC) < 0) die("userfaultfd");
   int ready[2];
   if (pipe(ready) != 0) die("pipe");
   pid_t child = fork();

@@ -16,6 +16,7 @@
 
 #include <cstring>
 #include <map>
+#include <set>
 
 #include "kinds_test_util.h"
 #include "sys/pidfd.h"
@@ -330,8 +331,8 @@ TEST(FilesKind, SeparateDescriptionsOfTheLogAndOfAPipeEndStaySeparate) {
   EXPECT_STREQ(buf, "ab");
 }
 
-// An fd in flight (SCM_RIGHTS) in a unix socket's queue: refused by name,
-// never dropped.
+// Files in flight (SCM_RIGHTS) in a unix socket's queue: described, or
+// refused by name, never dropped.
 bool send_fd(int sock, int fd) {
   char byte = 'x';
   iovec iov{&byte, 1};
@@ -349,14 +350,57 @@ bool send_fd(int sock, int fd) {
   return ::sendmsg(sock, &m, 0) == 1;
 }
 
-TEST(FilesKind, UnixSocketWithFdInFlightIsRefusedByName) {
+TEST(FilesKind, UnixSocketWithUnsupportedFdInFlightIsRefusedByName) {
   expect_refused(
       [] {
         int sv[2];
-        return ::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0 && send_fd(sv[1], 0) && move_to(sv[0], 5) &&
-               move_to(sv[1], 6);
+        const int uffd = static_cast<int>(::syscall(SYS_userfaultfd, O_CLOEXEC));
+        return ::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0 && uffd >= 0 && send_fd(sv[1], uffd) &&
+               ::close(uffd) == 0 && move_to(sv[0], 5) && move_to(sv[1], 6);
       },
-      {"task 1: fd 5: socket:[", "unix stream socket", "fds in flight (SCM_RIGHTS)", "not supported yet"});
+      {"task 1: fd 5: socket:[", "unix stream socket", "anon_inode:[userfaultfd]",
+       "in flight (SCM_RIGHTS): not supported yet"});
+}
+
+// A file the task holds too is that description (its holder named); a pipe
+// no task holds an end of comes with its data; the queue is left as it was.
+TEST(FilesKind, UnixSocketFilesInFlightDescribed) {
+  TempTree t;
+  ASSERT_FALSE(t.root.empty());
+  const std::string path = t.path("held");
+  Forked a([&](int& ready) {
+    if (int rc = only_ready_fd(ready)) return rc;
+    int sv[2], p[2];
+    if (::socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) || ::pipe(p) || ::write(p[1], "pipe", 4) != 4) return 41;
+    const int f = ::open(path.c_str(), O_RDWR | O_CREAT, 0600);
+    if (f < 0 || !send_fd(sv[1], f) || !send_fd(sv[1], p[0])) return 42;
+    ::close(p[0]);
+    ::close(p[1]);
+    return move_to(sv[0], 5) && move_to(sv[1], 6) && move_to(f, 7) ? 0 : 43;
+  });
+  ASSERT_TRUE(a.ok()) << "setup exit status " << a.wait();
+  ASSERT_TRUE(ready_fd_closed(a.pid()));
+  auto files = kinds::dump_fds(dump_ctx(a.pid()));
+  ASSERT_TRUE(files) << files.error().message;
+  const img::UnixSocket& s5 = find_fd(*files, 5)->unix_socket();
+  ASSERT_EQ(s5.queue_size(), 2);
+  ASSERT_EQ(s5.queue(0).fds_size(), 1);
+  const img::InFlightFd& file = s5.queue(0).fds(0);
+  EXPECT_EQ(file.file().kind(), img::FD_REGULAR);
+  EXPECT_EQ(file.holder_vpid(), 1);
+  EXPECT_EQ(file.holder_fd(), 7);
+  EXPECT_EQ(file.file().ofd_id(), find_fd(*files, 7)->ofd_id());
+  ASSERT_EQ(s5.queue(1).fds_size(), 1);
+  const img::InFlightFd& pipe = s5.queue(1).fds(0);
+  EXPECT_EQ(pipe.file().kind(), img::FD_PIPE);
+  EXPECT_EQ(pipe.holder_vpid(), 0);
+  EXPECT_EQ(pipe.pipe().data(), "pipe");
+  EXPECT_NE(pipe.file().ofd_id() >> 63, 0u) << "an id of its own";
+  auto info = sys::read_fdinfo(a.pid(), 5);
+  ASSERT_TRUE(info);
+  bool two = false;
+  for (const auto& [k, v] : info->fields) two |= k == "scm_fds" && v == "2";
+  EXPECT_TRUE(two) << "both still in flight";
 }
 
 // A stream and a datagram socketpair with data queued: dumped with their
@@ -564,6 +608,60 @@ TEST(FilesKind, ConsoleIsADescriptionNotAPair) {
     ASSERT_EQ(u.fds.size(), 1u);
     EXPECT_EQ(u.after_ctty, u.fds.front().tty().dev_tty());
   }
+}
+
+// A unix unit made by task 1 (the socket's holder) whose queue has in
+// flight a pipe end task 2 holds the other end of, and a file task 3 holds:
+// the pipe and the file are made with the unit, by the common creator of
+// every holder, not on their own.
+TEST(FilesKind, PlanMakesFilesInFlightWithTheirUnit) {
+  img::Files t1, t2, t3;
+  img::Fd* sock = t1.add_fds();
+  sock->set_fd(3);
+  sock->set_kind(img::FD_UNIX_SOCKET);
+  sock->set_ofd_id((1ull << 32) | 4);
+  sock->mutable_unix_socket()->set_inode(500);
+  sock->mutable_unix_socket()->set_unit(500);
+  img::UnixMessage* m = sock->mutable_unix_socket()->add_queue();
+  img::InFlightFd* read_end = m->add_fds();
+  read_end->mutable_file()->set_kind(img::FD_PIPE);
+  read_end->mutable_file()->set_ofd_id((1ull << 63) | 1);
+  read_end->mutable_file()->mutable_pipe()->set_pipe_id(77);
+  img::InFlightFd* file = m->add_fds();
+  file->mutable_file()->set_kind(img::FD_REGULAR);
+  file->mutable_file()->set_ofd_id((3ull << 32) | 6);
+  file->set_holder_vpid(3);
+  file->set_holder_fd(5);
+  img::Fd* w = t2.add_fds();
+  w->set_fd(4);
+  w->set_kind(img::FD_PIPE);
+  w->set_ofd_id((2ull << 32) | 5);
+  w->mutable_pipe()->set_pipe_id(77);
+  w->mutable_pipe()->set_write_end(true);
+  img::Pipe* p = t2.add_pipes();
+  p->set_id(77);
+  p->set_no_reader(true);
+  img::Fd* f = t3.add_fds();
+  f->set_fd(5);
+  f->set_kind(img::FD_REGULAR);
+  f->set_path("/tmp/x");
+  f->set_ofd_id((3ull << 32) | 6);
+  std::vector<pid_t> asked;
+  auto plan = kinds::plan_shared_fds({{1, {&t1, "/"}}, {2, {&t2, "/"}}, {3, {&t3, "/"}}},
+                                     [&](const std::vector<pid_t>& v) {
+                                       asked = v;
+                                       return 9;
+                                     });
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_EQ(asked, (std::vector<pid_t>{1, 2, 3})) << "the unit's creator is that of every holder";
+  ASSERT_EQ(plan->by_creator.size(), 1u);
+  const auto& units = plan->by_creator.at(9);
+  ASSERT_EQ(units.size(), 1u) << "no unit of its own for the pipe or the file";
+  EXPECT_TRUE(units[0].unix_sockets);
+  EXPECT_EQ(units[0].in_flight_pipes, (std::vector<uint64_t>{77}));
+  std::set<img::FdKind> kinds_made;
+  for (const img::Fd& fd : units[0].fds) kinds_made.insert(fd.kind());
+  EXPECT_EQ(kinds_made, (std::set<img::FdKind>{img::FD_UNIX_SOCKET, img::FD_PIPE, img::FD_REGULAR}));
 }
 
 TEST(FilesKind, PipeEndsMustMatchTheirEntry) {
