@@ -281,6 +281,15 @@ Result<RestoreSummary> restore_container(const RestoreOptions& opts, Log& log, F
   // The name is taken atomically with a mark of ours inside, recorded
   // before it is made (container::reserve_state_dir_marked), so that no
   // instant leaves a state directory the journal does not lead to.
+  // --net veth: the host side's name (am-NAME of the dumped container) and
+  // its /30 are the image's: taken while that container runs (or another
+  // restore of the image does), whatever the new name. Exit 2 before
+  // anything is made.
+  if (const img::NetNs& n = plan.container.namespaces().net_ns(); n.has_host() && !n.host().host_name().empty())
+    if (::if_nametoindex(n.host().host_name().c_str()) > 0)
+      return bad_input("{}: the image's veth pair needs the host link {}, which the host already has (the dumped "
+                       "container, or another restore of it, runs): kill it first",
+                       what, n.host().host_name());
   recover::Journal journal = TRY(recover::Journal::begin(jrn::Journal::RESTORE, name));
   Made made{log};
   UniqueFd log_fd;
@@ -341,9 +350,6 @@ Result<RestoreSummary> restore_container(const RestoreOptions& opts, Log& log, F
   const img::NetNs& net = plan.container.namespaces().net_ns();
   UniqueFd host_ns;
   if (net.has_host() && !net.host().host_name().empty()) {
-    if (::if_nametoindex(net.host().host_name().c_str()) > 0)
-      return failf("{}: the host already has a link named {} (is the container running?)", what,
-                   net.host().host_name());
     host_ns = TRY_CTX(open_fd("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC), "{}", what);
     init_fds.push_back(host_ns.get());
     made.host_link = net.host().host_name();

@@ -31,4 +31,3 @@ srv_dump_restore "$n" mc_client
 note "the same connections after the restore"
 srv_go_on "$n" mc_client
 "$AMBER" kill "$n" >/dev/null
-srv_skip_unless_held

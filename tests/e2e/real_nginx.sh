@@ -67,4 +67,3 @@ srv_go_on "$n" http_client
 note "a new connection from the host"
 assert_eq "small file of $(basename "$0")" "$(fetch "http://$addr:8080/small.txt")" "a new request after the restore"
 "$AMBER" kill "$n" >/dev/null
-srv_skip_unless_held

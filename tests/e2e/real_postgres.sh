@@ -60,7 +60,7 @@ note "dump -> kill -> restore"
 srv_dump_restore "$n" pg_client
 
 note "the same sessions after the restore"
-[ "$HOST_HELD" = 0 ] || srv_go_host
+srv_go_host
 sql "SELECT 'backend ' || pg_backend_pid();" \
   "SELECT 'inside ' || count(*) || ' ' || sum(k) FROM inside_t WHERE v = 'in-' || k;" \
   "INSERT INTO inside_t SELECT i, 'in-' || i FROM generate_series(501, 1000) i;" \
@@ -71,7 +71,7 @@ assert_not_contains "$out" "ERROR" "psql's session"
 assert_eq "2" "$(printf '%s\n' "$out" | grep -c "^backend $backend\$")" "psql's backend before and after: $out"
 assert_contains "$out" "inside 500 125250" "the rows psql wrote before the dump"
 assert_contains "$out" "inside now 1000" "the rows psql wrote after the restore"
-[ "$HOST_HELD" = 0 ] || srv_host_verdict pg_client
+srv_host_verdict pg_client
 
 note "new connections: amber exec psql over the unix socket, psql from the host over TCP"
 q="SELECT (SELECT count(*) FROM inside_t) || ' ' || (SELECT count(*) FROM amber_t)"
@@ -80,4 +80,3 @@ assert_eq "$want" "$("$AMBER" exec "$n" -- runuser -u postgres -- psql -h /tmp -
   "a new psql inside"
 assert_eq "$want" "$(timeout 30 psql -h "$addr" -p 5432 -U postgres -X -A -t -c "$q")" "a new psql from the host"
 "$AMBER" kill "$n" >/dev/null
-srv_skip_unless_held

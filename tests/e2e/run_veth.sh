@@ -83,6 +83,12 @@ assert_eq "HELLO" "$(reach "$addr")" "the echo after restore"
 "$AMBER" exec "$n" -- touch /tmp/serve
 assert_eq "HELLO" "$(reach "$hostaddr" 17777)" "the echo through --publish after restore"
 
+note "the image restored under another name while the container runs: exit 2, nothing made"
+other=$(e2e_name vother)
+assert_fails 2 "needs the host link $host, which the host already has" "$AMBER" restore -D "$E2E_TMP/img" --name "$other"
+[ ! -e "$AMBER_STATE_DIR/$other" ] || fail "the refused restore left a state directory for $other"
+assert_eq "HELLO" "$(reach "$addr")" "the echo after the refused restore"
+
 note "kill removes the host side"
 "$AMBER" kill "$n" >/dev/null
 ip link show "$host" >/dev/null 2>&1 && fail "the host side $host is left after kill"

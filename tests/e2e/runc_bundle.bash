@@ -68,8 +68,11 @@ counts_on() {
   awk 'NR != $1 { printf "line %d is %s\n", NR, $1; exit 1 }' "$1" || fail "the count in $1 is not 1, 2, 3, ..."
 }
 
+# Every container of this scenario's runc root (RUNC_IDS alone missed the
+# ones started in $(runc_start ...): a subshell's assignment is lost, and
+# swrk_runc_leak left its counting container running after every run).
 runc_cleanup() {
   local id
-  for id in $RUNC_IDS; do runc_ delete --force "$id" >/dev/null 2>&1; done
+  for id in $RUNC_IDS $(runc_ list -q 2>/dev/null); do runc_ delete --force "$id" >/dev/null 2>&1; done
 }
 trap 'rc=$?; runc_cleanup; (exit $rc); e2e_cleanup' EXIT

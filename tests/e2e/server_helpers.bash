@@ -82,46 +82,22 @@ srv_inner_verdict() {
 }
 
 # srv_dump_restore NAME WORD: dump -> kill -> restore of NAME while the
-# host client (its verdict word WORD) holds its connection. While amber refuses a connection to a peer
-# outside the container (no network lock: exit 4, named), the refused dump
-# must leave the container and the host client's connection as they were:
-# the host client is let go and must finish, then the container is dumped
-# without it. Sets HOST_HELD=1 when the host client's connection went
-# through the dump, else 0 (srv_skip_unless_held reports it at the end).
+# host client (its verdict word WORD) holds its connection: the network lock
+# keeps it across (a refusal fails the scenario).
 srv_dump_restore() {
-  local name=$1 word=$2 pid
+  local name=$1 pid
   pid=$(init_pid "$name")
   run_cmd "$AMBER" dump "$name" -D "$E2E_TMP/img"
-  if [ "$STATUS" = 4 ] && [[ "$ERR" == *"outside the container: not supported yet (no network lock"* ]]; then
-    HOST_HELD=0
-    note "the dump refused the host client's connection (no network lock yet): the container runs on"
-    assert_held_nothing "$name"
-    [ ! -e "$E2E_TMP/img" ] || fail "a refused dump left an image"
-    srv_go_host
-    srv_host_verdict "$word"
-    run_cmd "$AMBER" dump "$name" -D "$E2E_TMP/img"
-  else
-    HOST_HELD=1
-  fi
   [ "$STATUS" = 0 ] || fail "amber dump $name: exit $STATUS: $ERR"
   assert_nothing_left "$name" "$pid"
   "$AMBER" restore -D "$E2E_TMP/img" >/dev/null
 }
 
 # srv_go_on NAME WORD: after the restore, the client "inner" in NAME, then
-# the host client if it held its connection through the dump, go on and
-# say "WORD: OK".
+# the host client, go on and say "WORD: OK".
 srv_go_on() {
   srv_go_inner "$1" inner
   srv_inner_verdict "$1" inner "$2"
-  [ "$HOST_HELD" = 0 ] && return 0
   srv_go_host
   srv_host_verdict "$2"
-}
-
-# srv_skip_unless_held: the end of a scenario whose host client could not
-# hold its connection through the dump (see srv_dump_restore).
-srv_skip_unless_held() {
-  [ "$HOST_HELD" = 1 ] ||
-    e2e_skip "everything else passed; a host client's connection held across the dump needs amber's network lock (issue 14), refused by name until then"
 }

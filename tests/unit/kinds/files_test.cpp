@@ -3,6 +3,7 @@
 // inside another child, compared through fdinfo, kcmp and the pipe's data.
 #include "kinds/files/fdtable.h"
 #include "kinds/files/shared.h"
+#include "kinds/files/fd_kinds.h"
 #include "kinds/files/unix_socket.h"
 
 #include <fcntl.h>
@@ -712,7 +713,7 @@ TEST(FilesKind, UnixSocketpairKeepsEachEndsStatusFlags) {
   ASSERT_TRUE(files) << files.error().message;
   std::vector<img::Fd> unit(files->fds().begin(), files->fds().end());
   ASSERT_EQ(unit.size(), 2u);
-  auto made = kinds::files::create_unix_unit(unit, 1, 100);
+  auto made = kinds::files::create_unix_unit(unit, {}, kinds::files::OpenContext{}, 1, 100);
   ASSERT_TRUE(made) << made.error().message;
   std::map<uint64_t, int> fd_of;
   for (const auto& [ofd, fd] : *made) fd_of[ofd] = fd.get();
