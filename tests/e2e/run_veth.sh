@@ -87,6 +87,7 @@ note "the image restored under another name while the container runs: exit 2, no
 other=$(e2e_name vother)
 assert_fails 2 "needs the host link $host, which the host already has" "$AMBER" restore -D "$E2E_TMP/img" --name "$other"
 [ ! -e "$AMBER_STATE_DIR/$other" ] || fail "the refused restore left a state directory for $other"
+"$AMBER" exec "$n" -- touch /tmp/serve
 assert_eq "HELLO" "$(reach "$addr")" "the echo after the refused restore"
 
 note "kill removes the host side"
