@@ -1,12 +1,13 @@
 # runc with amber as its checkpoint engine, a container holding TCP
 # connections (issue 15: "a container holding a TCP listener,
-# --tcp-established off and on"). The runc container (its own net
-# namespace, loopback only; the host's /usr bound read-only for python3,
-# which runc declares external as ext_mnt) runs programs/net_echo_server.py
-# (listeners on 127.0.0.1-reachable 7000, [::]:7001, UDP 7002) and, a child
-# of it, programs/net_stream_client.py streaming through 127.0.0.1:7000
-# without a pause and checking that every byte comes back exactly once, in
-# order. Both ends of the connection are in the container.
+# --tcp-established off and on"). The runc container (runc's default spec:
+# its own net namespace with lo only, runc's mount layout; plus the host's
+# /usr bound read-only for python3, which runc declares external as
+# ext_mnt) runs programs/net_echo_server.py (TCP listeners on 0.0.0.0:7000
+# and [::]:7001, UDP 7002) and, a child of it, programs/net_stream_client.py
+# streaming through 127.0.0.1:7000 without a pause and checking that every
+# byte comes back exactly once, in order. Both ends of the connection are
+# in the container, so no packet leaves its namespace.
 #  - `runc checkpoint` without --tcp-established fails with amber's refusal
 #    naming both ends of the connection; the container runs on, the stream
 #    never stops;
@@ -21,7 +22,7 @@
 
 ln -s "$AMBER" "$E2E_BIN/criu"
 bundle="$E2E_BIN/bundle"
-runc_bundle "$bundle" amber-layout
+runc_bundle "$bundle"
 rootfs="$bundle/rootfs"
 cp "$(dirname "$E2E_LIB")"/programs/net_{echo_server,stream_client,client}.py "$rootfs/"
 "$PY" - "$bundle/config.json" <<'PYEOF'
