@@ -36,6 +36,10 @@ Result<kinds::Blockers> find_blockers(const std::vector<kinds::TreeTask>& tree, 
   const Declared none;
   const Declared& ext = scan.externals ? *scan.externals : none;
   TRY(find_external_blockers(tree, ext, scan.tcp_established, out));
+  if (scan.runtime && !scan.tcp_established && !ext.has_ns("net"))
+    TRY(refuse_connected_tcp(tree, ": kept only if the runtime asks for established connections (tcp_established: "
+                                   "runc checkpoint --tcp-established)",
+                             out));
   // The mount table: a mount amber cannot make again (the first such one;
   // the dump names the same).
   if (mounts) {

@@ -30,6 +30,10 @@ struct BlockerScan {
   // are not dumped, and what the dump refuses about them is named.
   const Declared* externals = nullptr;
   bool tcp_established = false;  // --tcp-established
+  // A runtime's container (amber swrk, CRIU's protocol): its connected TCP
+  // sockets are dumped only if the runtime asks (tcp_established), wherever
+  // they are, as CRIU does; else each is refused by name.
+  bool runtime = false;
   // The net namespace as the dump reads it (kinds::dump_net, a trial
   // restore included), unless external: `amber check`; the dump reads it
   // for real later and names its refusal then. `host`: its host link.

@@ -435,6 +435,7 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   BlockerScan scan;
   scan.externals = &declared;
   scan.tcp_established = opts.tcp_established;
+  scan.runtime = foreign;
   const kinds::MountScope scope = mount_scope(st.rootfs, opts.externals);
   const kinds::Blockers found = TRY(find_blockers(tree, log_path, console_ref, &scope, scan));
   for (const std::string& l : found.lines()) blockers.add(l);
@@ -478,12 +479,6 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   };
   kinds::TcpRepairSession tcp =
       TRY_CTX(kinds::TcpRepairSession::begin(live, netlock.held(), journal_repair), "container {}", st.name);
-  // A runtime asks for established connections explicitly (CRIU's
-  // tcp_established), as it does for its users' --tcp-established.
-  if (foreign && !opts.tcp_established && tcp.size() > 0)
-    return unsupported("container {}: {} established TCP connection(s), and the runtime did not ask for them to be "
-                       "dumped (tcp_established)",
-                       st.name, tcp.size());
   TRY(faults.hit("dump.tcp-repair"));
   tl.mark("tcp-repair");
   log.debug("holding {} ({} processes, {} threads)", st.name, tree.size(), hold.all_threads().size());

@@ -70,9 +70,9 @@ std::string connected_tcp(int copy) {
                      ti.tcpi_state == kEstablished ? "" : fmt::format(" (state {})", ti.tcpi_state));
 }
 
-// Connected TCP sockets of the tasks, each description once: the restore
-// would make them in a namespace amber does not own.
-Status refuse_tcp_in_external_net(const std::vector<kinds::TreeTask>& tree, kinds::Blockers& out) {
+}  // namespace
+
+Status refuse_connected_tcp(const std::vector<kinds::TreeTask>& tree, std::string_view why, kinds::Blockers& out) {
   std::set<std::string> seen;
   for (const kinds::TreeTask& t : tree) {
     if (t.zombie) continue;
@@ -86,13 +86,13 @@ Status refuse_tcp_in_external_net(const std::vector<kinds::TreeTask>& tree, kind
       std::string what = connected_tcp(copy->get());
       if (what.empty()) continue;
       seen.insert(*link);
-      out.add(fmt::format("task {}: fd {}: {} in the container's external net namespace: kept only with "
-                          "--tcp-established",
-                          t.vpid, fd, what));
+      out.add(fmt::format("task {}: fd {}: {}{}", t.vpid, fd, what, why));
     }
   }
   return {};
 }
+
+namespace {
 
 constexpr long kMqueueMagic = 0x19800202;  // MQUEUE_MAGIC
 
@@ -183,7 +183,10 @@ Declared declared_externals(const std::vector<seal::Leak>& leaks, kinds::Blocker
 
 Status find_external_blockers(const std::vector<kinds::TreeTask>& tree, const Declared& d, bool tcp_established,
                               kinds::Blockers& out) {
-  if (d.has_ns("net") && !tcp_established) TRY(refuse_tcp_in_external_net(tree, out));
+  // The restore would make them in a namespace amber does not own.
+  if (d.has_ns("net") && !tcp_established)
+    TRY(refuse_connected_tcp(tree, " in the container's external net namespace: kept only with --tcp-established",
+                             out));
   if (d.has_ns("ipc")) TRY(refuse_ipc_use(tree, out));
   return {};
 }

@@ -53,6 +53,11 @@ Declared declared_externals(const std::vector<seal::Leak>& leaks, kinds::Blocker
 Status find_external_blockers(const std::vector<kinds::TreeTask>& tree, const Declared& d, bool tcp_established,
                               kinds::Blockers& out);
 
+// Every connected TCP socket of the tasks (any state but LISTEN and
+// CLOSE), each description once, kept in `out` as "task VPID: fd N: TCP
+// LOCAL -> PEER" and `why`.
+Status refuse_connected_tcp(const std::vector<kinds::TreeTask>& tree, std::string_view why, kinds::Blockers& out);
+
 // Writes the declared externals into the container's record (and marks
 // its namespace references external).
 void record_externals(const Declared& d, img::Container& c);
