@@ -3,10 +3,8 @@
 # on. Its container shares the host's cgroup namespace (CRIU leaves a
 # namespace shared with the engine to the runtime: amber's front end
 # declares it external) and has runc's full mount layout (sysfs, mqueue,
-# cgroup binds, masked and read-only paths). Until amber records externals
-# in the image and dumps such mount tables (issue 15), the checkpoint is
-# refused by name and the container runs on: the scenario then skips (77)
-# with amber's refusal, and runs whole once both are in.
+# cgroup binds, masked and read-only paths): the namespace is recorded as
+# an external and given back, the mount table dumped as recipes.
 . "$E2E_LIB"
 . "$(dirname "$E2E_LIB")/runc_bundle.bash"
 
@@ -18,18 +16,8 @@ pid=$(runc_start "$id" "$bundle")
 wait_until 10 eval '[ "$(runc_count "$bundle")" -ge 5 ]'
 
 run_cmd runc_ --criu "$E2E_BIN/criu" checkpoint --image-path "$E2E_TMP/img" --work-path "$E2E_TMP/work" "$id"
-if [ "$STATUS" != 0 ]; then
-  refusal=$(grep 'Error: ' "$E2E_TMP/work/dump.log" | sed 's/.*Error: //' | head -3)
-  case "$refusal" in
-    *"cannot record externals yet"* | *"mount "*"not supported yet"* | *"was unmounted inside the container"*)
-      assert_eq running "$(runc_status "$id")" "the container after the refused checkpoint"
-      c1=$(runc_count "$bundle")
-      sleep 0.5
-      [ "$(runc_count "$bundle")" -gt "$c1" ] || fail "it stopped counting after the refused checkpoint"
-      e2e_skip "amber refuses runc's default container (externals / mount namespaces, issue 15): $refusal" ;;
-  esac
-  fail "runc checkpoint failed ($STATUS): $ERR; amber: $refusal"
-fi
+[ "$STATUS" = 0 ] ||
+  fail "runc checkpoint failed ($STATUS): $ERR; amber: $(grep 'Error: ' "$E2E_TMP/work/dump.log" | head -3)"
 wait_until 5 eval '! proc_alive "$pid"'
 stopped_at=$(runc_count "$bundle")
 run_cmd runc_ --criu "$E2E_BIN/criu" restore -d --image-path "$E2E_TMP/img" --work-path "$E2E_TMP/work" \
