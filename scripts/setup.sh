@@ -12,6 +12,7 @@ pkgs=(
   busybox-static python3 jq util-linux
   runc python3-protobuf  # amber as a runtime's checkpoint engine: e2e swrk_*.sh (runc, a python RPC client)
   containerd  # ctr checkpoints and restores through runc and amber: e2e swrk_containerd_*.sh
+  podman  # podman checkpoint/restore through amber: e2e swrk_podman_*.sh (conmon comes with it)
   perl sqlite3 openjdk-17-jdk-headless nodejs vim redis-server  # real programs the e2e tests checkpoint (real_*.sh)
   postgresql nginx memcached  # real servers with clients held across a checkpoint (real_postgres/nginx/memcached.sh)
   iproute2 nftables iptables  # dump_netns*.sh, run_veth.sh build net namespace state

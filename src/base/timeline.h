@@ -33,6 +33,12 @@ class Timeline {
     steps_.emplace_back(std::string(name), t);
   }
   double since_start_ms() const { return ms(start_, Clock::now()); }
+  // How long the step `name` took in all (0 if it never ended).
+  double step_ms(std::string_view name) const {
+    for (const auto& [n, total] : steps_)
+      if (n == name) return total;
+    return 0;
+  }
   static double ms(Clock::time_point a, Clock::time_point b) {
     return std::chrono::duration<double, std::milli>(b - a).count();
   }

@@ -73,6 +73,7 @@ struct TaskImage {
   img::Files files;
   // Its pages that are its parent's (PagesIndex.parent_runs): [start, end).
   std::vector<std::pair<uint64_t, uint64_t>> parent_runs;
+  uint64_t pages_written = 0;  // in its own data file
 };
 
 // pid mode (DumpOptions.pid): what the driver needs of a container state,
@@ -278,6 +279,7 @@ Result<TaskImage> dump_task(seal::Hold& hold, const std::vector<kinds::TreeTask>
     if (cow && p.vpid == tt.ppid && !p.zombie && tt.ppid != 0) parent = p.pid;
   t.mm = TRY(kinds::dump_mm(leader, pages, &progress, parent));
   TRY(pages.finish());
+  t.pages_written = pages.index().total_size() / image::kPageSize;
   for (const img::PageRun& r : pages.index().parent_runs())
     t.parent_runs.emplace_back(r.vaddr(), r.vaddr() + r.nr_pages() * image::kPageSize);
   t.mm.set_pages_index(image::pages_index_path(tt.vpid));
@@ -638,6 +640,12 @@ Result<DumpSummary> dump_container(const DumpOptions& opts, Log& log, Faults& fa
   // The image is complete without them: a failure here fails nothing.
   if (auto r = image.amend_inventory(stats); !r) log.warn("recording the dump's times: {}", r.error().message);
   for (const img::FileEntry& f : image.inventory().files()) sum.image_bytes += f.size();
+  sum.hold_ms = tl.step_ms("hold");
+  sum.memory_ms = tl.step_ms("task.mm");
+  for (const TaskImage& t : tasks) {
+    sum.pages_written += t.pages_written;
+    for (auto [s, e] : t.parent_runs) sum.pages_shared += (e - s) / image::kPageSize;
+  }
   if (!opts.leave_running && !foreign) {
     // The tasks are gone; the shim, cgroup and state go the way `amber kill` does it.
     if (auto r = container::kill_container(st.name, log); !r)

@@ -56,6 +56,10 @@ struct DumpSummary {
   uint64_t image_bytes = 0;  // every file of the image
   double total_ms = 0;       // the whole dump, cleanup included
   double frozen_ms = 0;      // from the freeze to the end of the kill or release
+  double hold_ms = 0;        // holding the tree still (freeze, seize, thaw into ptrace stops)
+  double memory_ms = 0;      // reading the tasks' memory into the image
+  uint64_t pages_written = 0;  // pages of memory in the image
+  uint64_t pages_shared = 0;   // pages recorded as the parent's (copy-on-write since a fork), not stored twice
 };
 // "dumped s1 to /tmp/i1: 7 processes (7 threads), 0.4 MiB in 41.2 ms, frozen 30.3 ms"
 std::string format_summary(const DumpSummary& s);

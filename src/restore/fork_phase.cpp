@@ -10,6 +10,7 @@
 #include <map>
 #include <utility>
 
+#include "base/files.h"
 #include "container/init.h"
 #include "container/report.h"
 #include "kinds/files/fdtable.h"
@@ -215,6 +216,16 @@ Status init_side(const Plan& p, int log_fd, int console_fd, int report_fd, std::
   TRY(close_all_but(std::move(keep)));
   // The declared external namespaces instead of the ones clone3 did not make.
   TRY(join_namespaces(ext));
+  const img::Namespaces& ns = p.container.namespaces();
+  // A joined (external) namespace is not the image's: nothing is put in it.
+  const auto joined = [&](int type) {
+    return std::any_of(ext.ns.begin(), ext.ns.end(), [&](const auto& n) { return n.first == type; });
+  };
+  // The net sysctls are written through the procfs amber sees now: the
+  // container's own may have /proc/sys read-only (kinds/ns/net.h).
+  UniqueFd sysctl_dir;
+  if (!joined(CLONE_NEWNET) && ns.has_net_ns())
+    sysctl_dir = TRY(open_fd("/proc/sys/net", O_PATH | O_DIRECTORY | O_CLOEXEC));
   // The mount table, each tmpfs filled as it is made.
   std::map<uint32_t, kinds::MountContent> content;
   for (const auto& fc : p.fs) content[fc.mount_id] = {&fc.tree, fc.data.get(), fc.auth ? &*fc.auth : nullptr};
@@ -223,11 +234,6 @@ Status init_side(const Plan& p, int log_fd, int console_fd, int report_fd, std::
   // Unlinked files mapped shared live on those tmpfs mounts: made there now,
   // before any task is forked (each inherits them).
   TRY(kinds::place_shmem_files(p.shmem, shmem_fds));
-  const img::Namespaces& ns = p.container.namespaces();
-  // A joined (external) namespace is not the image's: nothing is put in it.
-  const auto joined = [&](int type) {
-    return std::any_of(ext.ns.begin(), ext.ns.end(), [&](const auto& n) { return n.first == type; });
-  };
   if (!joined(CLONE_NEWUTS)) TRY(kinds::restore_uts(ns.uts()));
   // Before any task opens its fds: mq fds are opened by the queue's name.
   if (!joined(CLONE_NEWIPC)) TRY(kinds::create_ipc_mqueues(ns.ipc_ns()));
@@ -236,10 +242,11 @@ Status init_side(const Plan& p, int log_fd, int console_fd, int report_fd, std::
   TRY(faults.hit("restore.net"));
   if (joined(CLONE_NEWNET)) {
   } else if (ns.has_net_ns()) {
-    TRY(kinds::restore_net(ns.net_ns(), host_ns));
+    TRY(kinds::restore_net(ns.net_ns(), host_ns, sysctl_dir.get()));
   } else {
     TRY(container::loopback_up());
   }
+  sysctl_dir.reset();  // no task may inherit the host's procfs
   if (host_ns >= 0) ::close(host_ns);  // no task may inherit the host's namespace
   ForkEnv env;
   env.plan = &p;

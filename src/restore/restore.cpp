@@ -508,6 +508,7 @@ Result<RestoreSummary> restore_container(const RestoreOptions& opts, Log& log, F
   RestoreSummary sum{name, opts.dir, made.spawned->init_pid, static_cast<uint32_t>(plan.tasks.size())};
   for (const auto& [pid, threads] : made.seized) sum.threads += static_cast<uint32_t>(threads.size());
   for (const img::FileEntry& f : image.inventory().files()) sum.image_bytes += f.size();
+  sum.fork_ms = tl.step_ms("spawn") + tl.step_ms("fork-phase");
   sum.total_ms = tl.since_start_ms();
   return sum;
 }

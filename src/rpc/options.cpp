@@ -269,10 +269,16 @@ Result<DumpRequest> map_dump(const criurpc::criu_opts& o, const Dirs& dirs) {
   // The init's stdio on a pipe of the runtime (podman's conmon, runc run
   // from a pipeline): CRIU leaves it to the runtime, which hands in a new
   // one at the restore (inherit_fd pipe:[INODE], from descriptors.json).
+  // (stdout and stderr on one pipe: declared once.)
   for (int fd = 0; fd <= 2; ++fd) {
     auto link = read_link(fmt::format("/proc/{}/fd/{}", o.pid(), fd));
     if (!link) continue;
-    if (auto ino = pipe_inode(*link)) r.externals.accepted.push_back(seal::External{"pipe", std::to_string(*ino)});
+    auto ino = pipe_inode(*link);
+    if (!ino) continue;
+    seal::External pipe{"pipe", std::to_string(*ino)};
+    if (std::none_of(r.externals.accepted.begin(), r.externals.accepted.end(),
+                     [&](const seal::External& e) { return e.spec() == pipe.spec(); }))
+      r.externals.accepted.push_back(std::move(pipe));
   }
   // A namespace the container shares with the runtime (with amber, its
   // child) is the runtime's: CRIU does not dump it, the restored tree gets
@@ -312,10 +318,16 @@ Result<RestoreRequest> map_restore(const criurpc::criu_opts& o, const Dirs& dirs
   }
   for (const auto& j : o.join_ns()) r.externals.join_ns.emplace_back(j.ns(), j.ns_file());
   for (const auto& m : o.ext_mnt()) r.externals.mounts.emplace_back(m.key(), m.val());
-  // Handed to the restore as amber's own --external bindings.
+  // Handed to the restore as amber's own --external bindings. A key given
+  // twice (runc's stdout and stderr on one pipe: descriptors.json names it
+  // for both) is the first fd's, as CRIU takes the first inherit_fd that
+  // matches.
+  std::vector<std::string> bound;
   for (const auto& [key, fd] : r.externals.inherit_fds) {
     auto ino = pipe_inode(key);
     if (!ino) continue;  // a path: reopened from the image like any file
+    if (std::find(bound.begin(), bound.end(), key) != bound.end()) continue;
+    bound.push_back(key);
     restore::ExternalBinding b{{"pipe", std::to_string(*ino)}, fmt::format("fd:{}", fd)};
     b.offered = true;
     r.opts.externals.push_back(std::move(b));

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "base/faults.h"
@@ -10,6 +12,7 @@
 #include "dump/dump.h"
 #include "restore/restore.h"
 #include "rpc/channel.h"
+#include "rpc/criu_files.h"
 #include "rpc/options.h"
 
 namespace amber::rpc {
@@ -83,16 +86,51 @@ Result<Dirs> open_dirs(const Channel& ch, const criurpc::criu_opts& o, Log& log)
   return dirs;
 }
 
+// A runtime reuses its image directory (podman's checkpoint/ of a container
+// restored with --keep and checkpointed again), where CRIU overwrites its
+// files. amber's earlier image there is set aside while the new one is made:
+// removed once that is complete, put back if the dump fails (the earlier
+// checkpoint stays whole). Whether there was one.
+Result<bool> set_aside(const std::string& dir, const std::string& aside) {
+  if (!path_exists(dir)) return false;
+  if (path_exists(aside)) TRY_CTX(remove_tree(aside), "a dump's earlier image left aside");
+  if (::rename(dir.c_str(), aside.c_str()) != 0) return sys_fail("{}: set the earlier image aside", dir);
+  return true;
+}
+
 Result<criu_resp> do_dump(Channel& ch, const criurpc::criu_opts& o, Log& log) {
   const Dirs dirs = TRY(open_dirs(ch, o, log));
   TRY(check_options(o, criurpc::DUMP));
   DumpRequest d = TRY(map_dump(o, dirs));
   log_externals(d.externals, log);
   const bool scripts = o.notify_scripts();
-  d.opts.notify = [&](const char* script) { return notify(ch, scripts, script, 0, log); };
+  // CRIU's inventory.img, which podman takes for "a complete checkpoint",
+  // once amber's image is complete (post-dump): a failure from here on
+  // fails the dump, the container runs on, and the inventory goes again.
+  const std::string inventory = dirs.images.path + "/" + kInventoryFile;
+  d.opts.notify = [&](const char* script) -> Status {
+    if (std::string_view(script) == "post-dump") TRY_CTX(write_inventory(dirs.images.path), "{}", inventory);
+    return notify(ch, scripts, script, 0, log);
+  };
+  const std::string aside = d.opts.dir + ".earlier";
+  const bool had_earlier = TRY(set_aside(d.opts.dir, aside));
   Faults faults = Faults::from_env();  // test-only (base/faults.h)
-  const dump::DumpSummary sum = TRY(dump::dump_container(d.opts, log, faults));
+  auto done = dump::dump_container(d.opts, log, faults);
+  if (!done) {
+    if (!had_earlier) {
+      ::unlink(inventory.c_str());
+    } else if (::rename(aside.c_str(), d.opts.dir.c_str()) != 0) {
+      log.warn("{}: putting the earlier image back: {}", d.opts.dir, std::strerror(errno));
+    }
+    return std::unexpected(std::move(done.error()));
+  }
+  if (had_earlier)
+    if (auto rm = remove_tree(aside); !rm) log.warn("removing the earlier image: {}", rm.error().message);
+  const dump::DumpSummary& sum = *done;
   log.info("{}", dump::format_summary(sum));
+  // What a runtime shows of the dump (podman --print-stats, --export):
+  // the dump is done whether or not it can be written.
+  if (auto w = write_dump_stats(dirs.work_path(), sum); !w) log.warn("{}: {}", kDumpStatsFile, w.error().message);
   criu_resp r = reply(criurpc::DUMP);
   r.mutable_dump()->set_restored(false);
   return r;
@@ -112,6 +150,7 @@ Result<criu_resp> do_restore(Channel& ch, const criurpc::criu_opts& o, Log& log)
   Faults faults = Faults::from_env();  // test-only (base/faults.h)
   const restore::RestoreSummary sum = TRY(restore::restore_container(q.opts, log, faults));
   log.info("{}, init pid {}", restore::format_summary(sum), init);
+  if (auto w = write_restore_stats(dirs.work_path(), sum); !w) log.warn("{}: {}", kRestoreStatsFile, w.error().message);
   criu_resp r = reply(criurpc::RESTORE);
   r.mutable_restore()->set_pid(init);
   return r;

@@ -91,10 +91,14 @@ Result<Target> target_for_pid(pid_t pid) {
   const uint64_t pidns = TRY_CTX(sys::read_ns_inode(pid, "pid"), "--pid {}", pid);
 
   // The parent that started it from outside (unshare --fork, a runtime) is
-  // its shim: it waits for the init and holds its namespaces by design.
+  // its shim: it waits for the init and holds its namespaces by design (its
+  // pipe ends still count: Target::parents).
   if (st.ppid > 0) {
     auto pst = sys::read_status(st.ppid);
-    if (pst && pst->ns_pid.size() < st.ns_pid.size()) t.shims.push_back(TaskRef{st.ppid, 0, pst->name});
+    if (pst && pst->ns_pid.size() < st.ns_pid.size()) {
+      t.shims.push_back(TaskRef{st.ppid, 0, pst->name});
+      t.parents.push_back(st.ppid);
+    }
   }
 
   // A cgroup of its own, or ptrace alone.

@@ -242,10 +242,30 @@ struct ScanState {
   std::vector<sys::VmArea> shared;
 };
 
+// fds: only links the container also has (or nsfs links of its namespaces).
+void scan_fds(int piddir, pid_t pid, const ScanContext& ctx, HostIndex& part, bool pipes_only) {
+  if (ctx.wants.fd_links.empty()) return;
+  int ffd = ::openat(piddir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (ffd < 0) return;
+  UniqueFd fddir(ffd);
+  for (int fd : numeric_entries(fddir.get())) {
+    char name[16];
+    snprintf(name, sizeof name, "%d", fd);
+    std::string link = link_at(fddir.get(), name);
+    if (link.empty() || !ctx.wants.fd_links.count(link)) continue;
+    if (pipes_only && !link.starts_with("pipe:[")) continue;
+    part.fds[link].push_back(FdHolder{pid, fd});
+  }
+}
+
 // One outside process into `part`; a process that vanishes is skipped.
 void scan_one(int pid, const ScanContext& ctx, ScanState& st, HostIndex& part) {
   char path[64];
-  if (ctx.view.held.count(pid) || ctx.view.excluded.count(pid)) return;
+  // The init's outside parent (Target::parents) is a shim, and is scanned
+  // for its pipe ends alone.
+  const auto& parents = ctx.view.target.parents;
+  const bool parent = std::find(parents.begin(), parents.end(), pid) != parents.end();
+  if (ctx.view.held.count(pid) || (ctx.view.excluded.count(pid) && !parent)) return;
   snprintf(path, sizeof path, "%d", pid);
   int raw = ::openat(ctx.proc, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (raw < 0) return;  // gone
@@ -270,6 +290,10 @@ void scan_one(int pid, const ScanContext& ctx, ScanState& st, HostIndex& part) {
   // a container task would look like a pid namespace member outside the
   // container's cgroup.
   if (stat->state == 'Z' || stat->state == 'X') return;
+  if (parent) {
+    scan_fds(piddir.get(), pid, ctx, part, /*pipes_only=*/true);
+    return;
+  }
   ++part.processes;
 
   // Namespaces, per thread when there are several (setns is per thread).
@@ -296,19 +320,7 @@ void scan_one(int pid, const ScanContext& ctx, ScanState& st, HostIndex& part) {
     }
   }
 
-  // fds: only links the container also has (or nsfs links of its namespaces).
-  if (!ctx.wants.fd_links.empty()) {
-    int ffd = ::openat(piddir.get(), "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (ffd >= 0) {
-      UniqueFd fddir(ffd);
-      for (int fd : numeric_entries(fddir.get())) {
-        char name[16];
-        snprintf(name, sizeof name, "%d", fd);
-        std::string link = link_at(fddir.get(), name);
-        if (!link.empty() && ctx.wants.fd_links.count(link)) part.fds[link].push_back(FdHolder{pid, fd});
-      }
-    }
-  }
+  scan_fds(piddir.get(), pid, ctx, part, /*pipes_only=*/false);
 
   if (ctx.want_maps) {
     st.shared.clear();

@@ -54,6 +54,11 @@ struct Target {
   std::string cgroup;      // the cgroup the container was held by, "" for ptrace alone
   std::string cgroup_note; // why no cgroup is used (--pid), for the report
   std::vector<TaskRef> shims;  // the container's shim (amber's, or the init's parent outside for --pid)
+  // --pid: the init's parent outside (also a shim). It shares the
+  // container's namespaces and inherited files by design, but a pipe end it
+  // holds is a channel from outside (podman's conmon reads the container's
+  // stdout and stderr): the seal check counts those.
+  std::vector<pid_t> parents;
 };
 
 struct ContainerView {

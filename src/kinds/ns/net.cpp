@@ -54,12 +54,22 @@ void choose_sysctls(const std::map<std::string, std::string>& ct, const std::map
   }
 }
 
-Status apply_sysctls(const img::NetNs& n) {
+// A sysctl's value under `dir` (/proc/sys/net).
+Result<std::string> read_sysctl(int dir, const std::string& name) {
+  UniqueFd f(::openat(dir, name.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!f) return sys_fail("sysctl {}: open", sysctl_name(name));
+  char buf[4096];
+  const ssize_t n = ::read(f.get(), buf, sizeof buf);
+  if (n < 0) return sys_fail("sysctl {}: read", sysctl_name(name));
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+// `dir`: /proc/sys/net of a writable procfs (see restore_net).
+Status apply_sysctls(const img::NetNs& n, int dir) {
   for (const img::Sysctl& s : n.sysctls()) {
     if (s.name().find("..") != std::string::npos || s.name().starts_with('/'))
       return bad_input("net namespace: sysctl name '{}' leads out of /proc/sys/net", s.name());
-    const std::string path = "/proc/sys/net/" + s.name();
-    UniqueFd f(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    UniqueFd f(::openat(dir, s.name().c_str(), O_WRONLY | O_CLOEXEC));
     if (!f) return sys_fail("net namespace: sysctl {}: open", sysctl_name(s.name()));
     if (::write(f.get(), s.value().data(), s.value().size()) < 0)
       return sys_fail("net namespace: sysctl {} = '{}'", sysctl_name(s.name()), s.value());
@@ -70,8 +80,8 @@ Status apply_sysctls(const img::NetNs& n) {
 // Everything after the links, in the order the kernel needs it: sysctls
 // (disable_ipv6, addr_gen_mode...) before addresses, addresses before the
 // links go up, routes after the links are up, the ruleset last.
-Status apply_rest(const img::NetNs& n, bool trial) {
-  TRY(apply_sysctls(n));
+Status apply_rest(const img::NetNs& n, bool trial, int sysctl_dir) {
+  TRY(apply_sysctls(n, sysctl_dir));
   TRY(net::replay_addresses(n, trial));
   TRY(net::set_link_flags(n, trial));
   TRY(net::replay_routes(n));
@@ -202,7 +212,8 @@ Result<net::NetView> trial_restore(img::NetNs& rec, const std::map<std::string, 
   TRY(net::create_links(rec, -1));
   net::NetView before = TRY(net::read_view(true));
   choose_sysctls(ct_sysctls, before.sysctls, rec);
-  TRY(apply_rest(rec, true));
+  const UniqueFd dir = TRY(open_fd("/proc/sys/net", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  TRY(apply_rest(rec, true, dir.get()));
   TRY(settle(want, host_link, true));
   return net::read_view(true);
 }
@@ -266,7 +277,7 @@ Result<img::NetNs> dump_net(pid_t pid, const img::HostLink* host) {
   return rec;
 }
 
-Status restore_net(const img::NetNs& n, int host_ns) {
+Status restore_net(const img::NetNs& n, int host_ns, int sysctl_dir) {
   if (!n.whole()) {
     // An image of amber before whole namespaces: lo only.
     TRY_CTX(apply_lo(n), "net namespace");
@@ -286,14 +297,14 @@ Status restore_net(const img::NetNs& n, int host_ns) {
   // a restored connection before it is verified would change it. The
   // controller lifts the lock as the tasks are released.
   TRY(install_net_lock(n));
-  TRY(apply_rest(n, false));
+  TRY(apply_rest(n, false, sysctl_dir));
   // Restore verification, before any task runs.
   const Lines want = lines_of(n.verify());
   net::NetView got = TRY_CTX(settle(want, n.host().name(), false), "net namespace: read it back");
   if (auto d = first_difference(want, lines_of(got, n.host().name(), false)))
     return failf("net namespace: restored, {}", *d);
   for (const img::Sysctl& s : n.sysctls()) {
-    auto text = read_file("/proc/sys/net/" + s.name());
+    auto text = read_sysctl(sysctl_dir, s.name());
     if (!text) return std::unexpected(std::move(text.error()).wrap("net namespace: read back"));
     if (trim(*text) != s.value())
       return failf("net namespace: restored, sysctl {} is '{}', not '{}'", sysctl_name(s.name()), trim(*text), s.value());

@@ -21,6 +21,10 @@ Result<img::NetNs> dump_net(pid_t pid, const img::HostLink* host);
 // Makes the saved namespace in the calling thread's (the restored init's,
 // fresh) net namespace and checks it against the image. `host_ns`: an fd of
 // the host's net namespace where the host link's peer is made (-1: none).
-Status restore_net(const img::NetNs& net, int host_ns);
+// `sysctl_dir`: /proc/sys/net of a procfs mounted read-write, opened by the
+// calling thread before the container's mount table hid it: a runtime's
+// layout (runc's default spec, podman) binds /proc/sys read-only. Each
+// lookup under it resolves in the calling thread's net namespace.
+Status restore_net(const img::NetNs& net, int host_ns, int sysctl_dir);
 
 }  // namespace amber::kinds

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 #include <sched.h>
+#include <unistd.h>
 
 using namespace amber;
 using namespace amber::rpc;
@@ -94,4 +95,34 @@ TEST(RpcOptionsTest, AWireMessageFromARuntimeParses) {
   EXPECT_EQ(1234, back.pid());
   EXPECT_TRUE(back.has_shell_job());  // set to its default, still present
   EXPECT_EQ("", refusal(back));
+}
+
+TEST(RpcOptionsTest, APipeKeyInheritedTwiceIsBoundOnce) {
+  // runc with the init's stdout and stderr on one pipe: descriptors.json
+  // names it for both, and runc hands both in. CRIU takes the first.
+  int fds[2];
+  ASSERT_EQ(0, ::pipe(fds));
+  criurpc::criu_opts o;
+  o.set_images_dir_fd(5);
+  o.set_rst_sibling(true);
+  for (int i = 0; i < 2; ++i) {
+    auto* f = o.add_inherit_fd();
+    f->set_key("pipe:[4242]");
+    f->set_fd(fds[i]);
+  }
+  Dirs dirs;
+  dirs.images.path = "/nonexistent";
+  auto r = map_restore(o, dirs);
+  ASSERT_TRUE(r) << r.error().message;
+  int pipes = 0;
+  for (const restore::ExternalBinding& b : r->opts.externals)
+    if (b.what.kind == "pipe") {
+      ++pipes;
+      EXPECT_EQ("4242", b.what.value);
+      EXPECT_EQ(fmt::format("fd:{}", fds[0]), b.to);
+      EXPECT_TRUE(b.offered);
+    }
+  EXPECT_EQ(1, pipes);
+  ::close(fds[0]);
+  ::close(fds[1]);
 }
