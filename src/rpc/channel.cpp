@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/files.h"
+#include "sys/fd_pass.h"
 
 namespace amber::rpc {
 
@@ -53,22 +54,9 @@ Result<std::optional<criurpc::criu_req>> Channel::recv() {
 Status Channel::send(const criurpc::criu_resp& resp, int pass_fd) {
   std::string data;
   if (!resp.SerializeToString(&data)) return failf("swrk: cannot encode a response");
-  iovec iov{data.data(), data.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  if (pass_fd >= 0) {
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &pass_fd, sizeof pass_fd);
-  }
+  // (SCM_RIGHTS: the orphan-pts-master notification passes the pty master.)
   ssize_t n;
-  do n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
+  do n = sys::send_with_fd(fd_.get(), data.data(), data.size(), pass_fd);
   while (n < 0 && errno == EINTR);
   if (n < 0) return sys_fail("swrk: send");
   return {};
